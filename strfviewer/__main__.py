@@ -1,0 +1,5 @@
+import sys
+
+from strfviewer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""strfviewer.analysis (engine, Qt-free)."""

@@ -1,0 +1,74 @@
+"""The ``strfviewer`` command.
+
+With no argument it opens the app (on the last dataset, or the built-in demo). Sub-commands run headless;
+each lives in ``strfviewer/commands/<name>.py`` with ``add_parser(subparsers)`` and ``run(args) -> int``.
+Bad input ends with a one-line error on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+from strfviewer import __version__
+
+#: sub-command modules under strfviewer.commands, in the order --help lists them
+COMMANDS = ("fit", "gradmap", "dream", "export", "runs", "sweep")
+
+
+class CLIError(Exception):
+    """An error the CLI reports as one line (no traceback) with exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="strfviewer",
+        description="Fit, open and explore STRF encoding models of auditory neurons. "
+                    "Without a sub-command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"strfviewer {__version__}")
+    parser.add_argument("path", nargs="?", help="(app) a data folder, NPZ file, checkpoint folder or 'demo' to open")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"strfviewer.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"strfviewer.commands.{name}":
+                continue  # command not built in this version
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # A bare path (or nothing) opens the app; a known sub-command runs headless.
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        return gui_main(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return gui_main([args.path] if args.path else [])
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("strfviewer: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, FileNotFoundError, OSError, KeyError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"strfviewer {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+def gui_main(argv: Optional[List[str]] = None) -> int:
+    """Open the desktop app (imports Qt only here)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from strfviewer.gui.app import run_app
+
+    return run_app(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""strfviewer.data (engine, Qt-free)."""

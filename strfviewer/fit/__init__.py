@@ -1,0 +1,1 @@
+"""strfviewer.fit (engine, Qt-free)."""

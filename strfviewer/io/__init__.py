@@ -1,0 +1,1 @@
+"""strfviewer.io (engine, Qt-free)."""
