@@ -1,0 +1,1 @@
+"""Run history (SQLite) and sweeps over models, seeds and cells (Qt-free)."""

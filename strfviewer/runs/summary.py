@@ -1,0 +1,54 @@
+"""Per-configuration summaries of runs: mean and spread of test cc_norm across seeds and cells."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Dict, Iterable, List
+
+from strfviewer.runs.history import RunRecord
+
+#: request fields that vary between repeats of one configuration and so do not define it
+_NOT_CONFIG = ("seed", "device")
+
+
+def config_key(record: RunRecord) -> str:
+    """Canonical JSON of a run's configuration without its seed, device and dataset."""
+    cfg = dict(record.config)
+    request = {k: v for k, v in (cfg.get("request") or {}).items() if k not in _NOT_CONFIG}
+    return json.dumps({"spec": cfg.get("spec") or {}, "request": request}, sort_keys=True)
+
+
+@dataclass
+class ConfigSummary:
+    """Test cc_norm statistics of one configuration over its finished runs (seeds x cells)."""
+
+    label: str
+    config_key: str
+    n_runs: int
+    n_datasets: int
+    n_seeds: int
+    mean: float
+    std: float  # sample standard deviation across runs (NaN for one run)
+    minimum: float
+    maximum: float
+
+
+def summarize(records: Iterable[RunRecord]) -> List[ConfigSummary]:
+    """Group finished runs by configuration; sorted by mean test cc_norm, best first."""
+    groups: Dict[str, List[RunRecord]] = {}
+    for r in records:
+        if r.status == "done" and r.mean_test_cc_norm is not None:
+            groups.setdefault(config_key(r), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        vals = [float(r.mean_test_cc_norm) for r in rs]
+        n = len(vals)
+        mean = sum(vals) / n
+        std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else float("nan")
+        label = rs[0].label().rsplit(" / seed", 1)[0]
+        out.append(ConfigSummary(label, key, n, len({r.dataset_hash for r in rs}), len({r.seed for r in rs}),
+                                 mean, std, min(vals), max(vals)))
+    out.sort(key=lambda s: -s.mean)
+    return out
