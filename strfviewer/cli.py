@@ -25,11 +25,12 @@ class CLIError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="strfviewer",
+        usage="strfviewer [PATH | COMMAND ...]",
         description="Fit, open and explore STRF encoding models of auditory neurons. "
-                    "Without a sub-command, opens the desktop app.",
+                    "Without a command, opens the desktop app (on PATH: a data folder, NPZ file, checkpoint "
+                    "folder or 'demo', if given).",
     )
     parser.add_argument("--version", action="version", version=f"strfviewer {__version__}")
-    parser.add_argument("path", nargs="?", help="(app) a data folder, NPZ file, checkpoint folder or 'demo' to open")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -50,7 +51,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        return gui_main([args.path] if args.path else [])
+        return gui_main([])
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

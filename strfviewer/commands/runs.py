@@ -1,0 +1,60 @@
+"""``strfviewer runs``: list, filter, summarise, export and delete runs of the run history."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from strfviewer.runs.history import RunHistory, default_history_path
+from strfviewer.runs.summary import summarize
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("runs", help="list and filter past fits (the run history)",
+                       description="List, filter, summarise, export or delete runs recorded in the run history "
+                                   f"(default {default_history_path()}, or $STRFVIEWER_HISTORY).")
+    p.add_argument("--history", help="run history database (SQLite file)")
+    p.add_argument("--family", help="only this model family (e.g. Linear, StateNet)")
+    p.add_argument("--status", choices=("running", "done", "failed", "cancelled"), help="only runs with this status")
+    p.add_argument("--dataset", help="only runs on this dataset content hash")
+    p.add_argument("--sweep", help="only runs of this sweep (by name)")
+    p.add_argument("--grep", help="text to match in family, kernel, prefilter or dataset path")
+    p.add_argument("--sort", default="id", help="column to sort by (id, mean_test_cc_norm, seconds, ...)")
+    p.add_argument("--desc", action="store_true", help="sort descending")
+    p.add_argument("--limit", type=int, help="at most this many runs")
+    p.add_argument("--summary", action="store_true",
+                   help="one line per configuration: mean and spread of test cc_norm over seeds and cells")
+    p.add_argument("--csv", metavar="FILE", help="write the (filtered) runs as CSV to FILE instead of printing")
+    p.add_argument("--delete", type=int, metavar="ID", help="delete the run with this id")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with RunHistory(args.history) as h:
+        if args.delete is not None:
+            r = h.get(args.delete)
+            h.delete_run(args.delete)
+            print(f"deleted run {r.id} ({r.label()})")
+            return 0
+        records = h.runs(family=args.family, status=args.status, dataset_hash=args.dataset,
+                         source_prefix=f"sweep:{args.sweep}" if args.sweep else None, text=args.grep,
+                         order_by=args.sort, descending=args.desc, limit=args.limit)
+        if args.csv:
+            h.export_csv(args.csv, records)
+            print(f"wrote {len(records)} run(s) to {args.csv}")
+            return 0
+    out = sys.stdout
+    if args.summary:
+        rows = summarize(records)
+        out.write(f"{'configuration':40s} {'runs':>5s} {'cells':>5s} {'seeds':>5s} {'mean':>7s} {'sd':>7s}\n")
+        for s in rows:
+            out.write(f"{s.label[:40]:40s} {s.n_runs:5d} {s.n_datasets:5d} {s.n_seeds:5d} {s.mean:7.3f} "
+                      f"{s.std:7.3f}\n")
+        return 0
+    out.write(f"{'id':>5s} {'status':9s} {'model':32s} {'cc_norm':>7s} {'epochs':>6s} {'sec':>7s} dataset\n")
+    for r in records:
+        cc = "" if r.mean_test_cc_norm is None else f"{r.mean_test_cc_norm:.3f}"
+        sec = "" if r.seconds is None else f"{r.seconds:.1f}"
+        out.write(f"{r.id:5d} {r.status:9s} {r.label()[:32]:32s} {cc:>7s} {r.epochs or '':>6} {sec:>7s} "
+                  f"{r.dataset_path or ''}\n")
+    return 0

@@ -1,0 +1,83 @@
+"""``strfviewer sweep SWEEP.toml``: fit a grid of models x seeds x cells locally or on a Ray cluster."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from strfviewer.runs.history import RunHistory, default_history_path
+from strfviewer.runs.sweep_spec import SweepSpec
+from strfviewer.runs.sweeper import CancelToken, SweepProgress, run_sweep
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run a sweep of fits described in a TOML file",
+                       description="Fit every (model configuration x seed x dataset) of a sweep file, skipping "
+                                   "trials already in the run history. Ctrl-C once stops pending trials and "
+                                   "lets running ones finish; twice kills them. See docs/sweeps.md.")
+    p.add_argument("sweep_file", help="the sweep description (TOML)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    p.add_argument("--address", help="run on a Ray cluster: 'auto', 'ray://host:10001', or 'local' to start one here")
+    p.add_argument("--history", help=f"run history database (default {default_history_path()})")
+    p.add_argument("--checkpoints", help="folder for the trials' checkpoints (default: runs/ beside the history)")
+    p.add_argument("--dry-run", action="store_true", help="list the trials and exit")
+    p.set_defaults(run=run)
+
+
+def _printer(stream):
+    tty = stream.isatty()
+    last = [0.0]
+
+    def show(p: SweepProgress) -> None:
+        eta = "" if p.eta_s is None else f" eta {p.eta_s:.0f}s"
+        line = (f"done {p.done} running {p.running} failed {p.failed} skipped {p.skipped} "
+                f"cancelled {p.cancelled} remaining {p.remaining} / {p.total}{eta}")
+        if tty:
+            stream.write("\r\033[K" + line)
+            if p.last:
+                stream.write("\n" + p.last + "\n")
+        elif p.last or time.monotonic() - last[0] > 5:
+            stream.write(line + (f" | {p.last}" if p.last else "") + "\n")
+            last[0] = time.monotonic()
+        p.last = ""
+        stream.flush()
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    from strfviewer.runs.executors import make_executor
+
+    spec = SweepSpec.from_toml(args.sweep_file)
+    trials = spec.trials()
+    if args.dry_run:
+        for t in trials:
+            print(t.label())
+        print(f"{len(trials)} trial(s)")
+        return 0
+    cancel = CancelToken()
+
+    def on_sigint(signum, frame):
+        level = cancel.request()
+        msg = ("cancel requested: pending trials will not start; running ones finish (Ctrl-C again kills them)"
+               if level == 1 else "killing running trials")
+        print(f"\n{msg}", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    executor = make_executor(args.address, args.workers)
+    print(f"sweep {spec.name!r}: {len(trials)} trial(s) on {executor.describe()}", file=sys.stderr)
+    try:
+        with RunHistory(args.history) as history:
+            report = run_sweep(spec, history, executor, checkpoints_dir=args.checkpoints,
+                               progress=_printer(sys.stderr), cancel=cancel)
+    finally:
+        executor.shutdown()
+        signal.signal(signal.SIGINT, previous)
+    p = report.progress
+    print(f"sweep {spec.name!r} finished: {p.done} done, {p.failed} failed, {p.skipped} skipped (already in the "
+          f"history), {p.cancelled} cancelled")
+    for label, err in report.errors.items():
+        print(f"  failed: {label}: {err}")
+    return 1 if p.failed else 0
