@@ -1,0 +1,593 @@
+"""Fit > New fit...: a dialog that builds a :class:`strfviewer.fit.run.FitRequest` from the engine's registry.
+
+Everything the user can pick comes from the engine: model families, kernels, prefilters and activations from
+:mod:`strfviewer.models.registry`, each family's main hyperparameters (defaults, ranges, tooltips) from
+``factory.family_options``, the devices from ``strfviewer.fit.run.available_devices`` and the training defaults
+from the ``FitRequest`` dataclass itself. A new kernel or family registered in the engine appears here with no
+change to this file.
+
+Invalid choices are refused before anything starts: every edit rebuilds the spec, asks
+``factory.check_spec`` (and a few fitting-level checks made here, e.g. ridge only fits a plain Linear model) and
+shows the reasons under the form with OK disabled. The last accepted choices are stored in ``QSettings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import math
+from typing import Any, Dict, List, Optional
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget)
+
+SETTINGS_KEY = "fitting/last_choices"
+NONE_LABEL = "none"
+DEFAULT_LABEL = "family default"
+#: kernel constructor arguments that the model fills in itself (not user choices)
+_KERNEL_BUILT_IN_ARGS = {"F", "T", "C_in", "C_out", "in_channels", "out_channels", "bias", "self"}
+#: FitRequest fields edited by the "Training" group, in display order
+_TRAINING_FIELDS = ("epochs", "patience", "lr", "weight_decay", "batch_size", "seed")
+_TRAINING_LABELS = {
+    "epochs": ("Max epochs", "Upper bound on passes over the training stimuli."),
+    "patience": ("Patience (epochs)", "Stop after this many epochs without a better validation score."),
+    "lr": ("Learning rate", "Adam step size."),
+    "weight_decay": ("Weight decay", "L2 penalty on the weights (AdamW-style decay)."),
+    "batch_size": ("Batch size (stimuli)", "Stimuli per optimisation step. Lower it if the GPU runs out of "
+                                            "memory."),
+    "seed": ("Seed", "Random seed for weight initialisation and batch order (same seed, same fit)."),
+}
+#: split choices: label -> train/val/test fractions (None = the dataset's own split)
+SPLIT_CHOICES = {
+    "dataset": None,
+    "70/15/15": (0.7, 0.15, 0.15),
+    "80/10/10": (0.8, 0.1, 0.1),
+    "60/20/20": (0.6, 0.2, 0.2),
+}
+DEVICE_LABELS = {"auto": "Auto", "cuda": "CUDA", "mps": "MPS", "cpu": "CPU"}
+
+
+# ---- engine look-ups (lazy so importing the GUI package stays cheap) --------------------------------------------
+def _factory():
+    from strfviewer.models import factory
+
+    return factory
+
+
+def _registry_names(kind: str) -> List[str]:
+    from strfviewer.models import registry
+
+    return list(registry.names(kind))
+
+
+def _fit_request_cls():
+    from strfviewer.fit.run import FitRequest
+
+    return FitRequest
+
+
+def _available_devices() -> Dict[str, Optional[str]]:
+    from strfviewer.fit.run import available_devices
+
+    return dict(available_devices())
+
+
+def dataclass_defaults(cls) -> Dict[str, Any]:
+    """Field name -> default value of a dataclass (fields without a default are left out)."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            out[f.name] = f.default_factory()  # type: ignore[misc]
+    return out
+
+
+def kernel_extra_options(kernel: Optional[str]) -> List[Any]:
+    """The user-settable constructor arguments of a registered kernel (e.g. the number of Gaussians).
+
+    Returns factory ``Option`` objects built from the kernel class signature: int/float/bool arguments with a
+    default, other than the ones the model fills in (``F``, ``T``, channels, bias).
+    """
+    if not kernel:
+        return []
+    from strfviewer.models import registry
+
+    Option = _factory().Option
+    entry = registry.entry("kernel", kernel)
+    try:
+        params = inspect.signature(entry.obj).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    out = []
+    for p in params:
+        if p.name in _KERNEL_BUILT_IN_ARGS or p.default is inspect.Parameter.empty:
+            continue
+        default = p.default
+        if isinstance(default, bool):
+            kind = "bool"
+        elif isinstance(default, int):
+            kind = "int"
+        elif isinstance(default, float):
+            kind = "float"
+        else:
+            continue
+        label = "K (number of Gaussians)" if p.name in ("num_gaussians", "K", "n_gaussians") else p.name
+        out.append(Option(p.name, kind, default, None, f"{label} of the {kernel} kernel", 1 if kind == "int"
+                          else None, 64 if kind == "int" else None))
+    return out
+
+
+# ---- one widget per Option ---------------------------------------------------------------------------------------
+class OptionEditor(QWidget):
+    """An editor for one factory ``Option`` (int, float, choice or bool) with its tooltip; ``changed`` on edit."""
+
+    changed = Signal()
+
+    def __init__(self, option, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.option = option
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        kind = option.kind
+        if kind == "bool":
+            self.editor = QCheckBox()
+            self.editor.toggled.connect(self.changed)
+        elif kind == "choice":
+            self.editor = QComboBox()
+            for c in option.choices or []:
+                self.editor.addItem(str(c), c)
+            self.editor.currentIndexChanged.connect(self.changed)
+        elif kind == "int":
+            self.editor = QSpinBox()
+            self.editor.setRange(int(option.minimum) if option.minimum is not None else 0,
+                                 int(option.maximum) if option.maximum is not None else 1_000_000)
+            self.editor.valueChanged.connect(self.changed)
+        elif kind == "float":
+            self.editor = _float_box(option.minimum, option.maximum, option.default)
+            self.editor.valueChanged.connect(self.changed)
+        else:
+            raise ValueError(f"option {option.name!r}: unknown kind {kind!r}")
+        self.editor.setObjectName(f"option_{option.name}")
+        layout.addWidget(self.editor)
+        tip = option.tooltip or ""
+        if option.default is not None:
+            tip = f"{tip}\nDefault: {option.default}".strip()
+        self.setToolTip(tip)
+        self.editor.setToolTip(tip)
+        self.set_value(option.default)
+
+    def value(self) -> Any:
+        if isinstance(self.editor, QCheckBox):
+            return self.editor.isChecked()
+        if isinstance(self.editor, QComboBox):
+            return self.editor.currentData()
+        return self.editor.value()
+
+    def set_value(self, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(self.editor, QCheckBox):
+            self.editor.setChecked(bool(value))
+        elif isinstance(self.editor, QComboBox):
+            i = self.editor.findData(value)
+            if i < 0:
+                i = self.editor.findText(str(value))
+            if i >= 0:
+                self.editor.setCurrentIndex(i)
+        elif isinstance(self.editor, QSpinBox):
+            self.editor.setValue(int(value))
+        else:
+            self.editor.setValue(float(value))
+
+
+def _float_box(minimum, maximum, default) -> QDoubleSpinBox:
+    """A spin box for floats spanning many decades (learning rates, decays): 8 decimals, adaptive step."""
+    box = QDoubleSpinBox()
+    box.setDecimals(8)
+    box.setRange(float(minimum) if minimum is not None else 0.0,
+                 float(maximum) if maximum is not None else 1e6)
+    try:
+        box.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+    except AttributeError:  # pragma: no cover - Qt < 5.12
+        pass
+    if default:
+        box.setSingleStep(10 ** math.floor(math.log10(abs(float(default)))))
+    return box
+
+
+def _combo(items: List[tuple], name: str, tooltip: str) -> QComboBox:
+    box = QComboBox()
+    box.setObjectName(name)
+    for label, data in items:
+        box.addItem(label, data)
+    box.setToolTip(tooltip)
+    return box
+
+
+def _select_data(box: QComboBox, data: Any) -> bool:
+    for i in range(box.count()):
+        if box.itemData(i) == data:
+            box.setCurrentIndex(i)
+            return True
+    return False
+
+
+# ---- the dialog ----------------------------------------------------------------------------------------------------
+class FitDialog(QDialog):
+    """Choose a model and training settings; :meth:`fit_request` returns the ``FitRequest`` when valid.
+
+    ``dataset`` (optional) gives the number of frequency bands/neurons shown and the stimulus names used for a
+    re-split. ``settings`` (a ``QSettings``) remembers the last accepted choices.
+    """
+
+    def __init__(self, parent: Optional[QWidget] = None, dataset=None, settings: Optional[QSettings] = None,
+                 initial_request=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New fit")
+        self.setObjectName("fit_dialog")
+        self.dataset = dataset
+        self.settings = settings
+        self._factory = _factory()
+        self._spec_defaults = dataclass_defaults(self._factory.ModelSpec)
+        self._request_defaults = dataclass_defaults(_fit_request_cls())
+        self._hyper_editors: Dict[str, OptionEditor] = {}
+        self._kernel_editors: Dict[str, OptionEditor] = {}
+        self._restoring = False
+        self.reasons: List[str] = []
+
+        outer = QVBoxLayout(self)
+        outer.addWidget(self._build_model_group())
+        outer.addWidget(self._build_training_group())
+        self.reasons_label = QLabel()
+        self.reasons_label.setObjectName("fit_dialog_reasons")
+        self.reasons_label.setWordWrap(True)
+        self.reasons_label.setStyleSheet("color: #b00020;")
+        outer.addWidget(self.reasons_label)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start fit")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        outer.addWidget(self.buttons)
+
+        self._on_family_changed()
+        if initial_request is not None:
+            self.set_request(initial_request)
+        else:
+            self.restore_settings()
+        self.validate()
+
+    # -- building ------------------------------------------------------------------------------------------------
+    def _build_model_group(self) -> QGroupBox:
+        group = QGroupBox("Model")
+        form = QFormLayout(group)
+        self.family_box = _combo([(n, n) for n in _registry_names("model")], "family",
+                                 "Model family (deepSTRF class names).")
+        self.family_box.currentIndexChanged.connect(self._on_family_changed)
+        form.addRow("Family", self.family_box)
+
+        self.rnn_box = _combo([], "rnn_type", "Recurrent cell of the StateNet core.")
+        self.rnn_box.currentIndexChanged.connect(self.validate)
+        self.rnn_label = QLabel("RNN type")
+        form.addRow(self.rnn_label, self.rnn_box)
+
+        self.T_box = QSpinBox()
+        self.T_box.setObjectName("T")
+        self.T_box.setRange(1, 1000)
+        self.T_box.setValue(int(self._spec_defaults.get("T", 9) or 9))
+        self.T_box.valueChanged.connect(self._update_T_tooltip)
+        self.T_box.valueChanged.connect(self.validate)
+        form.addRow("Temporal window T (frames)", self.T_box)
+
+        self.hyper_form = QFormLayout()
+        self.hyper_holder = QWidget()
+        self.hyper_holder.setLayout(self.hyper_form)
+        form.addRow(self.hyper_holder)
+
+        self.kernel_box = _combo([(DEFAULT_LABEL, None)] + [(n, n) for n in _registry_names("kernel")],
+                                 "kernel", "STRF kernel parameterisation: full (one weight per frequency x lag), "
+                                           "separable (rank 1: frequency profile x temporal profile) or "
+                                           "gaussian (a mixture of K 2-D Gaussians).")
+        self.kernel_box.currentIndexChanged.connect(self._on_kernel_changed)
+        form.addRow("Kernel", self.kernel_box)
+        self.kernel_form = QFormLayout()
+        self.kernel_holder = QWidget()
+        self.kernel_holder.setLayout(self.kernel_form)
+        form.addRow(self.kernel_holder)
+
+        self.prefilter_box = _combo([(NONE_LABEL, None)] + [(n, n) for n in _registry_names("prefilter")],
+                                    "prefilter", "Adaptation stage applied to the spectrogram before the core "
+                                                 "(AdapTrans: ON/OFF channels; ICAdaptation: inferior-colliculus "
+                                                 "style adaptation).")
+        self.prefilter_box.currentIndexChanged.connect(self.validate)
+        form.addRow("Prefilter", self.prefilter_box)
+
+        self.activation_box = _combo([(DEFAULT_LABEL, None)] + [(n, n) for n in _registry_names("activation")],
+                                     "activation", "Output nonlinearity applied by the readout.")
+        self.activation_box.currentIndexChanged.connect(self.validate)
+        form.addRow("Output activation", self.activation_box)
+        return group
+
+    def _build_training_group(self) -> QGroupBox:
+        group = QGroupBox("Training")
+        form = QFormLayout(group)
+        self.method_box = _combo([("SGD (Adam, early stopping)", "sgd"), ("Ridge regression (closed form)",
+                                                                          "ridge")],
+                                 "method", "Ridge fits a plain Linear model in seconds; SGD fits any family.")
+        self.method_box.currentIndexChanged.connect(self._on_method_changed)
+        form.addRow("Method", self.method_box)
+
+        self.training_editors: Dict[str, OptionEditor] = {}
+        Option = self._factory.Option
+        for name in _TRAINING_FIELDS:
+            if name not in self._request_defaults:
+                continue
+            default = self._request_defaults[name]
+            kind = "float" if isinstance(default, float) else "int"
+            label, tip = _TRAINING_LABELS[name]
+            minimum = 1 if name in ("epochs", "batch_size") else 0
+            maximum = 1_000_000 if name != "lr" else 10.0
+            editor = OptionEditor(Option(name, kind, default, None, tip, minimum, maximum))
+            editor.changed.connect(self.validate)
+            self.training_editors[name] = editor
+            form.addRow(label, editor)
+
+        self.device_box = QComboBox()
+        self.device_box.setObjectName("device")
+        self._fill_devices()
+        self.device_box.currentIndexChanged.connect(self.validate)
+        form.addRow("Device", self.device_box)
+
+        self.split_box = _combo([(self._split_label(k), k) for k in SPLIT_CHOICES], "split",
+                                "Which stimuli train, validate (early stopping) and test the model. 'dataset' "
+                                "keeps the split stored with the data; the others re-split by stimulus name.")
+        self.split_box.currentIndexChanged.connect(self.validate)
+        form.addRow("Split", self.split_box)
+        return group
+
+    def _split_label(self, key: str) -> str:
+        if key != "dataset":
+            return f"{key} (train/val/test, by stimulus name)"
+        if self.dataset is None:
+            return "dataset's own split"
+        counts = {s: len(self.dataset.stimuli_in(s)) for s in ("train", "val", "test")}
+        return "dataset's own split ({train} train / {val} val / {test} test)".format(**counts)
+
+    def _fill_devices(self) -> None:
+        devices = _available_devices()
+        order = ["auto"] + [d for d in ("cuda", "mps", "cpu") if d in devices] + \
+                [d for d in devices if d not in ("auto", "cuda", "mps", "cpu")]
+        model = self.device_box.model()
+        for name in order:
+            reason = None if name == "auto" else devices.get(name)
+            label = DEVICE_LABELS.get(name, name)
+            if reason:
+                label = f"{label} (unavailable: {reason})"
+            self.device_box.addItem(label, name)
+            item = model.item(self.device_box.count() - 1) if isinstance(model, QStandardItemModel) else None
+            if item is not None:
+                item.setToolTip(reason or ("Pick CUDA if present, then MPS, else CPU." if name == "auto"
+                                           else f"Run on {label}."))
+                if reason:
+                    item.setEnabled(False)
+        self.device_reasons = {k: v for k, v in devices.items() if k != "auto"}
+
+    # -- reactions -----------------------------------------------------------------------------------------------
+    def _on_family_changed(self) -> None:
+        family = self.family_box.currentData()
+        while self.hyper_form.rowCount():
+            self.hyper_form.removeRow(0)
+        self._hyper_editors.clear()
+        options = list(self._factory.family_options(family)) if family else []
+        self._T_from_options = any(o.name == "T" for o in options)
+        rnn_option = next((o for o in options if o.name == "rnn_type"), None)
+        for option in options:
+            if option.name == "rnn_type":
+                continue
+            editor = OptionEditor(option)
+            editor.changed.connect(self.validate)
+            self._hyper_editors[option.name] = editor
+            self.hyper_form.addRow(_pretty(option.name), editor)
+        self._set_row_visible(self.T_box, not self._T_from_options)
+        # rnn type: from the family options when the factory declares it, else hidden
+        self.rnn_box.blockSignals(True)
+        self.rnn_box.clear()
+        if rnn_option is not None:
+            for c in rnn_option.choices or []:
+                self.rnn_box.addItem(str(c), c)
+            _select_data(self.rnn_box, rnn_option.default)
+            self.rnn_box.setToolTip(rnn_option.tooltip or self.rnn_box.toolTip())
+        self.rnn_box.blockSignals(False)
+        self._set_row_visible(self.rnn_box, rnn_option is not None)
+        self._update_T_tooltip()
+        self._on_method_changed()
+
+    def _on_kernel_changed(self) -> None:
+        while self.kernel_form.rowCount():
+            self.kernel_form.removeRow(0)
+        self._kernel_editors.clear()
+        for option in kernel_extra_options(self.kernel_box.currentData()):
+            editor = OptionEditor(option)
+            editor.changed.connect(self.validate)
+            self._kernel_editors[option.name] = editor
+            self.kernel_form.addRow(_pretty(option.name), editor)
+        self.kernel_holder.setVisible(bool(self._kernel_editors))
+        self.validate()
+
+    def _on_method_changed(self) -> None:
+        sgd = self.method_box.currentData() != "ridge"
+        for name in ("epochs", "patience", "lr", "weight_decay", "batch_size"):
+            if name in self.training_editors:
+                self.training_editors[name].setEnabled(sgd)
+        self.validate()
+
+    def _update_T_tooltip(self) -> None:
+        dt = getattr(self.dataset, "dt_ms", None)
+        if dt:
+            self.T_box.setToolTip(f"Kernel length in frames: {self.T_box.value()} x {dt:g} ms = "
+                                  f"{self.T_box.value() * dt:g} ms of history.")
+        else:
+            self.T_box.setToolTip("Kernel length in frames (one frame = the dataset's dt).")
+
+    def _set_row_visible(self, field: QWidget, visible: bool) -> None:
+        form = field.parentWidget().layout() if field.parentWidget() else None
+        if isinstance(form, QFormLayout):
+            label = form.labelForField(field)
+            if label is not None:
+                label.setVisible(visible)
+        field.setVisible(visible)
+
+    # -- results -------------------------------------------------------------------------------------------------
+    def model_spec(self):
+        """The ``ModelSpec`` described by the current choices."""
+        hyper = {k: e.value() for k, e in self._hyper_editors.items()}
+        T = hyper.pop("T", None) if self._T_from_options else self.T_box.value()
+        kwargs = dict(family=self.family_box.currentData(), kernel=self.kernel_box.currentData(),
+                      kernel_kwargs={k: e.value() for k, e in self._kernel_editors.items()},
+                      prefilter=self.prefilter_box.currentData(), prefilter_kwargs={},
+                      activation=self.activation_box.currentData(),
+                      rnn_type=self.rnn_box.currentData() if self.rnn_box.count() else None,
+                      hyper=hyper)
+        if T is not None:
+            kwargs["T"] = int(T)
+        return self._factory.ModelSpec(**kwargs)
+
+    def _split_value(self):
+        fractions = SPLIT_CHOICES.get(self.split_box.currentData())
+        if fractions is None:
+            return None
+        if self.dataset is None:
+            return None
+        from strfviewer.data.splits import default_split
+
+        return default_split([s.name for s in self.dataset.stimuli], fractions=fractions)
+
+    def fit_request(self):
+        """The ``FitRequest`` for the current choices (call only when :attr:`reasons` is empty)."""
+        FitRequest = _fit_request_cls()
+        kwargs = dict(spec=self.model_spec(), method=self.method_box.currentData(),
+                      device=self.device_box.currentData(), split=self._split_value())
+        for name, editor in self.training_editors.items():
+            kwargs[name] = editor.value()
+        return FitRequest(**kwargs)
+
+    def validate(self) -> List[str]:
+        """Recompute :attr:`reasons` (why the choices cannot be fitted); OK is enabled only when there are none."""
+        if self._restoring or not hasattr(self, "buttons"):
+            return self.reasons
+        reasons: List[str] = []
+        try:
+            spec = self.model_spec()
+            reasons.extend(self._factory.check_spec(spec))
+        except (TypeError, ValueError) as exc:
+            spec = None
+            reasons.append(str(exc))
+        if self.method_box.currentData() == "ridge" and spec is not None:
+            if spec.family != "Linear":
+                reasons.append(f"Ridge regression fits only the Linear family, not {spec.family}; choose SGD.")
+            if spec.kernel not in (None, "full") or spec.prefilter:
+                reasons.append("Ridge regression fits a plain full-kernel Linear model without prefilter; "
+                               "choose SGD to fit another kernel or a prefilter.")
+        device = self.device_box.currentData()
+        if device and self.device_reasons.get(device):
+            reasons.append(f"Device {DEVICE_LABELS.get(device, device)} is unavailable: "
+                           f"{self.device_reasons[device]}.")
+        if self.split_box.currentData() != "dataset" and self.dataset is not None and len(self.dataset.stimuli) < 3:
+            reasons.append("Re-splitting needs at least 3 stimuli.")
+        self.reasons = reasons
+        self.reasons_label.setText("\n".join(f"Cannot fit: {r}" for r in reasons))
+        self.reasons_label.setVisible(bool(reasons))
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not reasons)
+        return reasons
+
+    def accept(self) -> None:
+        if self.validate():
+            return
+        self.save_settings()
+        super().accept()
+
+    # -- remembering choices -------------------------------------------------------------------------------------
+    def choices(self) -> Dict[str, Any]:
+        """The current choices as a JSON-able dict (what is stored in ``QSettings``)."""
+        return {
+            "family": self.family_box.currentData(), "rnn_type": self.rnn_box.currentData(),
+            "T": self.T_box.value(), "hyper": {k: e.value() for k, e in self._hyper_editors.items()},
+            "kernel": self.kernel_box.currentData(),
+            "kernel_kwargs": {k: e.value() for k, e in self._kernel_editors.items()},
+            "prefilter": self.prefilter_box.currentData(), "activation": self.activation_box.currentData(),
+            "method": self.method_box.currentData(), "device": self.device_box.currentData(),
+            "split": self.split_box.currentData(),
+            "training": {k: e.value() for k, e in self.training_editors.items()},
+        }
+
+    def set_choices(self, choices: Dict[str, Any]) -> None:
+        """Apply a dict from :meth:`choices`; unknown names (e.g. a kernel no longer registered) are skipped."""
+        self._restoring = True
+        try:
+            if choices.get("family"):
+                _select_data(self.family_box, choices["family"])
+            if choices.get("rnn_type") is not None:
+                _select_data(self.rnn_box, choices["rnn_type"])
+            if choices.get("T"):
+                self.T_box.setValue(int(choices["T"]))
+            for k, v in (choices.get("hyper") or {}).items():
+                if k in self._hyper_editors:
+                    self._hyper_editors[k].set_value(v)
+            _select_data(self.kernel_box, choices.get("kernel"))
+            for k, v in (choices.get("kernel_kwargs") or {}).items():
+                if k in self._kernel_editors:
+                    self._kernel_editors[k].set_value(v)
+            _select_data(self.prefilter_box, choices.get("prefilter"))
+            _select_data(self.activation_box, choices.get("activation"))
+            if choices.get("method"):
+                _select_data(self.method_box, choices["method"])
+            device = choices.get("device")
+            if device and not self.device_reasons.get(device):
+                _select_data(self.device_box, device)
+            if choices.get("split"):
+                _select_data(self.split_box, choices["split"])
+            for k, v in (choices.get("training") or {}).items():
+                if k in self.training_editors:
+                    self.training_editors[k].set_value(v)
+        finally:
+            self._restoring = False
+        self._on_method_changed()
+
+    def set_request(self, request) -> None:
+        """Show an existing ``FitRequest`` (e.g. to edit a previous run's settings)."""
+        spec = request.spec
+        self.set_choices({
+            "family": spec.family, "rnn_type": spec.rnn_type, "T": spec.T, "hyper": dict(spec.hyper or {}),
+            "kernel": spec.kernel, "kernel_kwargs": dict(spec.kernel_kwargs or {}), "prefilter": spec.prefilter,
+            "activation": spec.activation, "method": request.method, "device": request.device,
+            "split": "dataset", "training": {k: getattr(request, k) for k in _TRAINING_FIELDS
+                                             if hasattr(request, k)},
+        })
+        if isinstance(spec.hyper, dict) and "T" in spec.hyper and "T" in self._hyper_editors:
+            self._hyper_editors["T"].set_value(spec.hyper["T"])
+
+    def save_settings(self) -> None:
+        if self.settings is not None:
+            self.settings.setValue(SETTINGS_KEY, json.dumps(self.choices()))
+
+    def restore_settings(self) -> None:
+        if self.settings is None:
+            return
+        raw = self.settings.value(SETTINGS_KEY)
+        if not raw:
+            return
+        try:
+            choices = json.loads(raw)
+        except (TypeError, ValueError):
+            return  # a damaged entry: fall back to the defaults
+        if isinstance(choices, dict):
+            self.set_choices(choices)
+
+
+def _pretty(name: str) -> str:
+    """``hidden_channels`` -> ``Hidden channels``."""
+    return name.replace("_", " ").strip().capitalize() if name != "T" else "T"

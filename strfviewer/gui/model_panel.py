@@ -1,0 +1,210 @@
+"""The model dock: the current run's architecture, and one-click refits with another kernel or prefilter.
+
+The four slots of every model (``wav2spec -> prefiltering -> core -> readout``) are listed with their class and
+parameter count (``factory.describe``). Below, one button per registered kernel and per prefilter (plus
+"none"): a click queues a new fit of the same spec and training settings with only that part swapped
+(``factory.swap``), which appears as a new run. Comparing the full, separable and Gaussian-mixture kernels is
+one click each. Choices the engine refuses (``factory.check_spec``) are disabled with the reason as tooltip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Optional
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from strfviewer.session import Run, Session
+
+SLOT_COLUMNS = ("Slot", "Class", "Parameters", "Summary")
+NO_PREFILTER = "none"
+
+
+def _factory():
+    from strfviewer.models import factory
+
+    return factory
+
+
+def _names(kind: str) -> List[str]:
+    from strfviewer.models import registry
+
+    return list(registry.names(kind))
+
+
+def swapped_spec(spec, kernel: Optional[str] = None, prefilter: Optional[str] = None):
+    """``spec`` with another kernel or prefilter (``prefilter='none'`` removes it); other settings kept."""
+    factory = _factory()
+    if prefilter == NO_PREFILTER:
+        spec = dataclasses.replace(spec, prefilter=None, prefilter_kwargs={})
+        prefilter = None
+    if kernel is None and prefilter is None:
+        return spec
+    return factory.swap(spec, kernel=kernel, prefilter=prefilter)
+
+
+def refit_request(run: Run, spec):
+    """A ``FitRequest`` equal to ``run``'s (or the defaults when it has none) with ``spec``; ridge, which only
+    fits a plain full-kernel Linear model, becomes SGD when the new spec needs it."""
+    from strfviewer.fit.run import FitRequest
+
+    base = run.request
+    if base is None:
+        saved = (run.metadata or {}).get("fit")
+        fields = {f.name for f in dataclasses.fields(FitRequest)}
+        kwargs = {k: v for k, v in (saved or {}).items() if k in fields and k not in ("spec", "split")}
+        base = FitRequest(spec=spec, **kwargs)
+    request = dataclasses.replace(base, spec=spec)
+    if getattr(request, "method", "sgd") == "ridge" and (spec.family != "Linear" or spec.kernel not in (None, "full")
+                                                          or spec.prefilter):
+        request = dataclasses.replace(request, method="sgd")
+    return request
+
+
+class ModelPanel(QWidget):
+    """Shows ``session.current_run``'s model; ``refit_requested(request, run)`` asks for a swapped refit."""
+
+    refit_requested = Signal(object, object)
+
+    def __init__(self, session: Session, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("model_panel")
+        self.session = session
+        self.run: Optional[Run] = None
+
+        self.title = QLabel("No model")
+        self.title.setObjectName("model_title")
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.slots_table = QTableWidget(0, len(SLOT_COLUMNS))
+        self.slots_table.setObjectName("model_slots")
+        self.slots_table.setHorizontalHeaderLabels(list(SLOT_COLUMNS))
+        self.slots_table.verticalHeader().setVisible(False)
+        self.slots_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.slots_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.slots_table.horizontalHeader().setStretchLastSection(True)
+        self.total_label = QLabel("")
+        self.total_label.setObjectName("model_total_params")
+
+        self.kernel_buttons = {}
+        self.prefilter_buttons = {}
+        kernels = QGroupBox("Refit with kernel")
+        kernel_row = QHBoxLayout(kernels)
+        for name in _names("kernel"):
+            button = self._button(name, lambda checked=False, n=name: self.refit(kernel=n))
+            self.kernel_buttons[name] = button
+            kernel_row.addWidget(button)
+        prefilters = QGroupBox("Refit with prefilter")
+        prefilter_row = QHBoxLayout(prefilters)
+        for name in [NO_PREFILTER] + _names("prefilter"):
+            button = self._button(name, lambda checked=False, n=name: self.refit(prefilter=n))
+            self.prefilter_buttons[name] = button
+            prefilter_row.addWidget(button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.slots_table, 1)
+        layout.addWidget(self.total_label)
+        grid = QGridLayout()
+        grid.addWidget(kernels, 0, 0)
+        grid.addWidget(prefilters, 1, 0)
+        layout.addLayout(grid)
+
+        self._unsubscribe = session.subscribe(self._on_session_event)
+        self.destroyed.connect(lambda *_, u=self._unsubscribe: u())
+        self.show_run(session.current_run)
+
+    def _button(self, name: str, slot) -> QPushButton:
+        button = QPushButton(name)
+        button.setObjectName(f"refit_{name}")
+        button.setCheckable(True)
+        button.clicked.connect(slot)
+        return button
+
+    # -- showing -----------------------------------------------------------------------------------------------
+    def _on_session_event(self, event: str, payload) -> None:
+        if event == "current_run" or (event in ("results", "runs") and self.session.current_run is not self.run) \
+                or (event == "results" and payload is self.run):
+            self.show_run(self.session.current_run)
+
+    def show_run(self, run: Optional[Run]) -> None:
+        """Describe ``run``'s model (slots, parameter counts) and enable the swaps that make sense for it."""
+        self.run = run
+        model = run.model if run is not None else None
+        self.slots_table.setRowCount(0)
+        if model is None:
+            self.title.setText("No model: fit one (Fit > New fit...) or open a saved run.")
+            self.total_label.setText("")
+            self._update_buttons(None)
+            return
+        factory = _factory()
+        spec = run.spec
+        if spec is None:
+            try:
+                spec = factory.spec_of(model)
+            except Exception:  # noqa: BLE001 - a model from elsewhere may have no known spec
+                spec = None
+        self.spec = spec
+        infos = list(factory.describe(model))
+        self.slots_table.setRowCount(len(infos))
+        for row, info in enumerate(infos):
+            values = (info.slot, info.class_name, f"{int(info.n_params):,}", info.summary or "")
+            for col, value in enumerate(values):
+                item = QTableWidgetItem(str(value))
+                if col == 2:
+                    item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+                self.slots_table.setItem(row, col, item)
+        total = sum(int(i.n_params) for i in infos)
+        self.total_label.setText(f"Total: {total:,} parameters")
+        described = f"{run.name}" + (f" — {_spec_text(spec)}" if spec is not None else "")
+        self.title.setText(described)
+        self._update_buttons(spec)
+
+    def _update_buttons(self, spec) -> None:
+        factory = _factory()
+        running = self.run is not None and self.run.status == "running"
+        for kind, buttons in (("kernel", self.kernel_buttons), ("prefilter", self.prefilter_buttons)):
+            for name, button in buttons.items():
+                if spec is None:
+                    button.setChecked(False)
+                    button.setEnabled(False)
+                    button.setToolTip("Needs a model whose spec is known.")
+                    continue
+                current = (spec.kernel or "full") if kind == "kernel" else (spec.prefilter or NO_PREFILTER)
+                button.setChecked(name == current)
+                if name == current:
+                    button.setEnabled(False)
+                    button.setToolTip(f"The current model already uses {name}.")
+                    continue
+                try:
+                    new = swapped_spec(spec, **{kind: name})
+                    reasons = list(factory.check_spec(new))
+                except (ValueError, TypeError, KeyError) as exc:
+                    reasons = [str(exc)]
+                button.setEnabled(not reasons and not running)
+                button.setToolTip("Cannot: " + "; ".join(reasons) if reasons else
+                                  f"Refit {spec.family} with the {name} {kind}, every other setting unchanged "
+                                  f"(a new run).")
+
+    # -- refitting ---------------------------------------------------------------------------------------------
+    def refit(self, kernel: Optional[str] = None, prefilter: Optional[str] = None) -> None:
+        """Ask for a new fit of the current run with ``kernel`` or ``prefilter`` swapped."""
+        run = self.run
+        spec = getattr(self, "spec", None)
+        if run is None or spec is None:
+            return
+        new_spec = swapped_spec(spec, kernel=kernel, prefilter=prefilter)
+        self._update_buttons(spec)  # undo the check mark of the clicked button
+        self.refit_requested.emit(refit_request(run, new_spec), run)
+
+
+def _spec_text(spec) -> str:
+    parts = [spec.family + (f" ({spec.rnn_type})" if getattr(spec, "rnn_type", None) else "")]
+    parts.append(f"kernel {spec.kernel or 'full'}")
+    parts.append(f"prefilter {spec.prefilter or 'none'}")
+    if getattr(spec, "T", None):
+        parts.append(f"T = {spec.T} frames")
+    return ", ".join(parts)

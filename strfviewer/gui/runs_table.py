@@ -1,0 +1,411 @@
+"""The runs dock: every fitted or opened model of the session in a table, and what can be done with a run.
+
+Columns: run, model, kernel, prefilter, parameters, epochs, time, mean test cc_norm, status (and which run is
+shown as current / compare). Actions: show a run in every view (``session.set_current_run``), compare it with
+the current one (``session.set_compare_run``: two predicted traces in the PSTH view, one cc_norm column per run
+in the neuron table), save it as a checkpoint folder, open a saved one, delete it (undoable).
+
+Saving and opening run in workers (started by the fitting feature); the file work is done by the Qt-free
+helpers :func:`save_run_checkpoint` and :func:`open_run_checkpoint` at the end of this module.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, List, Optional
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMenu, QPushButton, QTableView,
+                               QVBoxLayout, QWidget)
+
+from strfviewer.session import Run, Session
+
+COLUMNS = ("Run", "Model", "Kernel", "Prefilter", "Params", "Epochs", "Time", "Test cc_norm", "Status", "Shown")
+
+
+def mean_test_cc_norm(run: Run) -> Optional[float]:
+    """Mean over neurons of the run's test cc_norm (NaN neurons ignored); ``None`` when unknown."""
+    values = run.neuron_values("cc_norm", "test")
+    if values is None or not np.isfinite(values).any():
+        return None
+    return float(np.nanmean(values))
+
+
+def run_epochs(run: Run) -> Optional[int]:
+    history = getattr(run.outcome, "history", None)
+    if history is not None:
+        n = getattr(history, "n_epochs", None)
+        if n is not None:
+            return int(n)
+    n = (run.metadata or {}).get("epochs")
+    return int(n) if isinstance(n, (int, float)) else None
+
+
+def run_seconds(run: Run) -> Optional[float]:
+    seconds = getattr(run.outcome, "seconds", None)
+    if seconds is None:
+        seconds = (run.metadata or {}).get("seconds")
+    return float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) else None
+
+
+def _spec_field(run: Run, name: str) -> str:
+    value = getattr(run.spec, name, None) if run.spec is not None else None
+    return str(value) if value else ""
+
+
+class RunsTableModel(QAbstractTableModel):
+    """Table model over ``session.runs``; refreshed on the session's ``runs``/``current_run``/``compare_run``."""
+
+    def __init__(self, session: Session, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._runs: List[Run] = list(session.runs)
+
+    def refresh(self) -> None:
+        self.beginResetModel()
+        self._runs = list(self.session.runs)
+        self.endResetModel()
+
+    def run_at(self, row: int) -> Optional[Run]:
+        return self._runs[row] if 0 <= row < len(self._runs) else None
+
+    def row_of(self, run: Run) -> int:
+        for i, r in enumerate(self._runs):
+            if r is run:
+                return i
+        return -1
+
+    # -- Qt model API ------------------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt name)
+        return 0 if parent.isValid() else len(self._runs)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole) -> Any:
+        run = self.run_at(index.row())
+        if run is None:
+            return None
+        column = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.display(run, column)
+        if role == Qt.ItemDataRole.UserRole:  # sort key
+            return self.sort_key(run, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return run.message or run.name
+        if role == Qt.ItemDataRole.FontRole and run is self.session.current_run:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("Params", "Epochs", "Time", "Test cc_norm"):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def display(self, run: Run, column: str) -> str:
+        if column == "Run":
+            return run.name
+        if column == "Model":
+            family = run.family
+            rnn = _spec_field(run, "rnn_type")
+            return f"{family} ({rnn})" if rnn and family == "StateNet" else family
+        if column == "Kernel":
+            return _spec_field(run, "kernel") or ("—" if run.spec is not None else "")
+        if column == "Prefilter":
+            return _spec_field(run, "prefilter") or "none"
+        if column == "Params":
+            n = run.n_params
+            return f"{n:,}" if n is not None else ""
+        if column == "Epochs":
+            n = run_epochs(run)
+            return "" if n is None else str(n)
+        if column == "Time":
+            s = run_seconds(run)
+            return "" if s is None else f"{s:.1f} s"
+        if column == "Test cc_norm":
+            v = mean_test_cc_norm(run)
+            return "" if v is None else f"{v:.3f}"
+        if column == "Status":
+            return run.status
+        if column == "Shown":
+            if run is self.session.current_run:
+                return "current"
+            if run is self.session.compare_run:
+                return "compare"
+            return ""
+        return ""
+
+    def sort_key(self, run: Run, column: str):
+        if column == "Params":
+            return run.n_params if run.n_params is not None else -1
+        if column == "Epochs":
+            return run_epochs(run) if run_epochs(run) is not None else -1
+        if column == "Time":
+            return run_seconds(run) if run_seconds(run) is not None else -1.0
+        if column == "Test cc_norm":
+            v = mean_test_cc_norm(run)
+            return v if v is not None else -math.inf
+        if column == "Run":
+            return run.id
+        return self.display(run, column)
+
+
+class DeleteRunCommand(QUndoCommand):
+    """Remove a run from the session; undo puts it back where it was (current/compare roles included)."""
+
+    def __init__(self, session: Session, run: Run) -> None:
+        super().__init__(f"Delete run {run.name!r}")
+        self.session = session
+        self.run = run
+        self._undo_info = None
+
+    def redo(self) -> None:
+        self._undo_info = self.session.remove_run(self.run)
+
+    def undo(self) -> None:
+        if self._undo_info is not None:
+            self.session.restore_run(self._undo_info)
+            self._undo_info = None
+
+
+class RunsPanel(QWidget):
+    """The runs dock: table + buttons (Show, Compare, Save, Open, Delete, Undo).
+
+    File work is delegated: ``save_run(run)`` and ``open_run()`` are callables given by the fitting feature
+    (they ask for a folder and start workers). ``undo_stack`` holds the deletions.
+    """
+
+    def __init__(self, session: Session, parent: Optional[QWidget] = None,
+                 save_run: Optional[Callable[[Run], None]] = None,
+                 open_run: Optional[Callable[[], None]] = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runs_panel")
+        self.session = session
+        self._save_run = save_run
+        self._open_run = open_run
+        self.undo_stack = QUndoStack(self)
+
+        self.model = RunsTableModel(session, self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.table = QTableView()
+        self.table.setObjectName("runs_table")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.doubleClicked.connect(self._on_double_clicked)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_context_menu)
+
+        self.show_action = self._action("Show", "Make the selected run the current model of every view",
+                                        self.show_selected, "Return")
+        self.compare_action = self._action("Compare", "Overlay the selected run on the current one (PSTH "
+                                                      "traces, neuron table columns); again to stop",
+                                           self.toggle_compare_selected)
+        self.save_action = self._action("Save...", "Save the selected run as a checkpoint folder "
+                                                   "(config.json + model.safetensors + metrics)",
+                                        self.save_selected)
+        self.open_action = self._action("Open...", "Open a saved run (checkpoint folder)", self.open_run)
+        self.delete_action = self._action("Delete", "Remove the selected run (undo brings it back)",
+                                          self.delete_selected, QKeySequence.StandardKey.Delete)
+        self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(self.undo_action)
+        self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
+
+        buttons = QHBoxLayout()
+        self.buttons = {}
+        for action in (self.show_action, self.compare_action, self.save_action, self.open_action,
+                       self.delete_action, self.undo_action):
+            button = QPushButton(action.text())
+            button.setToolTip(action.toolTip())
+            button.clicked.connect(action.trigger)
+            button.setObjectName(f"runs_{action.text().strip('.').lower()}")
+            self.buttons[action.text().strip(".").lower()] = button
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.undo_action.changed.connect(self._update_actions)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+        self.table.selectionModel().selectionChanged.connect(self._update_actions)
+        self._unsubscribe = session.subscribe(self._on_session_event)
+        self.destroyed.connect(lambda *_, u=self._unsubscribe: u())
+        self._update_actions()
+
+    def _action(self, text: str, tip: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+        return action
+
+    # -- selection -------------------------------------------------------------------------------------------
+    def selected_run(self) -> Optional[Run]:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.model.run_at(self.proxy.mapToSource(rows[0]).row())
+
+    def select_run(self, run: Run) -> None:
+        row = self.model.row_of(run)
+        if row >= 0:
+            self.table.selectRow(self.proxy.mapFromSource(self.model.index(row, 0)).row())
+
+    # -- actions -----------------------------------------------------------------------------------------------
+    @Slot()
+    def show_selected(self) -> None:
+        run = self.selected_run()
+        if run is not None and run.model is not None:
+            self.session.set_current_run(run)
+
+    @Slot()
+    def toggle_compare_selected(self) -> None:
+        run = self.selected_run()
+        if run is None or run is self.session.current_run or run.model is None:
+            return
+        self.session.set_compare_run(None if run is self.session.compare_run else run)
+
+    @Slot()
+    def save_selected(self) -> None:
+        run = self.selected_run()
+        if run is not None and run.model is not None and self._save_run is not None:
+            self._save_run(run)
+
+    @Slot()
+    def open_run(self) -> None:
+        if self._open_run is not None:
+            self._open_run()
+
+    @Slot()
+    def delete_selected(self) -> None:
+        run = self.selected_run()
+        if run is None or run.status == "running":
+            return
+        self.undo_stack.push(DeleteRunCommand(self.session, run))
+
+    @Slot(QModelIndex)
+    def _on_double_clicked(self, index: QModelIndex) -> None:
+        self.show_selected()
+
+    @Slot("QPoint")
+    def _on_context_menu(self, pos) -> None:
+        menu = QMenu(self)
+        for action in (self.show_action, self.compare_action, self.save_action, self.delete_action,
+                       self.undo_action):
+            menu.addAction(action)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def _on_session_event(self, event: str, payload) -> None:
+        if event in ("runs", "current_run", "compare_run", "results", "dataset"):
+            selected = self.selected_run()
+            self.model.refresh()
+            if selected is not None:
+                self.select_run(selected)
+            self._update_actions()
+
+    def _update_actions(self, *args) -> None:
+        run = self.selected_run()
+        usable = run is not None and run.model is not None
+        self.show_action.setEnabled(usable and run is not self.session.current_run)
+        self.compare_action.setEnabled(usable and run is not self.session.current_run)
+        self.compare_action.setText("Compare" if run is None or run is not self.session.compare_run
+                                    else "Stop comparing")
+        self.save_action.setEnabled(usable and self._save_run is not None and run.status != "running")
+        self.delete_action.setEnabled(run is not None and run.status != "running")
+        self.open_action.setEnabled(self._open_run is not None)
+        for key, action in (("show", self.show_action), ("compare", self.compare_action),
+                            ("save", self.save_action), ("open", self.open_action),
+                            ("delete", self.delete_action), ("undo", self.undo_action)):
+            self.buttons[key].setEnabled(action.isEnabled())
+
+
+# ---- run <-> checkpoint folder (Qt-free; called in workers) -------------------------------------------------------
+def run_checkpoint_metadata(run: Run, dataset) -> dict:
+    """The metadata saved with a run: front-end, axes, spec, fit request, metrics, dataset identity, timing."""
+    meta = {}
+    if dataset is not None:
+        meta.update(frontend=dict(dataset.frontend or {}), freqs_hz=[float(f) for f in dataset.freqs_hz],
+                    dt_ms=float(dataset.dt_ms), neuron_names=list(dataset.neuron_names),
+                    dataset={"source": str(dataset.source), "name": dataset.name})
+    if run.spec is not None and hasattr(run.spec, "to_dict"):
+        meta["spec"] = run.spec.to_dict()
+    if run.request is not None and hasattr(run.request, "to_dict"):
+        meta["fit"] = run.request.to_dict()
+    metrics = run.get_metrics() or {}
+    meta["metrics"] = {split: m.to_dict() for split, m in metrics.items() if m is not None}
+    meta["run"] = {"name": run.name, "status": run.status, "message": run.message,
+                   "epochs": run_epochs(run), "seconds": run_seconds(run)}
+    return meta
+
+
+def save_run_checkpoint(run: Run, folder, dataset) -> str:
+    """Save ``run`` as a checkpoint folder (config.json + model.safetensors + metrics); returns the path."""
+    from strfviewer.io.checkpoints import save_checkpoint
+
+    if run.model is None:
+        raise ValueError(f"run {run.name!r} has no model to save")
+    return str(save_checkpoint(run.model, folder, metadata=run_checkpoint_metadata(run, dataset)))
+
+
+def open_run_checkpoint(folder, dataset=None, device: str = "cpu") -> Run:
+    """Rebuild a :class:`Run` from a checkpoint folder: its model, spec, request, saved metrics and (when it fits
+    the open ``dataset``: same number of neurons and bands) fresh predictions on that dataset."""
+    from strfviewer.fit.metrics import NeuronMetrics
+    from strfviewer.io.checkpoints import load_checkpoint
+
+    model, meta = load_checkpoint(str(folder))
+    meta = dict(meta or {})
+    spec = request = None
+    try:
+        from strfviewer.models.factory import ModelSpec, spec_of
+
+        spec = ModelSpec.from_dict(meta["spec"]) if meta.get("spec") else spec_of(model)
+    except Exception:  # noqa: BLE001 - a checkpoint from elsewhere may not carry a spec
+        spec = None
+    if meta.get("fit") and spec is not None:
+        try:
+            from strfviewer.fit.run import FitRequest
+
+            request = FitRequest.from_dict(meta["fit"])
+        except Exception:  # noqa: BLE001 - older or foreign request formats: keep the run without it
+            request = None
+    metrics = {split: NeuronMetrics.from_dict(d) for split, d in (meta.get("metrics") or {}).items()
+               if isinstance(d, dict)} or None
+    info = meta.get("run") or {}
+    run_meta = dict(meta, epochs=info.get("epochs"), seconds=info.get("seconds"))
+    predictions, message = None, f"opened from {folder}"
+    if dataset is not None:
+        same_shape = (getattr(model, "N", dataset.n_neurons) == dataset.n_neurons
+                      and getattr(model, "F", dataset.n_freqs) == dataset.n_freqs)
+        if same_shape:
+            from strfviewer.fit.run import predict
+
+            predictions = predict(model, dataset, device)
+        else:
+            message += (f"; fitted on other data ({getattr(model, 'N', '?')} neurons x {getattr(model, 'F', '?')} "
+                        f"bands, the open dataset has {dataset.n_neurons} x {dataset.n_freqs}): no predictions")
+    from pathlib import Path
+
+    name = info.get("name") or Path(str(folder)).name
+    return Run(name=name, spec=spec, request=request, model=model, checkpoint_path=str(folder), status="done",
+               message=message, metadata=run_meta, predictions=predictions, metrics=metrics)
