@@ -1,0 +1,364 @@
+"""Make spectrogram-domain things audible: STRFs, gradmaps, dreams -> waveforms.
+
+Method (details and rationale in ``docs/sonification.md``):
+
+1. **Target.** A spectrogram already in the front-end's output domain (a stimulus, a dream mapped back to
+   it) is used as it is. A signed STRF / gradmap ``(F, T)`` is first turned into one: its excitatory part
+   (or the chosen part) is scaled to ``w`` in [0, 1] and placed between the front-end's *silence* level and
+   its level for white noise at ``reference_rms`` — both measured through the front-end itself, band by
+   band, so the mapping is right for any compression. The pattern is repeated a few times with gaps so a
+   100 ms receptive field becomes a sound one can hear.
+2. **Initial waveform (noise vocoder).** White noise is split into frequency regions, one per band (each FFT
+   bin goes to its nearest band centre on the filterbank's scale), and each region is multiplied by the
+   band's target amplitude envelope, interpolated from frames to samples at each frame's window centre.
+3. **Refinement through the app's own front-end.** The waveform is optimised with Adam so that
+   ``spectrogram(waveform)`` — the same differentiable front-end that made the training data
+   (:mod:`strfviewer.data.spectrogram`) — matches the target in the least-squares sense.
+4. **Safe output.** Raised-cosine fade in/out and peak normalisation (default peak 0.5, about -6 dBFS).
+
+Everything here is Qt-free and runs on the CPU in well under a second for a few seconds of sound.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from strfviewer.data import spectrogram as frontend_module
+from strfviewer.data.spectrogram import SpectrogramConfig
+
+#: sample rates tried, in order, when none is imposed (the first one whose Nyquist covers the top band)
+STANDARD_RATES = (16000, 22050, 32000, 44100, 48000, 96000)
+
+ProgressFn = Callable[[int, int, float], None]  # (step, n_steps, loss)
+
+
+@dataclass
+class Sonification:
+    """A synthesised sound and how well its spectrogram matches the target.
+
+    ``waveform (T_audio,)`` float32 in [-1, 1] at ``sample_rate`` Hz; ``target`` and ``achieved`` are
+    ``(F, T)`` in the front-end's output domain (``achieved`` is the spectrogram of the *un-normalised*
+    optimised waveform); ``relative_error`` = ||achieved - target|| / ||target - mean(target)||;
+    ``cancelled`` is True when a cancel request cut the refinement short.
+    """
+
+    waveform: np.ndarray
+    sample_rate: int
+    target: np.ndarray
+    achieved: np.ndarray
+    relative_error: float
+    config: SpectrogramConfig
+    steps_done: int
+    cancelled: bool = False
+
+
+# ----------------------------------------------------------------------------------------------------
+# front-end access
+# ----------------------------------------------------------------------------------------------------
+def frontend_for_bands(freqs_hz: Sequence[float], dt_ms: float, base: Optional[SpectrogramConfig] = None
+                       ) -> SpectrogramConfig:
+    """A front-end config whose bands are exactly ``freqs_hz`` (first and last centre become f_min/f_max).
+
+    ``base`` supplies the other settings (scale, compression, window); without it the default config is used.
+    """
+    freqs = np.asarray(freqs_hz, dtype=float).reshape(-1)
+    if freqs.size == 0 or not np.all(np.isfinite(freqs)) or np.any(freqs <= 0):
+        raise ValueError(f"freqs_hz must be positive finite band centres, got {freqs!r}")
+    base = base or SpectrogramConfig()
+    f_lo, f_hi = float(freqs[0]), float(freqs[-1])
+    if freqs.size == 1:
+        f_lo, f_hi = f_lo / 1.5, f_lo * 1.5
+    return base.replace(n_bands=int(freqs.size), dt_ms=float(dt_ms), f_min_hz=f_lo, f_max_hz=f_hi)
+
+
+def choose_sample_rate(cfg: SpectrogramConfig) -> int:
+    """The smallest standard rate whose Nyquist frequency is above the top band (with 5% margin)."""
+    for rate in STANDARD_RATES:
+        if rate / 2.0 >= cfg.f_max_hz * 1.05:
+            return rate
+    return int(math.ceil(cfg.f_max_hz * 2.1))
+
+
+def spectrogram_fn(cfg: SpectrogramConfig, sample_rate: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A differentiable ``waveform (T_audio,) -> spectrogram (F, T)`` for ``cfg`` at ``sample_rate``.
+
+    Uses the front-end's own tensor function when it has one; otherwise rebuilds the same computation from
+    its public pieces (frame positions, window, filterbank, compression) in torch.
+    """
+    own = getattr(frontend_module, "spectrogram_tensor", None)
+    if own is not None:
+        return lambda x: own(x, sample_rate, cfg)
+    return _FallbackFrontend(cfg, sample_rate)
+
+
+class _FallbackFrontend:
+    """Torch version of :func:`strfviewer.data.spectrogram.compute_spectrogram` (same framing and filters)."""
+
+    def __init__(self, cfg: SpectrogramConfig, sample_rate: int):
+        fe = frontend_module
+        self.cfg, self.sr = cfg, float(sample_rate)
+        self.win, self.n_fft = fe.fft_size(cfg, self.sr)
+        weights, _ = fe.filterbank(cfg, self.sr, self.n_fft)
+        self.weights = torch.as_tensor(weights, dtype=torch.float32)
+        self.window = torch.hann_window(self.win, periodic=False, dtype=torch.float32)
+        self.norm = 2.0 / (self.n_fft * float(self.window.pow(2).sum()))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        n_frames = frontend_module.n_frames_for(int(x.shape[0]), self.sr, self.cfg.dt_ms)
+        hop = self.cfg.dt_ms * self.sr / 1000.0
+        ends = np.round((np.arange(n_frames) + 1) * hop).astype(np.int64)
+        if self.cfg.causal:
+            starts = ends - self.win
+        else:
+            starts = np.round((np.arange(n_frames) + 0.5) * hop).astype(np.int64) - self.win // 2
+        pad_left = int(max(0, -starts.min()))
+        pad_right = int(max(0, starts.max() + self.win - x.shape[0]))
+        padded = torch.nn.functional.pad(x, (pad_left, pad_right))
+        index = torch.as_tensor(starts + pad_left)[:, None] + torch.arange(self.win)
+        spectrum = torch.fft.rfft(padded[index] * self.window, n=self.n_fft)
+        power = (spectrum.real ** 2 + spectrum.imag ** 2) * self.norm
+        amplitude = torch.sqrt(torch.clamp(power @ self.weights.T, min=1e-12))
+        if self.cfg.compression == "log":
+            amplitude = torch.log(amplitude + self.cfg.log_offset)
+        return amplitude.T
+
+
+def _window_centre_ms(cfg: SpectrogramConfig, n_frames: int) -> np.ndarray:
+    """Time (ms) of each frame's analysis-window centre."""
+    i = np.arange(n_frames)
+    if cfg.causal:
+        return (i + 1) * cfg.dt_ms - cfg.window_ms / 2.0
+    return (i + 0.5) * cfg.dt_ms
+
+
+def band_levels(cfg: SpectrogramConfig, sample_rate: int, reference_rms: float = 0.1,
+                seed: int = 0) -> tuple:
+    """``(silence (F,), reference (F,))``: the front-end's output for silence and for white noise of RMS
+    ``reference_rms``, averaged over frames (half a second of audio)."""
+    fn = spectrogram_fn(cfg, sample_rate)
+    n = int(sample_rate // 2)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        silence = fn(torch.zeros(n)).mean(dim=1)
+        noise = torch.randn(n, generator=gen) * reference_rms
+        reference = fn(noise)[:, 4:].mean(dim=1)  # skip the frames that still see the zero padding
+    return silence.numpy().astype(np.float64), reference.numpy().astype(np.float64)
+
+
+# ----------------------------------------------------------------------------------------------------
+# targets
+# ----------------------------------------------------------------------------------------------------
+def strf_weights(strf: np.ndarray, part: str = "positive") -> np.ndarray:
+    """Map a signed STRF / gradmap ``(F, T)`` (or ``(C, F, T)``, channels summed) to weights in [0, 1].
+
+    ``part``: 'positive' (excitatory part, positive = excitatory), 'negative' (inhibitory part) or 'abs'.
+    An all-zero map gives all-zero weights.
+    """
+    a = np.asarray(strf, dtype=np.float64)
+    if a.ndim == 3:
+        a = a.sum(axis=0)
+    if a.ndim != 2:
+        raise ValueError(f"STRF must be (F, T) or (C, F, T), got shape {np.shape(strf)}")
+    if part == "positive":
+        a = np.clip(a, 0.0, None)
+    elif part == "negative":
+        a = np.clip(-a, 0.0, None)
+    elif part == "abs":
+        a = np.abs(a)
+    else:
+        raise ValueError(f"part must be 'positive', 'negative' or 'abs', not {part!r}")
+    top = float(np.nanmax(a)) if a.size else 0.0
+    if not np.isfinite(top) or top <= 0:
+        return np.zeros_like(a)
+    return np.nan_to_num(a / top)
+
+
+def weights_to_target(weights: np.ndarray, silence: np.ndarray, reference: np.ndarray,
+                      dynamic_range_db: float = 40.0, compression: str = "log") -> np.ndarray:
+    """Front-end-domain target ``(F, T)`` for weights in [0, 1]: 1 -> reference level, 0 -> silence.
+
+    With log compression, weights in (0, 1] span ``dynamic_range_db`` of amplitude below the reference
+    (a perceptually even scale); with linear compression they scale the amplitude linearly.
+    """
+    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, 1.0)
+    sil, ref = silence[:, None], reference[:, None]
+    if compression == "log":
+        # log-amplitude domain: reference - (1 - w) * range, floored at silence
+        span = dynamic_range_db / 20.0 * math.log(10.0)
+        level = ref - (1.0 - w) * span
+        return np.where(w > 0, np.maximum(level, sil), sil).astype(np.float32)
+    return (sil + w * (ref - sil)).astype(np.float32)
+
+
+def repeat_pattern(weights: np.ndarray, repeats: int, gap_frames: int, lead_frames: int) -> np.ndarray:
+    """``lead`` silent frames, then ``repeats`` copies of ``weights (F, T)`` separated by ``gap`` silent frames."""
+    F = weights.shape[0]
+    parts = [np.zeros((F, lead_frames))]
+    for k in range(max(1, int(repeats))):
+        if k:
+            parts.append(np.zeros((F, gap_frames)))
+        parts.append(weights)
+    parts.append(np.zeros((F, lead_frames)))
+    return np.concatenate(parts, axis=1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# synthesis
+# ----------------------------------------------------------------------------------------------------
+def fade_and_normalise(x: np.ndarray, sample_rate: int, fade_ms: float = 10.0, peak: float = 0.5) -> np.ndarray:
+    """Raised-cosine fade in/out of ``fade_ms`` and scale so that max |x| = ``peak`` (silence stays silent).
+
+    Returns float32 ``(T_audio,)``; ``peak`` must be in (0, 1].
+    """
+    if not 0 < peak <= 1:
+        raise ValueError(f"peak must be in (0, 1], not {peak!r}")
+    y = np.nan_to_num(np.asarray(x, dtype=np.float64).reshape(-1))
+    n_fade = min(int(round(fade_ms * sample_rate / 1000.0)), y.size // 2)
+    if n_fade > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(n_fade) + 0.5) / n_fade)
+        y[:n_fade] *= ramp
+        y[-n_fade:] *= ramp[::-1]
+    top = float(np.max(np.abs(y))) if y.size else 0.0
+    if top > 0:
+        y *= peak / top
+    return y.astype(np.float32)
+
+
+def vocoder_init(target_weights: np.ndarray, cfg: SpectrogramConfig, sample_rate: int, n_samples: int,
+                 reference_rms: float = 0.1, dynamic_range_db: float = 40.0, seed: int = 0) -> np.ndarray:
+    """Noise-vocoder waveform ``(n_samples,)``: band-region noise shaped by each band's amplitude envelope.
+
+    ``target_weights (F, T)`` in [0, 1] as in :func:`weights_to_target`.
+    """
+    F, T = target_weights.shape
+    centres = frontend_module.band_frequencies(cfg, sample_rate)
+    gen = np.random.default_rng(seed)
+    noise_spectrum = np.fft.rfft(gen.standard_normal(n_samples) * reference_rms)
+    bins_hz = np.fft.rfftfreq(n_samples, 1.0 / sample_rate)
+    scale_bins = frontend_module.hz_to_scale(np.maximum(bins_hz, 1e-3), cfg.scale)
+    scale_centres = frontend_module.hz_to_scale(centres, cfg.scale)
+    owner = np.argmin(np.abs(scale_bins[:, None] - scale_centres[None, :]), axis=1)  # (n_bins,)
+    w = np.clip(target_weights, 0.0, 1.0)
+    gain = np.where(w > 0, 10.0 ** ((w - 1.0) * dynamic_range_db / 20.0), 0.0)  # (F, T) amplitude
+    t_samples_ms = np.arange(n_samples) * 1000.0 / sample_rate
+    t_frames_ms = _window_centre_ms(cfg, T)
+    out = np.zeros(n_samples)
+    for band in range(F):
+        if not np.any(gain[band] > 0):
+            continue
+        region = np.where(owner == band, noise_spectrum, 0.0)
+        envelope = np.interp(t_samples_ms, t_frames_ms, gain[band], left=gain[band, 0], right=gain[band, -1])
+        out += np.fft.irfft(region, n=n_samples) * envelope
+    return out
+
+
+def _relative_error(achieved: np.ndarray, target: np.ndarray) -> float:
+    spread = float(np.linalg.norm(target - target.mean()))
+    return float(np.linalg.norm(achieved - target) / max(spread, 1e-12))
+
+
+def synthesise(target: np.ndarray, cfg: SpectrogramConfig, sample_rate: int, init: np.ndarray,
+               steps: int = 150, lr: float = 2e-3, progress: Optional[ProgressFn] = None,
+               cancel: Optional[threading.Event] = None, fade_ms: float = 10.0, peak: float = 0.5
+               ) -> Sonification:
+    """Refine ``init (T_audio,)`` so that the front-end's spectrogram of it matches ``target (F, T)``.
+
+    Minimises the mean squared difference with Adam for ``steps`` steps, the learning rate decaying from
+    ``lr`` (in sample units) to zero on a cosine schedule; ``cancel`` stops early and the best waveform so
+    far is kept. The result is faded and normalised (see :func:`fade_and_normalise`).
+    """
+    fn = spectrogram_fn(cfg, sample_rate)
+    tgt = torch.as_tensor(np.asarray(target, dtype=np.float32))
+    x = torch.nn.Parameter(torch.as_tensor(np.asarray(init, dtype=np.float32)).clone())
+    with torch.no_grad():
+        if fn(x).shape != tgt.shape:
+            raise ValueError(f"a waveform of {x.shape[0]} samples gives a spectrogram of shape "
+                             f"{tuple(fn(x).shape)}, the target has shape {tuple(tgt.shape)}")
+    optimiser = torch.optim.Adam([x], lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, int(steps)))
+    best, best_loss = x.detach().clone(), math.inf
+    done, cancelled = 0, False
+    for step in range(int(steps)):
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
+        optimiser.zero_grad(set_to_none=True)
+        loss = torch.mean((fn(x) - tgt) ** 2)
+        value = float(loss.detach())
+        if value < best_loss:  # the loss belongs to the waveform before this step
+            best_loss, best = value, x.detach().clone()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        with torch.no_grad():
+            x.clamp_(-1.0, 1.0)
+        done = step + 1
+        if progress is not None:
+            progress(done, int(steps), value)
+    with torch.no_grad():
+        if float(torch.mean((fn(x) - tgt) ** 2)) <= best_loss:
+            best = x.detach().clone()
+        achieved = fn(best).numpy()
+    wave = fade_and_normalise(best.numpy(), sample_rate, fade_ms=fade_ms, peak=peak)
+    return Sonification(wave, int(sample_rate), np.asarray(target, dtype=np.float32), achieved,
+                        _relative_error(achieved, np.asarray(target, dtype=np.float64)), cfg, done, cancelled)
+
+
+def sonify_spectrogram(spec: np.ndarray, cfg: SpectrogramConfig, sample_rate: Optional[int] = None,
+                       steps: int = 150, seed: int = 0, progress: Optional[ProgressFn] = None,
+                       cancel: Optional[threading.Event] = None, fade_ms: float = 10.0,
+                       peak: float = 0.5, reference_rms: float = 0.1) -> Sonification:
+    """A waveform whose spectrogram (front-end ``cfg``) matches ``spec (F, T)``, given in the front-end's
+    output domain (e.g. a stimulus spectrogram before any dataset normalisation).
+
+    The vocoder start uses each band's level relative to the front-end's silence and reference levels.
+    """
+    spec = np.asarray(spec, dtype=np.float64)
+    if spec.ndim == 3 and spec.shape[0] == 1:
+        spec = spec[0]
+    if spec.ndim != 2 or spec.shape[0] != cfg.n_bands:
+        raise ValueError(f"spectrogram must be ({cfg.n_bands}, T), got shape {spec.shape}")
+    sr = int(sample_rate or choose_sample_rate(cfg))
+    silence, reference = band_levels(cfg, sr, reference_rms, seed)
+    span = reference - silence
+    if cfg.compression == "log":
+        dyn = 40.0
+        weights = 1.0 + (spec - reference[:, None]) / (dyn / 20.0 * math.log(10.0))
+        weights = np.where(spec > silence[:, None] + 1e-6, np.clip(weights, 1e-3, 1.0), 0.0)
+    else:
+        dyn = 40.0
+        weights = np.clip((spec - silence[:, None]) / np.where(span == 0, 1.0, span)[:, None], 0.0, 1.0)
+    n_samples = int(round(spec.shape[1] * cfg.dt_ms * sr / 1000.0))
+    init = vocoder_init(weights, cfg, sr, n_samples, reference_rms, dyn, seed)
+    return synthesise(spec, cfg, sr, init, steps=steps, progress=progress, cancel=cancel, fade_ms=fade_ms,
+                      peak=peak)
+
+
+def sonify_strf(strf: np.ndarray, cfg: SpectrogramConfig, sample_rate: Optional[int] = None,
+                part: str = "positive", repeats: int = 3, gap_ms: float = 150.0, lead_ms: float = 50.0,
+                dynamic_range_db: float = 40.0, steps: int = 150, seed: int = 0,
+                progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None,
+                fade_ms: float = 10.0, peak: float = 0.5, reference_rms: float = 0.1) -> Sonification:
+    """Sound of a signed STRF / gradmap ``(F, T)`` (or ``(C, F, T)``), lags oldest first, positive = excitatory.
+
+    The chosen ``part`` is mapped to a spectrogram (see :func:`weights_to_target`), played ``repeats`` times
+    with ``gap_ms`` of silence between copies and ``lead_ms`` before and after, then synthesised.
+    """
+    w = strf_weights(strf, part)
+    if w.shape[0] != cfg.n_bands:
+        raise ValueError(f"STRF has {w.shape[0]} frequency bands, the front-end has {cfg.n_bands}")
+    sr = int(sample_rate or choose_sample_rate(cfg))
+    frames = lambda ms: int(round(ms / cfg.dt_ms))  # noqa: E731 - tiny local helper
+    pattern = repeat_pattern(w, repeats, frames(gap_ms), frames(lead_ms))
+    silence, reference = band_levels(cfg, sr, reference_rms, seed)
+    target = weights_to_target(pattern, silence, reference, dynamic_range_db, cfg.compression)
+    n_samples = int(round(pattern.shape[1] * cfg.dt_ms * sr / 1000.0))
+    init = vocoder_init(pattern, cfg, sr, n_samples, reference_rms, dynamic_range_db, seed)
+    return synthesise(target, cfg, sr, init, steps=steps, progress=progress, cancel=cancel, fade_ms=fade_ms,
+                      peak=peak)
