@@ -1,0 +1,91 @@
+"""Reading stimulus audio: wav -> mono float32 waveform, plus band-limited resampling (own code)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Union
+
+import numpy as np
+import torch
+
+from strfviewer.data.errors import DataError
+
+
+@dataclass
+class Audio:
+    """A mono waveform ``(T_audio,)`` float32 in [-1, 1] at ``sample_rate`` Hz, with what was done to it."""
+
+    waveform: np.ndarray
+    sample_rate: int
+    path: str = ""
+    content_hash: str = ""  # sha256 of the file bytes (cache key)
+    notes: List[str] = field(default_factory=list)  # e.g. "stereo mixed down to mono"
+
+    @property
+    def duration_ms(self) -> float:
+        return 1000.0 * len(self.waveform) / float(self.sample_rate)
+
+
+def read_wav(path: Union[str, Path]) -> Audio:
+    """Read an audio file (wav or any format libsndfile reads) as mono float32.
+
+    Stereo / multi-channel audio is mixed down (channel mean) and a note says so. Raises
+    :class:`DataError` naming the file when it cannot be read, is truncated (fewer frames than its header
+    announces), is empty, or holds non-finite samples.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(path, None, f"cannot read audio file ({exc.strerror or exc})") from None
+    try:
+        import io
+
+        with sf.SoundFile(io.BytesIO(raw)) as handle:
+            announced = handle.frames
+            data = handle.read(dtype="float32", always_2d=True)
+            rate = int(handle.samplerate)
+    except Exception as exc:  # libsndfile raises its own error types (and RuntimeError)
+        raise DataError(path, None, f"unreadable audio file: {exc}") from None
+    if announced > 0 and data.shape[0] < announced:
+        raise DataError(path, None, f"truncated audio file: header announces {announced} samples, "
+                                    f"only {data.shape[0]} present")
+    if data.shape[0] == 0:
+        raise DataError(path, None, "audio file holds no samples")
+    if not np.all(np.isfinite(data)):
+        raise DataError(path, None, "audio file holds non-finite samples (NaN or inf)")
+    notes = []
+    if data.shape[1] > 1:
+        notes.append(f"{path.name}: {data.shape[1]} channels mixed down to mono")
+        wave = data.mean(axis=1)
+    else:
+        wave = data[:, 0]
+    digest = hashlib.sha256(raw).hexdigest()
+    return Audio(np.ascontiguousarray(wave, dtype=np.float32), rate, str(path), digest, notes)
+
+
+def resample(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Band-limited resampling of ``(T_audio,)`` by zero-padding / truncating its spectrum (FFT method).
+
+    The output has ``round(T_audio * to_rate / from_rate)`` samples; content above the lower Nyquist
+    frequency is removed. The signal is treated as periodic, so a few samples at each end can ring
+    slightly; stimuli start and end near silence in practice. Returns float32.
+    """
+    if from_rate == to_rate:
+        return np.asarray(waveform, dtype=np.float32)
+    x = torch.as_tensor(np.asarray(waveform, dtype=np.float64))
+    n_in = x.shape[0]
+    n_out = max(1, int(round(n_in * float(to_rate) / float(from_rate))))
+    spectrum = torch.fft.rfft(x)
+    n_keep = min(spectrum.shape[0], n_out // 2 + 1)
+    out_spec = torch.zeros(n_out // 2 + 1, dtype=spectrum.dtype)
+    out_spec[:n_keep] = spectrum[:n_keep]
+    if n_out < n_in and n_out % 2 == 0:
+        # the new Nyquist bin of a real signal must be real: fold its two halves together
+        out_spec[-1] = out_spec[-1].real.to(out_spec.dtype)
+    y = torch.fft.irfft(out_spec, n=n_out) * (n_out / n_in)
+    return y.numpy().astype(np.float32)

@@ -1,0 +1,101 @@
+"""``load(path)``: one entry point for every data source strfviewer reads."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from strfviewer.data.dataset import NeuralDataset
+from strfviewer.data.errors import DataError
+from strfviewer.data.normalize import zscore_dataset
+from strfviewer.data.responses import smooth_responses
+from strfviewer.data.spectrogram import SpectrogramConfig
+from strfviewer.data.splits import SplitSpec, resolve_split
+
+NORMALIZATIONS = ("zscore", None)
+
+
+def finish_dataset(dataset: NeuralDataset, split: SplitSpec = None, smoothing_ms: Optional[float] = None,
+                   normalize: Optional[str] = "zscore", keep_split: bool = False) -> NeuralDataset:
+    """Apply the split, the optional response smoothing and the spectrogram normalisation.
+
+    ``keep_split=True`` keeps a split the dataset already has when ``split`` is ``None``. Smoothing
+    (``smoothing_ms``, a centred unit-gain Hanning window) is recorded as
+    ``dataset.frontend['smoothing_ms']``; z-scoring uses train statistics (see
+    :func:`strfviewer.data.normalize.zscore_dataset`).
+    """
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {NORMALIZATIONS}, not {normalize!r}")
+    names = [s.name for s in dataset.stimuli]
+    if not (keep_split and split is None and set(dataset.split) == set(names)):
+        groups = {s.name: str(s.metadata["type"]) for s in dataset.stimuli if "type" in s.metadata}
+        dataset = dataset.with_split(resolve_split(names, split, groups=groups or None))
+    if smoothing_ms:
+        if dataset.frontend.get("smoothing_ms"):
+            raise ValueError("responses are already smoothed")
+        stimuli = [dataclasses.replace(s, responses=smooth_responses(s.responses, smoothing_ms, dataset.dt_ms))
+                   for s in dataset.stimuli]
+        frontend = dict(dataset.frontend, smoothing_ms=float(smoothing_ms))
+        dataset = dataclasses.replace(dataset, stimuli=stimuli, frontend=frontend)
+    if normalize == "zscore":
+        dataset = zscore_dataset(dataset)
+    return dataset
+
+
+def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramConfig] = None,
+         split: SplitSpec = None, smoothing_ms: Optional[float] = None, normalize: Optional[str] = "zscore",
+         device=None, use_cache: bool = True, pre_onset: Optional[str] = None,
+         cells: Optional[Sequence[str]] = None, stim_types: Optional[Sequence[str]] = None) -> NeuralDataset:
+    """Load a dataset from ``path``.
+
+    ``path`` is ``"demo"`` (the built-in synthetic population), a cell folder (``stimK.wav`` + ``spikeK``),
+    a population folder (a folder of cell folders), a CRCNS AA1 or AA2 download, or an ``.npz`` file in
+    strfviewer's binned format (``docs/data-formats.md``).
+
+    * ``frontend``: spectrogram settings (default :class:`SpectrogramConfig`); ignored for NPZ files,
+      whose spectrograms are already computed.
+    * ``split``: ``None`` (70/15/15 in natural order, per stimulus type for CRCNS), three fractions,
+      ``{name: part}`` or ``{'train': [...], 'val': [...], 'test': [...]}``.
+    * ``smoothing_ms``: smooth responses with a unit-gain Hanning window of that width (off by default).
+    * ``normalize``: ``'zscore'`` (per band, train statistics; the default) or ``None``.
+    * ``device``: torch device for the spectrograms; ``use_cache``: use the on-disk spectrogram cache.
+    * ``pre_onset``: ``'error'`` or ``'drop'`` for negative spike times; default ``'error'`` for cell and
+      population folders, ``'drop'`` (counted in ``dataset.warnings``) for CRCNS downloads, whose spike
+      files include spontaneous activity before the stimulus.
+    * ``cells`` / ``stim_types``: restrict a CRCNS download to these cell folders / stimulus types.
+
+    Raises :class:`DataError` (a ``ValueError``) naming the file (and line) for bad input.
+    """
+    if isinstance(path, str) and path.strip().lower() == "demo":
+        from strfviewer.data.demo import make_demo
+
+        data = make_demo(frontend=frontend)
+        return finish_dataset(data.dataset, split, smoothing_ms, normalize=None, keep_split=True) \
+            if (split is not None or smoothing_ms) else data.dataset
+    p = Path(os.fspath(path)).expanduser()
+    if p.is_file():
+        if p.suffix.lower() == ".npz":
+            from strfviewer.data.npz import load_npz
+
+            return finish_dataset(load_npz(p), split, smoothing_ms, normalize, keep_split=True)
+        raise DataError(p, None, "not a dataset: expected a folder, an .npz file or 'demo'")
+    if not p.exists():
+        raise DataError(p, None, "no such file or folder")
+    from strfviewer.data import layouts
+    from strfviewer.data.build import build_dataset
+
+    kind = layouts.detect_layout(p)
+    if kind == "cell":
+        rec = layouts.discover_cell(p)
+    elif kind == "population":
+        rec = layouts.discover_population(p)
+    elif kind == "crcns-aa1":
+        rec = layouts.discover_aa1(p, cells=cells, stim_types=stim_types)
+    else:
+        rec = layouts.discover_aa2(p, cells=cells, stim_types=stim_types)
+    dataset = build_dataset(rec, frontend, device=device, use_cache=use_cache, pre_onset=pre_onset)
+    return finish_dataset(dataset, split, smoothing_ms, normalize)
