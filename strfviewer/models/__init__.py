@@ -1,4 +1,18 @@
 """The model zoo (Qt-free): base classes, layers, kernels, prefilters, activations, readouts, scales,
-waveform front-ends and the model families, all registered in :mod:`strfviewer.models.registry`."""
+waveform front-ends and the model families, all registered in :mod:`strfviewer.models.registry`.
 
-from strfviewer.models import registry  # noqa: F401
+Importing this package registers every built-in class. The names most callers need are re-exported.
+"""
+
+from strfviewer.models import registry  # noqa: F401  (first: everything below registers into it)
+from strfviewer.models import capture, scales, layers, kernels, activations, readouts, prefilters  # noqa: F401
+from strfviewer.models import base, linear  # noqa: F401
+from strfviewer.models.base import AudioEncodingModel, NeuralModel
+from strfviewer.models.kernels import CausalSTRFConv, FullSTRF, ParametricSTRF, SeparableSTRF
+from strfviewer.models.linear import Linear, LinearNonlinear
+from strfviewer.models.prefilters import AdapTrans, ICAdaptation, make_prefiltering
+
+__all__ = [
+    "AudioEncodingModel", "NeuralModel", "CausalSTRFConv", "FullSTRF", "ParametricSTRF", "SeparableSTRF",
+    "Linear", "LinearNonlinear", "AdapTrans", "ICAdaptation", "make_prefiltering",
+]

@@ -1,0 +1,138 @@
+"""Per-neuron parametric output nonlinearities.
+
+Each holds ``(N,)`` parameters that broadcast against the **last** axis of the input, so readouts apply
+them to ``(B, T, N)`` tensors. With ``non_negative_output=True`` the amplitude/baseline parameters are
+stored raw (``_raw_*``) and passed through ``softplus`` on every forward, so the output is >= 0 for any
+input and any parameter value (suits spike counts and Poisson losses).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from strfviewer.models.capture import CapturesInitKwargs
+from strfviewer.models.registry import register
+
+register("activation", "Identity", aliases=("identity", "linear", "none"))(nn.Identity)
+register("activation", "Sigmoid", aliases=("sigmoid",))(nn.Sigmoid)
+register("activation", "Tanh", aliases=("tanh",))(nn.Tanh)
+register("activation", "ReLU", aliases=("relu",))(nn.ReLU)
+
+
+def _positive(raw: torch.Tensor, enabled: bool) -> torch.Tensor:
+    return F.softplus(raw) if enabled else raw
+
+
+@register("activation", "ParametricSigmoid", aliases=("psigmoid",))
+class ParametricSigmoid(CapturesInitKwargs, nn.Module):
+    """``f(x) = b * sigmoid((x - c) / d) + a`` per neuron (Willmore et al. 2016).
+
+    ``b``: dynamic range, ``a``: baseline (only with ``bias``), ``c``: inflection point, ``d``: inverse
+    gain. Parameters ``c, d, _raw_b`` and (with ``bias``) ``_raw_a``, each ``(N,)``.
+    """
+
+    def __init__(self, num_features: int, bias: bool = True, non_negative_output: bool = True):
+        super().__init__()
+        self.N, self.bias, self.non_negative_output = num_features, bias, non_negative_output
+        self.c = nn.Parameter(torch.empty(num_features).uniform_(-0.5, 0.5))
+        self.d = nn.Parameter(torch.empty(num_features).uniform_(0.5, 1.5))
+        lo, hi = (-0.43, 1.40) if non_negative_output else (0.5, 1.5)
+        self._raw_b = nn.Parameter(torch.empty(num_features).uniform_(lo, hi))
+        if bias:
+            lo, hi = (-1.43, 0.43) if non_negative_output else (0.0, 1.0)
+            self._raw_a = nn.Parameter(torch.empty(num_features).uniform_(lo, hi))
+
+    @property
+    def b(self) -> torch.Tensor:
+        return _positive(self._raw_b, self.non_negative_output)
+
+    @property
+    def a(self):
+        return _positive(self._raw_a, self.non_negative_output) if self.bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.b * torch.sigmoid((x - self.c) / self.d)
+        return y + self.a if self.bias else y
+
+    def extra_repr(self) -> str:
+        return f"N={self.N}, bias={self.bias}, non_negative_output={self.non_negative_output}"
+
+
+@register("activation", "ParametricDoubleExponential", aliases=("doubleexp",))
+class ParametricDoubleExponential(CapturesInitKwargs, nn.Module):
+    """``f(x) = a * exp(-exp(k x - s)) + b`` per neuron (Thorson et al. 2015).
+
+    ``a``: saturation rate, ``b``: baseline (only with ``bias``), ``k``: gain, ``s``: threshold.
+    Parameters ``k, s, _raw_a`` and (with ``bias``) ``_raw_b``, each ``(N,)``.
+    """
+
+    def __init__(self, num_features: int, bias: bool = True, non_negative_output: bool = True):
+        super().__init__()
+        self.N, self.bias, self.non_negative_output = num_features, bias, non_negative_output
+        self.k = nn.Parameter(torch.empty(num_features).uniform_(-0.5, 0.5))
+        self.s = nn.Parameter(torch.empty(num_features).uniform_(0.5, 1.5))
+        lo, hi = (-0.43, 1.40) if non_negative_output else (0.5, 1.5)
+        self._raw_a = nn.Parameter(torch.empty(num_features).uniform_(lo, hi))
+        if bias:
+            lo, hi = (-1.43, 0.43) if non_negative_output else (0.0, 1.0)
+            self._raw_b = nn.Parameter(torch.empty(num_features).uniform_(lo, hi))
+
+    @property
+    def a(self) -> torch.Tensor:
+        return _positive(self._raw_a, self.non_negative_output)
+
+    @property
+    def b(self):
+        return _positive(self._raw_b, self.non_negative_output) if self.bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.a * torch.exp(-torch.exp(self.k * x - self.s))
+        return y + self.b if self.bias else y
+
+    def extra_repr(self) -> str:
+        return f"N={self.N}, bias={self.bias}, non_negative_output={self.non_negative_output}"
+
+
+@register("activation", "ParametricSoftplus", aliases=("softplus", "psoftplus"))
+class ParametricSoftplus(CapturesInitKwargs, nn.Module):
+    """``f(x) = softplus(beta x) / beta + b`` per neuron: non-saturating and >= b.
+
+    ``beta = softplus(_raw_beta) > 0`` always; ``b = softplus(_raw_b)`` when ``non_negative_output``
+    (initialised near 0.02 so the baseline does not impose a floor), else ``b = _raw_b``.
+    Parameters ``_raw_beta, _raw_b``, each ``(N,)``.
+    """
+
+    def __init__(self, num_features: int, non_negative_output: bool = True):
+        super().__init__()
+        self.N, self.non_negative_output = num_features, non_negative_output
+        self._raw_beta = nn.Parameter(torch.empty(num_features).uniform_(5.0, 6.0))
+        lo, hi = (-5.0, -3.0) if non_negative_output else (-0.1, 0.1)
+        self._raw_b = nn.Parameter(torch.empty(num_features).uniform_(lo, hi))
+
+    @property
+    def beta(self) -> torch.Tensor:
+        return F.softplus(self._raw_beta)
+
+    @property
+    def b(self) -> torch.Tensor:
+        return _positive(self._raw_b, self.non_negative_output)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        beta = self.beta
+        return F.softplus(beta * x) / beta + self.b
+
+    def extra_repr(self) -> str:
+        return f"N={self.N}, non_negative_output={self.non_negative_output}"
+
+
+PER_NEURON_ACTIVATIONS = (ParametricSigmoid, ParametricDoubleExponential, ParametricSoftplus)
+
+
+def make_activation(name, n_neurons: int) -> nn.Module:
+    """Build the registered activation ``name``; per-neuron ones get ``n_neurons`` parameter sets."""
+    from strfviewer.models import registry
+
+    cls = registry.get("activation", name)
+    return cls(n_neurons) if cls in PER_NEURON_ACTIVATIONS else cls()

@@ -1,0 +1,65 @@
+"""Strict causality of every model, kernel, prefilter and StateNet recurrence (eval mode): changing the
+stimulus after frame t never changes the output at or before t."""
+
+import pytest
+import torch
+
+import strfviewer.models as sm
+from strfviewer.models import registry
+from strfviewer.models.factory import ModelSpec, build_model
+
+F, N, T_STIM, T_CUT = 12, 3, 40, 23
+
+
+def _assert_causal(model, x, cut, frames_per_input=1):
+    """Output frames <= cut must not change when the input after frame ``cut`` changes."""
+    model.eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        y1 = model(x)
+        x2 = x.clone()
+        start = (cut + 1) * frames_per_input
+        x2[..., start:] = torch.rand_like(x2[..., start:]) * 3.0
+        y2 = model(x2)
+    assert y1.shape == y2.shape
+    assert y1.shape[-1] >= cut + 2
+    past = (y1[..., : cut + 1] - y2[..., : cut + 1]).abs().max().item()
+    future = (y1[..., cut + 1:] - y2[..., cut + 1:]).abs().max().item()
+    assert past < 1e-6, f"output at or before frame {cut} changed by {past} ({type(model).__name__})"
+    assert future > 1e-6, "the change after the cut should reach the output (else the test proves nothing)"
+
+
+def _spec_input(seed=0):
+    torch.manual_seed(seed)
+    return torch.rand(2, 1, F, T_STIM)
+
+
+SPECS = [
+    ModelSpec("Linear", T=5),
+    ModelSpec("LinearNonlinear", T=5),
+    *[ModelSpec("LinearNonlinear", T=5, kernel=k) for k in ("full", "separable", "gaussian")],
+    *[ModelSpec("Linear", T=5, prefilter=p, prefilter_kwargs={"kernel_size": 6}) for p in ("AdapTrans", "ICAdaptation")],
+    *[ModelSpec("Linear", T=5, activation=a) for a in ("ParametricSigmoid", "ParametricDoubleExponential")],
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.family}-{s.kernel}-{s.prefilter}-{s.activation}-{s.rnn_type}")
+def test_model_is_causal(spec):
+    if spec.family not in registry.names("model"):
+        pytest.skip(f"{spec.family} not registered")
+    torch.manual_seed(0)
+    model = build_model(spec, F, N)
+    _assert_causal(model, _spec_input(), T_CUT)
+
+
+@pytest.mark.parametrize("kernel", ["full", "separable", "gaussian"])
+def test_causal_strf_conv_is_causal(kernel):
+    conv = sm.CausalSTRFConv(F, 6, 2, 4, kernel=sm.kernels.make_kernel(kernel, F, 6, 2, 4))
+    x = torch.rand(2, 2, F, T_STIM)
+    _assert_causal(conv, x, T_CUT)
+
+
+@pytest.mark.parametrize("kind", ["AdapTrans", "ICAdaptation"])
+def test_prefilters_are_causal(kind):
+    pre = sm.make_prefiltering(kind, F, dt=5.0, kernel_size=8)
+    _assert_causal(pre, _spec_input(), T_CUT)

@@ -1,0 +1,244 @@
+"""Kernels, prefilters, activations, scales, readouts and layers of the model zoo."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import strfviewer.models as sm
+from strfviewer.models import activations, layers, scales
+from strfviewer.models.kernels import ParametricSTRF, SeparableSTRF, make_kernel
+
+
+# ---- kernels ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["full", "separable", "gaussian"])
+def test_kernel_conv_equals_conv2d_with_its_strf_weight(name):
+    torch.manual_seed(0)
+    conv = sm.CausalSTRFConv(10, 7, 2, 3, kernel=make_kernel(name, 10, 7, 2, 3))
+    x = torch.randn(2, 2, 10, 30)
+    w = conv.STRF_weight()
+    assert w.shape == (3, 2, 10, 7)
+    bias = conv.kernel.bias.detach()
+    expected = F.conv2d(F.pad(x, (6, 0)), w, bias)
+    assert torch.allclose(conv(x), expected, atol=1e-5)
+    assert conv(x).shape == (2, 3, 1, 30)
+
+
+def test_separable_kernel_is_rank_one():
+    k = SeparableSTRF(34, 9, 1, 2).build_kernel().detach()
+    for o in range(2):
+        s = torch.linalg.svdvals(k[o, 0])
+        assert s[1] < 1e-5 * s[0]
+
+
+def test_parametric_strf_places_gaussians_across_a_non_square_grid():
+    """Absolute grid coordinates on (34, 9): a Gaussian placed at (f, t) peaks exactly at (f, t), for
+    corners and centre alike (the DCLS asymmetric-kernel bug would swap/shift the axes)."""
+    F_, T_ = 34, 9
+    targets = [(0, 0), (33, 8), (0, 8), (33, 0), (17, 4), (30, 2), (5, 7)]
+    k = ParametricSTRF(F_, T_, 1, len(targets), num_gaussians=1)
+    with torch.no_grad():
+        k.SIG.zero_()                    # sigma = floor (0.27 cell): a sharp peak
+        k.weight.fill_(1.0)
+        for o, (f, t) in enumerate(targets):
+            k.P[0, o, 0, 0] = f
+            k.P[1, o, 0, 0] = t
+    w = k.build_kernel().detach()
+    assert w.shape == (len(targets), 1, F_, T_)
+    for o, (f, t) in enumerate(targets):
+        flat = int(w[o, 0].argmax())
+        assert divmod(flat, T_) == (f, t)
+        assert w[o, 0].sum().item() == pytest.approx(1.0, abs=1e-4)    # unit mass on the grid
+
+
+def test_parametric_strf_initial_centres_cover_the_whole_grid():
+    torch.manual_seed(0)
+    k = ParametricSTRF(34, 9, 1, 50, num_gaussians=4)
+    pf, pt = k.P[0].detach().flatten(), k.P[1].detach().flatten()
+    assert 0 <= pf.min() < 5 and 28 < pf.max() <= 33
+    assert 0 <= pt.min() < 1.5 and 6.5 < pt.max() <= 8
+
+
+def test_parametric_strf_sums_weighted_gaussians():
+    torch.manual_seed(0)
+    k = ParametricSTRF(12, 5, 2, 3, num_gaussians=3)
+    g = k.gaussians().detach()                                     # (O, I, K, F, T)
+    manual = (g * k.weight.detach()[..., None, None]).sum(2)
+    assert torch.allclose(k.build_kernel().detach(), manual, atol=1e-6)
+
+
+def test_kernel_with_wrong_shape_is_refused():
+    with pytest.raises(ValueError, match="shape"):
+        sm.CausalSTRFConv(34, 9, 1, 3, kernel=make_kernel("separable", 34, 8, 1, 3))
+
+
+# ---- prefilters ------------------------------------------------------------------------------------
+
+def test_icadaptation_removes_a_steady_level_and_keeps_onsets():
+    pre = sm.make_prefiltering("ICAdaptation", 4, dt=5.0, kernel_size=30)
+    x = torch.zeros(1, 1, 4, 60)
+    x[..., 20:] = 1.0
+    y = pre(x)
+    assert y.shape == (1, 1, 4, 60)
+    assert torch.all(y >= 0)
+    assert torch.allclose(y[..., :20], torch.zeros(1, 1, 4, 20))     # constant input -> nothing
+    assert torch.allclose(y[..., 20], torch.ones(4))                  # onset passes
+    assert torch.all(y[..., 21] < y[..., 20])                         # then adapts
+    assert sum(p.numel() for p in pre.parameters()) == 0              # frozen
+
+
+def test_adaptrans_on_and_off_channels():
+    pre = sm.make_prefiltering("AdapTrans", 4, dt=5.0, kernel_size=10, init_w=1.0)
+    assert pre.out_channels == 2 and sum(p.numel() for p in pre.parameters()) == 12
+    x = torch.zeros(1, 1, 4, 60)
+    x[..., 20:40] = 1.0
+    y = pre(x).detach()
+    assert y.shape == (1, 2, 4, 60) and torch.all(y >= 0)
+    on, off = y[0, 0, 0], y[0, 1, 0]
+    assert on[20] == pytest.approx(1.0) and off[20] == 0
+    assert off[40] == pytest.approx(1.0) and on[40] == 0              # offset: only the OFF channel
+    assert on[35] < 1e-6 and off[35] < 1e-6                           # sustained: adapted away
+
+
+def test_adaptrans_frozen_has_buffers():
+    pre = sm.make_prefiltering("adaptrans", 6, learnable=False, kernel_size=4)
+    assert sum(p.numel() for p in pre.parameters()) == 0
+    assert set(dict(pre.named_buffers())) == {"d_on", "d_off", "p"}
+
+
+def test_make_prefiltering_time_constants_follow_frequency():
+    pre = sm.make_prefiltering("ICAdaptation", 8, dt=5.0, min_freq=500, max_freq=16000)
+    tau = scales.a_to_tau(pre.a, dt=5.0)
+    expected = scales.freq_to_tau(scales.get_CFs(500, 16000, 8, "mel"))
+    assert torch.allclose(tau, expected, rtol=1e-4)
+    assert torch.all(tau[1:] < tau[:-1])                              # higher bands adapt faster
+    with pytest.raises(ValueError, match="unknown prefilter"):
+        sm.make_prefiltering("nope", 8)
+
+
+def test_prefilter_rejects_wrong_band_count():
+    pre = sm.make_prefiltering("ICAdaptation", 8, kernel_size=4)
+    with pytest.raises(ValueError, match="8"):
+        pre(torch.zeros(1, 1, 9, 10))
+    with pytest.raises(ValueError, match="bands"):
+        sm.Linear(9, 5, 2, prefiltering=pre)
+
+
+# ---- activations -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [activations.ParametricSigmoid, activations.ParametricDoubleExponential,
+                                 activations.ParametricSoftplus])
+def test_non_negative_reparameterisation(cls):
+    torch.manual_seed(0)
+    act = cls(5)
+    with torch.no_grad():
+        for p in act.parameters():
+            p.normal_(0, 5)                         # any raw parameter values
+    x = torch.randn(7, 5) * 10
+    assert torch.all(act(x) >= 0)
+    signed = cls(5, non_negative_output=False)
+    with torch.no_grad():
+        for name, p in signed.named_parameters():
+            if name in ("_raw_b", "_raw_a"):
+                p.fill_(-3.0)
+    assert (signed(x) < 0).any()
+
+
+def test_parametric_softplus_formula():
+    act = activations.ParametricSoftplus(3)
+    x = torch.randn(4, 3)
+    beta = F.softplus(act._raw_beta)
+    assert torch.allclose(act(x), F.softplus(beta * x) / beta + F.softplus(act._raw_b))
+    assert torch.all(act.beta > 0)
+
+
+# ---- scales ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fwd,inv", [(scales.Hz_to_mel, scales.mel_to_Hz), (scales.Hz_to_ERB, scales.ERB_to_Hz),
+                                     (scales.inverse_Greenwood, scales.Greenwood)])
+def test_scales_invert(fwd, inv):
+    f = torch.tensor([100.0, 500.0, 1000.0, 8000.0, 16000.0], dtype=torch.float64)
+    assert torch.allclose(inv(fwd(f)), f, rtol=1e-9)
+    assert inv(fwd(1234.0)) == pytest.approx(1234.0)
+
+
+def test_scale_reference_values():
+    assert scales.Hz_to_mel(1000.0) == pytest.approx(1000.0, abs=0.5)   # mel scale anchor
+    assert scales.ERB_bandwidth(1000.0) == pytest.approx(132.639, abs=1e-3)
+    assert scales.Greenwood(1.0) == pytest.approx(165.4 * (10 ** 2.1 - 0.88))
+    assert scales.Greenwood(0.0, "mouse") == pytest.approx(712.6 * 1.4)
+
+
+@pytest.mark.parametrize("scale", ["mel", "erb", "greenwood"])
+def test_get_cfs_spans_the_range_monotonically(scale):
+    cf = scales.get_CFs(500, 16000, 34, scale)
+    assert cf.shape == (34,)
+    assert cf[0].item() == pytest.approx(500, rel=1e-4) and cf[-1].item() == pytest.approx(16000, rel=1e-4)
+    assert torch.all(cf[1:] > cf[:-1])
+
+
+def test_tau_a_round_trip():
+    tau = torch.tensor([10.0, 50.0, 200.0])
+    assert torch.allclose(scales.a_to_tau(scales.tau_to_a(tau, dt=5.0), dt=5.0), tau)
+    assert scales.tau_to_a(5.0, dt=5.0) == pytest.approx(math.exp(-1))
+
+
+# ---- layers and readouts ---------------------------------------------------------------------------
+
+def test_causal_layer_norm_normalises_one_axis_per_position():
+    ln = layers.CausalLayerNorm(6, dim=1, elementwise_affine=False)
+    x = torch.randn(2, 6, 5, 11) * 3 + 2
+    y = ln(x)
+    assert torch.allclose(y.mean(1), torch.zeros(2, 5, 11), atol=1e-5)
+    assert torch.allclose(y.var(1, unbiased=False), torch.ones(2, 5, 11), atol=1e-3)
+
+
+def test_locally_connected_matches_per_position_linear():
+    torch.manual_seed(0)
+    lc = layers.LocallyConnected1d(input_size=20, in_channels=2, out_channels=3, kernel_size=5, stride=3)
+    assert lc.L == (20 - 5) // 3 + 1
+    x = torch.randn(4, 2, 20)
+    y = lc(x)
+    for pos in range(lc.L):
+        patch = x[:, :, pos * 3: pos * 3 + 5].reshape(4, -1)              # channel-major
+        expected = patch @ lc.weights[:, :, pos].T + lc.biases[:, pos]
+        assert torch.allclose(y[:, :, pos], expected, atol=1e-5)
+
+
+def test_exponential_decay_kernel_and_time_constant():
+    dec = layers.LearnableExponentialDecay(3, kernel_size=20, init_tau=3.0, decay_input=True)
+    with torch.no_grad():
+        dec.d.fill_(2.0)                                              # tau = 5 frames
+    k = dec.build_kernel()[0, 0].flip(0)                              # lag 0 first
+    assert torch.allclose(dec.tau(), torch.full((3,), 5.0))
+    assert k[0].item() == pytest.approx(1 / 5)
+    assert (k[1] / k[0]).item() == pytest.approx(1 - 1 / 5)
+    x = torch.ones(1, 3, 1, 30)
+    assert dec(x).shape == (1, 3, 1, 30)
+
+
+def test_causal_window_mask():
+    m = layers.build_causal_window_mask(5, window=2)
+    allowed = ~m
+    assert allowed[3, 3] and allowed[3, 2] and not allowed[3, 1] and not allowed[3, 4]
+    assert (~layers.build_causal_window_mask(4)).sum() == 10           # lower triangle
+
+
+def test_sinusoidal_encoding_values():
+    pe = layers.SinusoidalPositionalEncoding(6)
+    y = pe(torch.zeros(1, 4, 6))
+    assert torch.allclose(y[0, :, 0], torch.sin(torch.arange(4.0)))
+    assert torch.allclose(y[0, :, 1], torch.cos(torch.arange(4.0)))
+    assert torch.allclose(y[0, 2, 4], torch.sin(torch.tensor(2.0 * 10000 ** (-4 / 6))))
+    with pytest.raises(ValueError):
+        layers.SinusoidalPositionalEncoding(5)
+
+
+def test_linear_readout_shapes():
+    ro = sm.readouts.LinearReadout(8, 3, hidden=5)
+    assert ro(torch.randn(2, 8, 10)).shape == (2, 3, 1, 10)
+    assert ro(torch.randn(2, 8, 1, 10)).shape == (2, 3, 1, 10)
+    with pytest.raises(ValueError):
+        ro(torch.randn(2, 8, 2, 10))
