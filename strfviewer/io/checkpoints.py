@@ -1,0 +1,297 @@
+"""Model checkpoints: a folder with ``config.json``, ``model.safetensors``, ``metadata.json`` and ``README.md``.
+
+- ``config.json``: the model's constructor arguments (``model.init_kwargs``; a module-valued argument as a
+  registry description ``{"_registry": kind, "name": ..., "kwargs": {...}}``) plus ``"_model_class"``, the
+  model's registry name. The same layout as deepSTRF's, so each library can read the other's files.
+- ``model.safetensors``: the ``state_dict`` (parameters and buffers), CPU tensors.
+- ``metadata.json``: free JSON metadata (``frontend``, ``freqs_hz``, ``dt_ms``, ``spec``, ``fit``, ``metrics``,
+  ``dataset``, ``neuron_names`` ...) plus ``"_checkpoint"`` (writer, format version).
+- ``README.md``: the model card (given, or generated from the config and metadata).
+
+A model is only ever rebuilt from :mod:`strfviewer.models.registry` (no import by name, no pickle, no
+``torch.load``). Checkpoints written by deepSTRF's ``save_pretrained`` load too (see
+:mod:`strfviewer.io.deepstrf_compat` and ``docs/checkpoints.md``). Every problem raises
+:class:`CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+
+from strfviewer.io import deepstrf_compat, hub, weights_file
+from strfviewer.io.atomic import atomic_dir
+from strfviewer.io.checkpoint_error import CheckpointError
+
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "push_to_hub", "checkpoint_config",
+           "CONFIG_FILE", "WEIGHTS_FILE", "METADATA_FILE", "CARD_FILE", "FORMAT_VERSION"]
+
+PathLike = Union[str, os.PathLike]
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+METADATA_FILE = "metadata.json"
+CARD_FILE = "README.md"
+CLASS_KEY = "_model_class"
+FORMAT_KEY = "_checkpoint"
+FORMAT_VERSION = 1
+WRITER = "strfviewer"
+#: Files a checkpoint folder may hold; saving refuses to replace a folder holding anything else.
+_OWN_FILES = {CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, CARD_FILE}
+
+
+# ----------------------------------------------------------------------------------------------- saving
+
+def checkpoint_config(model: nn.Module) -> Dict[str, Any]:
+    """The ``config.json`` content for ``model``: its init kwargs plus ``_model_class``.
+
+    Raises ``ValueError`` when the model is not a registered family or an argument has no JSON form.
+    """
+    from strfviewer.models import registry
+
+    try:
+        name = registry.name_of("model", model)
+    except KeyError:
+        raise ValueError(f"{type(model).__name__} is not a registered strfviewer model family; only those "
+                         f"can be saved (known: {', '.join(registry.names('model'))})") from None
+    kwargs = getattr(model, "init_kwargs", None)
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{type(model).__name__} did not record its constructor arguments (init_kwargs)")
+    unsaveable = tuple(getattr(model, "init_kwargs_unserializable", ()))
+    if unsaveable:
+        raise ValueError(f"{name}: constructor arguments without a JSON form cannot be saved: "
+                         f"{', '.join(unsaveable)} (pass registered modules or plain values)")
+    config = {CLASS_KEY: name}
+    config.update(kwargs)
+    _check_json(config, f"{name} config")
+    return config
+
+
+def save_checkpoint(model: nn.Module, folder: PathLike, metadata: Optional[Mapping[str, Any]] = None,
+                    model_card: Optional[str] = None) -> Path:
+    """Write ``model`` to the checkpoint folder ``folder`` atomically; returns the folder's path.
+
+    The folder is built next to its destination and swapped in when complete, so a failure leaves any
+    previous checkpoint there untouched. An existing folder holding files other than a checkpoint's is
+    never replaced (``ValueError``). ``metadata`` must be JSON-able (arrays and tensors become lists).
+    """
+    folder = Path(folder).expanduser()
+    config = checkpoint_config(model)
+    meta = _jsonable_metadata(metadata or {})
+    meta[FORMAT_KEY] = {"writer": WRITER, "format_version": FORMAT_VERSION, "strfviewer_version": _version()}
+    card = model_card if model_card is not None else default_model_card(config, meta)
+    _refuse_foreign_folder(folder)
+    with atomic_dir(folder) as tmp:
+        (tmp / CONFIG_FILE).write_text(_dumps(config), encoding="utf-8")
+        weights_file.write_tensors(tmp / WEIGHTS_FILE, model.state_dict())
+        (tmp / METADATA_FILE).write_text(_dumps(meta), encoding="utf-8")
+        (tmp / CARD_FILE).write_text(card, encoding="utf-8")
+    return folder
+
+
+def push_to_hub(model: nn.Module, repo_id: str, metadata: Optional[Mapping[str, Any]] = None,
+                model_card: Optional[str] = None, private: bool = False, token: Optional[str] = None,
+                commit_message: Optional[str] = None) -> str:
+    """Save ``model`` to a temporary checkpoint and upload it to the Hub repo ``repo_id``; returns the
+    commit URL. Needs write access (``huggingface-cli login`` or ``token=``)."""
+    with tempfile.TemporaryDirectory(prefix="strfviewer-push-") as tmp:
+        folder = save_checkpoint(model, Path(tmp) / "checkpoint", metadata=metadata, model_card=model_card)
+        return hub.upload_checkpoint(folder, repo_id, private=private, token=token,
+                                     commit_message=commit_message)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+def load_checkpoint(path_or_repo_id: PathLike, extra_kwargs: Optional[Mapping[str, Any]] = None,
+                    strict: bool = True, map_location: Union[str, torch.device] = "cpu",
+                    cache_dir: Optional[PathLike] = None, revision: Optional[str] = None,
+                    token: Optional[str] = None) -> Tuple[nn.Module, Dict[str, Any]]:
+    """Rebuild a model from a checkpoint folder or a Hub repo id; returns ``(model, metadata)``.
+
+    ``extra_kwargs`` overrides or completes the saved constructor arguments: a value may be a module, a
+    registry description, a plain value, or — for a module-valued argument — a dict of that module's
+    keyword arguments merged into the saved/inferred ones (e.g. ``{"prefiltering": {"kernel_size": 5}}``).
+    ``strict`` refuses missing or extra tensors (shapes must always match). The model is returned on
+    ``map_location``, in eval mode; ``metadata`` is ``{}`` when the checkpoint has none.
+    """
+    folder = hub.resolve_checkpoint_folder(path_or_repo_id, cache_dir=cache_dir, revision=revision, token=token)
+    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    config = _read_json_object(config_path, required=True)
+    metadata = _read_json_object(folder / METADATA_FILE, required=False) or {}
+    written_by = metadata.pop(FORMAT_KEY, None)
+    cls, class_name = _model_class(config, config_path)
+    header = weights_file.read_header(weights_path)
+    tensors = weights_file.load_tensors(weights_path, device="cpu")
+
+    kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
+    if written_by is None:  # deepSTRF (or hand-written): module-valued arguments were not saved
+        kwargs = deepstrf_compat.infer_module_kwargs(cls, class_name, kwargs, tensors)
+    kwargs = deepstrf_compat.apply_extra_kwargs(kwargs, extra_kwargs or {})
+    deepstrf_compat.raise_if_unresolved(kwargs, config_path)
+    model = _build(cls, class_name, kwargs, config_path)
+    _check_tensors(model, header, weights_path, strict)
+    try:
+        model.load_state_dict(tensors, strict=strict)
+    except RuntimeError as exc:
+        raise CheckpointError(weights_path, f"does not fit {class_name}: {exc}") from exc
+    model.to(map_location)
+    model.eval()
+    return model, metadata
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+def _model_class(config: Dict[str, Any], config_path: Path):
+    from strfviewer.models import registry
+
+    name = config.get(CLASS_KEY)
+    if not isinstance(name, str) or not name:
+        raise CheckpointError(config_path, f"does not name the model class (no {CLASS_KEY!r} string)")
+    try:
+        return registry.get("model", name), registry.entry("model", name).name
+    except KeyError:
+        raise CheckpointError(config_path, f"unknown model class {name!r}; strfviewer knows "
+                                           f"{', '.join(registry.names('model'))}") from None
+
+
+def _build(cls, class_name: str, kwargs: Dict[str, Any], config_path: Path) -> nn.Module:
+    from strfviewer.models import capture
+
+    try:
+        return cls(**capture.rebuild_kwargs(kwargs))
+    except KeyError as exc:  # UnknownNameError from the registry: an unknown kernel / prefilter / ...
+        raise CheckpointError(config_path, str(exc.args[0]) if exc.args else repr(exc)) from None
+    except (TypeError, ValueError, AssertionError, RuntimeError) as exc:
+        raise CheckpointError(config_path, f"cannot build {class_name} from these arguments "
+                                           f"({type(exc).__name__}: {exc})") from exc
+
+
+def _check_tensors(model: nn.Module, header: Dict[str, Tuple[str, Tuple[int, ...]]], weights_path: Path,
+                   strict: bool) -> None:
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    problems = []
+    wrong = [f"{k} {header[k][1]} (model expects {shape})" for k, shape in expected.items()
+             if k in header and header[k][1] != shape]
+    if wrong:
+        problems.append("wrong shapes: " + _listing(wrong))
+    if strict:
+        missing = [k for k in expected if k not in header]
+        extra = [k for k in header if k not in expected]
+        if missing:
+            problems.append("missing tensors: " + _listing(missing))
+        if extra:
+            problems.append("unexpected tensors: " + _listing(extra))
+    if problems:
+        name = type(model).__name__
+        raise CheckpointError(weights_path, f"does not match the {name} described by config.json; "
+                                            + "; ".join(problems))
+
+
+def _listing(items, limit: int = 8) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _read_json_object(path: Path, required: bool) -> Optional[Dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise CheckpointError(path, "missing (a checkpoint needs config.json)") from None
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(path, f"cannot be read as UTF-8 text ({exc})") from exc
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(path, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(path, f"must hold a JSON object, found {type(value).__name__}")
+    return value
+
+
+def _jsonable_metadata(metadata: Mapping[str, Any]) -> Dict[str, Any]:
+    if not isinstance(metadata, Mapping):
+        raise ValueError(f"metadata must be a mapping, got {type(metadata).__name__}")
+    out = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise ValueError(f"metadata keys must be strings, got {key!r}")
+        if key == FORMAT_KEY:
+            raise ValueError(f"metadata key {FORMAT_KEY!r} is reserved")
+        out[key] = _to_json(value, f"metadata[{key!r}]")
+    return out
+
+
+def _to_json(value: Any, where: str) -> Any:
+    """Plain JSON form of a metadata value: arrays/tensors -> lists, tuples -> lists, dataclasses via to_dict."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, torch.Tensor) or (hasattr(value, "tolist") and hasattr(value, "dtype")):
+        return _to_json(value.tolist(), where)
+    if isinstance(value, Mapping):
+        return {str(k): _to_json(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v, where) for v in value]
+    if hasattr(value, "to_dict"):
+        return _to_json(value.to_dict(), where)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise ValueError(f"{where}: a {type(value).__name__} cannot be stored in checkpoint metadata")
+
+
+def _check_json(value: Any, what: str) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} is not JSON-able: {exc}") from exc
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _refuse_foreign_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder}: exists and is not a folder")
+    if folder.is_dir():
+        foreign = sorted(p.name for p in folder.iterdir() if p.name not in _OWN_FILES)
+        if foreign:
+            raise ValueError(f"{folder}: holds files that are not part of a checkpoint ({_listing(foreign, 5)}); "
+                             f"saving would replace the whole folder — choose an empty or new folder")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("strfviewer")
+    except Exception:  # not installed (running from a source tree)
+        return "unknown"
+
+
+def default_model_card(config: Mapping[str, Any], metadata: Mapping[str, Any]) -> str:
+    """A short Markdown model card: what the model is, how to load it, its config and headline metadata."""
+    name = config.get(CLASS_KEY, "model")
+    shown_config = {k: v for k, v in config.items() if k != CLASS_KEY}
+    lines = ["---", "library_name: strfviewer", "tags:", "- neuroscience", "- auditory", "- strf",
+             "- pytorch", "---", "", f"# {name} (strfviewer)", "",
+             "A spectro-temporal encoding model of auditory neurons saved by strfviewer "
+             "(config.json + model.safetensors; no pickle).", "", "## Load", "", "```python",
+             "from strfviewer.io.checkpoints import load_checkpoint", "",
+             'model, metadata = load_checkpoint("<folder or owner/repo>")', "```", "", "## Config", "",
+             "```json", json.dumps(shown_config, indent=2, sort_keys=True), "```"]
+    headline = {k: v for k, v in metadata.items()
+                if k != FORMAT_KEY and not (isinstance(v, list) and len(v) > 20)}
+    if headline:
+        lines += ["", "## Metadata", "", "```json", json.dumps(headline, indent=2, sort_keys=True)[:6000], "```"]
+    return "\n".join(lines) + "\n"
