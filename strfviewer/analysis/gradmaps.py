@@ -1,0 +1,321 @@
+"""Gradient maps (gradmaps): the effective linear STRF of any encoding model, read by autodiff.
+
+For neuron ``n`` the gradmap is ``g_n = dL_n/dx`` at the null stimulus ``x0 = 0`` (a silent spectrogram
+``(1, 1, F, T)``) with ``L_n = -r_n[T-1]`` (deepSTRF's sign convention: plot ``-g_n`` to show excitatory
+regions as positive). For an LN model ``r = sigma(W * x + b)`` it is ``-sigma'(b_n) W_n``.
+
+How it is computed. The null stimulus is the same for every neuron, so the model runs forward once, on a
+single stimulus. The gradients of the N responses are then pulled back in two stages, cut at the
+readout's input ``z``: first the small Jacobian ``A = dL/dz`` (N vector-Jacobian products through the
+readout, batched), then through the core and prefilter. Where ``A`` has few non-zero columns (a
+per-time-step readout under the ``'last'`` readout touches only the last frame) or low rank (a readout
+with a narrow hidden layer), only that many products go back through the core; the rest is a small
+matrix product. All products are batched in one backward pass (``torch.autograd.grad`` with
+``is_grads_batched``), and a model whose operators refuse batching falls back to the deepSTRF way
+(the null stimulus replicated along the batch, one backward of the summed diagonal).
+
+Gradmaps are computed in eval mode (restored afterwards), leave no ``.grad`` in the parameters, are
+deterministic, and live on the model's device.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from strfviewer.analysis._probe import (
+    ReadoutLike,
+    SlotTap,
+    check_spectrogram_model,
+    default_gradmap_T,
+    depends_on,
+    model_device,
+    model_dtype,
+    probe_mode,
+    read_out,
+)
+
+__all__ = ["strf_gradmap", "population_gradmap", "waveform_gradmap", "default_gradmap_T", "METHODS"]
+
+#: ways of computing the gradients of the N neurons (``'auto'`` picks ``'factored'``)
+METHODS = ("auto", "factored", "batched", "replicate")
+
+# Columns of A beyond which the rank test (an SVD) costs more than it can save.
+_MAX_RANK_TEST_COLUMNS = 4096
+
+
+def strf_gradmap(model: nn.Module, T: Optional[int] = None, readout: ReadoutLike = "last",
+                 per_channel: bool = False, method: str = "auto") -> Tensor:
+    """Gradmaps of all N neurons at the null stimulus: a tensor ``(N, C, F, T)``.
+
+    Parameters
+    ----------
+    model : an audio encoding model (attributes ``F``, ``T``, ``C_in``; slots ``prefiltering``,
+        ``readout``), spectrogram- or waveform-input (the front-end is bypassed: gradmaps live in
+        spectrogram space).
+    T : frames of the null stimulus (time axis of the result); default
+        :func:`default_gradmap_T` (``model.T`` for convolutional models, 100 ms worth of frames at
+        5 ms for recurrent and attention models).
+    readout : which value of each neuron's response ``r_n (T,)`` is maximised: ``'last'`` (default,
+        ``r_n[T-1]``), ``'mean'`` (mean over time), ``'peak'`` (at the time of the null response's
+        maximum), or a callable mapping responses ``(N, T)`` to ``(N,)``. ``L_n = -readout(r)_n``.
+    per_channel : when True, the gradient at the prefilter's output, ``C = C_in`` channels (AdapTrans:
+        ON, OFF); when False (default) at the raw spectrogram, ``C = 1``.
+    method : ``'auto'``/``'factored'`` (cut at the readout, see the module notes), ``'batched'`` (one
+        forward, N batched backward products straight to the input), ``'replicate'`` (deepSTRF's
+        scheme: N copies of the null stimulus in the batch). All give the same maps up to float
+        rounding; ``'auto'`` is the fastest in ``benchmarks/gradmap_speed.py``.
+
+    Returns
+    -------
+    Tensor ``(N, C, F, T)`` on the model's device, detached.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    F, C_in = check_spectrogram_model(model)
+    T = default_gradmap_T(model) if T is None else int(T)
+    if T <= 0:
+        raise ValueError(f"T must be a positive number of frames, got {T}")
+    x0 = torch.zeros(1, 1, F, T, device=model_device(model), dtype=model_dtype(model))
+    with probe_mode(model):
+        if method == "replicate":
+            maps = _replicated(model, x0, readout, per_channel)
+        else:
+            try:
+                maps = _one_forward(model, x0, readout, per_channel, factored=(method != "batched"))
+            except RuntimeError as exc:
+                if not _is_batching_failure(exc):
+                    raise
+                maps = _replicated(model, x0, readout, per_channel)
+    return maps.detach()
+
+
+def population_gradmap(model: nn.Module, neurons: Optional[Sequence[int]] = None, **kwargs) -> Tensor:
+    """Gradmap of the population mean response: the mean of the neurons' gradmaps, ``(C, F, T)``.
+
+    ``neurons``: indices to average (default all); other keyword arguments go to :func:`strf_gradmap`.
+    """
+    maps = strf_gradmap(model, **kwargs)
+    if neurons is not None:
+        index = torch.as_tensor(list(neurons), dtype=torch.long, device=maps.device)
+        if index.numel() == 0:
+            raise ValueError("population_gradmap needs at least one neuron")
+        maps = maps.index_select(0, index)
+    return maps.mean(dim=0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# spectrogram gradmaps
+
+
+def _source_tap(model: nn.Module, per_channel: bool) -> Optional[SlotTap]:
+    """A tap on the prefilter's output when per-channel maps are asked for."""
+    if not per_channel:
+        return None
+    prefilter = getattr(model, "prefiltering", None)
+    if not isinstance(prefilter, nn.Module):
+        raise TypeError(f"{type(model).__name__} has no prefiltering slot: per-channel gradmaps need one")
+    return SlotTap(prefilter, "output")
+
+
+def _one_forward(model: nn.Module, x0: Tensor, readout: ReadoutLike, per_channel: bool,
+                 factored: bool) -> Tensor:
+    x = x0.clone().requires_grad_(True)
+    source_tap = _source_tap(model, per_channel)
+    readout_module = getattr(model, "readout", None)
+    cut = SlotTap(readout_module, "input") if factored and isinstance(readout_module, nn.Module) else None
+    try:
+        response = model(x)
+        loss = _objective(response, model, readout)          # (N,)
+    finally:
+        for tap in (source_tap, cut):
+            if tap is not None:
+                tap.remove()
+    if source_tap is not None:
+        if source_tap.calls != 1:
+            raise RuntimeError(f"the prefilter of {type(model).__name__} ran {source_tap.calls} times in one "
+                               "forward pass; per-channel gradmaps need exactly one")
+        source = source_tap.leaf
+    else:
+        source = x
+    N = loss.shape[0]
+    if cut is None or cut.calls == 0:       # no readout slot in the forward: straight through
+        eye = torch.eye(N, device=loss.device, dtype=loss.dtype)
+        return _batched_vjp(loss, source, eye).reshape(N, *source.shape[1:])
+    if cut.calls != 1 or depends_on(loss, source):
+        # the readout ran twice, or the response reaches the input around it: the cut does not hold
+        return _one_forward(model, x0, readout, per_channel, factored=False)
+    A = _readout_jacobian(readout_module, cut, response, loss, readout).reshape(N, -1)   # (N, |z|)
+    z = cut.upstream
+    if z is source:
+        return A.reshape(N, *source.shape[1:])
+    return _pull_back(A, z, source).reshape(N, *source.shape[1:])
+
+
+def _objective(response: Tensor, model: nn.Module, readout: ReadoutLike) -> Tensor:
+    """``-readout(r)`` for the response ``(1, N, 1, T)`` to one stimulus: shape ``(N,)``."""
+    if response.dim() != 4 or response.shape[0] != 1 or response.shape[2] != 1:
+        raise ValueError(f"{type(model).__name__} returned shape {tuple(response.shape)}, expected (1, N, 1, T)")
+    return -read_out(response[0, :, 0, :], readout)
+
+
+def _readout_jacobian(readout_module: nn.Module, cut: SlotTap, response: Tensor, loss: Tensor,
+                      readout: ReadoutLike) -> Tensor:
+    """``dL/dz`` at the readout's input ``z``: ``(N, *z.shape)``.
+
+    When the model's output is the readout's own output, the readout is differentiated as a function
+    (``torch.func``: vectorised rules for more operators than the batched backward has); otherwise the
+    recorded graph from ``z`` to the loss is used.
+    """
+    N = loss.shape[0]
+    eye = torch.eye(N, device=loss.device, dtype=loss.dtype)
+    if response is cut.output:
+        def readout_loss(z: Tensor) -> Tensor:
+            return -read_out(readout_module(z, *cut.args)[0, :, 0, :], readout)
+
+        try:
+            with torch.no_grad():       # no graph towards the parameters (the transform ignores it)
+                _, pull = torch.func.vjp(readout_loss, cut.leaf.detach())
+                return torch.func.vmap(pull)(eye)[0]
+        except (RuntimeError, NotImplementedError):
+            pass  # an operator without a vectorised rule: use the recorded graph
+    return _batched_vjp(loss, cut.leaf, eye)
+
+
+def _batched_vjp(output: Tensor, inputs: Tensor, cotangents: Tensor, retain: bool = False) -> Tensor:
+    """Rows of ``cotangents`` (K, *output.shape) pulled back to ``inputs``: ``(K, *inputs.shape)``."""
+    (grads,) = torch.autograd.grad(output, inputs, grad_outputs=cotangents, retain_graph=retain,
+                                   is_grads_batched=True, allow_unused=True)
+    if grads is None:
+        return torch.zeros(cotangents.shape[0], *inputs.shape, device=inputs.device, dtype=inputs.dtype)
+    return grads
+
+
+def _pull_back(A: Tensor, z: Tensor, source: Tensor) -> Tensor:
+    """``A @ dz/dsource`` for ``A (N, |z|)``, with as few products through the core as the structure of
+    ``A`` allows: only its non-zero columns, and only as many directions as its rank."""
+    N = A.shape[0]
+    z_flat_size = z.numel()
+    support = (A != 0).any(dim=0).nonzero().squeeze(1)   # columns of A that are used
+    k = support.numel()
+    if k == 0:
+        return torch.zeros(N, source.numel(), device=A.device, dtype=A.dtype)
+    A_S = A.index_select(1, support)                       # (N, k)
+    directions, mix = A_S, None                            # default: N products, no mixing
+    if k < N:
+        directions = torch.eye(k, device=A.device, dtype=A.dtype)
+        mix = A_S
+    if min(N, k) > 1 and k <= _MAX_RANK_TEST_COLUMNS:
+        # on the CPU in float64: small, exact enough to read the rank, and deterministic on any device
+        U, s, Vh = torch.linalg.svd(A_S.detach().to("cpu", torch.float64), full_matrices=False)
+        tol = s[0] * max(N, k) * torch.finfo(A.dtype).eps
+        rank = int((s > tol).sum())
+        if rank < min(N, k):
+            directions = Vh[:rank].to(A.device, A.dtype)                          # (rank, k)
+            mix = (U[:, :rank] * s[:rank]).to(A.device, A.dtype)                  # (N, rank)
+    cotangents = torch.zeros(directions.shape[0], z_flat_size, device=A.device, dtype=A.dtype)
+    cotangents[:, support] = directions
+    pulled = _batched_vjp(z, source, cotangents.reshape(-1, *z.shape)).reshape(directions.shape[0], -1)
+    return pulled if mix is None else mix @ pulled
+
+
+def _replicated(model: nn.Module, x0: Tensor, readout: ReadoutLike, per_channel: bool) -> Tensor:
+    """deepSTRF's scheme: N copies of the null stimulus in the batch, one backward of the diagonal."""
+    with torch.no_grad():
+        N = model(x0).shape[1]
+    x = x0.expand(N, *x0.shape[1:]).clone().requires_grad_(True)
+    source_tap = _source_tap(model, per_channel)
+    try:
+        response = model(x)                                # (N, N, 1, T)
+    finally:
+        if source_tap is not None:
+            source_tap.remove()
+    diagonal = response[torch.arange(N), torch.arange(N), 0, :]            # (N, T)
+    loss = -read_out(diagonal, readout).sum()
+    source = source_tap.leaf if source_tap is not None else x
+    (grads,) = torch.autograd.grad(loss, source, allow_unused=True)
+    return torch.zeros_like(source) if grads is None else grads
+
+
+def _is_batching_failure(exc: RuntimeError) -> bool:
+    text = str(exc).lower()
+    return "vmap" in text or "batched" in text or "batching rule" in text or "functorch" in text
+
+
+# --------------------------------------------------------------------------------------------------------
+# waveform gradmaps
+
+WAVEFORM_REDUCES = ("last", "peak", "sum")
+
+
+def waveform_gradmap(model: nn.Module, stimulus: Union[Tensor, None, "object"] = None,
+                     neuron: Union[int, Sequence[int], None] = None, reduce: str = "last",
+                     duration_ms: float = 500.0, noise_floor: float = 1e-4, seed: int = 0) -> Tensor:
+    """Gradient of neurons' responses with respect to the input waveform (a listenable receptive field).
+
+    Only for wav-native models (a ``wav2spec`` front-end that is not ``nn.Identity``); spectrogram-input
+    models get a ``TypeError`` pointing at :func:`strf_gradmap`.
+
+    Parameters
+    ----------
+    stimulus : waveform ``(T_audio,)`` (tensor or array) around which to linearise; ``None`` gives a
+        near-silence of ``duration_ms``: white noise at ``noise_floor`` amplitude (about -80 dBFS, fixed
+        ``seed``), because the derivative of a power or magnitude spectrogram at exact digital silence is
+        zero or undefined. ``noise_floor=0`` gives exact silence.
+    neuron : an index (result ``(T_audio,)``), a list of indices (``(K, T_audio)``) or None for all
+        neurons (``(N, T_audio)``).
+    reduce : ``'last'`` (response at the last frame: supported on the receptive field before it),
+        ``'peak'`` (at each neuron's time of maximum), ``'sum'`` (over all frames: a whole-stimulus
+        saliency map rather than a receptive field).
+
+    Sign: the gradient of the response itself (positive samples increase the response), as in
+    deepSTRF's ``waveform_gradmap``. Computed in eval mode, restored afterwards.
+    """
+    front_end = getattr(model, "wav2spec", None)
+    if not isinstance(front_end, nn.Module) or isinstance(front_end, nn.Identity):
+        raise TypeError(f"{type(model).__name__} takes spectrograms (its wav2spec is Identity): waveform "
+                        "gradmaps need a wav-native model; use strf_gradmap for the spectrogram gradmap")
+    if reduce not in WAVEFORM_REDUCES:
+        raise ValueError(f"reduce must be one of {', '.join(WAVEFORM_REDUCES)}, got {reduce!r}")
+    device, dtype = model_device(model), model_dtype(model)
+    wave = _waveform(front_end, stimulus, duration_ms, noise_floor, seed).to(device=device, dtype=dtype)
+    x = wave.reshape(1, 1, -1).clone().requires_grad_(True)
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.enable_grad():
+            response = model(x)[0, :, 0, :]                                # (N, T)
+            readout = {"last": "last", "peak": "peak", "sum": lambda r: r.sum(dim=-1)}[reduce]
+            values = read_out(response, readout)                          # (N,)
+            N = values.shape[0]
+            index = list(range(N)) if neuron is None else ([neuron] if isinstance(neuron, int) else list(neuron))
+            bad = [i for i in index if not 0 <= int(i) < N]
+            if bad or not index:
+                raise IndexError(f"neuron index {bad or index} out of range for a model with {N} neurons")
+            cotangents = torch.zeros(len(index), N, device=device, dtype=dtype)
+            cotangents[torch.arange(len(index)), torch.as_tensor(index)] = 1.0
+            grads = _batched_vjp(values, x, cotangents).reshape(len(index), -1)
+    finally:
+        for module, training in flags:
+            module.training = training
+    return grads[0] if isinstance(neuron, int) else grads
+
+
+def _waveform(front_end: nn.Module, stimulus, duration_ms: float, noise_floor: float, seed: int) -> Tensor:
+    if stimulus is not None:
+        wave = torch.as_tensor(stimulus, dtype=torch.float32).detach()
+        if wave.dim() > 1:
+            if int(torch.tensor(wave.shape[:-1]).prod()) != 1:
+                raise ValueError(f"stimulus must be a mono waveform (T_audio,), got shape {tuple(wave.shape)}")
+            wave = wave.reshape(-1)
+        if wave.numel() == 0:
+            raise ValueError("stimulus is empty")
+        return wave
+    sample_rate = getattr(front_end, "sample_rate", None)
+    if not sample_rate:
+        raise ValueError(f"{type(front_end).__name__} states no sample_rate: pass a stimulus waveform")
+    n = max(1, int(round(float(duration_ms) * float(sample_rate) / 1000.0)))
+    generator = torch.Generator().manual_seed(int(seed))
+    return noise_floor * torch.randn(n, generator=generator)
