@@ -116,8 +116,8 @@ def kernel_extra_options(kernel: Optional[str]) -> List[Any]:
         else:
             continue
         label = "K (number of Gaussians)" if p.name in ("num_gaussians", "K", "n_gaussians") else p.name
-        out.append(Option(p.name, kind, default, None, f"{label} of the {kernel} kernel", 1 if kind == "int"
-                          else None, 64 if kind == "int" else None))
+        out.append(Option(p.name, kind, default, (), f"{label} of the {kernel} kernel",
+                          1 if kind == "int" else None, 64 if kind == "int" else None))
     return out
 
 
@@ -232,7 +232,6 @@ class FitDialog(QDialog):
         self.dataset = dataset
         self.settings = settings
         self._factory = _factory()
-        self._spec_defaults = dataclass_defaults(self._factory.ModelSpec)
         self._request_defaults = dataclass_defaults(_fit_request_cls())
         self._hyper_editors: Dict[str, OptionEditor] = {}
         self._kernel_editors: Dict[str, OptionEditor] = {}
@@ -265,23 +264,10 @@ class FitDialog(QDialog):
     def _build_model_group(self) -> QGroupBox:
         group = QGroupBox("Model")
         form = QFormLayout(group)
-        self.family_box = _combo([(n, n) for n in _registry_names("model")], "family",
+        self.family_box = _combo([(n, n) for n in self._factory.family_names()], "family",
                                  "Model family (deepSTRF class names).")
         self.family_box.currentIndexChanged.connect(self._on_family_changed)
         form.addRow("Family", self.family_box)
-
-        self.rnn_box = _combo([], "rnn_type", "Recurrent cell of the StateNet core.")
-        self.rnn_box.currentIndexChanged.connect(self.validate)
-        self.rnn_label = QLabel("RNN type")
-        form.addRow(self.rnn_label, self.rnn_box)
-
-        self.T_box = QSpinBox()
-        self.T_box.setObjectName("T")
-        self.T_box.setRange(1, 1000)
-        self.T_box.setValue(int(self._spec_defaults.get("T", 9) or 9))
-        self.T_box.valueChanged.connect(self._update_T_tooltip)
-        self.T_box.valueChanged.connect(self.validate)
-        form.addRow("Temporal window T (frames)", self.T_box)
 
         self.hyper_form = QFormLayout()
         self.hyper_holder = QWidget()
@@ -382,27 +368,11 @@ class FitDialog(QDialog):
         while self.hyper_form.rowCount():
             self.hyper_form.removeRow(0)
         self._hyper_editors.clear()
-        options = list(self._factory.family_options(family)) if family else []
-        self._T_from_options = any(o.name == "T" for o in options)
-        rnn_option = next((o for o in options if o.name == "rnn_type"), None)
-        for option in options:
-            if option.name == "rnn_type":
-                continue
+        for option in (self._factory.family_options(family) if family else []):
             editor = OptionEditor(option)
             editor.changed.connect(self.validate)
             self._hyper_editors[option.name] = editor
             self.hyper_form.addRow(_pretty(option.name), editor)
-        self._set_row_visible(self.T_box, not self._T_from_options)
-        # rnn type: from the family options when the factory declares it, else hidden
-        self.rnn_box.blockSignals(True)
-        self.rnn_box.clear()
-        if rnn_option is not None:
-            for c in rnn_option.choices or []:
-                self.rnn_box.addItem(str(c), c)
-            _select_data(self.rnn_box, rnn_option.default)
-            self.rnn_box.setToolTip(rnn_option.tooltip or self.rnn_box.toolTip())
-        self.rnn_box.blockSignals(False)
-        self._set_row_visible(self.rnn_box, rnn_option is not None)
         self._update_T_tooltip()
         self._on_method_changed()
 
@@ -426,45 +396,28 @@ class FitDialog(QDialog):
         self.validate()
 
     def _update_T_tooltip(self) -> None:
+        editor = self._hyper_editors.get("T")
         dt = getattr(self.dataset, "dt_ms", None)
-        if dt:
-            self.T_box.setToolTip(f"Kernel length in frames: {self.T_box.value()} x {dt:g} ms = "
-                                  f"{self.T_box.value() * dt:g} ms of history.")
-        else:
-            self.T_box.setToolTip("Kernel length in frames (one frame = the dataset's dt).")
-
-    def _set_row_visible(self, field: QWidget, visible: bool) -> None:
-        form = field.parentWidget().layout() if field.parentWidget() else None
-        if isinstance(form, QFormLayout):
-            label = form.labelForField(field)
-            if label is not None:
-                label.setVisible(visible)
-        field.setVisible(visible)
+        if editor is None or not dt:
+            return
+        frames = editor.value()
+        editor.editor.setToolTip(f"{editor.option.tooltip}\nNow {frames} frames x {dt:g} ms = {frames * dt:g} ms "
+                                 f"of history.")
 
     # -- results -------------------------------------------------------------------------------------------------
     def model_spec(self):
         """The ``ModelSpec`` described by the current choices."""
-        hyper = {k: e.value() for k, e in self._hyper_editors.items()}
-        T = hyper.pop("T", None) if self._T_from_options else self.T_box.value()
-        kwargs = dict(family=self.family_box.currentData(), kernel=self.kernel_box.currentData(),
-                      kernel_kwargs={k: e.value() for k, e in self._kernel_editors.items()},
-                      prefilter=self.prefilter_box.currentData(), prefilter_kwargs={},
-                      activation=self.activation_box.currentData(),
-                      rnn_type=self.rnn_box.currentData() if self.rnn_box.count() else None,
-                      hyper=hyper)
-        if T is not None:
-            kwargs["T"] = int(T)
-        return self._factory.ModelSpec(**kwargs)
+        prefilter = self.prefilter_box.currentData()
+        spec = self._factory.ModelSpec(
+            family=self.family_box.currentData(), kernel=self.kernel_box.currentData(),
+            kernel_kwargs={k: e.value() for k, e in self._kernel_editors.items()},
+            prefilter=prefilter, prefilter_kwargs=prefilter_kwargs_for(self.dataset) if prefilter else {},
+            activation=self.activation_box.currentData())
+        return self._factory.apply_options(spec, {k: e.value() for k, e in self._hyper_editors.items()})
 
     def _split_value(self):
-        fractions = SPLIT_CHOICES.get(self.split_box.currentData())
-        if fractions is None:
-            return None
-        if self.dataset is None:
-            return None
-        from strfviewer.data.splits import default_split
-
-        return default_split([s.name for s in self.dataset.stimuli], fractions=fractions)
+        """``None`` (the dataset's own split) or train/val/test fractions (the engine splits by name)."""
+        return SPLIT_CHOICES.get(self.split_box.currentData())
 
     def fit_request(self):
         """The ``FitRequest`` for the current choices (call only when :attr:`reasons` is empty)."""
@@ -514,8 +467,8 @@ class FitDialog(QDialog):
     def choices(self) -> Dict[str, Any]:
         """The current choices as a JSON-able dict (what is stored in ``QSettings``)."""
         return {
-            "family": self.family_box.currentData(), "rnn_type": self.rnn_box.currentData(),
-            "T": self.T_box.value(), "hyper": {k: e.value() for k, e in self._hyper_editors.items()},
+            "family": self.family_box.currentData(),
+            "options": {k: e.value() for k, e in self._hyper_editors.items()},
             "kernel": self.kernel_box.currentData(),
             "kernel_kwargs": {k: e.value() for k, e in self._kernel_editors.items()},
             "prefilter": self.prefilter_box.currentData(), "activation": self.activation_box.currentData(),
@@ -530,11 +483,7 @@ class FitDialog(QDialog):
         try:
             if choices.get("family"):
                 _select_data(self.family_box, choices["family"])
-            if choices.get("rnn_type") is not None:
-                _select_data(self.rnn_box, choices["rnn_type"])
-            if choices.get("T"):
-                self.T_box.setValue(int(choices["T"]))
-            for k, v in (choices.get("hyper") or {}).items():
+            for k, v in (choices.get("options") or {}).items():
                 if k in self._hyper_editors:
                     self._hyper_editors[k].set_value(v)
             _select_data(self.kernel_box, choices.get("kernel"))
@@ -560,15 +509,17 @@ class FitDialog(QDialog):
     def set_request(self, request) -> None:
         """Show an existing ``FitRequest`` (e.g. to edit a previous run's settings)."""
         spec = request.spec
+        options = dict(spec.hyper or {})
+        options.update(T=spec.T, rnn_type=spec.rnn_type)
+        if options.get("context_window", 0) is None:
+            options["context_window"] = 0
         self.set_choices({
-            "family": spec.family, "rnn_type": spec.rnn_type, "T": spec.T, "hyper": dict(spec.hyper or {}),
+            "family": spec.family, "options": {k: v for k, v in options.items() if v is not None},
             "kernel": spec.kernel, "kernel_kwargs": dict(spec.kernel_kwargs or {}), "prefilter": spec.prefilter,
             "activation": spec.activation, "method": request.method, "device": request.device,
             "split": "dataset", "training": {k: getattr(request, k) for k in _TRAINING_FIELDS
                                              if hasattr(request, k)},
         })
-        if isinstance(spec.hyper, dict) and "T" in spec.hyper and "T" in self._hyper_editors:
-            self._hyper_editors["T"].set_value(spec.hyper["T"])
 
     def save_settings(self) -> None:
         if self.settings is not None:
@@ -588,6 +539,23 @@ class FitDialog(QDialog):
             self.set_choices(choices)
 
 
+def prefilter_kwargs_for(dataset) -> Dict[str, Any]:
+    """Prefilter arguments that must match the data: frame step (ms), band range (Hz) and frequency scale,
+    read from the dataset's front-end parameters (empty without a dataset: the engine's defaults apply)."""
+    if dataset is None:
+        return {}
+    frontend = dict(getattr(dataset, "frontend", None) or {})
+    out: Dict[str, Any] = {"dt": float(dataset.dt_ms)}
+    for key, name in (("f_min_hz", "min_freq"), ("f_max_hz", "max_freq")):
+        if isinstance(frontend.get(key), (int, float)):
+            out[name] = float(frontend[key])
+    if isinstance(frontend.get("scale"), str):
+        out["scale"] = frontend["scale"]
+    return out
+
+
 def _pretty(name: str) -> str:
     """``hidden_channels`` -> ``Hidden channels``."""
-    return name.replace("_", " ").strip().capitalize() if name != "T" else "T"
+    special = {"T": "T (frames)", "rnn_type": "RNN type", "n_hidden": "Hidden units", "n_heads": "Attention heads",
+               "n_layers": "Layers", "num_gaussians": "K (Gaussians)"}
+    return special.get(name) or name.replace("_", " ").strip().capitalize()

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from strfviewer.gui.fit_dialog import prefilter_kwargs_for
 from strfviewer.session import Run, Session
 
 SLOT_COLUMNS = ("Slot", "Class", "Parameters", "Summary")
@@ -34,15 +35,13 @@ def _names(kind: str) -> List[str]:
     return list(registry.names(kind))
 
 
-def swapped_spec(spec, kernel: Optional[str] = None, prefilter: Optional[str] = None):
-    """``spec`` with another kernel or prefilter (``prefilter='none'`` removes it); other settings kept."""
-    factory = _factory()
-    if prefilter == NO_PREFILTER:
-        spec = dataclasses.replace(spec, prefilter=None, prefilter_kwargs={})
-        prefilter = None
-    if kernel is None and prefilter is None:
-        return spec
-    return factory.swap(spec, kernel=kernel, prefilter=prefilter)
+def swapped_spec(spec, kernel: Optional[str] = None, prefilter: Optional[str] = None, dataset=None):
+    """``spec`` with another kernel or prefilter (``prefilter='none'`` removes it), other settings kept. A new
+    prefilter gets the frame step and band range of ``dataset`` when the spec had none."""
+    new = _factory().swap(spec, kernel=kernel, prefilter=prefilter)
+    if new.prefilter and not new.prefilter_kwargs:
+        new = dataclasses.replace(new, prefilter_kwargs=prefilter_kwargs_for(dataset))
+    return new
 
 
 def refit_request(run: Run, spec):
@@ -155,7 +154,7 @@ class ModelPanel(QWidget):
             for col, value in enumerate(values):
                 item = QTableWidgetItem(str(value))
                 if col == 2:
-                    item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.slots_table.setItem(row, col, item)
         total = sum(int(i.n_params) for i in infos)
         self.total_label.setText(f"Total: {total:,} parameters")
@@ -180,7 +179,7 @@ class ModelPanel(QWidget):
                     button.setToolTip(f"The current model already uses {name}.")
                     continue
                 try:
-                    new = swapped_spec(spec, **{kind: name})
+                    new = swapped_spec(spec, **{kind: name}, dataset=self.session.dataset)
                     reasons = list(factory.check_spec(new))
                 except (ValueError, TypeError, KeyError) as exc:
                     reasons = [str(exc)]
@@ -196,7 +195,7 @@ class ModelPanel(QWidget):
         spec = getattr(self, "spec", None)
         if run is None or spec is None:
             return
-        new_spec = swapped_spec(spec, kernel=kernel, prefilter=prefilter)
+        new_spec = swapped_spec(spec, kernel=kernel, prefilter=prefilter, dataset=self.session.dataset)
         self._update_buttons(spec)  # undo the check mark of the clicked button
         self.refit_requested.emit(refit_request(run, new_spec), run)
 
