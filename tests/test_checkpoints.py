@@ -402,3 +402,28 @@ def test_checkpoint_error_is_a_value_error_naming_the_file(tmp_path):
     err = CheckpointError(tmp_path / "config.json", "broken")
     assert isinstance(err, ValueError) and err.path.endswith("config.json") and str(err).endswith(": broken")
     assert checkpoints.CheckpointError is CheckpointError
+
+
+def test_config_keeps_deepstrf_layout_and_loads_without_metadata(tmp_path, x):
+    """strfviewer-only optional arguments left at None are not written (so deepSTRF can read the config);
+    the folder still loads without metadata.json, i.e. through the deepSTRF reading path."""
+    from strfviewer.io.deepstrf_compat import DEEPSTRF_ARGS
+
+    model = build("LinearNonlinear")
+    folder = save_checkpoint(model, tmp_path / "ln")
+    config = json.loads((folder / "config.json").read_text())
+    assert set(config) - {"_model_class"} <= DEEPSTRF_ARGS["LinearNonlinear"]
+    assert config["prefiltering"] is None and config["output_activation"] is None
+    (folder / "metadata.json").unlink()
+    loaded, metadata = load_checkpoint(folder)
+    assert metadata == {}
+    torch.testing.assert_close(predict(loaded, x), predict(model, x), rtol=0, atol=1e-6)
+
+
+def test_model_methods_delegate_to_checkpoints(tmp_path, x):
+    model = build("Linear")
+    folder = model.save_pretrained(tmp_path / "lin", metadata={"k": 1})
+    cls = registry.get("model", "Linear")
+    loaded, metadata = cls.from_pretrained(folder, return_metadata=True)
+    assert metadata == {"k": 1}
+    torch.testing.assert_close(predict(loaded, x), predict(model, x), rtol=0, atol=1e-6)

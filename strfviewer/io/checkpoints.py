@@ -16,6 +16,7 @@ A model is only ever rebuilt from :mod:`strfviewer.models.registry` (no import b
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -69,9 +70,21 @@ def checkpoint_config(model: nn.Module) -> Dict[str, Any]:
         raise ValueError(f"{name}: constructor arguments without a JSON form cannot be saved: "
                          f"{', '.join(unsaveable)} (pass registered modules or plain values)")
     config = {CLASS_KEY: name}
-    config.update(kwargs)
+    config.update(_drop_default_nones(type(model), name, kwargs))
     _check_json(config, f"{name} config")
     return config
+
+
+def _drop_default_nones(cls: type, name: str, kwargs: Mapping[str, Any]) -> Dict[str, Any]:
+    """Leave out the arguments deepSTRF's class of the same name does not take when they are ``None`` and
+    default to ``None`` (e.g. ``wav2spec`` of LinearNonlinear): strfviewer loads the same model, and deepSTRF
+    can read the file. Arguments deepSTRF takes keep their ``null`` (which means "default" to both)."""
+    deepstrf_args = deepstrf_compat.DEEPSTRF_ARGS.get(name)
+    if deepstrf_args is None:
+        return dict(kwargs)
+    params = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in kwargs.items()
+            if not (v is None and k not in deepstrf_args and k in params and params[k].default is None)}
 
 
 def save_checkpoint(model: nn.Module, folder: PathLike, metadata: Optional[Mapping[str, Any]] = None,

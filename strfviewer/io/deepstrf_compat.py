@@ -36,17 +36,22 @@ _ABSENT = object()
 #: Where each family keeps its STRF kernel module in deepSTRF's state_dict.
 KERNEL_PREFIX = {"Linear": "readout.strf.kernel.", "LinearNonlinear": "readout.strf.kernel.",
                  "NetworkReceptiveField": "core.0.kernel.", "DNet": "core.0.kernel."}
-#: The module-valued constructor arguments of each deepSTRF 0.1.0 family. A key missing from a deepSTRF
-#: config means "a module was passed" only when the deepSTRF class takes that argument at all.
-DEEPSTRF_MODULE_ARGS = {
-    "Linear": {"prefiltering", "kernel", "output_activation", "wav2spec"},
-    "LinearNonlinear": {"prefiltering", "kernel", "output_activation"},
-    "NetworkReceptiveField": {"prefiltering", "kernel", "output_activation"},
-    "DNet": {"prefiltering", "kernel", "output_activation"},
-    "ConvNet2D": {"prefiltering", "output_activation"},
-    "Transformer": {"prefiltering", "output_activation", "wav2spec"},
-    "StateNet": {"prefiltering", "output_activation", "wav2spec"},
+_COMMON = ("n_frequency_bands", "out_neurons", "output_activation", "prefiltering")
+#: The constructor arguments of each deepSTRF 0.1.0 family (read from its signatures).
+DEEPSTRF_ARGS = {
+    "Linear": {*_COMMON, "temporal_window_size", "kernel", "wav2spec"},
+    "LinearNonlinear": {*_COMMON, "temporal_window_size", "kernel"},
+    "NetworkReceptiveField": {*_COMMON, "temporal_window_size", "kernel", "n_hidden"},
+    "DNet": {*_COMMON, "temporal_window_size", "kernel", "n_hidden", "init_tau", "decay_input"},
+    "ConvNet2D": {*_COMMON, "kernel_size", "c_hidden", "n_hidden"},
+    "Transformer": {*_COMMON, "freq_patch_size", "time_patch_size", "context_window", "embedding_dim", "n_heads",
+                    "n_layers", "wav2spec"},
+    "StateNet": {*_COMMON, "temporal_window_size", "kernel_size", "stride", "hidden_channels", "connectivity",
+                 "rnn_type", "wav2spec"},
 }
+MODULE_SLOTS = ("prefiltering", "kernel", "output_activation", "wav2spec")
+#: A key missing from a deepSTRF config means "a module was passed" only for these arguments.
+DEEPSTRF_MODULE_ARGS = {name: args & set(MODULE_SLOTS) for name, args in DEEPSTRF_ARGS.items()}
 PREFILTER_PREFIX = "prefiltering."
 ACTIVATION_PREFIX = "readout.activation."
 FRONTEND_PREFIX = "wav2spec."
