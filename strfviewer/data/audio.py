@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Union
@@ -42,6 +44,10 @@ def read_wav(path: Union[str, Path]) -> Audio:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(path, None, f"cannot read audio file ({exc.strerror or exc})") from None
+    missing = wav_bytes_missing(raw)
+    if missing:
+        raise DataError(path, None, f"truncated wav file: its header announces {missing} more bytes of audio "
+                                    "than the file holds")
     try:
         import io
 
@@ -50,7 +56,8 @@ def read_wav(path: Union[str, Path]) -> Audio:
             data = handle.read(dtype="float32", always_2d=True)
             rate = int(handle.samplerate)
     except Exception as exc:  # libsndfile raises its own error types (and RuntimeError)
-        raise DataError(path, None, f"unreadable audio file: {exc}") from None
+        reason = re.sub(r"^Error opening <[^>]*>: ", "", str(exc))
+        raise DataError(path, None, f"unreadable audio file: {reason}") from None
     if announced > 0 and data.shape[0] < announced:
         raise DataError(path, None, f"truncated audio file: header announces {announced} samples, "
                                     f"only {data.shape[0]} present")
@@ -66,6 +73,23 @@ def read_wav(path: Union[str, Path]) -> Audio:
         wave = data[:, 0]
     digest = hashlib.sha256(raw).hexdigest()
     return Audio(np.ascontiguousarray(wave, dtype=np.float32), rate, str(path), digest, notes)
+
+
+def wav_bytes_missing(raw: bytes) -> int:
+    """How many bytes of sample data a RIFF/WAVE file's ``data`` chunk announces beyond the end of the
+    file (0 when complete, not a wav, or written as a stream with an unknown size)."""
+    if len(raw) < 12 or raw[:4] not in (b"RIFF", b"RIFX") or raw[8:12] != b"WAVE":
+        return 0
+    order = "<" if raw[:4] == b"RIFF" else ">"
+    pos = 12
+    while pos + 8 <= len(raw):
+        chunk, size = raw[pos:pos + 4], struct.unpack(order + "I", raw[pos + 4:pos + 8])[0]
+        if chunk == b"data":
+            if size in (0, 0xFFFFFFFF):
+                return 0
+            return max(0, size - (len(raw) - pos - 8))
+        pos += 8 + size + (size & 1)
+    return 0
 
 
 def resample(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

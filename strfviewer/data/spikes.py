@@ -98,8 +98,9 @@ def bin_trials(trials: Sequence[np.ndarray], n_frames: int, dt_ms: float,
     counts = np.full((R, n_frames), np.nan, dtype=np.float32)
     dropped = 0
     for r, times in enumerate(trials):
-        idx = np.floor(np.asarray(times, dtype=np.float64) / float(dt_ms)).astype(np.int64)
-        inside = (idx >= 0) & (idx < n_frames)
+        times = np.asarray(times, dtype=np.float64)
+        idx = np.floor(times / float(dt_ms))
+        inside = (idx >= 0) & (idx < n_frames)  # decided in float: huge times never overflow a cast
         dropped += int(np.count_nonzero(~inside))
-        counts[r] = np.bincount(idx[inside], minlength=n_frames)[:n_frames]
+        counts[r] = np.bincount(idx[inside].astype(np.int64), minlength=n_frames)[:n_frames]
     return counts, dropped

@@ -1,0 +1,200 @@
+"""strfviewer's plain NPZ format for already-binned data (see ``docs/data-formats.md``).
+
+Keys (``S`` stimuli, ``N`` neurons, ``R`` trials, ``F`` bands, ``T`` the longest stimulus in frames):
+
+* ``spec``         ``(S, F, T)`` float32 spectrograms, padded after each stimulus's end (padding ignored)
+* ``responses``    ``(S, N, R, T)`` float32 counts per bin and trial; NaN = missing (neuron not recorded,
+  trial absent); padding ignored
+* ``dt_ms``        scalar, bin width in ms
+* optional: ``n_frames (S,)`` int (defaults to ``T`` for every stimulus), ``freqs_hz (F,)`` (defaults to
+  ``1..F``, with a warning), ``stim_names (S,)`` str, ``neuron_names (N,)`` str, ``split (S,)`` str of
+  train/val/test, ``waveforms (S, T_audio)`` float32 + ``n_samples (S,)`` + ``sample_rate`` scalar,
+  ``frontend_json``, ``stim_metadata_json``, ``neuron_metadata_json``, ``warnings_json`` (JSON strings),
+  ``format`` ("strfviewer-binned-v1").
+
+Files are read with ``allow_pickle=False``: object arrays are refused.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Union
+
+import numpy as np
+
+from strfviewer.data.dataset import SPLITS, NeuralDataset, Stimulus
+from strfviewer.data.errors import DataError
+
+FORMAT = "strfviewer-binned-v1"
+
+
+def save_npz(dataset: NeuralDataset, path: Union[str, Path]) -> Path:
+    """Write ``dataset`` to ``path`` (atomically) in the format above; returns the path."""
+    from strfviewer.io.atomic import atomic_write_bytes
+
+    S, F, N = len(dataset.stimuli), dataset.n_freqs, dataset.n_neurons
+    T = max(s.n_frames for s in dataset.stimuli)
+    R = max(s.responses.shape[1] for s in dataset.stimuli)
+    spec = np.zeros((S, F, T), dtype=np.float32)
+    responses = np.full((S, N, R, T), np.nan, dtype=np.float32)
+    for i, s in enumerate(dataset.stimuli):
+        spec[i, :, : s.n_frames] = s.spec[0]
+        responses[i, :, : s.responses.shape[1], : s.n_frames] = s.responses
+    arrays: Dict[str, np.ndarray] = {
+        "format": np.array(FORMAT),
+        "spec": spec,
+        "responses": responses,
+        "n_frames": np.array([s.n_frames for s in dataset.stimuli], dtype=np.int64),
+        "dt_ms": np.array(float(dataset.dt_ms)),
+        "freqs_hz": np.asarray(dataset.freqs_hz, dtype=np.float64),
+        "stim_names": np.array([s.name for s in dataset.stimuli], dtype=str),
+        "neuron_names": np.array(dataset.neuron_names, dtype=str),
+        "split": np.array([dataset.split.get(s.name, "") for s in dataset.stimuli], dtype=str),
+        "frontend_json": np.array(json.dumps(dataset.frontend, default=_jsonable)),
+        "stim_metadata_json": np.array(json.dumps([s.metadata for s in dataset.stimuli], default=_jsonable)),
+        "neuron_metadata_json": np.array(json.dumps(dataset.neuron_metadata, default=_jsonable)),
+        "warnings_json": np.array(json.dumps(dataset.warnings)),
+        "name": np.array(dataset.name),
+    }
+    waves = [s.waveform for s in dataset.stimuli]
+    rates = {s.sample_rate for s in dataset.stimuli}
+    if all(w is not None for w in waves) and len(rates) == 1:
+        n_samples = np.array([len(w) for w in waves], dtype=np.int64)
+        padded = np.zeros((S, int(n_samples.max())), dtype=np.float32)
+        for i, w in enumerate(waves):
+            padded[i, : len(w)] = w
+        arrays.update(waveforms=padded, n_samples=n_samples, sample_rate=np.array(int(rates.pop())))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _json(data, key: str, path: Path, default):
+    if key not in data:
+        return default
+    try:
+        return json.loads(str(data[key][()]))
+    except (ValueError, TypeError) as exc:
+        raise DataError(path, None, f"key {key!r} is not valid JSON text ({exc})") from None
+
+
+def load_npz(path: Union[str, Path]) -> NeuralDataset:
+    """Read a dataset written by :func:`save_npz` or by hand in the same format; DataError on bad files."""
+    path = Path(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(path, None, f"unreadable NPZ file ({exc})") from None
+    try:
+        with npz:
+            data = {k: _read_key(npz, k, path) for k in npz.files}
+    except DataError:
+        raise
+    except Exception as exc:  # corrupt member inside the archive
+        raise DataError(path, None, f"unreadable NPZ file ({exc})") from None
+    return _dataset_from_arrays(data, path)
+
+
+def _read_key(npz, key: str, path: Path) -> np.ndarray:
+    try:
+        return npz[key]
+    except ValueError as exc:  # object arrays need pickle: refused
+        raise DataError(path, None, f"key {key!r} cannot be read without pickle ({exc})") from None
+
+
+def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDataset:
+    for key in ("spec", "responses", "dt_ms"):
+        if key not in data:
+            raise DataError(path, None, f"missing key {key!r} (need spec (S,F,T), responses (S,N,R,T), dt_ms)")
+    spec = np.asarray(data["spec"], dtype=np.float32)
+    responses = np.asarray(data["responses"], dtype=np.float32)
+    if spec.ndim != 3:
+        raise DataError(path, None, f"'spec' has shape {spec.shape}, expected (S, F, T)")
+    if responses.ndim != 4:
+        raise DataError(path, None, f"'responses' has shape {responses.shape}, expected (S, N, R, T)")
+    S, F, T = spec.shape
+    if responses.shape[0] != S or responses.shape[3] != T:
+        raise DataError(path, None, f"'responses' shape {responses.shape} does not match 'spec' {spec.shape}: "
+                                    "expected (S, N, R, T) with the same S and T")
+    if S == 0 or responses.shape[1] == 0:
+        raise DataError(path, None, "no stimuli or no neurons")
+    try:
+        dt_ms = float(data["dt_ms"])
+    except (TypeError, ValueError):
+        raise DataError(path, None, "'dt_ms' is not a number") from None
+    if not dt_ms > 0:
+        raise DataError(path, None, f"'dt_ms' must be > 0, got {dt_ms}")
+    warnings: List[str] = list(_json(data, "warnings_json", path, []))
+    n_frames = np.asarray(data.get("n_frames", np.full(S, T)), dtype=np.int64).reshape(-1)
+    if len(n_frames) != S or np.any(n_frames < 1) or np.any(n_frames > T):
+        raise DataError(path, None, f"'n_frames' must hold {S} lengths between 1 and {T}")
+    if "freqs_hz" in data:
+        freqs = np.asarray(data["freqs_hz"], dtype=np.float64).reshape(-1)
+        if len(freqs) != F:
+            raise DataError(path, None, f"'freqs_hz' has {len(freqs)} values for {F} bands")
+    else:
+        freqs = np.arange(1, F + 1, dtype=np.float64)
+        warnings.append("no band frequencies (freqs_hz) in the file: bands are numbered 1..F")
+    names = _strings(data, "stim_names", S, path) or [f"stim{i + 1}" for i in range(S)]
+    if len(set(names)) != S:
+        raise DataError(path, None, "'stim_names' are not unique")
+    neuron_names = _strings(data, "neuron_names", responses.shape[1], path) or \
+        [f"neuron{i + 1}" for i in range(responses.shape[1])]
+    split_list = _strings(data, "split", S, path)
+    split = {}
+    if split_list and any(split_list):
+        bad = [p for p in split_list if p not in SPLITS]
+        if bad:
+            raise DataError(path, None, f"'split' value {bad[0]!r} is not one of {SPLITS}")
+        split = dict(zip(names, split_list))
+    stim_meta = _json(data, "stim_metadata_json", path, [{} for _ in range(S)])
+    neuron_meta = _json(data, "neuron_metadata_json", path, [])
+    if not isinstance(stim_meta, list) or len(stim_meta) != S:
+        stim_meta = [{} for _ in range(S)]
+    waves, rate = _waveforms(data, S, path)
+    stimuli = []
+    for i in range(S):
+        t = int(n_frames[i])
+        # trials that are NaN over the whole stimulus are padding of ragged trial counts: keep them (NaN)
+        stimuli.append(Stimulus(names[i], spec[i : i + 1, :, :t].copy(), responses[i, :, :, :t].copy(),
+                                waves[i], rate, dict(stim_meta[i] or {})))
+    frontend = _json(data, "frontend_json", path, {})
+    try:
+        return NeuralDataset(stimuli, neuron_names, freqs, dt_ms, split=split, frontend=dict(frontend),
+                             neuron_metadata=list(neuron_meta) if isinstance(neuron_meta, list) else [],
+                             source=str(path), name=str(data["name"][()]) if "name" in data else path.stem,
+                             warnings=warnings)
+    except ValueError as exc:
+        raise DataError(path, None, str(exc)) from None
+
+
+def _strings(data, key: str, n: int, path: Path) -> List[str]:
+    if key not in data:
+        return []
+    values = [str(v) for v in np.asarray(data[key]).reshape(-1)]
+    if len(values) != n:
+        raise DataError(path, None, f"{key!r} has {len(values)} entries, expected {n}")
+    return values
+
+
+def _waveforms(data, S: int, path: Path):
+    if "waveforms" not in data:
+        return [None] * S, None
+    waves = np.asarray(data["waveforms"], dtype=np.float32)
+    if waves.ndim != 2 or waves.shape[0] != S or "sample_rate" not in data:
+        raise DataError(path, None, "'waveforms' must be (S, T_audio) with a 'sample_rate'")
+    n_samples = np.asarray(data.get("n_samples", np.full(S, waves.shape[1])), dtype=np.int64).reshape(-1)
+    if len(n_samples) != S or np.any(n_samples < 0) or np.any(n_samples > waves.shape[1]):
+        raise DataError(path, None, f"'n_samples' must hold {S} lengths up to {waves.shape[1]}")
+    return [waves[i, : n_samples[i]].copy() for i in range(S)], int(data["sample_rate"])
