@@ -99,6 +99,11 @@ def outcome_summary(outcome) -> str:
     return text
 
 
+def diverged(outcome) -> bool:
+    """True when the fit stopped because the loss became NaN or infinite."""
+    return getattr(getattr(outcome, "history", None), "stopped", "") == "non_finite_loss"
+
+
 def _fit_function(dataset, request) -> Callable:
     """The worker body: ``run_fit`` with its failures turned into readable :class:`FitFailure`s."""
 
@@ -193,6 +198,14 @@ class FitQueue(QObject):
 
     def _on_finished(self, outcome) -> None:
         run, item = self.current_run, self.current
+        if diverged(outcome):
+            # the loss became NaN/inf: the fit ended early; the weights kept are not a trained model
+            lr = getattr(item.request, "lr", None)
+            message = (f"Fit diverged: {getattr(outcome.history, 'message', '') or 'the loss became NaN'}. "
+                       + (f"Try a learning rate below {lr:g}." if isinstance(lr, (int, float)) else ""))
+            self.session.update_run(run, model=outcome.model, outcome=outcome, status="failed", message=message)
+            self._end()
+            return
         status = "cancelled" if getattr(outcome, "cancelled", False) else "done"
         self.session.update_run(run, model=outcome.model, outcome=outcome, status=status,
                                 message=outcome_summary(outcome))

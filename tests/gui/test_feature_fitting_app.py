@@ -128,6 +128,18 @@ def test_queued_fits_run_in_order_and_a_failure_is_readable(qtbot, window, monke
     assert window.session.current_run is ok
 
 
+def test_a_diverging_fit_fails_with_a_readable_message(qtbot, window):
+    feature = window.fitting
+    before = window.session.current_run
+    feature.submit(_request(spec=ModelSpec("LinearNonlinear", T=8), lr=1e4, weight_decay=0.0, warm_start=False))
+    _wait_idle(qtbot, feature)
+    run = window.session.runs[-1]
+    assert run.status == "failed"
+    assert "diverged" in run.message and "learning rate" in run.message
+    assert window.session.current_run is before, "a diverged fit does not replace the model shown"
+    assert "Failed" in feature.training_panel.title.text()
+
+
 def test_kernel_swap_from_the_model_panel_adds_a_compared_run(qtbot, window):
     feature = window.fitting
     first = _fit_one(qtbot, window, epochs=2)
