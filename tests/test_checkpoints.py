@@ -427,3 +427,30 @@ def test_model_methods_delegate_to_checkpoints(tmp_path, x):
     loaded, metadata = cls.from_pretrained(folder, return_metadata=True)
     assert metadata == {"k": 1}
     torch.testing.assert_close(predict(loaded, x), predict(model, x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("description, problem", [
+    ({"_registry": "scale", "name": "mel", "kwargs": {"f": 1000.0}}, "'scale' is not a kind of module"),
+    ({"_registry": "subprocess", "name": "run", "kwargs": {}}, "'subprocess' is not a kind of module"),
+    ({"_registry": "prefilter", "name": "AdapTrans", "kwargs": [1, 2]}, "must be a JSON object"),
+    ({"_registry": "kernel", "name": "separable",
+      "kwargs": {"F": {"_registry": "activation", "name": "Evil", "kwargs": {}}}}, "kernel.F: unknown activation"),
+])
+def test_descriptions_are_checked_before_anything_is_built(linear_ckpt, description, problem):
+    _edit_config(linear_ckpt, kernel=description)
+    with pytest.raises(CheckpointError, match=rf"config\.json: .*{problem}"):
+        load_checkpoint(linear_ckpt)
+
+
+@pytest.mark.parametrize("rnn_type", ["GRU", "LSTM", "RNN", "LMU", "Mamba", "S4"])
+def test_statenet_round_trip_for_every_rnn_type(rnn_type, tmp_path, x):
+    model = build("StateNet", rnn_type=rnn_type)
+    loaded, _ = load_checkpoint(save_checkpoint(model, tmp_path / rnn_type))
+    assert loaded.rnn_type == rnn_type
+    torch.testing.assert_close(predict(loaded, x), predict(model, x), rtol=0, atol=1e-6)
+
+
+def test_transformer_without_context_window_round_trip(tmp_path, x):
+    model = build("Transformer", context_window=None, time_patch_size=2, freq_patch_size=4)
+    loaded, _ = load_checkpoint(save_checkpoint(model, tmp_path / "tf"))
+    torch.testing.assert_close(predict(loaded, x), predict(model, x), rtol=0, atol=1e-6)

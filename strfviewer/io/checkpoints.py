@@ -174,14 +174,53 @@ def _model_class(config: Dict[str, Any], config_path: Path):
                                            f"{', '.join(registry.names('model'))}") from None
 
 
+#: Registry kinds a description in config.json may name (never "scale": those are functions).
+_MODULE_KINDS = ("kernel", "prefilter", "activation", "frontend", "readout", "model")
+
+
+def _check_descriptions(value: Any, config_path: Path, where: str) -> None:
+    """Every registry description nested in ``value`` names a module kind and a registered name."""
+    from strfviewer.models import registry
+
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_descriptions(item, config_path, f"{where}[{i}]")
+        return
+    if not isinstance(value, dict):
+        return
+    if deepstrf_compat.is_description(value):
+        kind, name = value[deepstrf_compat.DESCRIPTION_KEY], value["name"]
+        if kind not in _MODULE_KINDS:
+            raise CheckpointError(config_path, f"{where}: {kind!r} is not a kind of module strfviewer builds "
+                                               f"(expected one of {', '.join(_MODULE_KINDS)})")
+        if not isinstance(name, str) or not _is_registered(kind, name):
+            raise CheckpointError(config_path, f"{where}: unknown {kind} {name!r}; known {kind}s: "
+                                               f"{', '.join(registry.names(kind))}")
+        if not isinstance(value.get("kwargs", {}), dict):
+            raise CheckpointError(config_path, f"{where}: the kwargs of {kind} {name!r} must be a JSON object")
+        value = value.get("kwargs", {})
+    for key, item in value.items():
+        _check_descriptions(item, config_path, f"{where}.{key}")
+
+
+def _is_registered(kind: str, name: str) -> bool:
+    from strfviewer.models import registry
+
+    try:
+        registry.entry(kind, name)
+        return True
+    except KeyError:
+        return False
+
+
 def _build(cls, class_name: str, kwargs: Dict[str, Any], config_path: Path) -> nn.Module:
     from strfviewer.models import capture
 
+    for key, value in kwargs.items():
+        _check_descriptions(value, config_path, key)
     try:
         return cls(**capture.rebuild_kwargs(kwargs))
-    except KeyError as exc:  # UnknownNameError from the registry: an unknown kernel / prefilter / ...
-        raise CheckpointError(config_path, str(exc.args[0]) if exc.args else repr(exc)) from None
-    except (TypeError, ValueError, AssertionError, RuntimeError) as exc:
+    except (TypeError, ValueError, AssertionError, RuntimeError, KeyError) as exc:
         raise CheckpointError(config_path, f"cannot build {class_name} from these arguments "
                                            f"({type(exc).__name__}: {exc})") from exc
 
