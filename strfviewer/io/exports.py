@@ -238,7 +238,8 @@ def run_summary_row(run: Any) -> Dict[str, Any]:
     request = _attr(run, "request")
     outcome = _attr(run, "outcome")
     model = _attr(run, "model") or _attr(outcome, "model")
-    metrics = _attr(outcome, "metrics") or {}
+    get_metrics = getattr(run, "get_metrics", None)
+    metrics = (get_metrics() if callable(get_metrics) else None) or _attr(outcome, "metrics") or {}
     val = _metric_array(metrics.get("val"), "cc_norm") if metrics else None
     test = _metric_array(metrics.get("test"), "cc_norm") if metrics else None
     n_params = None

@@ -1,0 +1,260 @@
+"""Exporting feature pack: File > Export... and "Export view..." on a right-click of every plot.
+
+``install(window)`` enables the main window's File > Export... action (Ctrl+E), replaces pyqtgraph's own
+"Export..." entry of each view's right-click menu (its SVG exporter crashes in pyqtgraph 0.14) by ours, and
+keeps the feature as ``window.exporting``.
+
+What can be exported (see ``docs/exports.md``): each plot view as PNG (chosen DPI) / SVG / PDF as shown;
+the one-neuron figure (spectrogram, PSTH recorded vs predicted, gradmap); per-neuron metrics (CSV);
+predictions and gradmaps (NPZ); all runs' summary (CSV); the sounds of the listening feature (WAV).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject
+
+from strfviewer.gui import figures
+from strfviewer.io import exports
+
+VIEW_LABELS = {"spectrogram": "Spectrogram view", "psth": "PSTH view", "gradmap": "Gradmap / STRF view"}
+
+
+class ExportFeature(QObject):
+    """The export actions of a main window; every ``export_*`` method writes one file atomically.
+
+    Figures are drawn in the GUI thread; data that still has to be computed (gradmaps not cached yet) is
+    computed in a worker and the file written when it is ready (the method returns that worker).
+    """
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session = window.session
+        self.dialog = None
+        self.last_path: Optional[Path] = None  # last file written (tests, status)
+
+    # --- what is available ---------------------------------------------------------------------------
+    def targets(self) -> Dict[str, str]:
+        """key -> label of everything exportable now."""
+        out = {f"view:{name}": label for name, label in VIEW_LABELS.items() if name in self.window.views}
+        s = self.session
+        if s.dataset is not None and s.stimulus_obj() is not None:
+            out["figure"] = "Figure: spectrogram + PSTH + gradmap of the selected neuron"
+        run = s.current_run
+        if s.dataset is not None and run is not None and run.get_metrics():
+            out["metrics"] = "Per-neuron metrics of the current run (CSV)"
+        if s.dataset is not None and run is not None and (run.get_predictions() or run.model is not None):
+            out["results"] = "Predictions and gradmaps of the current run (NPZ)"
+        if s.runs:
+            out["runs"] = "Summary of all runs (CSV)"
+        for key, label in self.sound_labels().items():
+            out[f"sound:{key}"] = f"Sound: {label} (WAV)"
+        return out
+
+    @staticmethod
+    def kind(target: str) -> str:
+        """'image' (views, figure: png/svg/pdf), 'csv', 'npz' or 'wav'."""
+        if target.startswith("view:") or target == "figure":
+            return "image"
+        if target.startswith("sound:"):
+            return "wav"
+        return {"metrics": "csv", "runs": "csv", "results": "npz"}[target]
+
+    def sound_labels(self) -> Dict[str, str]:
+        listening = getattr(self.window, "listening", None)
+        return listening.sound_labels() if listening is not None else {}
+
+    def default_name(self, target: str, fmt: str = "png") -> str:
+        s = self.session
+        neuron = s.dataset.neuron_names[s.neuron] if s.dataset is not None and s.dataset.n_neurons else "neuron"
+        run = s.current_run.name if s.current_run is not None else "run"
+        stem = {"figure": f"figure_{neuron}_{s.stimulus or ''}", "metrics": f"metrics_{run}",
+                "results": f"results_{run}", "runs": "runs_summary"}.get(target)
+        if stem is None:
+            stem = target.split(":", 1)[1] + (f"_{neuron}" if target.startswith("view:") else "")
+        stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem).strip("_")
+        ext = {"image": fmt, "csv": "csv", "npz": "npz", "wav": "wav"}[self.kind(target)]
+        return f"{stem}.{ext}"
+
+    # --- exports -------------------------------------------------------------------------------------
+    def export(self, target: str, path, dpi: float = 300.0, width_in: float = 9.0, height_in: float = 5.5,
+               on_done: Optional[Callable[[Path], None]] = None):
+        """Export ``target`` (a key of :meth:`targets`) to ``path``; returns the path or a worker."""
+        if target.startswith("view:"):
+            return self._done(self.export_view(target.split(":", 1)[1], path, dpi), on_done)
+        if target == "figure":
+            return self.export_figure(path, dpi, width_in, height_in, on_done=on_done)
+        if target == "metrics":
+            return self._done(self.export_metrics(path), on_done)
+        if target == "runs":
+            return self._done(self.export_runs(path), on_done)
+        if target == "results":
+            return self.export_results(path, on_done=on_done)
+        if target.startswith("sound:"):
+            return self._done(self.export_sound(target.split(":", 1)[1], path), on_done)
+        raise ValueError(f"unknown export {target!r}")
+
+    def _done(self, path: Path, on_done=None) -> Path:
+        self.last_path = Path(path)
+        self.window.status(f"exported {path}", 8000)
+        if on_done is not None:
+            on_done(Path(path))
+        return Path(path)
+
+    def export_view(self, name: str, path, dpi: float = 150.0) -> Path:
+        """A view as shown (its plot widgets stacked), with axes and labels."""
+        view = self.window.views[name]
+        return figures.save_widgets(figures.view_widgets(view), path, dpi=dpi, title=VIEW_LABELS.get(name, name))
+
+    def _current_gradmap(self) -> Optional[np.ndarray]:
+        """The gradmap view's arrays for every neuron ``(N, C, F, T)`` as shown (sign applied), if ready."""
+        view = self.window.views.get("gradmap")
+        run = self.session.current_run
+        if view is None or run is None or run.model is None:
+            return None
+        from strfviewer.gui.views.strf_data import gradmap_key
+
+        if view.mode == "gradmap":
+            key = gradmap_key(view.readout, view._per_channel(run.model))
+            g = run.cache.get(key)
+            if g is None:
+                return None
+            return g if view.sign_box.isChecked() else -g
+        return run.cache.get("kernel")
+
+    def _gradmap_title(self) -> str:
+        view = self.window.views.get("gradmap")
+        if view is None:
+            return "gradmap"
+        if view.mode != "gradmap":
+            return view.mode
+        sign = ", deepSTRF sign" if view.sign_box.isChecked() else ""
+        return f"gradmap ({view.readout}{sign})"
+
+    def figure_panels(self, gradmaps: Optional[np.ndarray] = None) -> figures.FigurePanels:
+        s = self.session
+        if s.dataset is None or s.stimulus_obj() is None:
+            raise ValueError("open a dataset and select a stimulus first")
+        preds = {run.name: run.get_predictions() for run in s.shown_runs() if run.get_predictions()}
+        if gradmaps is None:
+            gradmaps = self._current_gradmap()
+        return figures.panels_for(s.dataset, s.neuron, s.stimulus, preds, gradmaps, self._gradmap_title())
+
+    def export_figure(self, path, dpi: float = 300.0, width_in: float = 9.0, height_in: float = 5.5,
+                      on_done=None):
+        """The selected neuron's publication figure; computes the gradmap first when it is not ready."""
+        run = self.session.current_run
+        if self._current_gradmap() is None and run is not None and run.model is not None:
+            from strfviewer.gui.views.strf_data import compute_gradmaps
+
+            model = run.model
+
+            def finished(g) -> None:
+                self._done(figures.save_figure(self.figure_panels(-g), path, dpi=dpi, width_in=width_in,
+                                               height_in=height_in), on_done)
+
+            return self.window.start_worker(lambda p, c: compute_gradmaps(model), on_finished=finished,
+                                            name="figure export", busy="computing the gradmap for the figure…")
+        return self._done(figures.save_figure(self.figure_panels(), path, dpi=dpi, width_in=width_in,
+                                              height_in=height_in), on_done)
+
+    def export_metrics(self, path) -> Path:
+        s = self.session
+        run = s.current_run
+        if s.dataset is None or run is None or not run.get_metrics():
+            raise ValueError("the current run has no metrics yet")
+        return exports.write_metrics_csv(path, s.dataset.neuron_names, run.get_metrics(),
+                                         extra={"n_spikes": spike_counts(s.dataset)})
+
+    def export_runs(self, path) -> Path:
+        return exports.write_runs_summary_csv(path, self.session.runs)
+
+    def export_results(self, path, on_done=None):
+        """Predictions (and recorded PSTHs) of every stimulus and the gradmaps of every neuron (NPZ)."""
+        s = self.session
+        run, ds = s.current_run, s.dataset
+        if ds is None or run is None:
+            raise ValueError("no current run to export")
+        preds = run.get_predictions()
+        recorded = {st.name: st.psth() for st in ds.stimuli}
+        title = self._gradmap_title()
+        gradmaps = self._current_gradmap()
+
+        def write(g) -> Path:
+            return exports.write_results_npz(path, ds.neuron_names, ds.freqs_hz, ds.dt_ms, gradmaps=g,
+                                             predictions=preds, recorded=recorded if preds else None,
+                                             extra={"gradmap_kind": np.asarray(title)} if g is not None else None)
+
+        if gradmaps is None and run.model is not None:
+            from strfviewer.gui.views.strf_data import compute_gradmaps
+
+            model = run.model
+            title = "gradmap (last)"
+            return self.window.start_worker(lambda p, c: -compute_gradmaps(model),
+                                            on_finished=lambda g: self._done(write(g), on_done),
+                                            name="results export", busy="computing gradmaps for the export…")
+        return self._done(write(gradmaps), on_done)
+
+    def export_sound(self, key: str, path) -> Path:
+        listening = getattr(self.window, "listening", None)
+        if listening is None:
+            raise ValueError("no sound available")
+        samples, rate = listening.sound(key)
+        return exports.write_wav(path, samples, rate)
+
+    # --- UI ------------------------------------------------------------------------------------------
+    def open_dialog(self, target: Optional[str] = None):
+        from strfviewer.gui.export_dialog import ExportDialog
+
+        if self.dialog is None:
+            self.dialog = ExportDialog(self, self.window)
+        self.dialog.refresh(target)
+        self.dialog.show()
+        self.dialog.raise_()
+        return self.dialog
+
+    def hook_context_menus(self) -> None:
+        """Turn pyqtgraph's right-click "Export..." of every view into ours, preselecting that view."""
+        for name in VIEW_LABELS:
+            view = self.window.views.get(name)
+            if view is None:
+                continue
+            for gv in view.findChildren(pg.GraphicsView):
+                scene = gv.scene()
+                menu = getattr(scene, "contextMenu", None)
+                if not menu:
+                    continue
+                action = menu[0]
+                try:
+                    action.triggered.disconnect()
+                except (RuntimeError, TypeError):  # nothing connected
+                    pass
+                action.setText("Export view…")
+                action.triggered.connect(lambda _checked=False, n=name: self.open_dialog(f"view:{n}"))
+
+
+def spike_counts(dataset) -> List[float]:
+    """Total spike count of each neuron over all stimuli and trials (NaN entries ignored)."""
+    total = np.zeros(dataset.n_neurons)
+    for stim in dataset.stimuli:
+        total += np.nansum(stim.responses, axis=(1, 2))
+    return [float(v) for v in total]
+
+
+def install(window) -> ExportFeature:
+    feature = ExportFeature(window)
+    window.exporting = feature
+    action = window.actions.get("export")
+    if action is None:
+        action = window.menu("File").addAction("&Export...")
+        window.actions["export"] = action
+    action.setEnabled(True)
+    action.setToolTip("Export a view or the neuron figure (PNG/SVG/PDF), metrics, predictions, gradmaps or sounds")
+    action.triggered.connect(lambda _checked=False: feature.open_dialog())
+    feature.hook_context_menus()
+    return feature

@@ -1,0 +1,331 @@
+"""Figures as files: any pyqtgraph widget "as shown", and the publication figure of one neuron.
+
+Rendering goes through ``QPainter`` onto a ``QImage`` (PNG, at a chosen DPI), a ``QSvgGenerator`` (SVG, text
+stays text) or a ``QPdfWriter`` (PDF, vector), never through pyqtgraph's SVG exporter (it crashes on a
+``PlotItem`` in pyqtgraph 0.14). Files are written atomically. The publication figure is an offscreen
+``GraphicsLayoutWidget`` (spectrogram, PSTH recorded vs predicted, gradmap with colour bar) built from plain
+arrays, so the headless CLI draws the same figure as the app.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QMarginsF, QRect, QRectF, QSize, QSizeF, Qt
+from PySide6.QtGui import QFont, QImage, QPageSize, QPainter, QPdfWriter
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QApplication, QWidget
+
+from strfviewer.gui.views.axes import BandAxis, diverging_cmap, sequential_cmap, symmetric_level
+from strfviewer.io.atomic import atomic_path
+
+FORMATS = ("png", "svg", "pdf")
+SCREEN_DPI = 96.0  # logical pixels per inch of a widget's size
+PathLike = Union[str, os.PathLike]
+
+
+def format_of(path: PathLike, fmt: Optional[str] = None) -> str:
+    """'png' | 'svg' | 'pdf' from ``fmt`` or the file's suffix; ``ValueError`` naming the file otherwise."""
+    fmt = (fmt or Path(path).suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"{path}: unknown figure format {fmt!r} (use .png, .svg or .pdf)")
+    return fmt
+
+
+def ensure_app() -> QApplication:
+    """The running ``QApplication``, or a new one (offscreen when there is no display) for headless use."""
+    app = QApplication.instance()
+    if app is None:
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        app = QApplication(["strfviewer"])
+    return app
+
+
+# ----------------------------------------------------------------------------------------------------
+# rendering widgets to files
+# ----------------------------------------------------------------------------------------------------
+def _source_rect(widget: QWidget) -> QRect:
+    view = getattr(widget, "viewport", None)
+    return view().rect() if callable(view) else widget.rect()
+
+
+def widgets_size(widgets: Sequence[QWidget]) -> QSize:
+    """Logical size of ``widgets`` stacked vertically (widest width, summed heights)."""
+    rects = [_source_rect(w) for w in widgets]
+    return QSize(max((r.width() for r in rects), default=1), sum(r.height() for r in rects) or 1)
+
+
+def paint_widgets(widgets: Sequence[QWidget], painter: QPainter, target: QRectF) -> None:
+    """Paint ``widgets`` stacked vertically into ``target`` (scaled to fit, vector where the device is)."""
+    size = widgets_size(widgets)
+    sx, sy = target.width() / size.width(), target.height() / size.height()
+    y = 0.0
+    for w in widgets:
+        src = _source_rect(w)
+        rect = QRectF(target.x(), target.y() + y * sy, src.width() * sx, src.height() * sy)
+        w.render(painter, rect, src) if hasattr(w, "scene") else w.render(painter, rect.topLeft().toPoint())
+        y += src.height()
+
+
+def _paint(device, widgets: Sequence[QWidget], target) -> None:
+    """Paint onto ``device``; the painter is ended even when painting fails (an active painter left
+    behind crashes Qt)."""
+    painter = QPainter(device)
+    try:
+        painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing | QPainter.SmoothPixmapTransform)
+        paint_widgets(widgets, painter, target(painter))
+    finally:
+        painter.end()
+
+
+def save_widgets(widgets: Sequence[QWidget], path: PathLike, fmt: Optional[str] = None, dpi: float = 150.0,
+                 title: str = "strfviewer figure") -> Path:
+    """Write ``widgets`` (stacked vertically, at their current size) to ``path`` as PNG / SVG / PDF.
+
+    PNG: ``size * dpi / 96`` pixels with the DPI stored in the file; SVG: the logical size, text as text;
+    PDF: one page of the logical size in points. Atomic: a failure leaves an existing file untouched.
+    """
+    widgets = list(widgets)
+    if not widgets:
+        raise ValueError(f"{path}: nothing to export")
+    fmt = format_of(path, fmt)
+    if not 10 <= float(dpi) <= 2400:
+        raise ValueError(f"{path}: DPI {dpi} is out of range (10..2400)")
+    size = widgets_size(widgets)
+    with atomic_path(path, suffix=f".{fmt}") as tmp:
+        if fmt == "png":
+            scale = float(dpi) / SCREEN_DPI
+            image = QImage(max(1, round(size.width() * scale)), max(1, round(size.height() * scale)),
+                           QImage.Format_ARGB32)
+            image.fill(Qt.white)
+            dots_per_metre = round(float(dpi) / 0.0254)
+            image.setDotsPerMeterX(dots_per_metre)
+            image.setDotsPerMeterY(dots_per_metre)
+            _paint(image, widgets, lambda painter: QRectF(0, 0, image.width(), image.height()))
+            if not image.save(str(tmp), "PNG"):
+                raise OSError(f"{path}: could not write the PNG image")
+        elif fmt == "svg":
+            generator = QSvgGenerator()
+            generator.setFileName(str(tmp))
+            generator.setSize(size)
+            generator.setViewBox(QRect(0, 0, size.width(), size.height()))
+            generator.setResolution(int(SCREEN_DPI))
+            generator.setTitle(title)
+            generator.setDescription("made with strfviewer")
+            _paint(generator, widgets, lambda painter: QRectF(0, 0, size.width(), size.height()))
+        else:
+            writer = QPdfWriter(str(tmp))
+            writer.setTitle(title)
+            writer.setCreator("strfviewer")
+            writer.setResolution(int(max(SCREEN_DPI, dpi)))
+            points = QSizeF(size.width() * 72.0 / SCREEN_DPI, size.height() * 72.0 / SCREEN_DPI)
+            writer.setPageSize(QPageSize(points, QPageSize.Point, "figure", QPageSize.ExactMatch))
+            writer.setPageMargins(QMarginsF(0, 0, 0, 0))
+            _paint(writer, widgets, lambda painter: QRectF(painter.viewport()))
+        if Path(tmp).stat().st_size == 0:
+            raise OSError(f"{path}: the {fmt.upper()} renderer wrote nothing")
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the publication figure
+# ----------------------------------------------------------------------------------------------------
+@dataclass
+class FigurePanels:
+    """Everything the one-neuron figure shows (plain arrays; units in the names).
+
+    ``spec (F, T)`` spectrogram of the stimulus; ``recorded (R, T)`` spike counts per trial (NaN = missing);
+    ``predictions`` label -> ``(T,)`` predicted response; ``gradmap (C, F, T_lag)`` excitation positive,
+    ``lags_ms (T_lag,)`` oldest first; ``scores`` label -> ``(cc, cc_norm)`` on this stimulus.
+    """
+
+    neuron_name: str
+    stimulus_name: str
+    spec: np.ndarray
+    freqs_hz: np.ndarray
+    dt_ms: float
+    recorded: np.ndarray
+    predictions: Dict[str, np.ndarray] = field(default_factory=dict)
+    gradmap: Optional[np.ndarray] = None
+    lags_ms: Optional[np.ndarray] = None
+    gradmap_title: str = "gradmap"
+    channel_names: Tuple[str, ...] = ()
+    scores: Dict[str, Tuple[float, float]] = field(default_factory=dict)
+
+
+def panels_for(dataset, neuron: int, stimulus: str, predictions: Optional[Dict[str, Dict[str, np.ndarray]]] = None,
+               gradmaps: Optional[np.ndarray] = None, gradmap_title: str = "gradmap") -> FigurePanels:
+    """Figure panels for ``neuron`` on ``stimulus`` of ``dataset``.
+
+    ``predictions``: run label -> {stimulus name: ``(N, T)``}; ``gradmaps``: ``(N, C, F, T_lag)`` with
+    excitation positive. Scores (cc, cc_norm on this stimulus) are computed for each prediction.
+    """
+    if not 0 <= int(neuron) < dataset.n_neurons:
+        raise ValueError(f"neuron {neuron} is out of range (the dataset has {dataset.n_neurons} neurons)")
+    stim = dataset.stimulus(stimulus)
+    recorded = np.asarray(stim.responses[int(neuron)], dtype=np.float64)
+    preds: Dict[str, np.ndarray] = {}
+    scores: Dict[str, Tuple[float, float]] = {}
+    for label, per_stim in (predictions or {}).items():
+        if per_stim and stimulus in per_stim:
+            p = np.asarray(per_stim[stimulus][int(neuron)], dtype=np.float64)
+            preds[label] = p
+            scores[label] = _scores(recorded, p)
+    grad = None if gradmaps is None else np.asarray(gradmaps[int(neuron)], dtype=np.float32)
+    C = 0 if grad is None else grad.shape[0]
+    names = ("ON", "OFF") if C == 2 else tuple(f"channel {c}" for c in range(C)) if C > 1 else ()
+    return FigurePanels(str(dataset.neuron_names[int(neuron)]), stim.name, np.asarray(stim.spec[0], np.float32),
+                        np.asarray(dataset.freqs_hz, float), float(dataset.dt_ms), recorded, preds, grad,
+                        None if grad is None else dataset.lags_ms(grad.shape[-1]), gradmap_title, names, scores)
+
+
+def _scores(recorded: np.ndarray, prediction: np.ndarray) -> Tuple[float, float]:
+    try:
+        from strfviewer.fit.metrics import cc_norm_from_trials
+
+        T = min(recorded.shape[-1], prediction.shape[-1])
+        m = cc_norm_from_trials([recorded[None, :, :T]], [prediction[None, :T]])
+        return float(m.cc[0]), float(m.cc_norm[0])
+    except (ImportError, ValueError):
+        return float("nan"), float("nan")
+
+
+PRED_COLOURS = ((214, 96, 0), (0, 90, 200), (0, 150, 80), (150, 50, 160))
+FONT_PT = 9
+
+
+def _style(plot: pg.PlotItem) -> None:
+    """Black axes and text, readable fonts: a print look."""
+    font = QFont()
+    font.setPointSize(FONT_PT)
+    for name in ("left", "bottom", "right", "top"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen("k", width=1))
+        axis.setTextPen(pg.mkPen("k"))
+        axis.setStyle(tickFont=font)
+        axis.label.setFont(font)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.2f}"
+
+
+def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float = 5.5) -> pg.GraphicsLayoutWidget:
+    """An offscreen widget laying out the spectrogram (top left), the PSTH recorded vs predicted (bottom left,
+    same time axis) and the gradmap channels with a colour bar (right), sized ``width_in x height_in``."""
+    ensure_app()
+    widget = pg.GraphicsLayoutWidget()
+    widget.setAttribute(Qt.WA_DontShowOnScreen, True)
+    widget.setBackground("w")
+    widget.resize(int(width_in * SCREEN_DPI), int(height_in * SCREEN_DPI))
+    layout = widget.ci
+    title = f"{panels.neuron_name} — stimulus {panels.stimulus_name}"
+    layout.addLabel(title, row=0, col=0, colspan=4, color="k", size=f"{FONT_PT + 2}pt")
+    F, T = panels.spec.shape
+    dt = float(panels.dt_ms)
+
+    # A: spectrogram
+    spec_axis = BandAxis("left")
+    spec_axis.set_freqs(panels.freqs_hz)
+    spec_plot = layout.addPlot(row=1, col=0, axisItems={"left": spec_axis})
+    spec_plot.setTitle("<b>A</b>  stimulus spectrogram", color="k", size=f"{FONT_PT}pt")
+    spec_img = pg.ImageItem(panels.spec, axisOrder="row-major", autoLevels=False)
+    finite = panels.spec[np.isfinite(panels.spec)]
+    lo, hi = (float(np.percentile(finite, 1)), float(np.percentile(finite, 99.5))) if finite.size else (0.0, 1.0)
+    spec_img.setLevels((lo, hi if hi > lo else lo + 1.0))
+    spec_img.setColorMap(sequential_cmap())
+    spec_img.setRect(0.0, -0.5, T * dt, float(F))
+    spec_plot.addItem(spec_img)
+    spec_plot.setRange(xRange=(0, T * dt), yRange=(-0.5, F - 0.5), padding=0)
+    spec_plot.setLabel("bottom", "time (ms)")
+    _style(spec_plot)
+
+    # B: PSTH recorded vs predicted
+    psth = layout.addPlot(row=2, col=0)
+    psth.setTitle("<b>B</b>  response: recorded vs predicted", color="k", size=f"{FONT_PT}pt")
+    psth.setXLink(spec_plot)
+    legend = psth.addLegend(offset=(-5, 5), labelTextSize=f"{FONT_PT - 1}pt", labelTextColor="k",
+                            brush=pg.mkBrush(255, 255, 255, 200))
+    rec = np.asarray(panels.recorded, dtype=np.float64)
+    t_ms = np.arange(rec.shape[-1]) * dt
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins
+        mean = np.nan_to_num(np.nanmean(rec, axis=0))
+        sd = np.nan_to_num(np.nanstd(rec, axis=0))
+    upper, lower = pg.PlotCurveItem(t_ms, mean + sd), pg.PlotCurveItem(t_ms, mean - sd)
+    psth.addItem(pg.FillBetweenItem(upper, lower, brush=pg.mkBrush(160, 160, 160, 110)))
+    n_trials = int(np.sum(np.isfinite(rec).any(axis=1))) if rec.ndim == 2 else 1
+    psth.plot(t_ms, mean, pen=pg.mkPen("k", width=1.5), name=f"recorded mean ± sd ({n_trials} trials)")
+    for k, (label, pred) in enumerate(panels.predictions.items()):
+        cc, ccn = panels.scores.get(label, (float("nan"), float("nan")))
+        psth.plot(np.arange(len(pred)) * dt, pred, pen=pg.mkPen(PRED_COLOURS[k % len(PRED_COLOURS)], width=1.5),
+                  name=f"{label} (cc {_fmt(cc)}, cc_norm {_fmt(ccn)})")
+    psth.setLabel("bottom", "time (ms)")
+    psth.setLabel("left", "spikes / bin")
+    _style(psth)
+
+    # C: gradmap channels + colour bar
+    if panels.gradmap is not None:
+        g = np.asarray(panels.gradmap, dtype=np.float32)
+        C, Fg, Tg = g.shape
+        lags = panels.lags_ms if panels.lags_ms is not None else (np.arange(Tg) - (Tg - 1)) * dt
+        level = symmetric_level([g])
+        images = []
+        for c in range(C):
+            axis = BandAxis("left")
+            axis.set_freqs(panels.freqs_hz)
+            plot = layout.addPlot(row=1, col=1 + c, rowspan=2, axisItems={"left": axis})
+            name = panels.channel_names[c] if c < len(panels.channel_names) else ""
+            head = "<b>C</b>  " + panels.gradmap_title if c == 0 else ""
+            plot.setTitle((head + (f" — {name}" if name else "")).strip(), color="k", size=f"{FONT_PT}pt")
+            img = pg.ImageItem(g[c], axisOrder="row-major", autoLevels=False)
+            img.setRect(float(lags[0]) - dt / 2, -0.5, Tg * dt, float(Fg))
+            plot.addItem(img)
+            plot.setRange(xRange=(lags[0] - dt / 2, lags[-1] + dt / 2), yRange=(-0.5, Fg - 0.5), padding=0)
+            plot.setLabel("bottom", "lag (ms)")
+            if c > 0:
+                plot.getAxis("left").setLabel("")
+            _style(plot)
+            images.append(img)
+        bar = pg.ColorBarItem(colorMap=diverging_cmap(), interactive=False, width=12, values=(-level, level))
+        bar.setImageItem(images)
+        bar.axis.setPen(pg.mkPen("k"))
+        bar.axis.setTextPen(pg.mkPen("k"))
+        bar.axis.setLabel("excitatory (+) / inhibitory (−)", color="k")
+        layout.addItem(bar, row=1, col=1 + C, rowspan=2)
+        layout.layout.setColumnStretchFactor(0, 3)
+        for c in range(C):
+            layout.layout.setColumnStretchFactor(1 + c, 2)
+    else:
+        layout.addLabel("no model: gradmap not available", row=1, col=1, rowspan=2, color="#555")
+    widget.show()  # not on screen (WA_DontShowOnScreen): lets the layouts settle at the final size
+    QApplication.processEvents()
+    return widget
+
+
+def save_figure(panels: FigurePanels, path: PathLike, fmt: Optional[str] = None, dpi: float = 300.0,
+                width_in: float = 9.0, height_in: float = 5.5) -> Path:
+    """Build the one-neuron figure and write it (PNG at ``dpi``, SVG, PDF); returns the path."""
+    widget = build_figure(panels, width_in, height_in)
+    try:
+        return save_widgets([widget], path, fmt=fmt, dpi=dpi,
+                            title=f"{panels.neuron_name} on {panels.stimulus_name}")
+    finally:
+        widget.close()
+        widget.deleteLater()
+
+
+def view_widgets(view: QWidget) -> List[QWidget]:
+    """The widgets to export for a view: its ``plot_widgets()``, else the view itself."""
+    getter = getattr(view, "plot_widgets", None)
+    widgets = list(getter()) if callable(getter) else []
+    return widgets or [view]

@@ -1,0 +1,140 @@
+"""Exporting feature: views and the neuron figure as PNG/SVG/PDF, data as CSV/NPZ, through the dialog too."""
+
+from __future__ import annotations
+
+import csv
+import struct
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from strfviewer.gui import figures  # noqa: E402
+from strfviewer.gui.features import exporting  # noqa: E402
+
+
+@pytest.fixture
+def feature(window):
+    return exporting.install(window)
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def svg_texts(path):
+    root = ET.parse(path).getroot()  # raises if not XML
+    assert root.tag.endswith("svg")
+    return " ".join(t.strip() for el in root.iter() if el.tag.endswith("text") for t in el.itertext())
+
+
+def pdf_pages(path):
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF-")
+    assert data.rstrip().endswith(b"%%EOF")
+    return data.count(b"/Type /Page\n") + data.count(b"/Type /Page ") + data.count(b"/Type /Page>")
+
+
+def test_view_png_at_the_chosen_dpi(feature, window, tmp_path):
+    view = window.views["spectrogram"]
+    size = figures.widgets_size(figures.view_widgets(view))
+    path = feature.export("view:spectrogram", tmp_path / "spec.png", dpi=192)
+    w, h = png_size(path)
+    assert (w, h) == (2 * size.width(), 2 * size.height())
+    # not blank: the image has many distinct colours (the spectrogram, axes, labels)
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(path))
+    colours = {img.pixel(x, y) for x in range(0, w, 7) for y in range(0, h, 7)}
+    assert len(colours) > 20
+
+
+def test_view_svg_is_xml_with_axis_labels_and_pdf_has_a_page(feature, window, tmp_path):
+    texts = svg_texts(feature.export("view:psth", tmp_path / "psth.svg"))
+    assert "time" in texts and "spikes / bin" in texts
+    texts = svg_texts(feature.export("view:spectrogram", tmp_path / "spec.svg"))
+    assert "frequency" in texts
+    assert pdf_pages(feature.export("view:gradmap", tmp_path / "grad.pdf")) == 1
+
+
+def test_figure_in_three_formats(feature, window, tmp_path, qtbot):
+    png = feature.export("figure", tmp_path / "fig.png", dpi=100, width_in=8, height_in=5)
+    assert png_size(png) == (800, 500)
+    texts = svg_texts(feature.export("figure", tmp_path / "fig.svg"))
+    for label in ("time (ms)", "spikes / bin", "lag (ms)", "frequency", "stimulus spectrogram",
+                  window.session.dataset.neuron_names[window.session.neuron]):
+        assert label in texts, label
+    assert pdf_pages(feature.export("figure", tmp_path / "fig.pdf")) == 1
+
+
+def test_figure_panels_hold_the_selected_neurons_data(feature, window):
+    s = window.session
+    s.select_neuron(3)
+    panels = feature.figure_panels()
+    stim = s.stimulus_obj()
+    np.testing.assert_array_equal(panels.spec, stim.spec[0])
+    np.testing.assert_array_equal(panels.recorded, stim.responses[3])
+    run = s.current_run
+    np.testing.assert_allclose(panels.predictions[run.name], run.get_predictions()[stim.name][3])
+    window.redraw_now()
+    np.testing.assert_allclose(panels.gradmap, window.views["gradmap"].displayed)
+
+
+def test_data_exports(feature, window, tmp_path):
+    ds = window.session.dataset
+    rows = list(csv.DictReader(open(feature.export("metrics", tmp_path / "m.csv"))))
+    assert [r["name"] for r in rows] == list(ds.neuron_names)
+    assert "test_cc_norm" in rows[0] and "n_spikes" in rows[0]
+    total = sum(np.nansum(s.responses[2]) for s in ds.stimuli)
+    assert float(rows[2]["n_spikes"]) == pytest.approx(total)
+    path = feature.export("results", tmp_path / "r.npz")
+    with np.load(path, allow_pickle=False) as z:
+        for key in ("neuron_names", "freqs_hz", "lags_ms", "dt_ms", "gradmaps", "predictions", "recorded_psth"):
+            assert key in z.files, key
+        assert z["gradmaps"].shape[:1] == (ds.n_neurons,) and z["gradmaps"].shape[2] == ds.n_freqs
+        assert z["predictions"].shape[:2] == (len(ds.stimuli), ds.n_neurons)
+    rows = list(csv.DictReader(open(feature.export("runs", tmp_path / "runs.csv"))))
+    assert len(rows) == len(window.session.runs)
+
+
+def test_dialog_exports_and_right_click_preselects_the_view(feature, window, tmp_path, qtbot):
+    scene = window.views["psth"].plot.scene()
+    action = scene.contextMenu[0]
+    assert action.text() == "Export view…"
+    action.trigger()
+    dialog = feature.dialog
+    qtbot.addWidget(dialog)
+    assert dialog.target == "view:psth"
+    dialog.select_format("svg")
+    dialog.path_edit.setText(str(tmp_path / "psth_from_dialog.svg"))
+    assert dialog.export() is not None
+    assert "spikes / bin" in svg_texts(tmp_path / "psth_from_dialog.svg")
+    dialog.select_target("metrics")
+    assert not dialog.format_box.isEnabled()
+    assert dialog.path_edit.text().endswith(".csv")
+    # File > Export... is enabled by the feature
+    assert window.actions["export"].isEnabled()
+
+
+def test_a_failed_figure_export_leaves_the_old_file_intact(feature, window, tmp_path, monkeypatch):
+    path = feature.export("view:spectrogram", tmp_path / "v.png", dpi=96)
+    old = path.read_bytes()
+
+    def broken(widgets, painter, target):
+        raise RuntimeError("renderer crashed half-way")
+
+    monkeypatch.setattr(figures, "paint_widgets", broken)
+    with pytest.raises(RuntimeError):
+        feature.export("view:spectrogram", path, dpi=96)
+    assert path.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["v.png"]
+
+
+def test_bad_format_is_a_clear_error(feature, tmp_path):
+    with pytest.raises(ValueError, match="unknown figure format"):
+        feature.export("view:psth", tmp_path / "x.bmp")
