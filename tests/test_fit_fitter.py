@@ -29,7 +29,7 @@ class TinyLinear(nn.Module):
         self.calls = 0
 
     def forward(self, x):
-        self.calls += 1
+        self.calls += int(self.training)  # optimisation steps (evaluation runs in eval mode)
         return self.conv(nn.functional.pad(x, (self.T - 1, 0)))  # (B, N, 1, T)
 
 
@@ -95,7 +95,7 @@ def test_cancel_is_honoured_within_one_step():
     f = _fitter(model, train, val, batch_size=1, max_epochs=50, progress=progress, progress_interval_s=0.0)
     hist = f.fit()
     assert hist.stopped == "cancelled"
-    assert model.calls == 1  # one training step, no further forward pass
+    assert model.calls == 1  # one training step, no further one
     assert events[-1].kind == "done" and "cancelled" in events[-1].message
 
 
@@ -193,3 +193,15 @@ def test_masked_batchnorm_active_during_fit_and_chunks():
         Fitter(m, train, val, monitor="accuracy")
     with pytest.raises(ValueError, match="no training"):
         Fitter(m, [], val)
+
+
+def test_starting_weights_are_kept_when_no_epoch_beats_them():
+    train, val, _ = _data()
+    model = TinyLinear()
+    _fitter(model, train, val, max_epochs=20, patience=None).fit()  # a good fit to start from
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    hist = _fitter(model, train, val, max_epochs=3, lr=5.0, patience=None).fit()  # wild steps: worse
+    assert hist.initial is not None and hist.best_epoch == 0
+    assert all(torch.equal(start[k], v) for k, v in model.state_dict().items())
+    assert "initial weights" in hist.message
+    assert hist.to_dict()["initial"]["epoch"] == 0

@@ -9,13 +9,14 @@ as :class:`ProgressEvent` at the end of every epoch and every ``progress_interva
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,6 +36,18 @@ def set_random_seed(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+
+
+@contextlib.contextmanager
+def torch_threads(n: Optional[int]) -> Iterator[None]:
+    """Within the block torch uses ``n`` CPU threads (``None``: leave as is); the previous count comes back."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def default_num_threads() -> int:
@@ -88,6 +101,7 @@ class FitHistory:
     stopped: str = "max_epochs"
     message: str = ""
     seconds: float = 0.0
+    initial: Optional[EpochRecord] = None  # validation scores of the starting weights (epoch 0)
 
     @property
     def n_epochs(self) -> int:
@@ -104,6 +118,7 @@ class FitHistory:
             "epochs": [{k: clean(v) for k, v in asdict(e).items()} for e in self.epochs],
             "best_epoch": self.best_epoch, "best_score": clean(self.best_score), "monitor": self.monitor,
             "stopped": self.stopped, "message": self.message, "seconds": self.seconds,
+            "initial": None if self.initial is None else {k: clean(v) for k, v in asdict(self.initial).items()},
         }
 
 
@@ -136,7 +151,8 @@ class Fitter:
     the fit (default every core but one); ``seed`` seeds torch/NumPy and the batch order;
     ``chunk_frames``/``chunk_warmup``: cut training stimuli into chunks of that many scored frames preceded by
     ``chunk_warmup`` unscored context frames (truncated back-propagation through time for recurrent models,
-    and equal-length batches); ``grad_clip`` max gradient norm.
+    and equal-length batches); ``grad_clip`` max gradient norm; ``evaluate_initial`` scores the starting
+    weights on the validation set first so that they are kept when no epoch beats them (``best_epoch`` 0).
     """
 
     def __init__(self, model: nn.Module, train: Sequence, val: Optional[Sequence] = None,
@@ -146,7 +162,7 @@ class Fitter:
                  progress: Optional[Callable[[ProgressEvent], None]] = None,
                  cancel_event: Optional[threading.Event] = None, num_threads: Optional[int] = None,
                  seed: Optional[int] = 0, progress_interval_s: float = 1.0, chunk_frames: Optional[int] = None,
-                 chunk_warmup: int = 0, grad_clip: Optional[float] = None):
+                 chunk_warmup: int = 0, grad_clip: Optional[float] = None, evaluate_initial: bool = True):
         if monitor not in MONITORS:
             raise ValueError(f"monitor {monitor!r} is not one of {sorted(MONITORS)}")
         if max_epochs < 0:
@@ -182,6 +198,7 @@ class Fitter:
         self.num_threads = num_threads or default_num_threads()
         self.progress_interval_s = progress_interval_s
         self.grad_clip = grad_clip
+        self.evaluate_initial = evaluate_initial
         self._val_ceiling = None
         self._eval_batches: Dict[int, StimulusBatches] = {}
 
@@ -197,14 +214,9 @@ class Fitter:
     # --- public API --------------------------------------------------------------------------------
     def fit(self) -> FitHistory:
         """Train; returns the history. The model ends with the weights of the best epoch."""
-        previous_threads = torch.get_num_threads()
-        if self.device.type == "cpu":
-            torch.set_num_threads(self.num_threads)
-        try:
-            with masked_batchnorm(self.model) as bn:
-                return self._fit(bn)
-        finally:
-            torch.set_num_threads(previous_threads)
+        with torch_threads(self.num_threads if self.device.type == "cpu" else None), \
+                masked_batchnorm(self.model) as bn:
+            return self._fit(bn)
 
     def evaluate(self, stimuli: Sequence, batch_size: Optional[int] = None) -> Evaluation:
         """Loss, metrics and predictions on ``stimuli`` (eval mode, no gradient)."""
@@ -233,6 +245,15 @@ class Fitter:
         if self.val_stimuli:
             self._val_ceiling = noise_ceiling([s.responses for s in self.val_stimuli], self.metric_method)
             val_batches = StimulusBatches(self.val_stimuli, self.batch_size, shuffle=False)
+            if self.evaluate_initial and not self.cancelled:
+                # the starting weights compete too (a warm start may already be the best there is)
+                ev = self._evaluate(val_batches, self._val_ceiling, self.val_stimuli)
+                history.initial = EpochRecord(epoch=0, train_loss=float("nan"), val_loss=ev.loss,
+                                              val_cc=ev.metrics.mean_cc, val_cc_norm=ev.metrics.mean_cc_norm)
+                initial_score = self._score(history.initial)
+                if math.isfinite(initial_score) and self.monitor != "train_loss":
+                    best_score = initial_score
+                    history.best_epoch = 0
         for epoch in range(1, self.max_epochs + 1):
             t0 = time.perf_counter()
             try:
@@ -256,7 +277,7 @@ class Fitter:
             history.epochs.append(record)
             score = self._score(record)
             improved = math.isfinite(score) and (score > best_score if mode == "max" else score < best_score)
-            if improved or history.best_epoch is None:
+            if improved or (history.best_epoch is None and not math.isfinite(best_score)):
                 if improved:
                     best_score = score
                 best_state = self._snapshot()
@@ -281,7 +302,7 @@ class Fitter:
         self.model.load_state_dict(best_state)
         self.model.eval()
         history.best_score = best_score if math.isfinite(best_score) else float("nan")
-        if history.best_epoch is not None:
+        if history.best_epoch:
             kept = f"kept the weights of epoch {history.best_epoch}"
         else:
             kept = "kept the initial weights"

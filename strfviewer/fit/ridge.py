@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from strfviewer.fit.metrics import pearson_cc
+
 #: default penalty grid, relative to the mean eigenvalue of the centred ``X'X``
 RELATIVE_ALPHAS = tuple(10.0 ** k for k in np.arange(-4.0, 3.01, 0.5))
 
@@ -117,11 +119,11 @@ def solve_ridge(designs: Sequence[np.ndarray], targets: Sequence[np.ndarray], al
         if count < 2:
             results.append((group, None, None))
             continue
-        sx = sum(X[r].sum(axis=0) for X, r in zip(designs, rows))
-        sy = sum(np.nan_to_num(y[r][:, group]).sum(axis=0) for y, r in zip(targets, rows))
-        xtx = sum(X[r].T @ X[r] for X, r in zip(designs, rows))
-        xty = sum(X[r].T @ np.nan_to_num(y[r][:, group]) for X, y, r in zip(designs, targets, rows))
-        mx, my = sx / count, sy / count
+        Xv = np.concatenate([X if r.all() else X[r] for X, r in zip(designs, rows)])  # (count, D)
+        Yv = np.concatenate([(y if r.all() else y[r])[:, group] for y, r in zip(targets, rows)])
+        mx, my = Xv.mean(axis=0), Yv.mean(axis=0)
+        xtx = Xv.T @ Xv
+        xty = Xv.T @ Yv
         xtx_c = xtx - count * np.outer(mx, mx)
         xty_c = xty - count * np.outer(mx, my)
         evals, evecs = np.linalg.eigh(xtx_c)
@@ -143,26 +145,9 @@ def solve_ridge(designs: Sequence[np.ndarray], targets: Sequence[np.ndarray], al
 
 
 def _correlation_per_alpha(designs, targets, W, B) -> np.ndarray:
-    """Pearson correlation ``(K, N)`` of the prediction for every penalty against the targets."""
-    K, _, N = W.shape
-    acc = np.zeros((6, K, N))
-    for X, y in zip(designs, targets):
-        valid = np.isfinite(y)  # (T_s, N)
-        pred = np.einsum("td,kdn->ktn", X, W) + B[:, None, :]
-        y0 = np.where(valid, y, 0.0)[None]
-        p0 = np.where(valid[None], pred, 0.0)
-        acc[0] += valid.sum(axis=0)
-        acc[1] += y0.sum(axis=1)
-        acc[2] += p0.sum(axis=1)
-        acc[3] += (y0 * y0).sum(axis=1)
-        acc[4] += (p0 * p0).sum(axis=1)
-        acc[5] += (y0 * p0).sum(axis=1)
-    n = np.maximum(acc[0], 1.0)
-    cov = acc[5] - acc[1] * acc[2] / n
-    vy = acc[3] - acc[1] ** 2 / n
-    vp = acc[4] - acc[2] ** 2 / n
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((vy > 1e-12) & (vp > 1e-12), cov / np.sqrt(np.maximum(vy * vp, 1e-300)), np.nan)
+    """Pearson correlation ``(K, N)`` of the prediction for every penalty against the targets ``(T_s, N)``."""
+    ys = [y.T for y in targets]
+    return np.stack([pearson_cc(ys, [(X @ W[k] + B[k]).T for X in designs]) for k in range(W.shape[0])])
 
 
 def fit_ridge_details(dataset, T: int, alphas: Optional[Sequence[float]] = None,

@@ -1,0 +1,227 @@
+"""``strfviewer fit DATA --model NAME --out DIR``: fit a model headless and write its checkpoint and metrics.
+
+``DIR`` receives the checkpoint (``config.json``, ``model.safetensors``, ``metadata.json`` with the front-end
+parameters, band frequencies in Hz, dt in ms, the model spec, the fit request, the metrics and the neuron
+names, ``README.md``) and ``metrics.json``::
+
+    {"test": {"cc": [...], "cc_max": [...], "cc_norm": [...], "mean_cc_norm": x, ...}, "val": {...},
+     "train": {...}, "epochs": n, "seconds": s, ...}
+
+with NaN written as ``null``. The folder is written atomically (built beside it, swapped in when complete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+METRICS_FILE = "metrics.json"
+#: files of an earlier ``strfviewer fit`` output that may be replaced
+_OUTPUT_FILES = {"config.json", "model.safetensors", "metadata.json", "README.md", METRICS_FILE}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit", help="fit a model to a dataset and save its checkpoint and metrics",
+        description="Fit an encoding model to DATA and write the checkpoint and metrics.json to --out. "
+                    "DATA is a cell folder (stimK.wav + spikeK), a population folder, a CRCNS AA1/AA2 "
+                    "download, an NPZ file or 'demo'. Spectrograms are z-scored per band.")
+    p.add_argument("data", metavar="DATA", help="cell folder, population folder, NPZ file or 'demo'")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoint + metrics.json)")
+    m = p.add_argument_group("model")
+    m.add_argument("--model", default="Linear", metavar="NAME",
+                   help="model family: Linear, LinearNonlinear (LN), NetworkReceptiveField, DNet, ConvNet2D, "
+                        "Transformer, StateNet (registry names or aliases) (default: %(default)s)")
+    m.add_argument("--kernel", metavar="K", help="STRF kernel: full, separable, gaussian (families with a STRF)")
+    m.add_argument("--prefilter", metavar="P", help="prefilter: AdapTrans, ICAdaptation (default: none)")
+    m.add_argument("--activation", metavar="A", help="output activation (registry name; default: the family's)")
+    m.add_argument("--rnn-type", metavar="R", help="StateNet recurrence: GRU, LSTM, RNN, ...")
+    m.add_argument("-T", "--window", type=int, default=15, metavar="FRAMES",
+                   help="temporal window of the STRF in frames (default: %(default)s)")
+    m.add_argument("--hyper", action="append", default=[], metavar="KEY=VALUE",
+                   help="other model constructor argument (VALUE parsed as JSON when it can be); repeatable")
+    t = p.add_argument_group("training")
+    t.add_argument("--method", choices=("sgd", "ridge"), default="sgd",
+                   help="gradient descent (AdamW) or closed-form ridge (Linear with a full kernel) (default: %(default)s)")
+    t.add_argument("--epochs", type=int, default=100, help="maximum number of epochs (default: %(default)s)")
+    t.add_argument("--patience", type=int, default=10,
+                   help="stop after this many epochs without a better validation cc_norm (0: never) (default: %(default)s)")
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: %(default)s)")
+    t.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: %(default)s)")
+    t.add_argument("--batch-size", type=int, default=4, help="stimuli per optimisation step (default: %(default)s)")
+    t.add_argument("--loss", choices=("mse", "poisson"), default="mse", help="loss on the trial mean (default: %(default)s)")
+    t.add_argument("--metric", choices=("sp", "split_half"), default="sp",
+                   help="noise ceiling: signal power (Schoppe 2016) or split-half (Hsu 2004) (default: %(default)s)")
+    t.add_argument("--split", metavar="TRAIN,VAL,TEST",
+                   help="stimulus split fractions in natural name order (default: the dataset's, 70/15/15)")
+    t.add_argument("--no-warm-start", action="store_true",
+                   help="do not start Linear/LinearNonlinear from the ridge solution")
+    t.add_argument("--chunk-frames", type=int, metavar="N",
+                   help="train on chunks of N frames (truncated back-propagation through time)")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 or mps (default: %(default)s)")
+    t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same fit on CPU) (default: %(default)s)")
+    t.add_argument("--threads", type=int, help="CPU threads (default: all cores but one)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(run=run)
+
+
+def _parse_hyper(items: List[str]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--hyper {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _parse_split(text: Optional[str]):
+    if not text:
+        return None
+    try:
+        fractions = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--split {text!r}: expected three fractions such as 0.7,0.15,0.15") from None
+    if len(fractions) != 3:
+        raise ValueError(f"--split {text!r}: expected three fractions such as 0.7,0.15,0.15")
+    return fractions
+
+
+def _family_name(name: str) -> str:
+    from strfviewer.models import registry
+
+    return registry.entry("model", name).name
+
+
+def build_request(args: argparse.Namespace):
+    """The :class:`FitRequest` the command line describes (``ValueError`` on bad values)."""
+    from strfviewer.fit.run import FitRequest
+    from strfviewer.models.factory import ModelSpec, check_spec
+
+    spec = ModelSpec(family=_family_name(args.model), kernel=args.kernel, prefilter=args.prefilter,
+                     activation=args.activation, rnn_type=args.rnn_type, T=int(args.window),
+                     hyper=_parse_hyper(args.hyper))
+    reasons = check_spec(spec)
+    if reasons:
+        raise ValueError("invalid model: " + "; ".join(reasons))
+    request = FitRequest(spec=spec, method=args.method, epochs=args.epochs, patience=args.patience,
+                         lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed,
+                         device=args.device, split=_parse_split(args.split), loss=args.loss,
+                         metric_method=args.metric, warm_start=not args.no_warm_start, num_threads=args.threads,
+                         chunk_frames=args.chunk_frames)
+    problems = request.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return request
+
+
+class _ProgressBar:
+    """One updating line on a terminal; nothing when piped or quiet."""
+
+    def __init__(self, stream, enabled: bool):
+        self.stream = stream
+        self.enabled = enabled and hasattr(stream, "isatty") and stream.isatty()
+
+    def __call__(self, ev) -> None:
+        if not self.enabled:
+            return
+        total = max(ev.max_epochs, 1)
+        done = (ev.epoch - 1 + ev.step / max(ev.n_steps, 1)) if ev.kind == "step" else ev.epoch
+        width = 24
+        filled = int(width * min(done / total, 1.0))
+        bar = "#" * filled + "-" * (width - filled)
+        val = f" val cc_norm {ev.val_cc_norm:.3f}" if ev.val_cc_norm is not None else ""
+        eta = f" eta {ev.eta_s:.0f}s" if ev.eta_s else ""
+        loss = f" loss {ev.train_loss:.4g}" if ev.train_loss is not None and math.isfinite(ev.train_loss) else ""
+        self.stream.write(f"\r\033[K[{bar}] epoch {ev.epoch}/{ev.max_epochs}{loss}{val}{eta}")
+        if ev.kind == "done":
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def metrics_json(outcome) -> Dict[str, Any]:
+    """The ``metrics.json`` content of a :class:`FitOutcome` (NaN as ``None``)."""
+    out: Dict[str, Any] = {part: m.to_dict() for part, m in outcome.metrics.items()}
+    out["epochs"] = outcome.history.n_epochs
+    out["best_epoch"] = outcome.history.best_epoch
+    out["seconds"] = round(float(outcome.seconds), 3)
+    out["stopped"] = outcome.history.stopped
+    out["message"] = outcome.message
+    out["device"] = str(outcome.device)
+    return out
+
+
+def _json_safe(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _json_safe(value.tolist())
+    return value
+
+
+def write_output(out: Path, outcome, dataset, request) -> Path:
+    """Checkpoint + ``metrics.json`` into ``out``, atomically; refuses a folder holding other files."""
+    from strfviewer.io.atomic import atomic_dir
+    from strfviewer.io.checkpoints import save_checkpoint
+
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in _OUTPUT_FILES)
+        if foreign:
+            raise ValueError(f"{out}: holds other files ({', '.join(foreign[:5])}); choose an empty or new folder")
+    metrics = metrics_json(outcome)
+    metadata = {
+        "frontend": dict(dataset.frontend), "freqs_hz": [float(f) for f in dataset.freqs_hz],
+        "dt_ms": float(dataset.dt_ms), "spec": request.spec.to_dict(), "fit": request.to_dict(),
+        "metrics": metrics, "neuron_names": list(dataset.neuron_names),
+        "dataset": {"source": str(dataset.source), "name": dataset.name, "split": outcome.split},
+    }
+    with atomic_dir(out) as tmp:
+        ckpt = save_checkpoint(outcome.model.to("cpu"), tmp / "checkpoint", metadata=_json_safe(metadata))
+        for f in Path(ckpt).iterdir():
+            shutil.move(str(f), str(tmp / f.name))
+        Path(ckpt).rmdir()
+        (tmp / METRICS_FILE).write_text(json.dumps(_json_safe(metrics), indent=2, allow_nan=False) + "\n",
+                                        encoding="utf-8")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from strfviewer.data import load
+    from strfviewer.fit.run import run_fit
+
+    request = build_request(args)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder")
+    t0 = time.perf_counter()
+    dataset = load(args.data)
+    quiet = args.quiet
+    if not quiet:
+        print(f"{dataset.name or dataset.source}: {dataset.n_neurons} neuron(s), {len(dataset.stimuli)} stimuli, "
+              f"F={dataset.n_freqs}, dt={dataset.dt_ms:g} ms (loaded in {time.perf_counter() - t0:.1f} s)",
+              file=sys.stderr)
+        for w in dataset.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    outcome = run_fit(dataset, request, progress=_ProgressBar(sys.stderr, not quiet))
+    write_output(out, outcome, dataset, request)
+    if not quiet:
+        parts = ", ".join(f"{part} cc_norm {m.mean_cc_norm:.3f}" for part, m in outcome.metrics.items())
+        print(f"{request.spec.family} ({request.method}): {outcome.message}", file=sys.stderr)
+        print(f"{parts}; {outcome.history.n_epochs} epoch(s) in {outcome.seconds:.1f} s -> {out}", file=sys.stderr)
+    return 0

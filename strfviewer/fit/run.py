@@ -1,0 +1,342 @@
+"""One entry point for fitting: ``run_fit(dataset, FitRequest(...))`` -> :class:`FitOutcome`.
+
+Used by the CLI, the app's fit workers and sweeps, so that a fit means the same thing everywhere: build the
+model from its :class:`~strfviewer.models.factory.ModelSpec`, apply the split, fit it (closed-form ridge, or
+gradient descent with the :class:`~strfviewer.fit.fitter.Fitter`, warm-started from ridge where the model
+has a full STRF kernel), then score it on train / val / test and predict every stimulus.
+
+The dataset's spectrograms are taken as the model's input as they are (``strfviewer.data.load`` z-scores
+them per band by default and records the statistics in ``dataset.frontend``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from strfviewer.fit.batching import StimulusBatches, unpad_predictions
+from strfviewer.fit.fitter import (FitHistory, Fitter, ProgressEvent, default_num_threads, set_random_seed,
+                                   torch_threads)
+from strfviewer.fit.metrics import METHODS, NeuronMetrics, cc_norm_from_trials
+
+FIT_METHODS = ("sgd", "ridge")
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+#: families whose readout is one STRF per neuron (a ridge solution is their warm start)
+RIDGE_FAMILIES = ("Linear",)
+WARM_START_FAMILIES = ("Linear", "LinearNonlinear")
+
+
+@dataclass
+class FitRequest:
+    """How to fit. ``method``: ``"sgd"`` (AdamW) or ``"ridge"`` (closed form, ``Linear`` with a full kernel).
+
+    ``epochs`` max epochs; ``patience`` epochs without a better validation ``cc_norm`` before stopping
+    (0 or ``None``: never); ``lr``, ``weight_decay`` (AdamW); ``batch_size`` stimuli per step; ``seed``;
+    ``device`` ``"auto"``/``"cpu"``/``"cuda"``/``"mps"``; ``split`` ``None`` (the dataset's own split, or
+    70/15/15 when it has none), three fractions, ``{stimulus: part}`` or ``{part: [stimuli]}``.
+    ``loss`` ``"mse"`` or ``"poisson"`` on the trial mean; ``metric_method`` ``"sp"`` or ``"split_half"``;
+    ``warm_start`` start SGD of Linear/LinearNonlinear from the ridge solution; ``num_threads`` CPU
+    threads (default all but one); ``chunk_frames``/``chunk_warmup`` truncated BPTT chunks (see
+    :mod:`strfviewer.fit.chunks`); ``ridge_alphas`` absolute penalties for ridge (default: a grid).
+    """
+
+    spec: Any = None
+    method: str = "sgd"
+    epochs: int = 100
+    patience: Optional[int] = 10
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 4
+    seed: int = 0
+    device: str = "auto"
+    split: Any = None
+    loss: str = "mse"
+    metric_method: str = "sp"
+    warm_start: bool = True
+    num_threads: Optional[int] = None
+    chunk_frames: Optional[int] = None
+    chunk_warmup: int = 0
+    ridge_alphas: Optional[List[float]] = None
+
+    def __post_init__(self) -> None:
+        if self.spec is None:
+            from strfviewer.models.factory import ModelSpec
+
+            self.spec = ModelSpec()
+        elif isinstance(self.spec, dict):
+            from strfviewer.models.factory import ModelSpec
+
+            self.spec = ModelSpec.from_dict(self.spec)
+
+    def problems(self) -> List[str]:
+        """Reasons the request cannot run (empty when fine)."""
+        out = []
+        if self.method not in FIT_METHODS:
+            out.append(f"method must be one of {FIT_METHODS}, not {self.method!r}")
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            out.append(f"epochs must be an integer >= 0, not {self.epochs!r}")
+        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 0):
+            out.append(f"patience must be an integer >= 0, not {self.patience!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            out.append(f"lr must be > 0, not {self.lr!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            out.append(f"weight_decay must be >= 0, not {self.weight_decay!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            out.append(f"batch_size must be an integer >= 1, not {self.batch_size!r}")
+        if self.loss not in ("mse", "poisson"):
+            out.append(f"loss must be 'mse' or 'poisson', not {self.loss!r}")
+        if self.metric_method not in METHODS:
+            out.append(f"metric_method must be one of {METHODS}, not {self.metric_method!r}")
+        if self.chunk_frames is not None and (not isinstance(self.chunk_frames, int) or self.chunk_frames < 1):
+            out.append(f"chunk_frames must be a positive integer, not {self.chunk_frames!r}")
+        return out
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["spec"] = self.spec.to_dict() if hasattr(self.spec, "to_dict") else self.spec
+        if isinstance(d["split"], tuple):
+            d["split"] = list(d["split"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "FitRequest":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown fit request field(s): {', '.join(unknown)}")
+        return cls(**d)
+
+
+@dataclass
+class FitOutcome:
+    """The result of :func:`run_fit`.
+
+    ``model`` (eval mode, best weights, on ``device``); ``history`` (:class:`FitHistory`; no epochs for
+    ridge); ``metrics`` ``{'train'|'val'|'test': NeuronMetrics}`` (parts without stimuli are left out);
+    ``predictions`` ``{stimulus name: (N, T_s) float32}`` for every stimulus; ``seconds`` wall time;
+    ``device``; ``cancelled``; ``message`` one line saying how the fit ended; ``split``
+    ``{stimulus name: part}`` used; ``details`` extra facts (ridge penalties, warm start).
+    """
+
+    model: nn.Module
+    history: FitHistory
+    metrics: Dict[str, NeuronMetrics]
+    predictions: Dict[str, np.ndarray]
+    seconds: float
+    device: torch.device
+    cancelled: bool = False
+    message: str = ""
+    split: Dict[str, str] = field(default_factory=dict)
+    details: Dict[str, Any] = field(default_factory=dict)
+
+    def metrics_dict(self) -> Dict[str, Any]:
+        """JSON-able ``{part: NeuronMetrics.to_dict()}``."""
+        return {part: m.to_dict() for part, m in self.metrics.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Devices
+# --------------------------------------------------------------------------------------------------
+
+
+def available_devices() -> Dict[str, Optional[str]]:
+    """``{name: None if usable else the reason it is not}`` for ``auto``, ``cpu``, ``cuda`` and ``mps``."""
+    out: Dict[str, Optional[str]] = {"auto": None, "cpu": None}
+    try:
+        out["cuda"] = None if torch.cuda.is_available() else (
+            "this PyTorch build has no CUDA support" if torch.version.cuda is None else "no CUDA GPU found")
+    except Exception as exc:  # pragma: no cover - broken drivers
+        out["cuda"] = f"CUDA check failed: {exc}"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is None or not mps.is_built():
+        out["mps"] = "this PyTorch build has no MPS (Apple GPU) support"
+    elif not mps.is_available():
+        out["mps"] = "no Apple GPU available"
+    else:
+        out["mps"] = None
+    return out
+
+
+def resolve_device(name: Any = "auto") -> torch.device:
+    """``"auto"`` -> CUDA if present, else MPS, else CPU; an explicit device must be usable (``ValueError``)."""
+    if isinstance(name, torch.device):
+        name = str(name)
+    name = (name or "auto").strip().lower()
+    devices = available_devices()
+    if name == "auto":
+        for candidate in ("cuda", "mps"):
+            if devices[candidate] is None:
+                return torch.device(candidate)
+        return torch.device("cpu")
+    base = name.split(":")[0]
+    if base not in devices:
+        raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_NAMES)}")
+    if devices[base] is not None:
+        raise ValueError(f"device {name!r} is unavailable: {devices[base]}")
+    if base == "cuda" and ":" in name and int(name.split(":")[1]) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} is unavailable: only {torch.cuda.device_count()} CUDA device(s)")
+    return torch.device(name)
+
+
+# --------------------------------------------------------------------------------------------------
+# Prediction and scoring
+# --------------------------------------------------------------------------------------------------
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset, device: Any = None, batch_size: int = 8, stimuli=None
+            ) -> Dict[str, np.ndarray]:
+    """Predictions ``{stimulus name: (N, T_s) float32}`` of ``model`` (eval mode) for the dataset's stimuli.
+
+    ``device``: where to run (default: where the model is; the model is moved there). ``stimuli``: a
+    subset (default all).
+    """
+    stimuli = list(dataset.stimuli if stimuli is None else stimuli)
+    if not stimuli:
+        return {}
+    device = _model_device(model) if device is None else resolve_device(device)
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    out: Dict[str, np.ndarray] = {}
+    try:
+        for batch in StimulusBatches(stimuli, batch_size, shuffle=False):
+            batch = batch.to(device)
+            out.update(unpad_predictions(model(batch.spec), batch))
+    finally:
+        model.train(was_training)
+    return {s.name: out[s.name] for s in stimuli}
+
+
+def score(dataset, predictions: Dict[str, np.ndarray], method: str = "sp") -> Dict[str, NeuronMetrics]:
+    """``{part: NeuronMetrics}`` for each of train / val / test that has stimuli."""
+    out = {}
+    for part in ("train", "val", "test"):
+        stims = dataset.stimuli_in(part)
+        if stims:
+            out[part] = cc_norm_from_trials([s.responses for s in stims], [predictions[s.name] for s in stims],
+                                            method=method)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The fit
+# --------------------------------------------------------------------------------------------------
+
+
+def _apply_split(dataset, split):
+    """The dataset with the request's split (or its own, or the 70/15/15 default when it has none)."""
+    from strfviewer.data.splits import resolve_split
+
+    names = [s.name for s in dataset.stimuli]
+    if split is None:
+        if dataset.split and all(n in dataset.split for n in names):
+            return dataset
+        return dataset.with_split(resolve_split(names, None))
+    return dataset.with_split(resolve_split(names, split))
+
+
+def _full_kernel(model: nn.Module) -> bool:
+    kernel = getattr(getattr(getattr(model, "readout", None), "strf", None), "kernel", None)
+    return isinstance(kernel, nn.Conv2d)
+
+
+def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressEvent], None]] = None,
+            cancel: Optional[threading.Event] = None) -> FitOutcome:
+    """Fit ``request.spec`` to ``dataset`` as ``request`` says; see :class:`FitRequest` / :class:`FitOutcome`.
+
+    Raises ``ValueError`` for an invalid request or model spec (the message says why). A cancelled fit
+    returns normally with ``cancelled=True`` and the best weights so far.
+    """
+    problems = request.problems()
+    if problems:
+        raise ValueError("invalid fit request: " + "; ".join(problems))
+    from strfviewer.models.factory import build_model
+
+    t0 = time.perf_counter()
+    cancel = cancel or threading.Event()
+    device = resolve_device(request.device)
+    dataset = _apply_split(dataset, request.split)
+    if not dataset.stimuli_in("train"):
+        raise ValueError(f"dataset {dataset.name or dataset.source!r}: the split leaves no training stimuli")
+    set_random_seed(int(request.seed))
+    spec = request.spec
+    model = build_model(spec, dataset.n_freqs, dataset.n_neurons)
+    if getattr(model, "is_wav_native", False):
+        raise ValueError(f"{spec.family} takes a waveform input; run_fit fits spectrogram-input models only")
+    details: Dict[str, Any] = {}
+    threads = request.num_threads or default_num_threads()
+    if request.method == "ridge":
+        if spec.family not in RIDGE_FAMILIES or not _full_kernel(model):
+            raise ValueError(f"ridge fits the Linear family with a full STRF kernel only (got {spec.family}"
+                             f"{' with kernel ' + spec.kernel if spec.kernel else ''}); use method 'sgd'")
+        history, cancelled = _ridge(model, dataset, request, details, cancel, progress, threads)
+    else:
+        if request.warm_start and spec.family in WARM_START_FAMILIES and _full_kernel(model):
+            _warm_start(model, dataset, request, details, threads)
+        fitter = Fitter(model, dataset.stimuli_in("train"), dataset.stimuli_in("val"), device=device,
+                        max_epochs=request.epochs, patience=request.patience or None, lr=request.lr,
+                        weight_decay=request.weight_decay, batch_size=request.batch_size, loss=request.loss,
+                        metric_method=request.metric_method, progress=progress, cancel_event=cancel,
+                        num_threads=threads, seed=int(request.seed), chunk_frames=request.chunk_frames,
+                        chunk_warmup=request.chunk_warmup)
+        history = fitter.fit()
+        cancelled = history.stopped == "cancelled"
+    model.to(device).eval()
+    with torch_threads(threads if device.type == "cpu" else None):
+        predictions = predict(model, dataset, device, batch_size=max(request.batch_size, 8))
+    metrics = score(dataset, predictions, request.metric_method)
+    seconds = time.perf_counter() - t0
+    message = history.message
+    if "test" in metrics:
+        message = f"{message}; test mean cc_norm {metrics['test'].mean_cc_norm:.3f}"
+    return FitOutcome(model=model, history=history, metrics=metrics, predictions=predictions, seconds=seconds,
+                      device=device, cancelled=cancelled, message=message, split=dict(dataset.split),
+                      details=details)
+
+
+def _ridge(model, dataset, request, details, cancel, progress, threads):
+    from strfviewer.fit.ridge import fit_ridge_details
+
+    history = FitHistory(monitor="val_cc", stopped="max_epochs")
+    if cancel.is_set():
+        history.stopped, history.message = "cancelled", "cancelled before the ridge fit"
+        return history, True
+    t0 = time.perf_counter()
+    with torch_threads(threads):
+        res = fit_ridge_details(dataset, int(model.T), request.ridge_alphas, model=model)
+    details["ridge_alpha"] = res.alpha.tolist()
+    details["ridge_alphas"] = res.alphas.tolist()
+    details["notes"] = list(res.notes)
+    history.seconds = time.perf_counter() - t0
+    history.message = (f"ridge fit in {history.seconds:.2f} s (penalty per neuron chosen on val from "
+                       f"{len(res.alphas)} values)")
+    if progress is not None:
+        progress(ProgressEvent(epoch=0, step=1, n_steps=1, train_loss=float("nan"), val_loss=None,
+                               val_cc_norm=None, eta_s=0.0, message=history.message, kind="done",
+                               elapsed_s=history.seconds))
+    return history, False
+
+
+def _warm_start(model, dataset, request, details, threads) -> None:
+    """Ridge solution written straight into the model's STRF kernel and readout BatchNorm (the output
+    activation, if any, keeps its initialisation)."""
+    from strfviewer.fit.ridge import fit_ridge_details
+
+    with torch_threads(threads):
+        res = fit_ridge_details(dataset, int(model.T), request.ridge_alphas, model=model)
+    details["warm_start"] = "ridge"
+    details["ridge_alpha"] = res.alpha.tolist()

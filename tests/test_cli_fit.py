@@ -1,0 +1,58 @@
+"""``strfviewer fit`` on the demo: files written, exit codes, one-line errors."""
+
+import json
+
+import pytest
+
+from strfviewer.cli import main
+
+
+def test_fit_demo_writes_checkpoint_and_metrics(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["fit", "demo", "--model", "LN", "-T", "8", "--epochs", "1", "--device", "cpu", "--out", str(out)])
+    assert rc == 0
+    assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "metadata.json", "metrics.json"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 1 and metrics["seconds"] > 0
+    for part in ("test", "val"):
+        assert len(metrics[part]["cc_norm"]) == 12 and len(metrics[part]["cc_max"]) == 12
+        assert -1 <= metrics[part]["mean_cc_norm"] <= 1.5
+    from strfviewer.io.checkpoints import load_checkpoint
+
+    model, meta = load_checkpoint(out)
+    assert type(model).__name__ == "LinearNonlinear" and model.T == 8
+    assert meta["dt_ms"] == 5.0 and len(meta["freqs_hz"]) == 34 and len(meta["neuron_names"]) == 12
+    assert meta["spec"]["family"] == "LinearNonlinear" and meta["fit"]["epochs"] == 1
+    assert "normalization" in meta["frontend"]
+    err = capsys.readouterr().err
+    assert "\r" not in err  # captured stderr is not a terminal: no progress bar
+
+
+def test_ridge_then_overwrite_same_folder(tmp_path):
+    out = tmp_path / "ridge"
+    args = ["fit", "demo", "--method", "ridge", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    assert main(args) == 0  # an earlier fit's folder may be replaced
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "demo", "--model", "NoSuchModel"], "unknown model"),
+    (["fit", "/no/such/data"], "no/such/data"),
+    (["fit", "demo", "--model", "LN", "--method", "ridge"], "ridge fits the Linear family"),
+    (["fit", "demo", "--split", "0.5,0.5"], "three fractions"),
+    (["fit", "demo", "--device", "tpu"], "unknown device"),
+    (["fit", "demo", "--batch-size", "0"], "batch_size"),
+])
+def test_bad_input_gives_one_line_error(tmp_path, capsys, argv, message):
+    rc = main(argv + ["--out", str(tmp_path / "x"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_refuses_folder_with_other_files(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["fit", "demo", "--method", "ridge", "--out", str(tmp_path), "--quiet"]) != 0
+    assert "notes.txt" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
