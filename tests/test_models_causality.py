@@ -63,3 +63,61 @@ def test_causal_strf_conv_is_causal(kernel):
 def test_prefilters_are_causal(kind):
     pre = sm.make_prefiltering(kind, F, dt=5.0, kernel_size=8)
     _assert_causal(pre, _spec_input(), T_CUT)
+
+
+RECURRENT = [ModelSpec("StateNet", rnn_type=r, hyper={"kernel_size": 4, "stride": 2, "hidden_channels": 2})
+             for r in ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4")]
+OTHERS = [
+    ModelSpec("NetworkReceptiveField", T=5, hyper={"n_hidden": 4}),
+    ModelSpec("NetworkReceptiveField", T=5, kernel="gaussian", hyper={"n_hidden": 4}),
+    ModelSpec("DNet", T=5, hyper={"n_hidden": 4}),
+    ModelSpec("DNet", T=5, kernel="separable", prefilter="AdapTrans", prefilter_kwargs={"kernel_size": 5},
+              hyper={"n_hidden": 4}),
+    ModelSpec("ConvNet2D", hyper={"kernel_size": [3, 4], "c_hidden": 3, "n_hidden": 5}),
+    ModelSpec("Transformer", hyper={"embedding_dim": 8, "n_heads": 2}),
+    ModelSpec("Transformer", hyper={"embedding_dim": 4, "freq_patch_size": 6, "time_patch_size": 3,
+                                    "context_window": 5}),
+    ModelSpec("StateNet", rnn_type="GRU", prefilter="ICAdaptation", prefilter_kwargs={"kernel_size": 5},
+              hyper={"kernel_size": 4, "stride": 2, "hidden_channels": 2, "connectivity": "FC"}),
+    ModelSpec("StateNet", rnn_type="LSTM", hyper={"kernel_size": 4, "stride": 2, "hidden_channels": 2,
+                                                  "connectivity": "CONV"}),
+]
+
+
+@pytest.mark.parametrize("spec", RECURRENT + OTHERS,
+                         ids=lambda s: f"{s.family}-{s.kernel}-{s.prefilter}-{s.rnn_type}")
+def test_other_families_are_causal(spec):
+    torch.manual_seed(0)
+    model = build_model(spec, F, N)
+    _assert_causal(model, _spec_input(), T_CUT)
+
+
+def test_transformer_context_window_limits_memory():
+    """With context_window=w, output frame t ignores input frames <= t - w (for time_patch_size 1)."""
+    torch.manual_seed(0)
+    model = build_model(ModelSpec("Transformer", hyper={"embedding_dim": 8, "context_window": 4}), F, N).eval()
+    x = _spec_input()
+    x2 = x.clone()
+    x2[..., :10] = torch.rand_like(x2[..., :10])
+    with torch.no_grad():
+        y1, y2 = model(x), model(x2)
+    assert torch.allclose(y1[..., 13:], y2[..., 13:], atol=1e-5)     # frames >= 13 only see >= 10
+    assert not torch.allclose(y1[..., 10:13], y2[..., 10:13], atol=1e-5)
+
+
+def test_s4_fft_path_is_causal_to_rounding():
+    """Above fft_threshold the S4 layer convolves by FFT: past outputs may move by float rounding only."""
+    from strfviewer.models.ssm import S4DBlock
+
+    torch.manual_seed(0)
+    block = S4DBlock(6, d_state=8, fft_threshold=8)
+    x = torch.randn(1, 40, 6)
+    x2 = x.clone()
+    x2[:, 25:] = torch.randn(1, 15, 6)
+    with torch.no_grad():
+        y1, y2 = block(x)[0], block(x2)[0]
+        direct = S4DBlock(6, d_state=8)
+        direct.load_state_dict(block.state_dict())
+        y3 = direct(x)[0]
+    assert (y1[:, :25] - y2[:, :25]).abs().max() < 1e-5
+    assert torch.allclose(y1, y3, atol=1e-5)                         # FFT and direct paths agree

@@ -375,9 +375,6 @@ def _core_modules(model: nn.Module) -> List[nn.Module]:
 def _summary(module: nn.Module) -> str:
     if isinstance(module, nn.Identity):
         return "identity"
-    summarize = getattr(module, "summary", None)
-    if callable(summarize):
-        return summarize()
     extra = module.extra_repr()
     return f"{type(module).__name__}({extra})" if extra else type(module).__name__
 
@@ -392,7 +389,8 @@ def describe(model: nn.Module) -> List[SlotInfo]:
                 infos.append(SlotInfo(slot, "Identity", 0, "identity"))
                 continue
             name = " + ".join(type(m).__name__ for m in mods)
-            summary = " -> ".join(_core_summary(m) for m in mods)
+            own = getattr(model, "core_summary", None)
+            summary = own() if callable(own) else " -> ".join(_core_summary(m) for m in mods)
             infos.append(SlotInfo(slot, name, sum(_n_params(m) for m in mods), summary))
             continue
         m = getattr(model, slot, nn.Identity())

@@ -1,0 +1,208 @@
+"""Compact, dependency-free recurrent and state-space layers for StateNet: LMU, Mamba and S4 (S4D).
+
+All take ``(B, L, H)`` (batch first) and return ``(output (B, L, H), final_state)`` like ``nn.GRU``,
+and all are strictly causal.
+
+- :class:`LMU`: Legendre Memory Unit (Voelker, Kajic & Eliasmith 2019), recurrent form. Parameter and
+  buffer names follow the ``pytorch-lmu`` cell that deepSTRF 0.1.0 bundles (``cell.e_x``, ``cell.W_m``,
+  ``cell.A``...), so its StateNet(LMU) checkpoints load. The zero-order-hold discretisation uses
+  ``torch.linalg.matrix_exp`` (no SciPy).
+- :class:`MambaBlock`: one selective state-space block (Gu & Dao 2023) with the parameter names of
+  ``mambapy.mamba.MambaBlock`` (``in_proj``, ``conv1d``, ``x_proj``, ``dt_proj``, ``A_log``, ``D``,
+  ``out_proj``), computed with a sequential scan (exact, no CUDA kernels).
+- :class:`S4DBlock`: a diagonal S4 layer (S4D-Lin initialisation, Gu et al. 2022) with a GLU output
+  projection. Not weight-compatible with deepSTRF's bundled S4 (which needs pytorch-lightning to import).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+# ---- Legendre Memory Unit ----------------------------------------------------------------------------
+
+def legendre_state_space(memory_size: int, theta: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Zero-order-hold discretisation (dt = 1 step) of the LMU's continuous Legendre delay system.
+
+    Continuous system: ``A[i, j] = (2i+1)/theta * (-1 if i < j else (-1)^(i-j+1))``,
+    ``B[i] = (2i+1)/theta * (-1)^i``. Returns float32 ``(A_d (M, M), B_d (M, 1))``.
+    """
+    q = torch.arange(memory_size, dtype=torch.float64)
+    r = ((2 * q + 1) / theta)[:, None]
+    i, j = torch.meshgrid(q, q, indexing="ij")
+    A = r * torch.where(i < j, torch.full_like(i, -1.0), (-1.0) ** (i - j + 1))
+    B = r * ((-1.0) ** q)[:, None]
+    # exp([[A, B], [0, 0]]) = [[A_d, B_d], [0, I]]
+    M = memory_size
+    aug = torch.zeros(M + 1, M + 1, dtype=torch.float64)
+    aug[:M, :M], aug[:M, M:] = A, B
+    e = torch.linalg.matrix_exp(aug)
+    return e[:M, :M].float(), e[:M, M:].float()
+
+
+def _lecun_uniform_(t: torch.Tensor) -> None:
+    limit = math.sqrt(3.0 / t.shape[1])
+    nn.init.uniform_(t, -limit, limit)
+
+
+class LMUCell(nn.Module):
+    """One LMU step: ``u = e_x x + e_h h + e_m m``; ``m' = A m + B u``; ``h' = tanh(W_x x + W_h h + W_m m')``."""
+
+    def __init__(self, input_size: int, hidden_size: int, memory_size: int, theta: float,
+                 learn_a: bool = False, learn_b: bool = False):
+        super().__init__()
+        self.hidden_size, self.memory_size = hidden_size, memory_size
+        A, B = legendre_state_space(memory_size, theta)
+        for name, value, learn in (("A", A, learn_a), ("B", B, learn_b)):
+            if learn:
+                setattr(self, name, nn.Parameter(value))
+            else:
+                self.register_buffer(name, value)
+        self.e_x = nn.Parameter(torch.empty(1, input_size))
+        self.e_h = nn.Parameter(torch.empty(1, hidden_size))
+        self.e_m = nn.Parameter(torch.zeros(1, memory_size))
+        self.W_x = nn.Parameter(torch.empty(hidden_size, input_size))
+        self.W_h = nn.Parameter(torch.empty(hidden_size, hidden_size))
+        self.W_m = nn.Parameter(torch.empty(hidden_size, memory_size))
+        _lecun_uniform_(self.e_x)
+        _lecun_uniform_(self.e_h)
+        for w in (self.W_x, self.W_h, self.W_m):
+            nn.init.xavier_normal_(w)
+
+    def forward(self, x: torch.Tensor, state: Tuple[torch.Tensor, torch.Tensor]):
+        h, m = state
+        u = F.linear(x, self.e_x) + F.linear(h, self.e_h) + F.linear(m, self.e_m)
+        m = F.linear(m, self.A) + F.linear(u, self.B)
+        h = torch.tanh(F.linear(x, self.W_x) + F.linear(h, self.W_h) + F.linear(m, self.W_m))
+        return h, m
+
+
+class LMU(nn.Module):
+    """Legendre Memory Unit layer over ``(B, L, input_size)``; returns ``(h (B, L, hidden), (h_L, m_L))``.
+    ``theta``: length (steps) of the sliding window the memory represents; ``memory_size``: Legendre order."""
+
+    def __init__(self, input_size: int, hidden_size: int, memory_size: int = 128, theta: float = 99,
+                 learn_a: bool = False, learn_b: bool = False):
+        super().__init__()
+        self.hidden_size, self.memory_size = hidden_size, memory_size
+        self.cell = LMUCell(input_size, hidden_size, memory_size, theta, learn_a, learn_b)
+
+    def forward(self, x: torch.Tensor, state=None):
+        B = x.shape[0]
+        if state is None:
+            state = (x.new_zeros(B, self.hidden_size), x.new_zeros(B, self.memory_size))
+        outputs = []
+        for t in range(x.shape[1]):
+            state = self.cell(x[:, t], state)
+            outputs.append(state[0])
+        return torch.stack(outputs, dim=1), state
+
+
+# ---- Mamba -------------------------------------------------------------------------------------------
+
+class MambaBlock(nn.Module):
+    """Selective SSM block: ``in_proj`` -> (x, z); x -> causal depthwise conv (``d_conv`` taps) -> SiLU ->
+    selective scan with input-dependent step ``delta`` and ``B, C``; ``y * SiLU(z)`` -> ``out_proj``.
+
+    ``d_inner = expand_factor * d_model``; ``dt_rank = ceil(d_model / 16)`` by default.
+    Input ``(B, L, d_model)``; :meth:`forward` returns ``(output (B, L, d_model), None)``.
+    """
+
+    def __init__(self, d_model: int, d_state: int = 16, expand_factor: int = 2, d_conv: int = 4,
+                 dt_rank: Optional[int] = None, dt_min: float = 0.001, dt_max: float = 0.1,
+                 dt_init_floor: float = 1e-4, bias: bool = False, conv_bias: bool = True):
+        super().__init__()
+        self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
+        self.d_inner = expand_factor * d_model
+        self.dt_rank = dt_rank if dt_rank is not None else math.ceil(d_model / 16)
+        self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=bias)
+        self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, kernel_size=d_conv, groups=self.d_inner,
+                                bias=conv_bias, padding=d_conv - 1)
+        self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
+        std = self.dt_rank ** -0.5
+        nn.init.uniform_(self.dt_proj.weight, -std, std)
+        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        dt = dt.clamp(min=dt_init_floor)
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))      # softplus^-1(dt)
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32).repeat(self.d_inner, 1)))
+        self.D = nn.Parameter(torch.ones(self.d_inner))
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias)
+
+    def forward(self, x: torch.Tensor):
+        L = x.shape[1]
+        xs, z = self.in_proj(x).chunk(2, dim=-1)                            # (B, L, ED) each
+        xs = F.silu(self.conv1d(xs.transpose(1, 2))[..., :L].transpose(1, 2))
+        y = self._selective_scan(xs)
+        return self.out_proj(y * F.silu(z)), None
+
+    def _selective_scan(self, x: torch.Tensor) -> torch.Tensor:
+        A = -torch.exp(self.A_log)                                          # (ED, N)
+        delta, Bm, Cm = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = F.softplus(F.linear(delta, self.dt_proj.weight) + self.dt_proj.bias)   # (B, L, ED)
+        decay = torch.exp(delta.unsqueeze(-1) * A)                          # (B, L, ED, N)
+        drive = (delta * x).unsqueeze(-1) * Bm.unsqueeze(2)                 # (B, L, ED, N)
+        h = x.new_zeros(x.shape[0], self.d_inner, self.d_state)
+        states = []
+        for t in range(x.shape[1]):
+            h = decay[:, t] * h + drive[:, t]
+            states.append(h)
+        hs = torch.stack(states, dim=1)                                     # (B, L, ED, N)
+        return (hs @ Cm.unsqueeze(-1)).squeeze(-1) + self.D * x
+
+
+# ---- S4 (diagonal) -----------------------------------------------------------------------------------
+
+class S4DBlock(nn.Module):
+    """Diagonal structured state space layer (S4D) followed by GELU and a GLU output projection.
+
+    Per channel ``h`` an SSM with ``d_state / 2`` complex modes ``A = -exp(log_A_real) + i A_imag``
+    (S4D-Lin init), step ``exp(log_dt)`` (log-uniform in [dt_min, dt_max]) and output weights ``C``;
+    zero-order hold gives the convolution kernel ``K[l] = 2 Re(sum_n C_n (exp(dt A_n) - 1)/A_n
+    exp(l dt A_n))``. ``y = causal_conv(u, K) + D u``. Input ``(B, L, d_model)``; returns
+    ``(output (B, L, d_model), None)``. The convolution is direct (exactly causal) up to
+    ``fft_threshold`` steps, FFT-based beyond.
+    """
+
+    def __init__(self, d_model: int, d_state: int = 64, dt_min: float = 0.001, dt_max: float = 0.1,
+                 fft_threshold: int = 2048):
+        super().__init__()
+        if d_state % 2:
+            raise ValueError(f"d_state must be even (complex-conjugate pairs), got {d_state}")
+        self.d_model, self.d_state, self.fft_threshold = d_model, d_state, fft_threshold
+        n = d_state // 2
+        self.log_dt = nn.Parameter(torch.rand(d_model) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        self.log_A_real = nn.Parameter(torch.log(0.5 * torch.ones(d_model, n)))
+        self.A_imag = nn.Parameter(math.pi * torch.arange(n, dtype=torch.float32).repeat(d_model, 1))
+        self.C = nn.Parameter(torch.randn(d_model, n, 2) * math.sqrt(0.5))
+        self.D = nn.Parameter(torch.randn(d_model))
+        self.output_linear = nn.Linear(d_model, 2 * d_model)
+
+    def kernel(self, L: int) -> torch.Tensor:
+        """Convolution kernel ``(d_model, L)``, lag 0 first."""
+        dt = torch.exp(self.log_dt)[:, None]                                # (H, 1)
+        A = torch.complex(-torch.exp(self.log_A_real), self.A_imag)         # (H, n)
+        C = torch.view_as_complex(self.C.contiguous())                      # (H, n)
+        dtA = A * dt
+        Cz = C * (torch.exp(dtA) - 1.0) / A
+        lags = torch.arange(L, device=A.device, dtype=torch.float32)
+        vander = torch.exp(dtA[..., None] * lags)                           # (H, n, L)
+        return 2.0 * torch.einsum("hn,hnl->hl", Cz, vander).real
+
+    def forward(self, x: torch.Tensor):
+        L = x.shape[1]
+        u = x.transpose(1, 2)                                               # (B, H, L)
+        k = self.kernel(L)
+        if L <= self.fft_threshold:
+            y = F.conv1d(F.pad(u, (L - 1, 0)), k.flip(-1)[:, None, :], groups=self.d_model)
+        else:
+            n_fft = 2 * L
+            y = torch.fft.irfft(torch.fft.rfft(u, n=n_fft) * torch.fft.rfft(k, n=n_fft), n=n_fft)[..., :L]
+        y = F.gelu(y + self.D[:, None] * u).transpose(1, 2)                 # (B, L, H)
+        return F.glu(self.output_linear(y), dim=-1), None
