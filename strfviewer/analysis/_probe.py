@@ -52,18 +52,20 @@ def default_gradmap_T(model: nn.Module, dt_ms: Optional[float] = None,
                       memory_ms: float = DEFAULT_MEMORY_MS) -> int:
     """The model's real temporal reach in frames: the time axis of a default gradmap.
 
-    A model may state it with an integer attribute ``gradmap_T``. Otherwise convolutional models reach
-    ``model.T`` frames back; recurrent and attention models (whose ``T`` is nominal) get at least
-    ``memory_ms`` worth of frames at ``dt_ms`` per frame (100 ms = 20 frames at 5 ms).
+    A model may state it with an integer attribute ``gradmap_T``. Otherwise: the model's
+    ``temporal_reach()`` (window plus prefilter) or ``model.T``; recurrent and attention models, whose
+    reach is unbounded or whose ``T`` is nominal, get at least ``memory_ms`` worth of frames at
+    ``dt_ms`` per frame (100 ms = 20 frames at the default 5 ms).
     """
     stated = getattr(model, "gradmap_T", None)
     if isinstance(stated, int) and not isinstance(stated, bool) and stated > 0:
         return stated
-    T = int(getattr(model, "T", 1) or 1)
-    if has_memory(model):
+    reach_of = getattr(model, "temporal_reach", None)
+    reach = reach_of() if callable(reach_of) else int(getattr(model, "T", 1) or 1)
+    if reach is None or has_memory(model):
         dt = float(dt_ms) if dt_ms else DEFAULT_DT_MS
-        T = max(T, int(round(memory_ms / dt)))
-    return T
+        return max(int(reach or 0), int(round(memory_ms / dt)), 1)
+    return max(int(reach), 1)
 
 
 @contextlib.contextmanager
