@@ -75,7 +75,10 @@ def detect_layout(folder: Path) -> str:
     """Name the layout of ``folder`` or raise :class:`DataError` saying why none fits."""
     if not folder.is_dir():
         raise DataError(folder, None, "no such folder")
-    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    try:
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    except OSError as exc:
+        raise DataError(folder, None, f"cannot list folder ({exc.strerror or exc})") from None
     if not entries:
         raise DataError(folder, None, "empty folder")
     names = {p.name for p in entries}

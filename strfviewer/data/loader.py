@@ -56,8 +56,8 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
     a population folder (a folder of cell folders), a CRCNS AA1 or AA2 download, or an ``.npz`` file in
     strfviewer's binned format (``docs/data-formats.md``).
 
-    * ``frontend``: spectrogram settings (default :class:`SpectrogramConfig`); ignored for NPZ files,
-      whose spectrograms are already computed.
+    * ``frontend``: spectrogram settings, a :class:`SpectrogramConfig` or its dict (default settings when
+      ``None``); ignored for NPZ files, whose spectrograms are already computed.
     * ``split``: ``None`` (70/15/15 in natural order, per stimulus type for CRCNS), three fractions,
       ``{name: part}`` or ``{'train': [...], 'val': [...], 'test': [...]}``.
     * ``smoothing_ms``: smooth responses with a unit-gain Hanning window of that width (off by default).
@@ -68,8 +68,13 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
       files include spontaneous activity before the stimulus.
     * ``cells`` / ``stim_types``: restrict a CRCNS download to these cell folders / stimulus types.
 
+    The demo is always z-scored with its own train statistics (its true STRFs are defined on that
+    input); ``split`` and ``smoothing_ms`` still apply to it.
+
     Raises :class:`DataError` (a ``ValueError``) naming the file (and line) for bad input.
     """
+    if isinstance(frontend, dict):
+        frontend = SpectrogramConfig.from_dict(frontend)
     if isinstance(path, str) and path.strip().lower() == "demo":
         from strfviewer.data.demo import make_demo
 

@@ -165,6 +165,42 @@ def n_frames_for(n_samples: int, sample_rate: float, dt_ms: float) -> int:
     return max(1, int(math.ceil(duration_ms / float(dt_ms) - 1e-9)))
 
 
+def _frame_starts(cfg: SpectrogramConfig, sample_rate: float, n_frames: int, win: int) -> np.ndarray:
+    """First audio sample of each frame's analysis window (may be negative: zero padding)."""
+    hop = cfg.dt_ms * sample_rate / 1000.0
+    if cfg.causal:
+        return np.round((np.arange(n_frames) + 1) * hop).astype(np.int64) - win  # window ends at bin end
+    return np.round((np.arange(n_frames) + 0.5) * hop).astype(np.int64) - win // 2  # centred on bin centre
+
+
+def spectrogram_tensor(x: torch.Tensor, sample_rate: float, cfg: Optional[SpectrogramConfig] = None) -> torch.Tensor:
+    """Differentiable torch front-end: ``x (T_audio,)`` or ``(B, T_audio)`` -> ``(F, T)`` or ``(B, F, T)``.
+
+    Runs on ``x``'s device and keeps the autograd graph (used by :func:`compute_spectrogram` and by
+    anything that optimises audio through the front-end). Band power is floored at 1e-12 before the
+    square root so gradients stay finite in silence.
+    """
+    cfg = cfg or SpectrogramConfig()
+    sr = float(sample_rate)
+    win, n_fft = fft_size(cfg, sr)
+    weights, _ = filterbank(cfg, sr, n_fft)  # cached: do not modify in place
+    n_frames = n_frames_for(int(x.shape[-1]), sr, cfg.dt_ms)
+    starts = _frame_starts(cfg, sr, n_frames, win)
+    pad_left = int(max(0, -starts.min()))
+    pad_right = int(max(0, starts.max() + win - x.shape[-1]))
+    padded = torch.nn.functional.pad(x, (pad_left, pad_right))
+    index = torch.as_tensor(starts + pad_left, device=x.device)[:, None] + torch.arange(win, device=x.device)
+    window = torch.hann_window(win, periodic=False, dtype=x.dtype, device=x.device)
+    spectrum = torch.fft.rfft(padded[..., index] * window, n=n_fft)  # (..., T, n_fft//2+1)
+    # one-sided power per bin, scaled so that it sums over bins to the frame's (window-weighted) mean
+    # square (Parseval): independent of the sample rate, window length and zero padding
+    power = (spectrum.real ** 2 + spectrum.imag ** 2) * (2.0 / (n_fft * float(window.pow(2).sum())))
+    band_power = power @ torch.as_tensor(weights, dtype=x.dtype, device=x.device).T  # (..., T, F)
+    amplitude = torch.sqrt(torch.clamp(band_power, min=1e-12))
+    out = torch.log(amplitude + cfg.log_offset) if cfg.compression == "log" else amplitude
+    return out.transpose(-1, -2)
+
+
 def compute_spectrogram(waveform: Union[np.ndarray, torch.Tensor], sample_rate: float,
                         cfg: Optional[SpectrogramConfig] = None,
                         device: Union[str, torch.device, None] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -174,34 +210,8 @@ def compute_spectrogram(waveform: Union[np.ndarray, torch.Tensor], sample_rate: 
     Runs with torch on ``device`` (e.g. ``"cuda"``) when given, else on the CPU; output is numpy.
     """
     cfg = cfg or SpectrogramConfig()
-    x = torch.as_tensor(np.asarray(waveform, dtype=np.float32) if not torch.is_tensor(waveform) else waveform)
-    x = x.to(device=device or "cpu", dtype=torch.float32).reshape(-1)
-    sr = float(sample_rate)
-    win, n_fft = fft_size(cfg, sr)
-    weights, centres_hz = filterbank(cfg, sr, n_fft)  # cached: do not modify in place
-    n_frames = n_frames_for(x.shape[0], sr, cfg.dt_ms)
-    hop = cfg.dt_ms * sr / 1000.0
-    bin_ends = np.round((np.arange(n_frames) + 1) * hop).astype(np.int64)  # sample index where bin i ends
-    if cfg.causal:
-        starts = bin_ends - win
-    else:
-        centres_samples = np.round((np.arange(n_frames) + 0.5) * hop).astype(np.int64)
-        starts = centres_samples - win // 2
-    pad_left = int(max(0, -starts.min()))
-    pad_right = int(max(0, starts.max() + win - x.shape[0]))
-    padded = torch.nn.functional.pad(x, (pad_left, pad_right))
-    index = torch.as_tensor(starts + pad_left, device=x.device)[:, None] + torch.arange(win, device=x.device)
-    frames = padded[index]  # (T, win)
-    window = torch.hann_window(win, periodic=False, dtype=torch.float32, device=x.device)
-    spectrum = torch.fft.rfft(frames * window, n=n_fft)  # (T, n_fft//2+1)
-    # one-sided power per bin, scaled so that it sums over bins to the frame's (window-weighted) mean
-    # square (Parseval): independent of the sample rate, window length and zero padding
-    power = (spectrum.real ** 2 + spectrum.imag ** 2) * (2.0 / (n_fft * float(window.pow(2).sum())))
-    w = torch.as_tensor(weights, dtype=torch.float32, device=x.device)
-    band_power = power @ w.T  # (T, F)
-    amplitude = torch.sqrt(torch.clamp(band_power, min=0.0))
-    if cfg.compression == "log":
-        out = torch.log(amplitude + cfg.log_offset)
-    else:
-        out = amplitude
-    return out.T.contiguous().cpu().numpy().astype(np.float32), centres_hz
+    x = waveform if torch.is_tensor(waveform) else torch.as_tensor(np.asarray(waveform, dtype=np.float32))
+    x = x.detach().to(device=device or "cpu", dtype=torch.float32).reshape(-1)
+    with torch.no_grad():
+        spec = spectrogram_tensor(x, sample_rate, cfg)
+    return spec.cpu().numpy().astype(np.float32), band_frequencies(cfg, float(sample_rate))
