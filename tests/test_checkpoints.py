@@ -454,3 +454,17 @@ def test_transformer_without_context_window_round_trip(tmp_path, x):
     model = build("Transformer", context_window=None, time_patch_size=2, freq_patch_size=4)
     loaded, _ = load_checkpoint(save_checkpoint(model, tmp_path / "tf"))
     torch.testing.assert_close(predict(loaded, x), predict(model, x), rtol=0, atol=1e-6)
+
+
+def test_newer_format_is_refused(linear_ckpt):
+    meta = json.loads((linear_ckpt / "metadata.json").read_text())
+    meta["_checkpoint"]["format_version"] = checkpoints.FORMAT_VERSION + 1
+    (linear_ckpt / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"metadata\.json: checkpoint format 2 is newer"):
+        load_checkpoint(linear_ckpt)
+
+
+def test_metadata_not_json(linear_ckpt):
+    (linear_ckpt / "metadata.json").write_text("{oops")
+    with pytest.raises(CheckpointError, match=r"metadata\.json: not valid JSON"):
+        load_checkpoint(linear_ckpt)

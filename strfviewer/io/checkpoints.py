@@ -138,7 +138,7 @@ def load_checkpoint(path_or_repo_id: PathLike, extra_kwargs: Optional[Mapping[st
     config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     config = _read_json_object(config_path, required=True)
     metadata = _read_json_object(folder / METADATA_FILE, required=False) or {}
-    written_by = metadata.pop(FORMAT_KEY, None)
+    written_by = _writer(metadata.pop(FORMAT_KEY, None), folder / METADATA_FILE)
     cls, class_name = _model_class(config, config_path)
     header = weights_file.read_header(weights_path)
     tensors = weights_file.load_tensors(weights_path, device="cpu")
@@ -160,6 +160,17 @@ def load_checkpoint(path_or_repo_id: PathLike, extra_kwargs: Optional[Mapping[st
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+
+def _writer(info: Any, metadata_path: Path) -> Optional[str]:
+    """``"strfviewer"`` for checkpoints strfviewer wrote (refusing newer formats), else ``None``."""
+    if not (isinstance(info, dict) and info.get("writer") == WRITER):
+        return None
+    version = info.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(metadata_path, f"checkpoint format {version!r} is newer than this strfviewer "
+                                             f"reads (format {FORMAT_VERSION}); update strfviewer")
+    return WRITER
+
 
 def _model_class(config: Dict[str, Any], config_path: Path):
     from strfviewer.models import registry
