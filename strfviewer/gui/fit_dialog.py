@@ -34,7 +34,7 @@ _TRAINING_FIELDS = ("epochs", "patience", "lr", "weight_decay", "batch_size", "s
 _TRAINING_LABELS = {
     "epochs": ("Max epochs", "Upper bound on passes over the training stimuli."),
     "patience": ("Patience (epochs)", "Stop after this many epochs without a better validation score."),
-    "lr": ("Learning rate", "Adam step size."),
+    "lr": ("Learning rate", "AdamW step size."),
     "weight_decay": ("Weight decay", "L2 penalty on the weights (AdamW-style decay)."),
     "batch_size": ("Batch size (stimuli)", "Stimuli per optimisation step. Lower it if the GPU runs out of "
                                             "memory."),
@@ -184,16 +184,39 @@ class OptionEditor(QWidget):
             self.editor.setValue(float(value))
 
 
+class FloatBox(QDoubleSpinBox):
+    """A spin box for floats spanning many decades (learning rates, decays), shown as ``1e-03``/``0.75``;
+    the arrows multiply or divide by 10 steps of the leading decimal."""
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt API
+        return f"{value:.6g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt API
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):
+        from PySide6.QtGui import QValidator
+
+        stripped = text.strip()
+        try:
+            value = float(stripped)
+        except ValueError:
+            ok = stripped == "" or all(c in "0123456789.eE+-" for c in stripped)
+            return (QValidator.State.Intermediate if ok else QValidator.State.Invalid), text, pos
+        if self.minimum() <= value <= self.maximum():
+            return QValidator.State.Acceptable, text, pos
+        return QValidator.State.Intermediate, text, pos
+
+
 def _float_box(minimum, maximum, default) -> QDoubleSpinBox:
-    """A spin box for floats spanning many decades (learning rates, decays): 8 decimals, adaptive step."""
-    box = QDoubleSpinBox()
-    box.setDecimals(8)
+    box = FloatBox()
+    box.setDecimals(12)
     box.setRange(float(minimum) if minimum is not None else 0.0,
                  float(maximum) if maximum is not None else 1e6)
-    try:
-        box.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
-    except AttributeError:  # pragma: no cover - Qt < 5.12
-        pass
+    box.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
     if default:
         box.setSingleStep(10 ** math.floor(math.log10(abs(float(default)))))
     return box
@@ -263,16 +286,12 @@ class FitDialog(QDialog):
     # -- building ------------------------------------------------------------------------------------------------
     def _build_model_group(self) -> QGroupBox:
         group = QGroupBox("Model")
-        form = QFormLayout(group)
+        self.model_form = form = QFormLayout(group)
         self.family_box = _combo([(n, n) for n in self._factory.family_names()], "family",
                                  "Model family (deepSTRF class names).")
         self.family_box.currentIndexChanged.connect(self._on_family_changed)
         form.addRow("Family", self.family_box)
 
-        self.hyper_form = QFormLayout()
-        self.hyper_holder = QWidget()
-        self.hyper_holder.setLayout(self.hyper_form)
-        form.addRow(self.hyper_holder)
 
         self.kernel_box = _combo([(DEFAULT_LABEL, None)] + [(n, n) for n in _registry_names("kernel")],
                                  "kernel", "STRF kernel parameterisation: full (one weight per frequency x lag), "
@@ -280,10 +299,6 @@ class FitDialog(QDialog):
                                            "gaussian (a mixture of K 2-D Gaussians).")
         self.kernel_box.currentIndexChanged.connect(self._on_kernel_changed)
         form.addRow("Kernel", self.kernel_box)
-        self.kernel_form = QFormLayout()
-        self.kernel_holder = QWidget()
-        self.kernel_holder.setLayout(self.kernel_form)
-        form.addRow(self.kernel_holder)
 
         self.prefilter_box = _combo([(NONE_LABEL, None)] + [(n, n) for n in _registry_names("prefilter")],
                                     "prefilter", "Adaptation stage applied to the spectrogram before the core "
@@ -301,7 +316,7 @@ class FitDialog(QDialog):
     def _build_training_group(self) -> QGroupBox:
         group = QGroupBox("Training")
         form = QFormLayout(group)
-        self.method_box = _combo([("SGD (Adam, early stopping)", "sgd"), ("Ridge regression (closed form)",
+        self.method_box = _combo([("SGD (AdamW, early stopping)", "sgd"), ("Ridge regression (closed form)",
                                                                           "ridge")],
                                  "method", "Ridge fits a plain Linear model in seconds; SGD fits any family.")
         self.method_box.currentIndexChanged.connect(self._on_method_changed)
@@ -365,28 +380,28 @@ class FitDialog(QDialog):
     # -- reactions -----------------------------------------------------------------------------------------------
     def _on_family_changed(self) -> None:
         family = self.family_box.currentData()
-        while self.hyper_form.rowCount():
-            self.hyper_form.removeRow(0)
-        self._hyper_editors.clear()
-        for option in (self._factory.family_options(family) if family else []):
-            editor = OptionEditor(option)
-            editor.changed.connect(self.validate)
-            self._hyper_editors[option.name] = editor
-            self.hyper_form.addRow(_pretty(option.name), editor)
+        options = self._factory.family_options(family) if family else []
+        self._replace_rows(self._hyper_editors, options, after=self.family_box)
         self._update_T_tooltip()
         self._on_method_changed()
 
     def _on_kernel_changed(self) -> None:
-        while self.kernel_form.rowCount():
-            self.kernel_form.removeRow(0)
-        self._kernel_editors.clear()
-        for option in kernel_extra_options(self.kernel_box.currentData()):
+        self._replace_rows(self._kernel_editors, kernel_extra_options(self.kernel_box.currentData()),
+                           after=self.kernel_box)
+        self.validate()
+
+    def _replace_rows(self, editors: Dict[str, "OptionEditor"], options, after: QWidget) -> None:
+        """Swap the option rows held in ``editors`` for new ones, placed right below ``after``'s row."""
+        for editor in editors.values():
+            self.model_form.removeRow(editor)
+        editors.clear()
+        row = self.model_form.getWidgetPosition(after)[0] + 1
+        for option in options:
             editor = OptionEditor(option)
             editor.changed.connect(self.validate)
-            self._kernel_editors[option.name] = editor
-            self.kernel_form.addRow(_pretty(option.name), editor)
-        self.kernel_holder.setVisible(bool(self._kernel_editors))
-        self.validate()
+            editors[option.name] = editor
+            self.model_form.insertRow(row, _pretty(option.name), editor)
+            row += 1
 
     def _on_method_changed(self) -> None:
         sgd = self.method_box.currentData() != "ridge"

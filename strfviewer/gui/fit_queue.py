@@ -74,29 +74,15 @@ def run_label(request) -> str:
 
 
 def outcome_summary(outcome) -> str:
-    """One line: mean test cc_norm, epochs, time, and how it ended."""
-    bits = []
-    test = (getattr(outcome, "metrics", None) or {}).get("test")
-    if test is not None:
-        import numpy as np
-
-        cc = np.asarray(test.cc_norm, dtype=float)
-        if np.isfinite(cc).any():
-            bits.append(f"mean test cc_norm {np.nanmean(cc):.3f}")
-    history = getattr(outcome, "history", None)
-    best = getattr(history, "best_epoch", None)
-    if best is not None:
-        bits.append(f"best epoch {best}")
+    """One line: how the fit ended (the engine's message: epochs, best epoch, test cc_norm), time and device."""
+    text = (getattr(outcome, "message", "") or "").strip()
     seconds = getattr(outcome, "seconds", None)
     if isinstance(seconds, (int, float)) and math.isfinite(seconds):
-        bits.append(f"{seconds:.1f} s on {getattr(outcome, 'device', '?')}")
-    text = ", ".join(bits)
+        device = getattr(outcome, "device", None)
+        text += f" ({seconds:.1f} s on {getattr(device, 'type', device) or '?'})"
     if getattr(outcome, "cancelled", False):
-        text = "Cancelled: kept the best weights so far" + (f" ({text})" if text else "") + "."
-    message = getattr(outcome, "message", "")
-    if message and message not in text:
-        text = f"{text}. {message}" if text else message
-    return text
+        text = "Cancelled: kept the best weights so far. " + text
+    return text.strip()
 
 
 def diverged(outcome) -> bool:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMen
 
 from strfviewer.session import Run, Session
 
-COLUMNS = ("Run", "Model", "Kernel", "Prefilter", "Params", "Epochs", "Time", "Test cc_norm", "Status", "Shown")
+COLUMNS = ("Run", "Shown", "Model", "Kernel", "Prefilter", "Params", "Epochs", "Time", "Test cc_norm", "Status")
 
 
 def mean_test_cc_norm(run: Run) -> Optional[float]:

@@ -172,6 +172,9 @@ class TrainingPanel(QWidget):
         self.best_line.setVisible(False)
         self.cc_plot.addItem(self.best_line)
         self.cc_plot.setXLink(self.loss_plot)
+        for plot in (self.loss_plot, self.cc_plot):
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            plot.showGrid(x=False, y=True, alpha=0.2)
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
