@@ -53,6 +53,10 @@ def test_hand_written_padded_file(tmp_path):
       "split": np.array(["training"])}, "not one of"),
     ({"spec": np.zeros((1, 4, 5)), "responses": np.zeros((1, 1, 1, 5)), "dt_ms": 5.0,
       "stim_names": np.array(["a", "b"])}, "expected 1"),
+    ({"spec": np.zeros((1, 4, 5)), "responses": np.zeros((1, 1, 1, 5)), "dt_ms": 5.0,
+      "frontend_json": np.array("[1, 2]")}, "expected a dict"),
+    ({"spec": np.zeros((1, 4, 5)), "responses": np.zeros((1, 1, 1, 5)), "dt_ms": 5.0,
+      "stim_metadata_json": np.array("{not json")}, "not valid JSON"),
 ])
 def test_bad_files_are_named(tmp_path, arrays, words):
     path = tmp_path / "bad.npz"

@@ -8,6 +8,7 @@ lacks with NaN, then assign the split, optionally smooth the responses and z-sco
 from __future__ import annotations
 
 import collections
+import hashlib
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -25,8 +26,6 @@ def _read_stimulus_audio(paths) -> Audio:
     """Audio of a stimulus; with several copies (population folder) they must be the same file content."""
     audio = read_wav(paths[0])
     for other in paths[1:]:
-        import hashlib
-
         try:
             digest = hashlib.sha256(other.read_bytes()).hexdigest()
         except OSError as exc:

@@ -58,7 +58,6 @@ class Recording:
     name: str
     layout: str  # 'cell', 'population', 'crcns-aa1', 'crcns-aa2'
     pre_onset: str = "error"  # what negative spike times mean here (see spikes.PRE_ONSET_POLICIES)
-    groups: Dict[str, str] = field(default_factory=dict)  # stimulus name -> type (stratifies the split)
     warnings: List[str] = field(default_factory=list)
 
 
@@ -190,7 +189,6 @@ def _scan_crcns_cell(cell: Path, wav_for, stim_types: Optional[Sequence[str]], r
                 continue
             name = f"{stim_type}/{Path(wav_name).stem}" if rec.layout == "crcns-aa1" else Path(wav_name).stem
             stimuli.setdefault(name, StimulusFile(name, [wav], {"type": stim_type, "wav": wav_name}))
-            rec.groups[name] = stim_type
             if name in spike_files:
                 counts["duplicates"] += 1
                 continue

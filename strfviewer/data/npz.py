@@ -81,12 +81,17 @@ def _jsonable(value):
 
 
 def _json(data, key: str, path: Path, default):
+    """The JSON value stored under ``key`` (``default`` when absent); it must have ``default``'s type."""
     if key not in data:
         return default
     try:
-        return json.loads(str(data[key][()]))
+        value = json.loads(str(data[key][()]))
     except (ValueError, TypeError) as exc:
         raise DataError(path, None, f"key {key!r} is not valid JSON text ({exc})") from None
+    if not isinstance(value, type(default)):
+        raise DataError(path, None, f"key {key!r} holds a JSON {type(value).__name__}, "
+                                    f"expected a {type(default).__name__}")
+    return value
 
 
 def load_npz(path: Union[str, Path]) -> NeuralDataset:
@@ -135,7 +140,7 @@ def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDatas
         raise DataError(path, None, "'dt_ms' is not a number") from None
     if not dt_ms > 0:
         raise DataError(path, None, f"'dt_ms' must be > 0, got {dt_ms}")
-    warnings: List[str] = list(_json(data, "warnings_json", path, []))
+    warnings: List[str] = [str(w) for w in _json(data, "warnings_json", path, [])]
     n_frames = np.asarray(data.get("n_frames", np.full(S, T)), dtype=np.int64).reshape(-1)
     if len(n_frames) != S or np.any(n_frames < 1) or np.any(n_frames > T):
         raise DataError(path, None, f"'n_frames' must hold {S} lengths between 1 and {T}")
@@ -160,19 +165,21 @@ def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDatas
         split = dict(zip(names, split_list))
     stim_meta = _json(data, "stim_metadata_json", path, [{} for _ in range(S)])
     neuron_meta = _json(data, "neuron_metadata_json", path, [])
-    if not isinstance(stim_meta, list) or len(stim_meta) != S:
-        stim_meta = [{} for _ in range(S)]
+    if len(stim_meta) != S or not all(isinstance(m, dict) for m in stim_meta):
+        raise DataError(path, None, f"'stim_metadata_json' must be a list of {S} objects")
+    if neuron_meta and (len(neuron_meta) != responses.shape[1] or not all(isinstance(m, dict) for m in neuron_meta)):
+        raise DataError(path, None, f"'neuron_metadata_json' must be a list of {responses.shape[1]} objects")
     waves, rate = _waveforms(data, S, path)
     stimuli = []
     for i in range(S):
         t = int(n_frames[i])
         # trials that are NaN over the whole stimulus are padding of ragged trial counts: keep them (NaN)
         stimuli.append(Stimulus(names[i], spec[i : i + 1, :, :t].copy(), responses[i, :, :, :t].copy(),
-                                waves[i], rate, dict(stim_meta[i] or {})))
+                                waves[i], rate, dict(stim_meta[i])))
     frontend = _json(data, "frontend_json", path, {})
     try:
-        return NeuralDataset(stimuli, neuron_names, freqs, dt_ms, split=split, frontend=dict(frontend),
-                             neuron_metadata=list(neuron_meta) if isinstance(neuron_meta, list) else [],
+        return NeuralDataset(stimuli, neuron_names, freqs, dt_ms, split=split, frontend=frontend,
+                             neuron_metadata=neuron_meta,
                              source=str(path), name=str(data["name"][()]) if "name" in data else path.stem,
                              warnings=warnings)
     except ValueError as exc:
