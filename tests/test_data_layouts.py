@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from strfviewer.data import DataError, load
 from strfviewer.data.spectrogram import SpectrogramConfig
@@ -274,3 +276,21 @@ def test_crcns_aa2_layout_and_tables(tmp_path):
     blue = ds.neuron_names.index("blue0203_1")
     assert np.all(np.isnan(song.responses[blue]))
     assert np.nansum(ds.stimulus("rip1").responses[blue]) == 1
+
+
+# --- junk through the whole loader --------------------------------------------------------------------
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spike_bytes=st.one_of(st.binary(max_size=120),
+                             st.text(alphabet="0123456789.-e \n\tx", max_size=120).map(str.encode)),
+       wav_bytes=st.one_of(st.none(), st.binary(max_size=64)))
+def test_junk_files_end_in_a_dataset_or_a_data_error(tmp_path_factory, spike_bytes, wav_bytes):
+    cell = make_cell(tmp_path_factory.mktemp("junk") / "c", n_stim=2, seconds=0.05)
+    (cell / "spike2").write_bytes(spike_bytes)
+    if wav_bytes is not None:
+        (cell / "stim1.wav").write_bytes(wav_bytes)
+    try:
+        ds = load(cell, use_cache=False)
+    except DataError as err:
+        assert err.path and err.message
+        return
+    assert len(ds.stimuli) == 2 and all(np.all(np.nan_to_num(s.responses) >= 0) for s in ds.stimuli)
