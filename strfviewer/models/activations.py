@@ -25,6 +25,17 @@ def _positive(raw: torch.Tensor, enabled: bool) -> torch.Tensor:
     return F.softplus(raw) if enabled else raw
 
 
+def _add_amplitude_and_baseline(module: nn.Module, amplitude: str, baseline: str) -> None:
+    """Create the raw ``(N,)`` amplitude parameter and, with ``module.bias``, the raw baseline, initialised
+    so that the (softplus-mapped, when non-negative) values start near 1 and near 0.4 respectively."""
+    n, non_negative = module.N, module.non_negative_output
+    lo, hi = (-0.43, 1.40) if non_negative else (0.5, 1.5)
+    setattr(module, amplitude, nn.Parameter(torch.empty(n).uniform_(lo, hi)))
+    if module.bias:
+        lo, hi = (-1.43, 0.43) if non_negative else (0.0, 1.0)
+        setattr(module, baseline, nn.Parameter(torch.empty(n).uniform_(lo, hi)))
+
+
 @register("activation", "ParametricSigmoid", aliases=("psigmoid",))
 class ParametricSigmoid(CapturesInitKwargs, nn.Module):
     """``f(x) = b * sigmoid((x - c) / d) + a`` per neuron (Willmore et al. 2016).
@@ -38,11 +49,7 @@ class ParametricSigmoid(CapturesInitKwargs, nn.Module):
         self.N, self.bias, self.non_negative_output = num_features, bias, non_negative_output
         self.c = nn.Parameter(torch.empty(num_features).uniform_(-0.5, 0.5))
         self.d = nn.Parameter(torch.empty(num_features).uniform_(0.5, 1.5))
-        lo, hi = (-0.43, 1.40) if non_negative_output else (0.5, 1.5)
-        self._raw_b = nn.Parameter(torch.empty(num_features).uniform_(lo, hi))
-        if bias:
-            lo, hi = (-1.43, 0.43) if non_negative_output else (0.0, 1.0)
-            self._raw_a = nn.Parameter(torch.empty(num_features).uniform_(lo, hi))
+        _add_amplitude_and_baseline(self, "_raw_b", "_raw_a")
 
     @property
     def b(self) -> torch.Tensor:
@@ -73,11 +80,7 @@ class ParametricDoubleExponential(CapturesInitKwargs, nn.Module):
         self.N, self.bias, self.non_negative_output = num_features, bias, non_negative_output
         self.k = nn.Parameter(torch.empty(num_features).uniform_(-0.5, 0.5))
         self.s = nn.Parameter(torch.empty(num_features).uniform_(0.5, 1.5))
-        lo, hi = (-0.43, 1.40) if non_negative_output else (0.5, 1.5)
-        self._raw_a = nn.Parameter(torch.empty(num_features).uniform_(lo, hi))
-        if bias:
-            lo, hi = (-1.43, 0.43) if non_negative_output else (0.0, 1.0)
-            self._raw_b = nn.Parameter(torch.empty(num_features).uniform_(lo, hi))
+        _add_amplitude_and_baseline(self, "_raw_a", "_raw_b")
 
     @property
     def a(self) -> torch.Tensor:
