@@ -368,7 +368,8 @@ def test_hub_offline_uses_the_cache(linear_ckpt, monkeypatch, tmp_path, x):
     model, metadata = load_checkpoint("lab/linear", cache_dir=cache)
     original, _ = load_checkpoint(linear_ckpt)
     torch.testing.assert_close(predict(model, x), predict(original, x), rtol=0, atol=0)
-    with pytest.raises(CheckpointError, match=r"hub:lab/other: not in the local Hugging Face cache"):
+    with pytest.raises(CheckpointError, match=r"hub:lab/other: no local folder of that name, and not in the "
+                                              r"local Hugging Face cache"):
         load_checkpoint("lab/other", cache_dir=cache)
 
 
@@ -482,3 +483,30 @@ def test_waveform_model_round_trip(frontend, family, tmp_path):
     loaded, _ = load_checkpoint(folder)
     wave = torch.randn(2, 1, 8000 // 10, generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(predict(loaded, wave), predict(model, wave), rtol=0, atol=1e-6)
+
+
+def test_hf_hub_offline_environment_variable_is_honoured(linear_ckpt, tmp_path):
+    """In a fresh interpreter with HF_HUB_OFFLINE=1 (read by huggingface_hub at import): the cached repo
+    loads, an uncached one fails with the offline explanation, and nothing tries the network."""
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path / "hf-cache"
+    _fake_hub_cache(cache, "lab/linear", linear_ckpt)
+    code = f"""
+from strfviewer.io.checkpoints import load_checkpoint, CheckpointError
+model, meta = load_checkpoint("lab/linear", cache_dir={str(cache)!r})
+print("loaded", type(model).__name__, meta)
+try:
+    load_checkpoint("lab/missing", cache_dir={str(cache)!r})
+except CheckpointError as exc:
+    print("error", exc)
+"""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "loaded Linear {'dt_ms': 5.0}" in proc.stdout
+    assert "error hub:lab/missing: no local folder of that name, and not in the local Hugging Face cache" \
+        in proc.stdout

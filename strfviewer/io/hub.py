@@ -58,7 +58,8 @@ def download_checkpoint(repo_id: str, cache_dir: Optional[PathLike] = None, revi
             cache_dir=os.fspath(cache_dir) if cache_dir is not None else None,
             allow_patterns=list(CHECKPOINT_FILES))
     except Exception as exc:  # the Hub client raises many types (offline, 404, auth, network)
-        raise CheckpointError(f"hub:{repo_id}", _describe_hub_error(exc)) from exc
+        raise CheckpointError(f"hub:{repo_id}", "no local folder of that name, and "
+                                                + _describe_hub_error(exc)) from exc
     return Path(folder)
 
 
@@ -78,10 +79,10 @@ def upload_checkpoint(folder: PathLike, repo_id: str, private: bool = False, tok
 def _describe_hub_error(exc: Exception) -> str:
     name = type(exc).__name__
     if name == "LocalEntryNotFoundError":
-        return ("not in the local Hugging Face cache and the Hub cannot be reached (offline mode "
+        return ("not in the local Hugging Face cache while the Hub cannot be reached (offline mode "
                 "HF_HUB_OFFLINE=1, or no network)")
     if name in ("RepositoryNotFoundError", "GatedRepoError"):
-        return "no such model repository on the Hugging Face Hub (or it is private/gated: pass token=...)"
+        return "no such model repository on the Hugging Face Hub (or it is private or gated: pass token=...)"
     if name == "RevisionNotFoundError":
         return "the requested revision does not exist in this Hub repository"
     return f"download from the Hugging Face Hub failed ({name}: {exc})"
