@@ -1,0 +1,170 @@
+"""``strfviewer dream CHECKPOINT --neurons 0,3 --steps 1500 --out FILE.npz``: synthesise the spectrograms
+that drive neurons of a saved model hardest (see :mod:`strfviewer.analysis.dreams`).
+
+The NPZ holds ``stimulus`` ``(K, 1, F, T)`` float32 (one dream per neuron, or one for the population),
+``responses`` ``(steps_done + 1, K)`` (row ``s``: the response after ``s`` steps), ``losses (steps_done,)``,
+``neurons (K or n,)`` indices, ``neuron_names``, ``freqs_hz (F,)``, ``lags_ms (T,)`` (oldest first),
+``dt_ms``, ``population`` and ``settings`` (JSON text). Written atomically; loading needs no pickle.
+Ctrl-C stops the dream and still writes what it reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import List, Optional
+
+from strfviewer.commands.gradmap import add_model_arguments, load_model
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "dream", help="synthesise the stimuli that drive neurons of a saved model hardest",
+        description="Gradient ascent (Adam) on the input spectrogram to maximise each chosen neuron's "
+                    "response (or the population's mean), from silence, noise or a given spectrogram.")
+    add_model_arguments(p, "frames of the dream")
+    p.add_argument("--neurons", metavar="I,J,...", help="neuron indices (default: all)")
+    p.add_argument("--population", action="store_true", help="one dream for the mean response of --neurons")
+    p.add_argument("--steps", type=int, default=1500, help="Adam steps (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--init", default="silence", metavar="silence|noise|FILE.npy",
+                   help="starting stimulus: silence, noise, or an (F, T) spectrogram in a .npy file "
+                        "(default: %(default)s)")
+    c = p.add_argument_group("constraints")
+    c.add_argument("--clamp", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="keep every value of the stimulus within these bounds")
+    c.add_argument("--clamp-data", metavar="DATA",
+                   help="clamp to the range of DATA's training spectrograms (as strfviewer fit loads them)")
+    c.add_argument("--l2", type=float, default=0.0, help="weight of the mean squared value (default: %(default)s)")
+    c.add_argument("--smooth", type=float, default=0.0,
+                   help="weight of the squared differences between neighbouring frames and bands "
+                        "(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise init (default: %(default)s)")
+    p.set_defaults(run=run)
+
+
+def parse_neurons(text: Optional[str], n_neurons: int) -> Optional[List[int]]:
+    if not text:
+        return None
+    try:
+        index = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise ValueError(f"--neurons {text!r}: expected indices such as 0,3,7") from None
+    bad = [i for i in index if not 0 <= i < n_neurons]
+    if bad or not index:
+        raise ValueError(f"--neurons {text!r}: indices must lie in 0..{n_neurons - 1}")
+    return index
+
+
+def parse_clamp(args: argparse.Namespace):
+    if args.clamp and args.clamp_data:
+        raise ValueError("give --clamp or --clamp-data, not both")
+    if args.clamp:
+        low, high = args.clamp
+        if not low < high:
+            raise ValueError(f"--clamp {low:g} {high:g}: LOW must be below HIGH")
+        return low, high
+    if args.clamp_data:
+        from strfviewer.analysis.dreams import stimulus_range
+        from strfviewer.data import load
+
+        return stimulus_range(load(args.clamp_data))
+    return None
+
+
+def parse_init(text: str):
+    if text in ("silence", "noise"):
+        return text
+    path = Path(text).expanduser()
+    if path.suffix.lower() != ".npy" or not path.is_file():
+        raise ValueError(f"--init {text!r}: expected silence, noise or an existing .npy file")
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(f"--init {path}: not a plain numeric .npy array ({exc})") from None
+
+
+class _Progress:
+    """A line on stderr every few percent; nothing when quiet or not a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+
+    def __call__(self, event) -> None:
+        if self.enabled and (event.step % max(1, event.steps // 50) == 0 or event.step == event.steps):
+            best = float(event.response.max()) if event.response.size else float("nan")
+            sys.stderr.write(f"\r\033[Kstep {event.step}/{event.steps}  max response {best:.4g}")
+            if event.step == event.steps:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from strfviewer.analysis.dreams import dream
+    from strfviewer.io.exports import write_npz
+
+    if args.steps < 0:
+        raise ValueError(f"--steps {args.steps}: must be >= 0")
+    if args.frames is not None and args.frames < 1:
+        raise ValueError(f"-T {args.frames}: needs at least one frame")
+    clamp, init = parse_clamp(args), parse_init(args.init)
+    model, axes = load_model(args.checkpoint, args.device)
+    neurons = parse_neurons(args.neurons, int(model.N))
+    if args.frames is None and isinstance(init, str):
+        from strfviewer.analysis.gradmaps import default_gradmap_T
+
+        T = default_gradmap_T(model, dt_ms=axes.dt_ms)
+    else:
+        T = args.frames
+    stop = threading.Event()
+    with _interrupt_sets(stop):
+        result = dream(model, neurons=neurons, steps=args.steps, lr=args.lr, init=init, T=T,
+                       readout=args.readout, population=args.population, clamp=clamp, l2=args.l2,
+                       smooth=args.smooth, seed=args.seed, progress=_Progress(not args.quiet), cancel=stop)
+    index = result.neurons
+    arrays = {
+        "stimulus": result.stimulus.numpy().astype(np.float32),
+        "responses": result.responses.astype(np.float32),
+        "losses": result.losses.astype(np.float32),
+        "neurons": np.asarray(index, dtype=np.int64),
+        "neuron_names": np.asarray([axes.neuron_names[i] for i in index], dtype=str),
+        "freqs_hz": axes.freqs_hz,
+        "lags_ms": axes.lags_ms(result.stimulus.shape[-1]),
+        "dt_ms": np.asarray(axes.dt_ms),
+        "population": np.asarray(result.population),
+        "cancelled": np.asarray(result.cancelled),
+        "settings": np.asarray(json.dumps(result.settings)),
+    }
+    out = write_npz(Path(args.out).expanduser(), arrays)
+    if not args.quiet:
+        for note in axes.notes:
+            print(f"warning: {note}", file=sys.stderr)
+        what = "population" if result.population else f"{len(index)} neuron(s)"
+        stopped = " (interrupted)" if result.cancelled else ""
+        print(f"dreamt {what} for {result.steps_done} step(s){stopped}: mean response "
+              f"{result.responses[0].mean():.4g} -> {result.final_response.mean():.4g} -> {out}", file=sys.stderr)
+    return 130 if result.cancelled else 0
+
+
+@contextlib.contextmanager
+def _interrupt_sets(stop: threading.Event):
+    """While the block runs, Ctrl-C sets ``stop`` (the dream ends after its current step, results kept)
+    instead of raising; outside the main thread signals cannot be caught and nothing changes."""
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    except ValueError:          # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,87 @@
+"""``strfviewer gradmap CHECKPOINT --out FILE.npz``: the gradmaps of every neuron of a saved model.
+
+The NPZ holds ``gradmaps`` ``(N, C, F, T)`` float32 (``g_n = dL_n/dx`` at the null stimulus with
+``L_n = -readout(r_n)``: plot ``-gradmaps`` to show excitatory regions as positive), ``freqs_hz (F,)``,
+``lags_ms (T,)`` (oldest first, ``-(T-1) dt .. 0``), ``neuron_names (N,)``, ``dt_ms``, ``channels (C,)``
+(``spectrogram``, or the prefilter's channels such as ``ON``, ``OFF`` with ``--per-channel``) and
+``readout``. Written atomically; loading needs no pickle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+READOUT_CHOICES = ("last", "mean", "peak")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "gradmap", help="compute the gradmaps (effective STRFs) of a saved model",
+        description="Compute one gradmap per neuron at the null stimulus (deepSTRF sign convention: "
+                    "L = -r[T-1], so -gradmap shows excitation as positive) and write them to an NPZ.")
+    add_model_arguments(p, "frames of the null stimulus")
+    p.add_argument("--per-channel", action="store_true",
+                   help="gradmaps at the prefilter's output, one per channel (AdapTrans: ON, OFF)")
+    p.set_defaults(run=run)
+
+
+def add_model_arguments(p: argparse.ArgumentParser, frames_help: str) -> None:
+    """Arguments shared by the commands that probe a saved model (gradmap, dream)."""
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint folder (or Hugging Face repo id)")
+    p.add_argument("--out", required=True, metavar="FILE.npz", help="output NPZ file")
+    p.add_argument("-T", "--frames", type=int, metavar="FRAMES",
+                   help=f"{frames_help} (default: the model's temporal reach; 100 ms for recurrent and "
+                        "attention models)")
+    p.add_argument("--readout", choices=READOUT_CHOICES, default="last",
+                   help="response value maximised: last frame, mean over time, or peak (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or mps (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+
+
+def load_model(checkpoint: str, device: str):
+    """``(model, axes)`` of a checkpoint, the model on ``device`` in eval mode."""
+    import torch
+
+    from strfviewer.analysis.model_axes import ModelAxes
+    from strfviewer.io.checkpoints import load_checkpoint
+
+    model, metadata = load_checkpoint(checkpoint)
+    try:
+        model = model.to(torch.device(device))
+    except (RuntimeError, AssertionError) as exc:
+        raise ValueError(f"--device {device}: {exc}") from None
+    axes = ModelAxes.from_metadata(metadata, int(model.F), int(model.N))
+    return model, axes
+
+
+def channel_names(model, per_channel: bool):
+    if not per_channel:
+        return ["spectrogram"]
+    C = int(getattr(model, "C_in", 1) or 1)
+    if C == 2 and type(getattr(model, "prefiltering", None)).__name__ == "AdapTrans":
+        return ["ON", "OFF"]
+    return [f"channel {c}" for c in range(C)] if C > 1 else ["prefiltered"]
+
+
+def run(args: argparse.Namespace) -> int:
+    from strfviewer.analysis.gradmaps import default_gradmap_T, strf_gradmap
+    from strfviewer.io.exports import results_arrays, write_npz
+
+    if args.frames is not None and args.frames < 1:
+        raise ValueError(f"-T {args.frames}: needs at least one frame")
+    model, axes = load_model(args.checkpoint, args.device)
+    T = args.frames if args.frames is not None else default_gradmap_T(model, dt_ms=axes.dt_ms)
+    maps = strf_gradmap(model, T=T, readout=args.readout, per_channel=args.per_channel)
+    arrays = results_arrays(axes.neuron_names, axes.freqs_hz, axes.dt_ms, gradmaps=maps.cpu().numpy(),
+                            lags_ms=axes.lags_ms(T),
+                            extra={"channels": channel_names(model, args.per_channel), "readout": args.readout})
+    out = write_npz(Path(args.out).expanduser(), arrays)
+    if not args.quiet:
+        for note in axes.notes:
+            print(f"warning: {note}", file=sys.stderr)
+        N, C, F, T = arrays["gradmaps"].shape
+        print(f"{type(model).__name__}: {N} gradmap(s), {C} channel(s) x {F} bands x {T} frames "
+              f"({T * axes.dt_ms:g} ms, readout {args.readout}) -> {out}", file=sys.stderr)
+    return 0
