@@ -112,3 +112,31 @@ def test_frontend_for_bands_reproduces_dataset_band_centres():
     rate = sonify.choose_sample_rate(cfg)
     np.testing.assert_allclose(band_frequencies(cfg, rate), freqs, rtol=1e-9)
     assert rate / 2 > freqs[-1]
+
+
+def test_dataset_frontend_and_normalisation_round_trip():
+    freqs = band_frequencies(CFG, 16000)
+    frontend = dict(CFG.to_dict(), sample_rate=16000)
+    cfg, rate = sonify.dataset_frontend(frontend, freqs, 5.0)
+    assert rate == 16000
+    np.testing.assert_allclose(band_frequencies(cfg, rate), freqs, rtol=1e-9)
+    # a z-scored spectrogram goes back to the front-end's values
+    x = 0.1 * np.random.default_rng(1).normal(size=8000)
+    spec, _ = compute_spectrogram(x, rate, CFG)
+    mean, std = spec.mean(axis=1), spec.std(axis=1)
+    frontend["normalization"] = {"kind": "zscore", "mean": mean.tolist(), "std": std.tolist()}
+    z = (spec - mean[:, None]) / std[:, None]
+    np.testing.assert_allclose(sonify.to_frontend_domain(z, frontend), spec, atol=1e-4)
+    np.testing.assert_array_equal(sonify.to_frontend_domain(spec, {}), spec)
+    # an empty front-end description still gives a usable config
+    cfg2, rate2 = sonify.dataset_frontend({}, freqs, 5.0)
+    assert rate2 / 2 >= freqs[-1]
+
+
+def test_frame_counts_match_when_a_frame_is_not_a_whole_number_of_samples():
+    cfg = SpectrogramConfig(n_bands=8, dt_ms=5.0, f_min_hz=500.0, f_max_hz=8000.0)
+    for frames in (1, 7, 95, 401):
+        n = sonify.samples_for_frames(frames, cfg, 22050)  # 110.25 samples per frame
+        assert compute_spectrogram(np.zeros(n), 22050, cfg)[0].shape[1] == frames
+    res = sonify.sonify_strf(np.ones((8, 3)), cfg, 22050, repeats=1, steps=2)
+    assert res.target.shape == res.achieved.shape

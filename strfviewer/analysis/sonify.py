@@ -258,6 +258,15 @@ def vocoder_init(target_weights: np.ndarray, cfg: SpectrogramConfig, sample_rate
     return out
 
 
+def samples_for_frames(n_frames: int, cfg: SpectrogramConfig, sample_rate: int) -> int:
+    """The number of samples whose spectrogram has exactly ``n_frames`` frames (``T = ceil(duration / dt)``),
+    also when a frame is not a whole number of samples."""
+    n = int(math.floor(n_frames * cfg.dt_ms * sample_rate / 1000.0 + 1e-6))
+    while frontend_module.n_frames_for(n, sample_rate, cfg.dt_ms) > n_frames:
+        n -= 1
+    return max(1, n)
+
+
 def _relative_error(achieved: np.ndarray, target: np.ndarray) -> float:
     spread = float(np.linalg.norm(target - target.mean()))
     return float(np.linalg.norm(achieved - target) / max(spread, 1e-12))
@@ -334,7 +343,7 @@ def sonify_spectrogram(spec: np.ndarray, cfg: SpectrogramConfig, sample_rate: Op
     else:
         dyn = 40.0
         weights = np.clip((spec - silence[:, None]) / np.where(span == 0, 1.0, span)[:, None], 0.0, 1.0)
-    n_samples = int(round(spec.shape[1] * cfg.dt_ms * sr / 1000.0))
+    n_samples = samples_for_frames(spec.shape[1], cfg, sr)
     init = vocoder_init(weights, cfg, sr, n_samples, reference_rms, dyn, seed)
     return synthesise(spec, cfg, sr, init, steps=steps, progress=progress, cancel=cancel, fade_ms=fade_ms,
                       peak=peak)
@@ -358,7 +367,47 @@ def sonify_strf(strf: np.ndarray, cfg: SpectrogramConfig, sample_rate: Optional[
     pattern = repeat_pattern(w, repeats, frames(gap_ms), frames(lead_ms))
     silence, reference = band_levels(cfg, sr, reference_rms, seed)
     target = weights_to_target(pattern, silence, reference, dynamic_range_db, cfg.compression)
-    n_samples = int(round(pattern.shape[1] * cfg.dt_ms * sr / 1000.0))
+    n_samples = samples_for_frames(pattern.shape[1], cfg, sr)
     init = vocoder_init(pattern, cfg, sr, n_samples, reference_rms, dynamic_range_db, seed)
     return synthesise(target, cfg, sr, init, steps=steps, progress=progress, cancel=cancel, fade_ms=fade_ms,
                       peak=peak)
+
+
+# ----------------------------------------------------------------------------------------------------
+# datasets: their front-end, and model-domain spectrograms back in the front-end's domain
+# ----------------------------------------------------------------------------------------------------
+def dataset_frontend(frontend: Optional[dict], freqs_hz: Sequence[float], dt_ms: float) -> tuple:
+    """``(SpectrogramConfig, sample_rate)`` reproducing a dataset's bands ``freqs_hz`` and frames ``dt_ms``.
+
+    ``frontend`` is ``NeuralDataset.frontend`` (may be empty or partial): its scale, compression, window and
+    ``sample_rate`` are used when valid; the sample rate falls back to :func:`choose_sample_rate`.
+    """
+    frontend = dict(frontend or {})
+    try:
+        base = SpectrogramConfig.from_dict(frontend)
+    except (TypeError, ValueError):
+        base = SpectrogramConfig()
+    cfg = frontend_for_bands(freqs_hz, dt_ms, base)
+    rate = frontend.get("sample_rate")
+    try:
+        rate = int(rate) if rate else None
+    except (TypeError, ValueError):
+        rate = None
+    if rate is None or rate / 2.0 < cfg.f_max_hz:
+        rate = choose_sample_rate(cfg)
+    return cfg, rate
+
+
+def to_frontend_domain(spec: np.ndarray, frontend: Optional[dict]) -> np.ndarray:
+    """Undo a dataset's per-band normalisation (``frontend['normalization']`` with ``kind='zscore'``,
+    ``mean`` and ``std`` ``(F,)``) so a model-domain spectrogram ``(F, T)`` (a stimulus, a dream) is in the
+    front-end's output domain again. Without a normalisation it is returned unchanged."""
+    out = np.asarray(spec, dtype=np.float64)
+    norm = (frontend or {}).get("normalization") or {}
+    if norm.get("kind") == "zscore" and norm.get("mean") is not None and norm.get("std") is not None:
+        mean = np.asarray(norm["mean"], dtype=np.float64).reshape(-1, 1)
+        std = np.asarray(norm["std"], dtype=np.float64).reshape(-1, 1)
+        if mean.shape[0] != out.shape[0] or std.shape[0] != out.shape[0]:
+            raise ValueError(f"normalisation has {mean.shape[0]} bands, the spectrogram {out.shape[0]}")
+        out = out * std + mean
+    return out.astype(np.float32)
