@@ -1,0 +1,633 @@
+"""The main window: menus, docks, the four live views, the status bar and the public API feature packs use.
+
+Public API (see ``docs/contracts.md``): ``session``, ``qt_session``, ``menu(name)``, ``add_dock(...)``,
+``views``, ``actions``, ``status(...)``, ``show_error(...)``, ``start_worker(...)``, ``settings()``.
+Long work (opening data or models, predictions, gradmaps, fits) runs in workers; errors from the engine
+become a dialog and the previous dataset stays open.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
+                               QSplitter, QWidget)
+
+from strfviewer.gui import model_io
+from strfviewer.gui.qt_session import QtSession
+from strfviewer.gui.views.gradmap_view import GradmapView
+from strfviewer.gui.views.neuron_table import NeuronTableView
+from strfviewer.gui.views.psth_view import PSTHView
+from strfviewer.gui.views.spectrogram_view import SpectrogramView
+from strfviewer.gui.views.stimulus_list import StimulusListView
+from strfviewer.gui.workers import Worker, WorkerPool
+from strfviewer.session import Run, Session
+
+log = logging.getLogger(__name__)
+
+MENUS = ("File", "View", "Fit", "Tools", "Help")
+MAX_RECENT = 10
+REDRAW_DELAY_MS = 8  # selection changes arriving within this delay are drawn once
+
+
+class MainWindow(QMainWindow):
+    """strfviewer's main window over a :class:`Session`."""
+
+    #: emitted after a dataset was opened by the window (payload: the dataset)
+    datasetOpened = Signal(object)
+
+    def __init__(self, session: Optional[Session] = None, settings: Optional[QSettings] = None,
+                 install_features: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("strfviewerMainWindow")
+        self.setWindowTitle("strfviewer")
+        self.setAcceptDrops(True)
+        self.session = session if session is not None else Session()
+        self.qt_session = QtSession(self.session, self)
+        self._settings = settings if settings is not None else QSettings()
+        self.worker_pool = WorkerPool(self)
+        self.errors: List[tuple] = []  # (title, message) of every error shown
+        self.error_box: Optional[QMessageBox] = None
+        self.actions: Dict[str, QAction] = {}
+        self._menus: Dict[str, QMenu] = {}
+        self.docks: Dict[str, QDockWidget] = {}
+
+        self._build_views()
+        self._build_menus()
+        self.add_dock("Neurons", self.views["neurons"], Qt.LeftDockWidgetArea, "neurons")
+        self.add_dock("Stimuli", self.views["stimuli"], Qt.LeftDockWidgetArea, "stimuli")
+        self._build_status_bar()
+        self._connect_session()
+        self.restore_settings()
+        if self.session.dataset is not None:
+            self._on_dataset(self.session.dataset)
+        if install_features:
+            from strfviewer.gui import features
+
+            self.installed_features = features.install_all(self)
+        else:
+            self.installed_features = []
+
+    # ================================================================================================
+    # public API
+    # ================================================================================================
+    def menu(self, name: str) -> QMenu:
+        """The top-level menu ``name`` ('File', 'View', 'Fit', 'Tools', 'Help'; others are created)."""
+        if name not in self._menus:
+            menu = QMenu(name.replace("&", ""), self)
+            menu.setObjectName(f"menu{name}")
+            help_menu = self._menus.get("Help")
+            if help_menu is not None:
+                self.menuBar().insertMenu(help_menu.menuAction(), menu)
+            else:
+                self.menuBar().addMenu(menu)
+            menu.setTitle(f"&{name}")
+            self._menus[name] = menu
+        return self._menus[name]
+
+    def add_dock(self, title: str, widget: QWidget, area=Qt.RightDockWidgetArea, name: Optional[str] = None
+                 ) -> QDockWidget:
+        """Add ``widget`` in a dock (object name ``name`` so its place is restored); listed in View."""
+        name = name or title.lower().replace(" ", "_")
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[name] = dock
+        self.menu("View").insertAction(self._view_separator, dock.toggleViewAction())
+        state = self._settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreDockWidget(dock)
+        return dock
+
+    def status(self, message: str, timeout_ms: int = 0) -> None:
+        self.statusBar().showMessage(message, timeout_ms)
+
+    def show_error(self, title: str, message: str) -> None:
+        """A readable, non-blocking error dialog; the app keeps running."""
+        log.warning("%s: %s", title, message)
+        self.errors.append((title, message))
+        if self.error_box is not None:
+            self.error_box.close()
+        box = QMessageBox(QMessageBox.Warning, title, message, QMessageBox.Ok, self)
+        box.setObjectName("errorBox")
+        box.setWindowModality(Qt.WindowModal)
+        box.open()
+        self.error_box = box
+        self.status(f"{title}: {message.splitlines()[0] if message else ''}", 10000)
+
+    def start_worker(self, fn: Callable, on_finished: Optional[Callable] = None, on_failed: Optional[Callable] = None,
+                     on_progress: Optional[Callable] = None, on_partial: Optional[Callable] = None,
+                     on_done: Optional[Callable] = None, name: str = "", busy: str = "") -> Worker:
+        """Run ``fn(progress, cancel)`` in a worker thread; callbacks run in the GUI thread. Without
+        ``on_failed`` a failure shows an error dialog. ``busy`` is shown in the status bar meanwhile."""
+        if on_failed is None:
+            def on_failed(message: str, _name=name or "task") -> None:
+                self.show_error(f"{_name} failed", message)
+        if busy:
+            self.status(busy)
+        return self.worker_pool.start(fn, on_finished=on_finished, on_failed=on_failed, on_progress=on_progress,
+                                      on_partial=on_partial, on_done=on_done, name=name)
+
+    def settings(self) -> QSettings:
+        return self._settings
+
+    # ================================================================================================
+    # layout
+    # ================================================================================================
+    def _build_views(self) -> None:
+        s = self.session
+        self.views: Dict[str, QWidget] = {
+            "spectrogram": SpectrogramView(s),
+            "psth": PSTHView(s),
+            "gradmap": GradmapView(s, self.start_worker),
+            "neurons": NeuronTableView(s),
+            "stimuli": StimulusListView(s),
+        }
+        self.views["psth"].plot.setXLink(self.views["spectrogram"].plot)
+        self.plots_splitter = QSplitter(Qt.Vertical)
+        self.plots_splitter.setObjectName("plotsSplitter")
+        self.plots_splitter.addWidget(self.views["spectrogram"])
+        self.plots_splitter.addWidget(self.views["psth"])
+        self.plots_splitter.setSizes([300, 300])
+        self.main_splitter = QSplitter(Qt.Horizontal)
+        self.main_splitter.setObjectName("mainSplitter")
+        self.main_splitter.addWidget(self.plots_splitter)
+        self.main_splitter.addWidget(self.views["gradmap"])
+        self.main_splitter.setSizes([700, 440])
+        self.setCentralWidget(self.main_splitter)
+        self.splitters = {"plots": self.plots_splitter, "main": self.main_splitter}
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_DELAY_MS)
+        self._redraw_timer.timeout.connect(self._redraw_due)
+        self._due: set = set()
+
+    def _build_menus(self) -> None:
+        for name in MENUS:
+            self.menu(name)
+        a = self._add_action
+        f = self.menu("File")
+        a("open_data", "File", "&Open data folder...", self.open_data_dialog, "Ctrl+O")
+        a("open_data_file", "File", "Open data &file (NPZ)...", self.open_data_file_dialog)
+        a("open_model", "File", "Open &model (folder or Hub id)...", self.open_model_dialog, "Ctrl+Shift+O")
+        a("open_demo", "File", "Open &demo data", lambda: self.open_demo(fit=True))
+        self.recent_menu = f.addMenu("&Recent")
+        self.recent_menu.setObjectName("menuRecent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        f.addSeparator()
+        a("save_model", "File", "&Save model...", self.save_model_dialog, "Ctrl+S")
+        export = a("export", "File", "&Export...", None, "Ctrl+E")
+        export.setEnabled(False)
+        export.setToolTip("figures and data export (feature pack)")
+        f.addSeparator()
+        a("quit", "File", "&Quit", self.close, "Ctrl+Q")
+
+        v = self.menu("View")
+        a("next_neuron", "View", "&Next neuron", lambda: self.step_neuron(+1), "Alt+Down")
+        a("previous_neuron", "View", "&Previous neuron", lambda: self.step_neuron(-1), "Alt+Up")
+        a("next_stimulus", "View", "Next &stimulus", lambda: self.step_stimulus(+1), "Alt+Right")
+        a("previous_stimulus", "View", "Previous s&timulus", lambda: self.step_stimulus(-1), "Alt+Left")
+        grid = a("grid_mode", "View", "STRF &grid of the best neurons", None, "Ctrl+G")
+        grid.setCheckable(True)
+        grid.toggled.connect(self.views["gradmap"].set_grid)
+        self.views["gradmap"].grid_box.toggled.connect(grid.setChecked)
+        a("filter_neurons", "View", "&Filter neurons", self._focus_filter, "Ctrl+F")
+        v.addSeparator()
+        self._view_separator = v.addSeparator()
+        a("reset_layout", "View", "&Reset layout", self.reset_layout)
+
+        a("quick_fit", "Fit", "Quick &ridge fit (Linear, 75 ms)", self.quick_fit, "Ctrl+R")
+        self.menu("Fit").addSeparator()
+
+        a("shortcuts", "Help", "&Keyboard shortcuts", self.show_shortcuts, "F1")
+        a("about", "Help", "&About strfviewer", self.show_about)
+
+    def _add_action(self, key: str, menu: str, text: str, slot: Optional[Callable], shortcut=None) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(f"action_{key}")
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if slot is not None:
+            action.triggered.connect(lambda _checked=False: slot())
+        self.menu(menu).addAction(action)
+        self.actions[key] = action
+        return action
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setObjectName("busyBar")
+        self.busy_bar.setMaximumWidth(160)
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.hide()
+        self.device_label = QLabel()
+        self.model_label = QLabel("no model")
+        self.dataset_label = QLabel("no dataset")
+        for w in (self.busy_bar, self.device_label, self.model_label, self.dataset_label):
+            sb.addPermanentWidget(w)
+        self.worker_pool.countChanged.connect(self._on_worker_count)
+        self.device_label.setText(f"device: {model_io.default_device_name()}")
+
+    def _on_worker_count(self, count: int) -> None:
+        self.busy_bar.setVisible(count > 0)
+        if count == 0:
+            self.busy_bar.setRange(0, 0)
+
+    def set_progress(self, fraction: Optional[float], message: str = "") -> None:
+        """Determinate progress (``0..1``) in the status bar, or busy (``None``)."""
+        if fraction is None:
+            self.busy_bar.setRange(0, 0)
+        else:
+            self.busy_bar.setRange(0, 1000)
+            self.busy_bar.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+        self.busy_bar.show()
+        if message:
+            self.status(message)
+
+    def update_status_labels(self) -> None:
+        s = self.session
+        self.dataset_label.setText(s.dataset_summary())
+        run = s.current_run
+        if run is None:
+            self.model_label.setText("no model")
+        else:
+            n = run.n_params
+            params = f", {n:,} params" if n is not None else ""
+            state = "" if run.status == "done" else f" ({run.status})"
+            self.model_label.setText(f"model: {run.name}{params}{state}")
+        device = getattr(getattr(run, "outcome", None), "device", None)
+        self.device_label.setText(f"device: {model_io.device_label(device) if device else model_io.default_device_name()}")
+
+    # ================================================================================================
+    # session -> views
+    # ================================================================================================
+    def _connect_session(self) -> None:
+        q = self.qt_session
+        q.datasetChanged.connect(self._on_dataset)
+        q.runsChanged.connect(self._on_runs)
+        q.currentRunChanged.connect(self._on_run_shown)
+        q.compareRunChanged.connect(self._on_run_shown)
+        q.neuronChanged.connect(self._on_neuron)
+        q.stimulusChanged.connect(self._on_stimulus)
+        q.resultsChanged.connect(self._on_results)
+
+    def schedule(self, *views: str) -> None:
+        """Redraw ``views`` soon, once, however many changes arrive meanwhile (debounced)."""
+        self._due.update(views)
+        self._redraw_timer.start()
+
+    def redraw_now(self) -> None:
+        """Draw every pending view immediately (tests and benchmarks)."""
+        self._redraw_timer.stop()
+        self._redraw_due()
+
+    def _redraw_due(self) -> None:
+        due, self._due = self._due, set()
+        for name in ("spectrogram", "psth", "gradmap"):
+            if name in due:
+                self.views[name].redraw()
+
+    def _on_dataset(self, dataset) -> None:
+        self.views["neurons"].reload()
+        self.views["stimuli"].reload()
+        self.setWindowTitle(f"strfviewer — {dataset.name or dataset.source}")
+        self.update_status_labels()
+        self.schedule("spectrogram", "psth", "gradmap")
+        for w in getattr(dataset, "warnings", []) or []:
+            self.status(f"note: {w}", 8000)
+
+    def _on_runs(self, _runs) -> None:
+        self.views["neurons"].reload_runs()
+        self.update_status_labels()
+
+    def _on_run_shown(self, _run) -> None:
+        self.update_status_labels()
+        self.schedule("psth", "gradmap")
+
+    def _on_neuron(self, _index: int) -> None:
+        self.views["neurons"].sync_selection()
+        self.schedule("psth", "gradmap")
+
+    def _on_stimulus(self, _name: str) -> None:
+        self.views["stimuli"].sync_selection()
+        self.schedule("spectrogram", "psth")
+
+    def _on_results(self, _run) -> None:
+        self.views["neurons"].refresh_results()
+        self.update_status_labels()
+        self.schedule("psth", "gradmap")
+
+    # ================================================================================================
+    # navigation
+    # ================================================================================================
+    def step_neuron(self, step: int) -> None:
+        """Select the next/previous neuron in the table's current (sorted, filtered) order."""
+        table = self.views["neurons"]
+        rows = table.proxy.rowCount()
+        if rows == 0:
+            return
+        current = table.proxy.mapFromSource(table.model.index(self.session.neuron, 0)).row()
+        target = 0 if current < 0 else max(0, min(rows - 1, current + step))
+        self.session.select_neuron(table.source_row_at(target))
+
+    def step_stimulus(self, step: int) -> None:
+        ds = self.session.dataset
+        if ds is None:
+            return
+        names = [s.name for s in ds.stimuli]
+        i = names.index(self.session.stimulus) if self.session.stimulus in names else 0
+        self.session.select_stimulus(names[max(0, min(len(names) - 1, i + step))])
+
+    def _focus_filter(self) -> None:
+        dock = self.docks.get("neurons")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+        self.views["neurons"].filter_edit.setFocus()
+        self.views["neurons"].filter_edit.selectAll()
+
+    # ================================================================================================
+    # opening and saving (the work itself lives in strfviewer.gui.model_io)
+    # ================================================================================================
+    def open_path(self, path: str) -> None:
+        """Open what ``path`` is: 'demo', a checkpoint folder / Hub id, or a data folder / NPZ file."""
+        kind = model_io.classify_path(path)
+        if kind == "demo":
+            self.open_demo(fit=True)
+        elif kind == "model":
+            self.open_model(path)
+        else:
+            self.open_data(path)
+
+    def open_demo(self, fit: bool = True) -> None:
+        self.open_data("demo", then=self.quick_fit if fit else None)
+
+    def open_data(self, path: str, then: Optional[Callable[[], None]] = None) -> Worker:
+        """Load a dataset in a worker; on success it replaces the open one, on failure an error dialog shows
+        and the previous dataset stays."""
+        path = str(path)
+
+        def finished(dataset) -> None:
+            self.session.set_dataset(dataset)
+            self.set_last("dataset", path)
+            self.add_recent(path)
+            self.status(f"opened {self.session.dataset_summary()}", 5000)
+            self.datasetOpened.emit(dataset)
+            if then is not None:
+                then()
+
+        def failed(message: str) -> None:
+            self.show_error("Could not open data", message)
+
+        return self.start_worker(lambda progress, cancel: model_io.load_dataset(path), on_finished=finished,
+                                 on_failed=failed, name="open data", busy=f"opening {path}…")
+
+    def open_model(self, path_or_id: str) -> Worker:
+        """Load a checkpoint in a worker and add it as a run (made current); predictions and metrics on the
+        open dataset are computed next."""
+        path_or_id = str(path_or_id)
+
+        dataset = self.session.dataset
+
+        def finished(run: Run) -> None:
+            problem = model_io.mismatch(run.model, self.session.dataset)
+            if problem:
+                self.show_error("Model does not fit this dataset", f"{path_or_id}: {problem}")
+                return
+            self.session.add_run(run, make_current=True)
+            self.set_last("model", path_or_id)
+            self.add_recent(path_or_id)
+            if run.get_predictions() is None or run.get_metrics() is None:
+                self.compute_results(run)
+
+        def failed(message: str) -> None:
+            self.show_error("Could not open model", message)
+
+        return self.start_worker(lambda progress, cancel: model_io.open_checkpoint(path_or_id, dataset),
+                                 on_finished=finished,
+                                 on_failed=failed, name="open model", busy=f"opening model {path_or_id}…")
+
+    def compute_results(self, run: Run) -> Optional[Worker]:
+        """Predictions and per-split metrics of ``run`` on the open dataset, in a worker."""
+        ds = self.session.dataset
+        if ds is None or run.model is None:
+            return None
+        model = run.model
+
+        def finished(results) -> None:
+            predictions, metrics = results
+            if run in self.session.runs:
+                self.session.update_run(run, predictions=predictions, metrics=metrics)
+
+        return self.start_worker(lambda progress, cancel: model_io.predictions_and_metrics(model, ds),
+                                 on_finished=finished, name="predict", busy=f"predicting with {run.name}…")
+
+    def quick_fit(self) -> Optional[Worker]:
+        """Ridge fit of a Linear model (T = 15 frames) on the open dataset: the first-start model."""
+        ds = self.session.dataset
+        if ds is None:
+            self.show_error("No data", "Open a dataset before fitting a model.")
+            return None
+        request = model_io.ridge_request()
+        run = self.session.add_run(Run(name="Linear ridge", spec=request.spec, request=request, status="running"),
+                                   make_current=True)
+
+        def progress(event) -> None:
+            frac = model_io.progress_fraction(event)
+            self.set_progress(frac, getattr(event, "message", "") or "fitting…")
+
+        def finished(outcome) -> None:
+            status = "cancelled" if getattr(outcome, "cancelled", False) else "done"
+            self.session.update_run(run, model=outcome.model, outcome=outcome, status=status,
+                                    message=getattr(outcome, "message", ""))
+            self.status(f"{run.name}: fitted in {getattr(outcome, 'seconds', 0):.1f} s", 8000)
+
+        def failed(message: str) -> None:
+            self.session.update_run(run, status="failed", message=message)
+            self.show_error("Fit failed", message)
+
+        return self.start_worker(lambda p, c: model_io.fit(ds, request, p, c), on_finished=finished,
+                                 on_failed=failed, on_progress=progress, name="ridge fit",
+                                 busy="fitting a Linear model (ridge)…")
+
+    def save_model(self, folder: str, run: Optional[Run] = None) -> Optional[Worker]:
+        run = run or self.session.current_run
+        if run is None or run.model is None:
+            self.show_error("Nothing to save", "There is no fitted model to save.")
+            return None
+        ds = self.session.dataset
+
+        def finished(path) -> None:
+            run.checkpoint_path = str(path)
+            self.set_last("model", str(path))
+            self.add_recent(str(path))
+            self.status(f"saved {run.name} to {path}", 8000)
+
+        def failed(message: str) -> None:
+            self.show_error("Could not save model", message)
+
+        return self.start_worker(lambda p, c: model_io.save_run(run, ds, folder), on_finished=finished,
+                                 on_failed=failed, name="save model", busy=f"saving to {folder}…")
+
+    # --- dialogs ------------------------------------------------------------------------------------
+    def _start_dir(self) -> str:
+        return str(self._settings.value("paths/last_folder", str(Path.home())))
+
+    def open_data_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open data folder", self._start_dir())
+        if path:
+            self._settings.setValue("paths/last_folder", str(Path(path).parent))
+            self.open_data(path)
+
+    def open_data_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open data file", self._start_dir(), "NumPy archive (*.npz)")
+        if path:
+            self._settings.setValue("paths/last_folder", str(Path(path).parent))
+            self.open_data(path)
+
+    def open_model_dialog(self) -> None:
+        from strfviewer.gui.open_model_dialog import OpenModelDialog
+
+        dialog = OpenModelDialog(self, self._start_dir())
+        if dialog.exec() and dialog.target():
+            target = dialog.target()
+            if Path(target).exists():
+                self._settings.setValue("paths/last_folder", str(Path(target).parent))
+            self.open_model(target)
+
+    def save_model_dialog(self) -> None:
+        run = self.session.current_run
+        if run is None or run.model is None:
+            self.show_error("Nothing to save", "There is no fitted model to save.")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Save model into a new or empty folder", self._start_dir())
+        if folder:
+            self.save_model(str(Path(folder) / model_io.checkpoint_folder_name(run)))
+
+    def show_about(self) -> None:
+        from strfviewer import __version__
+
+        QMessageBox.about(self, "About strfviewer",
+                          f"<b>strfviewer {__version__}</b><br>Fit, open and explore spectro-temporal receptive "
+                          "field (STRF) encoding models of auditory neurons.<br>PySide6 + pyqtgraph over a "
+                          "Qt-free PyTorch engine implementing the deepSTRF model family.")
+
+    def shortcut_rows(self) -> List[tuple]:
+        """(menu, action text, shortcut) of every action with a shortcut, features' included."""
+        rows = []
+        for name, menu in self._menus.items():
+            for action in menu.actions():
+                seq = action.shortcut().toString(QKeySequence.NativeText)
+                if seq:
+                    rows.append((name, action.text().replace("&", ""), seq))
+        rows.append(("Neuron table", "move the selection", "Up / Down / PgUp / PgDown / Home / End"))
+        return rows
+
+    def show_shortcuts(self) -> None:
+        html = "<table cellspacing=6>" + "".join(
+            f"<tr><td><i>{m}</i></td><td>{t}</td><td><b>{k}</b></td></tr>" for m, t, k in self.shortcut_rows())
+        box = QMessageBox(QMessageBox.Information, "Keyboard shortcuts", html + "</table>", QMessageBox.Ok, self)
+        box.setObjectName("shortcutsBox")
+        box.open()
+        self._shortcuts_box = box
+
+    # ================================================================================================
+    # settings, recent, drag and drop, close
+    # ================================================================================================
+    def set_last(self, what: str, value: str) -> None:
+        self._settings.setValue(f"last/{what}", value)
+        if what == "dataset" and value != "demo" and Path(value).exists():
+            self._settings.setValue("paths/last_folder", str(Path(value).parent))
+
+    def recent(self) -> List[str]:
+        value = self._settings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path: str) -> None:
+        items = [p for p in self.recent() if p != path]
+        self._settings.setValue("recent", ([path] + items)[:MAX_RECENT])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        items = self.recent()
+        for path in items:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
+        if not items:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def restore_settings(self) -> None:
+        s = self._settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        for name, splitter in self.splitters.items():
+            value = s.value(f"splitters/{name}")
+            if isinstance(value, QByteArray) and not value.isEmpty():
+                splitter.restoreState(value)
+        if s.value("view/grid", False) in (True, "true"):
+            self.views["gradmap"].set_grid(True)
+
+    def save_settings(self) -> None:
+        s = self._settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        for name, splitter in self.splitters.items():
+            s.setValue(f"splitters/{name}", splitter.saveState())
+        s.setValue("view/grid", self.views["gradmap"].grid_box.isChecked())
+        s.sync()
+
+    def reset_layout(self) -> None:
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+        self.plots_splitter.setSizes([300, 300])
+        self.main_splitter.setSizes([700, 440])
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if self._dropped_path(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        path = self._dropped_path(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            self.open_path(path)
+
+    @staticmethod
+    def _dropped_path(mime) -> Optional[str]:
+        if mime is None or not mime.hasUrls():
+            return None
+        for url in mime.urls():
+            if url.isLocalFile():
+                return url.toLocalFile()
+        return None
+
+    def is_ready(self) -> bool:
+        """True once a dataset is shown, nothing runs in the background and the current run's gradmap (if
+        any) is drawn: what the smoke test waits for before its screenshot."""
+        run = self.session.current_run
+        if self.session.dataset is None or self.worker_pool.workers or self._due:
+            return False
+        if run is None:
+            return True
+        return run.status != "running" and (run.model is None or self.views["gradmap"].displayed is not None)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.save_settings()
+        self.worker_pool.shutdown()
+        super().closeEvent(event)

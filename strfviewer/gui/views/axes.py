@@ -1,0 +1,99 @@
+"""Axis helpers shared by the views: a frequency axis that labels band indices with their centre in Hz."""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+
+
+#: widths (px) that keep the time axes of the spectrogram and PSTH views aligned
+LEFT_AXIS_WIDTH = 62
+COLORBAR_WIDTH = 70
+
+
+def reserve_right_column(plot_item: pg.PlotItem, width: int = COLORBAR_WIDTH) -> pg.GraphicsWidget:
+    """An empty column where a ``ColorBarItem`` sits in another plot, so stacked plots line up."""
+    spacer = pg.GraphicsWidget()
+    spacer.setFixedWidth(width)
+    plot_item.layout.addItem(spacer, 2, 5)
+    plot_item.layout.setColumnFixedWidth(4, 5)
+    return spacer
+
+
+def format_hz(hz: float) -> str:
+    """``'500'``, ``'1.2k'``, ``'16k'``: compact labels for frequencies in Hz."""
+    if not np.isfinite(hz):
+        return ""
+    if hz >= 10000:
+        return f"{hz / 1000:.0f}k"
+    if hz >= 1000:
+        return f"{hz / 1000:.1f}k".replace(".0k", "k")
+    return f"{hz:.0f}"
+
+
+class BandAxis(pg.AxisItem):
+    """Left axis of an image whose rows are frequency bands: row ``i`` is drawn at ``y = i`` and labelled
+    with ``freqs_hz[i]`` (band centres, Hz), so non-uniform (mel) bands keep their true centre labels."""
+
+    def __init__(self, orientation: str = "left", **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.freqs_hz = np.zeros(0)
+        self.setLabel("frequency", units="Hz")
+        self.enableAutoSIPrefix(False)
+
+    def set_freqs(self, freqs_hz: Sequence[float]) -> None:
+        self.freqs_hz = np.asarray(freqs_hz, dtype=float)
+        self.picture = None
+        self.update()
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph API
+        n = len(self.freqs_hz)
+        if n == 0:
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = max(0, int(np.ceil(minVal))), min(n - 1, int(np.floor(maxVal)))
+        if hi < lo:
+            return []
+        max_ticks = max(2, int(size // 28))
+        step = max(1, int(np.ceil((hi - lo + 1) / max_ticks)))
+        major = list(range(lo, hi + 1, step))
+        return [(float(step), [float(v) for v in major])]
+
+    def tickStrings(self, values, scale, spacing) -> List[str]:  # noqa: N802 - pyqtgraph API
+        n = len(self.freqs_hz)
+        if n == 0:
+            return super().tickStrings(values, scale, spacing)
+        out = []
+        for v in values:
+            i = int(round(v))
+            out.append(format_hz(self.freqs_hz[i]) if 0 <= i < n else "")
+        return out
+
+
+def diverging_cmap() -> pg.ColorMap:
+    """Blue-white-red diverging map for signed STRFs and gradmaps (levels set symmetric around 0)."""
+    try:
+        return pg.colormap.get("CET-D1")
+    except Exception:  # pragma: no cover - colour-map files missing in a frozen build
+        return pg.ColorMap([0.0, 0.5, 1.0], [(33, 102, 172), (247, 247, 247), (178, 24, 43)])
+
+
+def sequential_cmap() -> pg.ColorMap:
+    """Perceptually uniform map for spectrograms."""
+    try:
+        return pg.colormap.get("inferno")
+    except Exception:  # pragma: no cover
+        return pg.ColorMap([0.0, 1.0], [(0, 0, 0), (255, 255, 255)])
+
+
+def symmetric_level(arrays) -> float:
+    """``max |x|`` over finite entries (1.0 when all are zero/NaN): the level for a symmetric colour map."""
+    m = 0.0
+    for a in arrays:
+        a = np.asarray(a)
+        if a.size:
+            finite = a[np.isfinite(a)]
+            if finite.size:
+                m = max(m, float(np.abs(finite).max()))
+    return m if m > 0 else 1.0

@@ -1,0 +1,325 @@
+"""Gradmap / STRF view: the selected neuron's gradmap (or kernel STRF for Linear/LN) as lag (ms) x frequency
+(Hz), channels side by side, symmetric diverging colours; a grid mode shows the top-K neurons by cc_norm
+and a click on a tile selects that neuron.
+
+Gradmaps of all neurons are computed once per (run, readout, channels) in a worker and cached in
+``run.cache``, so switching neuron only slices an array.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout,
+                               QWidget)
+
+from strfviewer.gui.views.axes import BandAxis, diverging_cmap, symmetric_level
+from strfviewer.gui.views.strf_data import (READOUTS, compute_gradmaps, gradmap_key, has_kernel_strf,
+                                            kernel_strf, lags_ms, n_channels, top_neurons)
+
+CHANNEL_NAMES = {2: ("ON", "OFF")}
+MODES = ("gradmap", "kernel STRF")
+
+
+class GradmapView(QWidget):
+    """Attributes for inspection: ``displayed`` ``(C, F, T)`` as drawn (sign applied) for the selected
+    neuron, ``images`` (one ``ImageItem`` per channel), ``grid_neurons`` (tile -> neuron index),
+    ``grid_images``; ``pending`` is true while a computation runs."""
+
+    tileClicked = Signal(int)
+
+    def __init__(self, session, start_worker: Callable, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._start_worker = start_worker
+        self.displayed: Optional[np.ndarray] = None
+        self.lags: Optional[np.ndarray] = None
+        self.images: List[pg.ImageItem] = []
+        self.plots: List[pg.PlotItem] = []
+        self.grid_neurons: List[int] = []
+        self.grid_images: List[pg.ImageItem] = []
+        self.grid_plots: List[pg.PlotItem] = []
+        self._pending: Dict[tuple, object] = {}  # (run id, key) -> worker
+        self.errors: Dict[tuple, str] = {}
+
+        # controls
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(MODES)
+        self.mode_box.setToolTip("gradmap: gradient of the response at the null stimulus (any model);\n"
+                                 "kernel STRF: the weights of a Linear / LN model")
+        self.readout_box = QComboBox()
+        self.readout_box.addItems(READOUTS)
+        self.readout_box.setToolTip("which value of the response the gradient is taken of: the last time step,"
+                                    " the mean over time, or the peak")
+        self.channels_box = QComboBox()
+        self.channels_box.addItems(["prefilter channels", "spectrogram"])
+        self.channels_box.setToolTip("for prefiltered models (AdapTrans ON/OFF): the gradmap at each prefilter "
+                                     "output channel side by side, or at the raw spectrogram")
+        self.sign_box = QCheckBox("deepSTRF sign")
+        self.sign_box.setToolTip("unchecked: excitation positive (red), i.e. -dL/dx;\n"
+                                 "checked: deepSTRF's raw gradmap dL/dx with L = -r (excitation negative).\n"
+                                 "Kernel STRFs are always shown as weights.")
+        self.grid_box = QCheckBox("grid, top")
+        self.grid_box.setToolTip("show the gradmaps of the best neurons by test cc_norm; click a tile to select")
+        self.k_spin = QSpinBox()
+        self.k_spin.setRange(1, 64)
+        self.k_spin.setValue(16)
+        self.busy = QLabel("")
+        self.busy.setObjectName("gradmapBusy")
+        for w in (self.mode_box, self.readout_box, self.channels_box):
+            w.currentIndexChanged.connect(self.redraw)
+        for w in (self.sign_box, self.grid_box):
+            w.toggled.connect(self.redraw)
+        self.k_spin.valueChanged.connect(self.redraw)
+        controls = QHBoxLayout()
+        controls.setContentsMargins(2, 0, 2, 0)
+        for w in (self.mode_box, self.readout_box, self.channels_box, self.sign_box, self.grid_box, self.k_spin,
+                  self.busy):
+            controls.addWidget(w)
+        controls.addStretch(1)
+
+        # single neuron: channels side by side
+        self.single = pg.GraphicsLayoutWidget()
+        self.single.setObjectName("gradmapSingle")
+        self.single.setBackground("w")
+        self.colorbar = pg.ColorBarItem(colorMap=diverging_cmap(), interactive=False, width=12)
+        # grid of top-K neurons
+        self.grid = pg.GraphicsLayoutWidget()
+        self.grid.setObjectName("gradmapGrid")
+        self.grid.setBackground("w")
+        self.grid.scene().sigMouseClicked.connect(self._grid_clicked)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.single)
+        self.stack.addWidget(self.grid)
+        self.tileClicked.connect(self._select_tile)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(controls)
+        layout.addWidget(self.stack, 1)
+
+    # --- public -------------------------------------------------------------------------------------
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
+
+    @property
+    def readout(self) -> str:
+        return self.readout_box.currentText()
+
+    @property
+    def mode(self) -> str:
+        return self.mode_box.currentText()
+
+    def plot_widgets(self) -> list:
+        return [self.grid if self.grid_box.isChecked() else self.single]
+
+    def set_grid(self, on: bool) -> None:
+        self.grid_box.setChecked(on)
+
+    # --- data ---------------------------------------------------------------------------------------
+    def _per_channel(self, model) -> bool:
+        return n_channels(model) > 1 and self.channels_box.currentIndex() == 0
+
+    def _arrays(self, run) -> Optional[np.ndarray]:
+        """``(N, C, F, T)`` to draw, sign applied, or ``None`` while it is computed (worker started)."""
+        model = run.model
+        if self.mode == "kernel STRF":
+            if "kernel" not in run.cache:
+                run.cache["kernel"] = kernel_strf(model)
+            return run.cache["kernel"]
+        key = gradmap_key(self.readout, self._per_channel(model))
+        if key not in run.cache:
+            self._compute(run, key)
+            return None
+        g = run.cache[key]
+        return g if self.sign_box.isChecked() else -g
+
+    def _compute(self, run, key) -> None:
+        token = (run.id, key)
+        if token in self._pending or token in self.errors:
+            return
+        model, readout, per_channel = run.model, key[1], key[2]
+
+        def work(progress, cancel):
+            return compute_gradmaps(model, readout=readout, per_channel=per_channel)
+
+        def finished(g) -> None:
+            self._pending.pop(token, None)
+            run.cache[key] = g
+            self.session.notify_results(run)
+
+        def failed(message: str) -> None:
+            self._pending.pop(token, None)
+            self.errors[token] = message
+            self.redraw()
+
+        self._pending[token] = self._start_worker(work, on_finished=finished, on_failed=failed,
+                                                  name="gradmap")
+
+    # --- drawing ------------------------------------------------------------------------------------
+    def redraw(self) -> None:
+        s = self.session
+        run, ds = s.current_run, s.dataset
+        model = getattr(run, "model", None)
+        kernel_ok = has_kernel_strf(model)
+        self.mode_box.model().item(1).setEnabled(kernel_ok)
+        if self.mode == "kernel STRF" and not kernel_ok:
+            self.mode_box.setCurrentIndex(0)  # re-enters redraw
+            return
+        self.readout_box.setEnabled(self.mode == "gradmap")
+        self.sign_box.setEnabled(self.mode == "gradmap")
+        self.channels_box.setEnabled(model is not None and n_channels(model) > 1)
+        grid = self.grid_box.isChecked()
+        self.stack.setCurrentIndex(1 if grid else 0)
+        if ds is None or run is None or model is None:
+            msg = "no model yet: fit one (Fit menu) or open one (File > Open model...)" if ds is not None else ""
+            if run is not None and model is None:
+                msg = f"{run.name}: {run.status}"
+            self._show_message(msg)
+            return
+        arr = self._arrays(run)
+        if arr is None:
+            token_errors = [m for (rid, _), m in self.errors.items() if rid == run.id]
+            if token_errors and not self.pending:
+                self._show_message(f"gradmap failed: {token_errors[-1]}")
+            else:
+                self.busy.setText("computing gradmaps…")
+                self._show_message("computing gradmaps…")
+            return
+        self.busy.setText("")
+        if arr.shape[0] != ds.n_neurons or arr.shape[2] != ds.n_freqs:
+            self._show_message(f"model shape {arr.shape[0]} neurons x {arr.shape[2]} bands does not match the "
+                               f"dataset ({ds.n_neurons} x {ds.n_freqs})")
+            return
+        self.lags = lags_ms(arr.shape[-1], ds.dt_ms)
+        if grid:
+            self._draw_grid(run, arr)
+        else:
+            self._draw_single(arr[s.neuron])
+
+    def _show_message(self, text: str) -> None:
+        self.displayed = None
+        for widget in (self.single, self.grid):
+            widget.clear()
+        self.images, self.plots, self.grid_images, self.grid_plots, self.grid_neurons = [], [], [], [], []
+        target = self.grid if self.grid_box.isChecked() else self.single
+        target.addLabel(text, color="#444")
+
+    def _channel_names(self, C: int) -> tuple:
+        return CHANNEL_NAMES.get(C, tuple(f"channel {c}" for c in range(C))) if C > 1 else ("",)
+
+    def _place(self, item: pg.ImageItem, F: int, T: int, dt: float) -> None:
+        item.setRect(float(self.lags[0]) - dt / 2, -0.5, T * dt, float(F))
+
+    def _visible_frames(self, T: int) -> int:
+        """Lags shown at first: the model's own window (twice, at least 20 frames) when the gradmap reaches
+        further back (a prefilter's long memory); the rest is one zoom away (single view)."""
+        model = getattr(self.session.current_run, "model", None)
+        window = int(getattr(model, "T", T) or T)
+        return int(min(T, max(2 * window, 20)))
+
+    def _draw_single(self, maps: np.ndarray) -> None:
+        """``maps`` ``(C, F, T)`` of the selected neuron."""
+        ds = self.session.dataset
+        C, F, T = maps.shape
+        self.displayed = maps
+        level = symmetric_level([maps])
+        if len(self.plots) != C:
+            self.single.clear()
+            self.plots, self.images = [], []
+            names = self._channel_names(C)
+            for c in range(C):
+                axis = BandAxis("left")
+                plot = self.single.addPlot(row=0, col=c, axisItems={"left": axis})
+                plot.setLabel("bottom", "lag", units="ms")
+                plot.getAxis("bottom").enableAutoSIPrefix(False)
+                plot.setMouseEnabled(x=True, y=False)
+                if c > 0:
+                    plot.getAxis("left").setLabel("")
+                    plot.setYLink(self.plots[0])
+                img = pg.ImageItem(axisOrder="row-major", autoLevels=False)
+                plot.addItem(img)
+                plot.setTitle(names[c], size="9pt")
+                self.plots.append(plot)
+                self.images.append(img)
+            self.colorbar = pg.ColorBarItem(colorMap=diverging_cmap(), interactive=False, width=12)
+            self.colorbar.setImageItem(self.images)
+            self.single.addItem(self.colorbar, row=0, col=C)
+        dt = float(ds.dt_ms)
+        for c in range(C):
+            self.images[c].setImage(maps[c], autoLevels=False)
+            self._place(self.images[c], F, T, dt)
+            self.plots[c].getAxis("left").set_freqs(ds.freqs_hz)
+            first = self.lags[T - self._visible_frames(T)]
+            self.plots[c].setRange(xRange=(first - dt / 2, self.lags[-1] + dt / 2), yRange=(-0.5, F - 0.5),
+                                   padding=0)
+        self.colorbar.setLevels((-level, level))
+        what = self.mode if self.mode != "gradmap" else f"gradmap ({self.readout})"
+        self.plots[0].setTitle(f"{ds.neuron_names[self.session.neuron]} — {what}"
+                               + (f" — {self._channel_names(C)[0]}" if C > 1 else ""), size="9pt")
+
+    def _draw_grid(self, run, arr: np.ndarray) -> None:
+        ds = self.session.dataset
+        values = run.neuron_values("cc_norm", "test")
+        neurons = [int(i) for i in top_neurons(values, ds.n_neurons, self.k_spin.value())]
+        N, C, F, T = arr.shape
+        arr = arr[..., T - self._visible_frames(T):]
+        # channels side by side in one tile, separated by a NaN column
+        tiles = []
+        for n in neurons:
+            parts = []
+            for c in range(C):
+                if c:
+                    parts.append(np.full((F, 1), np.nan, dtype=np.float32))
+                parts.append(arr[n, c])
+            tiles.append(np.concatenate(parts, axis=1))
+        self.displayed = arr[self.session.neuron]
+        level = symmetric_level(tiles)
+        if self.grid_neurons != neurons or len(self.grid_images) != len(neurons):
+            self.grid.clear()
+            self.grid_plots, self.grid_images = [], []
+            cols = int(np.ceil(np.sqrt(len(neurons))))
+            for i, n in enumerate(neurons):
+                plot = self.grid.addPlot(row=i // cols, col=i % cols)
+                plot.hideAxis("left")
+                plot.hideAxis("bottom")
+                plot.setMouseEnabled(x=False, y=False)
+                plot.hideButtons()
+                img = pg.ImageItem(axisOrder="row-major", autoLevels=False)
+                img.setColorMap(diverging_cmap())
+                plot.addItem(img)
+                self.grid_plots.append(plot)
+                self.grid_images.append(img)
+            self.grid_neurons = neurons
+        width = tiles[0].shape[1] if tiles else 1
+        for i, (n, tile) in enumerate(zip(neurons, tiles)):
+            img = self.grid_images[i]
+            img.setImage(tile, autoLevels=False, levels=(-level, level))
+            img.setRect(0, 0, width, F)
+            v = values[n] if values is not None and n < len(values) else np.nan
+            label = ds.neuron_names[n] + (f"  {v:.2f}" if np.isfinite(v) else "")
+            bold = n == self.session.neuron
+            self.grid_plots[i].setTitle(f"<b>{label}</b>" if bold else label, size="8pt")
+            self.grid_plots[i].setRange(xRange=(0, width), yRange=(0, F), padding=0)
+
+    # --- grid clicks --------------------------------------------------------------------------------
+    def tile_at(self, scene_pos) -> Optional[int]:
+        """Index of the grid tile under a scene position (``None`` outside every tile)."""
+        for i, plot in enumerate(self.grid_plots):
+            if plot.sceneBoundingRect().contains(scene_pos):
+                return i
+        return None
+
+    def _grid_clicked(self, event) -> None:
+        i = self.tile_at(event.scenePos())
+        if i is not None and i < len(self.grid_neurons):
+            self.tileClicked.emit(self.grid_neurons[i])
+
+    def _select_tile(self, neuron: int) -> None:
+        if self.session.dataset is not None:
+            self.session.select_neuron(neuron)

@@ -1,0 +1,221 @@
+"""Neuron table: name, number of spikes, cc_max and one test cc_norm column per run; sortable, filterable,
+keyboard navigable; the current row is the session's selected neuron."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import List, Optional
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+SORT_ROLE = Qt.UserRole + 1
+FIXED_COLUMNS = ("#", "neuron", "spikes", "cc_max")
+
+
+def spike_counts(dataset) -> np.ndarray:
+    """Total count per neuron ``(N,)`` over every stimulus, trial and bin (NaN entries ignored)."""
+    total = np.zeros(dataset.n_neurons)
+    for s in dataset.stimuli:
+        total += np.nansum(s.responses, axis=(1, 2))
+    return total
+
+
+def data_ceiling(dataset) -> np.ndarray:
+    """``cc_max`` ``(N,)`` of the test stimuli (all stimuli when there is no test split), from the data only."""
+    stims = dataset.stimuli_in("test") or list(dataset.stimuli)
+    try:
+        from strfviewer.fit.metrics import cc_norm_from_trials
+    except ImportError:  # pragma: no cover - engine part absent
+        return np.full(dataset.n_neurons, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        # cc_max does not depend on the prediction; the trial mean stands in for one
+        m = cc_norm_from_trials([s.responses for s in stims], [np.nan_to_num(s.psth()) for s in stims])
+    return np.asarray(m.cc_max, dtype=float)
+
+
+class NeuronTableModel(QAbstractTableModel):
+    """Rows = neurons (source order = dataset order). ``SORT_ROLE`` gives numbers for sorting."""
+
+    def __init__(self, session, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.spikes = np.zeros(0)
+        self.cc_max = np.zeros(0)
+        self.run_values: List[tuple] = []  # (run, (N,) cc_norm or None)
+
+    # --- refresh from the session --------------------------------------------------------------------
+    def reload(self) -> None:
+        """Recompute everything (new dataset or new set of runs)."""
+        self.beginResetModel()
+        ds = self.session.dataset
+        if ds is None:
+            self.spikes = np.zeros(0)
+            self.cc_max = np.zeros(0)
+        else:
+            self.spikes = spike_counts(ds)
+            self.cc_max = data_ceiling(ds)
+        self._collect_runs()
+        self.endResetModel()
+
+    def reload_runs(self) -> None:
+        self.beginResetModel()
+        self._collect_runs()
+        self.endResetModel()
+
+    def _collect_runs(self) -> None:
+        self.run_values = [(r, r.neuron_values("cc_norm", "test")) for r in self.session.runs]
+
+    def refresh_results(self) -> None:
+        """Results of a run arrived: same columns, new numbers."""
+        if len(self.run_values) != len(self.session.runs):
+            return self.reload_runs()
+        self._collect_runs()
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, len(FIXED_COLUMNS)),
+                                  self.index(self.rowCount() - 1, self.columnCount() - 1))
+
+    # --- Qt model API -------------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        ds = self.session.dataset
+        return 0 if parent.isValid() or ds is None else ds.n_neurons
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(FIXED_COLUMNS) + len(self.run_values)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
+        if orientation != Qt.Horizontal:
+            return None
+        if role == Qt.DisplayRole:
+            if section < len(FIXED_COLUMNS):
+                return FIXED_COLUMNS[section]
+            run = self.run_values[section - len(FIXED_COLUMNS)][0]
+            return f"cc_norm {run.name}"
+        if role == Qt.ToolTipRole:
+            tips = {0: "index in the dataset", 1: "neuron name", 2: "spikes over all stimuli and trials",
+                    3: "noise ceiling of the test stimuli (from the trials)"}
+            if section in tips:
+                return tips[section]
+            run = self.run_values[section - len(FIXED_COLUMNS)][0]
+            return f"normalised correlation on the test stimuli, run {run.name!r}"
+        return None
+
+    def value(self, row: int, column: int):
+        """Raw value of a cell (int, str or float, NaN when unknown)."""
+        ds = self.session.dataset
+        if column == 0:
+            return row
+        if column == 1:
+            return ds.neuron_names[row]
+        if column == 2:
+            return float(self.spikes[row]) if row < len(self.spikes) else math.nan
+        if column == 3:
+            return float(self.cc_max[row]) if row < len(self.cc_max) else math.nan
+        values = self.run_values[column - len(FIXED_COLUMNS)][1]
+        return float(values[row]) if values is not None and row < len(values) else math.nan
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        v = self.value(index.row(), index.column())
+        if role == Qt.DisplayRole:
+            if isinstance(v, float):
+                if not math.isfinite(v):
+                    return "–"
+                return f"{v:.0f}" if index.column() == 2 else f"{v:.3f}"
+            return str(v)
+        if role == SORT_ROLE:
+            if isinstance(v, float) and not math.isfinite(v):
+                return -math.inf
+            return v
+        if role == Qt.TextAlignmentRole:
+            return int(Qt.AlignLeft | Qt.AlignVCenter) if index.column() == 1 else int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+
+class NeuronTableView(QWidget):
+    """Filter box over a sortable table; selecting a row selects that neuron in the session."""
+
+    def __init__(self, session, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.model = NeuronTableModel(session, self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setFilterKeyColumn(1)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseInsensitive)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("filter neurons by name")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._set_filter)
+        self.table = QTableView()
+        self.table.setObjectName("neuronTable")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.sortByColumn(0, Qt.AscendingOrder)
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self._syncing = False
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.table)
+
+    def plot_widgets(self) -> list:
+        return []
+
+    # --- session -> table ----------------------------------------------------------------------------
+    def reload(self) -> None:
+        self.model.reload()
+        self.sync_selection()
+
+    def reload_runs(self) -> None:
+        self.model.reload_runs()
+        self.sync_selection()
+
+    def refresh_results(self) -> None:
+        self.model.refresh_results()
+
+    def sync_selection(self) -> None:
+        """Make the current row the session's neuron (no signal back to the session)."""
+        if self.session.dataset is None:
+            return
+        src = self.model.index(self.session.neuron, 0)
+        idx = self.proxy.mapFromSource(src)
+        self._syncing = True
+        try:
+            if idx.isValid():
+                self.table.setCurrentIndex(idx)
+                self.table.scrollTo(idx)
+            else:
+                self.table.clearSelection()
+        finally:
+            self._syncing = False
+
+    # --- table -> session ----------------------------------------------------------------------------
+    def _row_changed(self, current, _previous) -> None:
+        if self._syncing or not current.isValid():
+            return
+        row = self.proxy.mapToSource(current).row()
+        if row != self.session.neuron:
+            self.session.select_neuron(row)
+
+    def _set_filter(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text)
+        self.sync_selection()
+
+    def source_row_at(self, proxy_row: int) -> int:
+        """Dataset index of the neuron shown at ``proxy_row``."""
+        return self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()

@@ -1,0 +1,114 @@
+"""PSTH of the selected neuron on the selected stimulus: recorded trial mean with its trial spread, the
+predicted response of the current run (and of the compare run), and their cc / cc_norm on this stimulus."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Dict, Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from strfviewer.gui.views.axes import LEFT_AXIS_WIDTH, reserve_right_column
+from strfviewer.gui.views.time_plot import TimePlotMixin
+
+RUN_PENS = (pg.mkPen((230, 110, 20), width=2), pg.mkPen((40, 120, 220), width=2, style=Qt.DashLine))
+RECORDED_PEN = pg.mkPen((20, 20, 20), width=1.5)
+SPREAD_BRUSH = pg.mkBrush(150, 150, 150, 90)
+
+
+def stimulus_scores(responses: np.ndarray, prediction: np.ndarray):
+    """``(cc, cc_norm)`` of one neuron on one stimulus: ``responses`` ``(R, T)``, ``prediction`` ``(T,)``."""
+    from strfviewer.fit.metrics import cc_norm_from_trials
+
+    m = cc_norm_from_trials([responses[None].astype(np.float64)], [prediction[None].astype(np.float64)])
+    return float(m.cc[0]), float(m.cc_norm[0])
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.2f}"
+
+
+class PSTHView(TimePlotMixin, QWidget):
+    """Recorded vs predicted response. Attributes for inspection: ``mean_curve`` (``PlotDataItem`` of the
+    trial mean), ``pred_curves`` (run id -> ``PlotDataItem``), ``scores`` (run id -> ``(cc, cc_norm)``)."""
+
+    def __init__(self, session, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("psthPlot")
+        self.plot.setLabel("bottom", "time", units="ms")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.plot.setLabel("left", "spikes / bin")
+        self.plot.setMouseEnabled(x=True, y=False)
+        self.plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+        reserve_right_column(self.plot.getPlotItem())
+        self.legend = self.plot.addLegend(offset=(-10, 5), labelTextSize="8pt")
+        self.upper = pg.PlotCurveItem()
+        self.lower = pg.PlotCurveItem()
+        self.spread = pg.FillBetweenItem(self.upper, self.lower, brush=SPREAD_BRUSH)
+        self.plot.addItem(self.spread)
+        self.mean_curve = self.plot.plot(pen=RECORDED_PEN, name="recorded (trial mean ± sd)")
+        self.pred_curves: Dict[int, pg.PlotDataItem] = {}
+        self.scores: Dict[int, tuple] = {}
+        self._add_playhead()
+        self.info = QLabel(" ")
+        self.info.setObjectName("psthScores")
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.info)
+        layout.addWidget(self.plot)
+
+    def _clear_predictions(self) -> None:
+        for curve in self.pred_curves.values():
+            self.plot.removeItem(curve)
+            self.legend.removeItem(curve)
+        self.pred_curves = {}
+        self.scores = {}
+
+    def redraw(self) -> None:
+        s = self.session
+        stim, ds = s.stimulus_obj(), s.dataset
+        self._clear_predictions()
+        if stim is None or ds is None:
+            self.mean_curve.setData([], [])
+            self.upper.setData([], [])
+            self.lower.setData([], [])
+            self.info.setText(" ")
+            return
+        n = s.neuron
+        resp = np.asarray(stim.responses[n], dtype=np.float64)  # (R, T)
+        T = resp.shape[-1]
+        t_ms = np.arange(T) * float(ds.dt_ms)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins
+            mean = np.nanmean(resp, axis=0)
+            sd = np.nanstd(resp, axis=0)
+        mean = np.nan_to_num(mean)
+        sd = np.nan_to_num(sd)
+        self.mean_curve.setData(t_ms, mean)
+        self.upper.setData(t_ms, mean + sd)
+        self.lower.setData(t_ms, mean - sd)
+        parts = [f"<b>{ds.neuron_names[n]}</b> on <b>{stim.name}</b> ({ds.split.get(stim.name, '?')}, "
+                 f"{int(np.sum(np.isfinite(resp).any(axis=1)))} trials)"]
+        for k, run in enumerate(s.shown_runs()):
+            preds = run.get_predictions()
+            if not preds or stim.name not in preds:
+                parts.append(f"{run.name}: prediction pending")
+                continue
+            pred = np.asarray(preds[stim.name][n], dtype=np.float64)
+            curve = self.plot.plot(t_ms[: len(pred)], pred, pen=RUN_PENS[min(k, 1)], name=run.name)
+            self.pred_curves[run.id] = curve
+            try:
+                cc, ccn = stimulus_scores(resp, pred[:T])
+            except (ImportError, ValueError):
+                cc, ccn = float("nan"), float("nan")
+            self.scores[run.id] = (cc, ccn)
+            parts.append(f"{run.name}: cc {_fmt(cc)}, cc_norm {_fmt(ccn)}")
+        self.info.setText(" &nbsp;|&nbsp; ".join(parts))
