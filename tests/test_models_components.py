@@ -157,6 +157,7 @@ def test_parametric_softplus_formula():
 # ---- scales ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fwd,inv", [(scales.Hz_to_mel, scales.mel_to_Hz), (scales.Hz_to_ERB, scales.ERB_to_Hz),
+                                     (scales.Hz_to_octaves, scales.octaves_to_Hz),
                                      (scales.inverse_Greenwood, scales.Greenwood)])
 def test_scales_invert(fwd, inv):
     f = torch.tensor([100.0, 500.0, 1000.0, 8000.0, 16000.0], dtype=torch.float64)
@@ -171,7 +172,7 @@ def test_scale_reference_values():
     assert scales.Greenwood(0.0, "mouse") == pytest.approx(712.6 * 1.4)
 
 
-@pytest.mark.parametrize("scale", ["mel", "erb", "greenwood"])
+@pytest.mark.parametrize("scale", ["mel", "erb", "log", "greenwood"])
 def test_get_cfs_spans_the_range_monotonically(scale):
     cf = scales.get_CFs(500, 16000, 34, scale)
     assert cf.shape == (34,)

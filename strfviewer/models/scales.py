@@ -69,9 +69,20 @@ def inverse_Greenwood(f: Number, animal: str = "human") -> Number:
     return _log10(f / A + k) / a
 
 
+def Hz_to_octaves(f: Number) -> Number:
+    """Octaves above 1 Hz (``log2 f``): a logarithmic frequency axis."""
+    return torch.log2(f) if isinstance(f, torch.Tensor) else math.log2(f)
+
+
+def octaves_to_Hz(o: Number) -> Number:
+    """Frequency in Hz of an octave value (inverse of :func:`Hz_to_octaves`)."""
+    return 2.0 ** o
+
+
 _SCALES = {
     "mel": (Hz_to_mel, mel_to_Hz),
     "erb": (Hz_to_ERB, ERB_to_Hz),
+    "log": (Hz_to_octaves, octaves_to_Hz),
     "greenwood": (inverse_Greenwood, Greenwood),
 }
 
@@ -81,7 +92,7 @@ for _name, (_fwd, _inv) in _SCALES.items():
 
 
 def get_CFs(min_freq: float, max_freq: float, n_freqs: int, scale: str = "mel") -> torch.Tensor:
-    """``n_freqs`` centre frequencies (Hz) evenly spaced on ``scale`` ('mel', 'erb' or 'greenwood')
+    """``n_freqs`` centre frequencies (Hz) evenly spaced on ``scale`` ('mel', 'erb', 'log' or 'greenwood')
     between ``min_freq`` and ``max_freq`` Hz, both included. Returns a float32 tensor ``(n_freqs,)``."""
     key = scale.lower()
     if key not in _SCALES:
