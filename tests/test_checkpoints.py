@@ -510,3 +510,21 @@ except CheckpointError as exc:
     assert "loaded Linear {'dt_ms': 5.0}" in proc.stdout
     assert "error hub:lab/missing: no local folder of that name, and not in the local Hugging Face cache" \
         in proc.stdout
+
+
+def test_huge_model_in_config_is_refused_before_allocating(linear_ckpt, monkeypatch):
+    """A config asking for a gigantic model is compared with the file on the meta device first."""
+    _edit_config(linear_ckpt, out_neurons=10**9)
+
+    def no_real_build(*args, **kwargs):
+        raise AssertionError("the model must not be built for real")
+
+    monkeypatch.setattr(checkpoints, "_build", no_real_build)
+    with pytest.raises(CheckpointError, match=r"readout\.bn\.weight \(2,\) \(model expects \(1000000000,\)\)"):
+        load_checkpoint(linear_ckpt)
+
+
+def test_absurdly_nested_config(linear_ckpt):
+    (linear_ckpt / "config.json").write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(CheckpointError, match=r"config\.json: JSON nested too deeply"):
+        load_checkpoint(linear_ckpt)

@@ -148,8 +148,13 @@ def load_checkpoint(path_or_repo_id: PathLike, extra_kwargs: Optional[Mapping[st
         kwargs = deepstrf_compat.infer_module_kwargs(cls, class_name, kwargs, tensors)
     kwargs = deepstrf_compat.apply_extra_kwargs(kwargs, extra_kwargs or {})
     deepstrf_compat.raise_if_unresolved(kwargs, config_path)
+    for key, value in kwargs.items():
+        _check_descriptions(value, config_path, key)
+    planned = _shapes_without_memory(cls, kwargs)
+    if planned is not None:  # refuse a mismatch before allocating (a config could ask for a huge model)
+        _check_tensors(planned, header, weights_path, strict, class_name)
     model = _build(cls, class_name, kwargs, config_path)
-    _check_tensors(model, header, weights_path, strict)
+    _check_tensors(_shapes(model), header, weights_path, strict, class_name)
     try:
         model.load_state_dict(tensors, strict=strict)
     except RuntimeError as exc:
@@ -224,11 +229,25 @@ def _is_registered(kind: str, name: str) -> bool:
         return False
 
 
+def _shapes(model: nn.Module) -> Dict[str, Tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _shapes_without_memory(cls, kwargs: Dict[str, Any]) -> Optional[Dict[str, Tuple[int, ...]]]:
+    """State-dict shapes of the model ``kwargs`` describe, built on the ``meta`` device (no memory used);
+    ``None`` when the constructor cannot run there (e.g. it reads tensor values) or fails."""
+    from strfviewer.models import capture
+
+    try:
+        with torch.device("meta"):
+            return _shapes(cls(**capture.rebuild_kwargs(kwargs)))
+    except Exception:  # the real build below reports construction errors properly
+        return None
+
+
 def _build(cls, class_name: str, kwargs: Dict[str, Any], config_path: Path) -> nn.Module:
     from strfviewer.models import capture
 
-    for key, value in kwargs.items():
-        _check_descriptions(value, config_path, key)
     try:
         return cls(**capture.rebuild_kwargs(kwargs))
     except (TypeError, ValueError, AssertionError, RuntimeError, KeyError) as exc:
@@ -236,9 +255,8 @@ def _build(cls, class_name: str, kwargs: Dict[str, Any], config_path: Path) -> n
                                            f"({type(exc).__name__}: {exc})") from exc
 
 
-def _check_tensors(model: nn.Module, header: Dict[str, Tuple[str, Tuple[int, ...]]], weights_path: Path,
-                   strict: bool) -> None:
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+def _check_tensors(expected: Dict[str, Tuple[int, ...]], header: Dict[str, Tuple[str, Tuple[int, ...]]],
+                   weights_path: Path, strict: bool, class_name: str) -> None:
     problems = []
     wrong = [f"{k} {header[k][1]} (model expects {shape})" for k, shape in expected.items()
              if k in header and header[k][1] != shape]
@@ -252,8 +270,7 @@ def _check_tensors(model: nn.Module, header: Dict[str, Tuple[str, Tuple[int, ...
         if extra:
             problems.append("unexpected tensors: " + _listing(extra))
     if problems:
-        name = type(model).__name__
-        raise CheckpointError(weights_path, f"does not match the {name} described by config.json; "
+        raise CheckpointError(weights_path, f"does not match the {class_name} described by config.json; "
                                             + "; ".join(problems))
 
 
@@ -275,6 +292,8 @@ def _read_json_object(path: Path, required: bool) -> Optional[Dict[str, Any]]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CheckpointError(path, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise CheckpointError(path, "JSON nested too deeply") from None
     if not isinstance(value, dict):
         raise CheckpointError(path, f"must hold a JSON object, found {type(value).__name__}")
     return value
