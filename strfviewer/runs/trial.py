@@ -17,27 +17,6 @@ from typing import Any, Dict, Optional
 from strfviewer.runs.history import json_safe
 
 
-def metrics_to_json(metrics: Dict[str, Any]) -> Dict[str, Any]:
-    """``{'test': NeuronMetrics, ...}`` -> ``{'test': {'cc': [...], 'cc_max': [...], 'cc_norm': [...],
-    'mean_cc_norm': x}, ...}`` with NaN as ``None`` (the layout of ``metrics.json``)."""
-    import numpy as np
-
-    out: Dict[str, Any] = {}
-    for split, m in (metrics or {}).items():
-        if m is None:
-            continue
-        if isinstance(m, dict):
-            out[split] = json_safe(m)
-            continue
-        entry = {k: json_safe(np.asarray(getattr(m, k), dtype=float)) for k in ("cc", "cc_max", "cc_norm")
-                 if getattr(m, k, None) is not None}
-        cc_norm = np.asarray(getattr(m, "cc_norm", []), dtype=float)
-        finite = cc_norm[np.isfinite(cc_norm)]
-        entry["mean_cc_norm"] = float(finite.mean()) if finite.size else None
-        out[split] = entry
-    return out
-
-
 def execute_trial(trial: Dict[str, Any], torch_threads: Optional[int] = None) -> Dict[str, Any]:
     """Fit one trial (``Trial.to_dict()``) and return its result dict.
 
@@ -47,33 +26,25 @@ def execute_trial(trial: Dict[str, Any], torch_threads: Optional[int] = None) ->
     """
     import torch
 
+    from strfviewer.commands.fit import metrics_json, write_output
     from strfviewer.data import load
     from strfviewer.fit.run import FitRequest, run_fit
-    from strfviewer.io.checkpoints import save_checkpoint
     from strfviewer.models.factory import ModelSpec
 
     if torch_threads:
         torch.set_num_threads(int(torch_threads))
     t0 = time.perf_counter()
     dataset = load(trial["data"])
-    spec = ModelSpec.from_dict(trial["spec"])
-    request = FitRequest(spec=spec, **trial["request"])
+    request = FitRequest(spec=ModelSpec.from_dict(trial["spec"]), **trial["request"])
     outcome = run_fit(dataset, request)
-    metrics = metrics_to_json(outcome.metrics)
-    history = getattr(outcome, "history", None)
-    epochs = len(getattr(history, "epochs", []) or []) if history is not None else None
+    metrics = json_safe(metrics_json(outcome))
     with tempfile.TemporaryDirectory(prefix="strfviewer-trial-") as tmp:
-        folder = Path(tmp) / "checkpoint"
-        save_checkpoint(outcome.model, folder, metadata={
-            "spec": spec.to_dict(), "fit": json_safe(trial["request"]), "metrics": metrics,
-            "neuron_names": list(dataset.neuron_names), "freqs_hz": json_safe(dataset.freqs_hz),
-            "dt_ms": float(dataset.dt_ms), "frontend": json_safe(dataset.frontend),
-            "dataset": {"source": str(trial["data"])}})
+        folder = write_output(Path(tmp) / "checkpoint", outcome, dataset, request)
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     n_params = sum(p.numel() for p in outcome.model.parameters() if p.requires_grad)
     return {
         "metrics": metrics, "neuron_names": list(dataset.neuron_names), "n_params": int(n_params),
-        "epochs": epochs, "seconds": time.perf_counter() - t0, "device": str(outcome.device),
+        "epochs": outcome.history.n_epochs, "seconds": time.perf_counter() - t0, "device": str(outcome.device),
         "cancelled": bool(getattr(outcome, "cancelled", False)), "checkpoint_files": files,
         "pid": os.getpid(),
     }
