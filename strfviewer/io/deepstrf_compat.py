@@ -29,8 +29,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import torch
 
 from strfviewer.io.checkpoint_error import CheckpointError
+from strfviewer.models.capture import DESCRIPTION_KEY, is_description
 
-DESCRIPTION_KEY = "_registry"  # same key as strfviewer.models.capture.DESCRIPTION_KEY
 _ABSENT = object()
 
 #: Where each family keeps its STRF kernel module in deepSTRF's state_dict.
@@ -74,10 +74,6 @@ class Unresolved:
 def describe(kind: str, name: str, **kwargs: Any) -> Dict[str, Any]:
     """A registry description ``{"_registry": kind, "name": name, "kwargs": kwargs}``."""
     return {DESCRIPTION_KEY: kind, "name": name, "kwargs": kwargs}
-
-
-def is_description(value: Any) -> bool:
-    return isinstance(value, dict) and DESCRIPTION_KEY in value and "name" in value
 
 
 def infer_module_kwargs(cls: type, class_name: str, kwargs: Mapping[str, Any],
