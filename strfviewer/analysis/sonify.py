@@ -322,11 +322,14 @@ def synthesise(target: np.ndarray, cfg: SpectrogramConfig, sample_rate: int, ini
 def sonify_spectrogram(spec: np.ndarray, cfg: SpectrogramConfig, sample_rate: Optional[int] = None,
                        steps: int = 150, seed: int = 0, progress: Optional[ProgressFn] = None,
                        cancel: Optional[threading.Event] = None, fade_ms: float = 10.0,
-                       peak: float = 0.5, reference_rms: float = 0.1) -> Sonification:
+                       peak: float = 0.5, reference_rms: float = 0.1, repeats: int = 1,
+                       gap_ms: float = 0.0, lead_ms: float = 0.0) -> Sonification:
     """A waveform whose spectrogram (front-end ``cfg``) matches ``spec (F, T)``, given in the front-end's
     output domain (e.g. a stimulus spectrogram before any dataset normalisation).
 
-    The vocoder start uses each band's level relative to the front-end's silence and reference levels.
+    ``repeats`` copies separated by ``gap_ms`` of silence, with ``lead_ms`` of silence before and after (for
+    short patterns such as dreams). The vocoder start uses each band's level relative to the front-end's
+    silence and reference levels.
     """
     spec = np.asarray(spec, dtype=np.float64)
     if spec.ndim == 3 and spec.shape[0] == 1:
@@ -335,6 +338,10 @@ def sonify_spectrogram(spec: np.ndarray, cfg: SpectrogramConfig, sample_rate: Op
         raise ValueError(f"spectrogram must be ({cfg.n_bands}, T), got shape {spec.shape}")
     sr = int(sample_rate or choose_sample_rate(cfg))
     silence, reference = band_levels(cfg, sr, reference_rms, seed)
+    if repeats > 1 or gap_ms > 0 or lead_ms > 0:
+        frames = lambda ms: int(round(ms / cfg.dt_ms))  # noqa: E731 - tiny local helper
+        quiet = (spec - silence[:, None])  # silence frames become 0 here, and silence again below
+        spec = repeat_pattern(quiet, repeats, frames(gap_ms), frames(lead_ms)) + silence[:, None]
     span = reference - silence
     if cfg.compression == "log":
         dyn = 40.0

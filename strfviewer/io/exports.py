@@ -296,3 +296,36 @@ def write_wav(path: PathLike, samples: np.ndarray, sample_rate: int, subtype: st
     with atomic_path(path) as tmp:
         soundfile.write(str(tmp), x, int(sample_rate), subtype=subtype, format="WAV")
     return Path(path)
+
+
+# ----------------------------------------------------------------------------------------------------
+# dreams
+# ----------------------------------------------------------------------------------------------------
+def dream_arrays(result: Any, neuron_names: Sequence[str], freqs_hz: Sequence[float], dt_ms: float
+                 ) -> Dict[str, np.ndarray]:
+    """The arrays of a dream NPZ (same keys as ``strfviewer dream --out``) for a ``DreamResult``.
+
+    ``stimulus (K, 1, F, T)`` float32, ``responses (steps + 1, K)``, ``losses (steps,)``, ``neurons (K',)``,
+    ``neuron_names (K',)`` (the dreamt neurons' names), ``freqs_hz (F,)``, ``lags_ms (T,)``, ``dt_ms``,
+    ``population``, ``cancelled``, ``settings`` (JSON text).
+    """
+    import json
+
+    stimulus = result.stimulus
+    stimulus = stimulus.detach().cpu().numpy() if hasattr(stimulus, "detach") else np.asarray(stimulus)
+    index = [int(i) for i in result.neurons]
+    settings = {k: (v if isinstance(v, (str, int, float, bool, type(None), list, tuple)) else repr(v))
+                for k, v in dict(getattr(result, "settings", {}) or {}).items()}
+    return {
+        "stimulus": stimulus.astype(np.float32),
+        "responses": np.asarray(result.responses, dtype=np.float32),
+        "losses": np.asarray(result.losses, dtype=np.float32),
+        "neurons": np.asarray(index, dtype=np.int64),
+        "neuron_names": np.asarray([str(neuron_names[i]) for i in index], dtype=str),
+        "freqs_hz": np.asarray(freqs_hz, dtype=np.float64),
+        "lags_ms": lags_axis_ms(stimulus.shape[-1], dt_ms),
+        "dt_ms": np.asarray(float(dt_ms)),
+        "population": np.asarray(bool(result.population)),
+        "cancelled": np.asarray(bool(result.cancelled)),
+        "settings": np.asarray(json.dumps(settings)),
+    }
