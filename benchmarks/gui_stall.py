@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
     parser.add_argument("--rnn", default="GRU", help="StateNet rnn_type (default GRU)")
     parser.add_argument("--batch-size", type=int, default=4, help="stimuli per step (default 4)")
+    parser.add_argument("--verbose", action="store_true", help="list every stall over 20 ms with its time")
     args = parser.parse_args(argv)
 
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
@@ -105,6 +106,12 @@ def main(argv=None) -> int:
           f"max {stalls.max():.1f}   (target p99 < 30, max < 100)")
     print(f"curve refreshes: {len(refreshes)} in {duration:.1f} s = {len(refreshes) / duration:.2f} per s; "
           f"longest gap between refreshes {gaps.max():.2f} s   (target >= 1 per s)")
+    if args.verbose:
+        late = np.nonzero(stalls > 20)[0]
+        t_ticks = np.asarray(ticks[1:]) / 1e3  # s since the heartbeat started
+        for i in late:
+            print(f"  stall {stalls[i]:6.1f} ms ending at t = {t_ticks[i]:6.2f} s "
+                  f"(fit ended at {fit_end - fit_start:.2f} s)")
     window.worker_pool.shutdown(20000)
     window.close()
     return 0 if run.status in ("done", "cancelled") else 1

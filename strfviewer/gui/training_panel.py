@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 REFRESH_MS = 250  # redraw the curves at most this often (4 Hz)
+CLOCK_MS = 1000  # the elapsed/ETA label ticks once per second
 
 
 def _finite(x) -> bool:
@@ -145,6 +146,8 @@ class TrainingPanel(QWidget):
         self.progress_bar.setFormat("")
         self.eta_label = QLabel("")
         self.eta_label.setObjectName("training_eta")
+        self.eta_label.setMinimumWidth(self.eta_label.fontMetrics().horizontalAdvance("00 min 00 s elapsed, "
+                                                                                      "ETA 00 min 00 s"))
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("training_cancel")
         self.cancel_button.setToolTip("Stop after the current step and keep the best weights so far.")
@@ -198,6 +201,9 @@ class TrainingPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._refresh)
+        self._clock = QTimer(self)
+        self._clock.setInterval(CLOCK_MS)
+        self._clock.timeout.connect(self._update_clock)
 
     # -- feeding ---------------------------------------------------------------------------------------------------
     def begin(self, run_name: str, max_epochs: Optional[int] = None) -> None:
@@ -218,7 +224,9 @@ class TrainingPanel(QWidget):
         self.best_line.setVisible(False)
         self._dirty = True
         self._refresh()
+        self._update_clock()
         self._timer.start()
+        self._clock.start()
 
     @Slot(object)
     def add_progress(self, event) -> None:
@@ -238,14 +246,16 @@ class TrainingPanel(QWidget):
         eta = getattr(event, "eta_s", None)
         if _finite(eta):
             self._eta_s, self._eta_at = float(eta), time.monotonic()
+            self._update_clock()
         message = getattr(event, "message", None)
-        if message:
+        if message and message != self.status_label.text():
             self.status_label.setText(str(message))
 
     def end(self, status: str, message: str = "") -> None:
         """Show how the fit ended: ``status`` is 'done', 'cancelled' or 'failed'; ``message`` says why/what."""
         self.running = False
         self._timer.stop()
+        self._clock.stop()
         self.cancel_button.setEnabled(False)
         self._dirty = True
         self._refresh()
@@ -274,14 +284,19 @@ class TrainingPanel(QWidget):
         self.cancel_requested.emit()
 
     @Slot()
+    def _update_clock(self) -> None:
+        """Elapsed time and ETA (counted down between progress reports)."""
+        if not self.running or self._started_at is None:
+            return
+        elapsed = time.monotonic() - self._started_at
+        eta = None
+        if self._eta_s is not None:
+            eta = max(0.0, self._eta_s - (time.monotonic() - self._eta_at))
+        self.eta_label.setText(f"{format_duration(elapsed)} elapsed"
+                               + (f", ETA {format_duration(eta)}" if eta is not None else ""))
+
+    @Slot()
     def _refresh(self) -> None:
-        if self.running and self._started_at is not None:
-            elapsed = time.monotonic() - self._started_at
-            eta = None
-            if self._eta_s is not None:
-                eta = max(0.0, self._eta_s - (time.monotonic() - self._eta_at))
-            self.eta_label.setText(f"{format_duration(elapsed)} elapsed"
-                                   + (f", ETA {format_duration(eta)}" if eta is not None else ""))
         if not self._dirty:
             return
         self._dirty = False

@@ -25,7 +25,7 @@ from strfviewer.gui.fit_dialog import FitDialog
 from strfviewer.gui.fit_queue import FitQueue
 from strfviewer.gui.model_panel import ModelPanel
 from strfviewer.gui.runs_table import RunsPanel, open_run_checkpoint, save_run_checkpoint
-from strfviewer.gui.training_panel import TrainingPanel
+from strfviewer.gui.training_panel import TrainingPanel, fraction_done
 from strfviewer.session import Run
 
 LAST_RUN_FOLDER_KEY = "fitting/last_run_folder"
@@ -59,6 +59,7 @@ class FittingFeature(QObject):
 
         self.queue.fit_started.connect(self._on_fit_started)
         self.queue.fit_progress.connect(self.training_panel.add_progress)
+        self.queue.fit_progress.connect(self._on_fit_progress)
         self.queue.fit_ended.connect(self._on_fit_ended)
         self.queue.queue_changed.connect(self.training_panel.set_queue_length)
         self.training_panel.cancel_requested.connect(self.queue.cancel_current)
@@ -141,10 +142,19 @@ class FittingFeature(QObject):
         request = run.request
         self.training_panel.begin(run.name, getattr(request, "epochs", None)
                                   if getattr(request, "method", "sgd") != "ridge" else None)
-        self.training_dock.show()
-        self.training_dock.raise_()
+        self.window.set_progress(0.0)  # determinate from the start: no busy animation during a long fit
+        if not self.training_dock.isVisible():
+            self.training_dock.show()
+            self.training_dock.raise_()
         self.window.status(f"Fitting {run.name}...")
         self._update_cancel_actions()
+
+    @Slot(object)
+    def _on_fit_progress(self, event) -> None:
+        """Mirror the fit's progress in the status bar (a determinate bar, not a busy animation)."""
+        fraction = fraction_done(event, self.training_panel.max_epochs)
+        if fraction is not None:
+            self.window.set_progress(fraction)
 
     @Slot(object)
     def _on_fit_ended(self, run: Run) -> None:
