@@ -243,3 +243,45 @@ def test_linear_readout_shapes():
     assert ro(torch.randn(2, 8, 1, 10)).shape == (2, 3, 1, 10)
     with pytest.raises(ValueError):
         ro(torch.randn(2, 8, 2, 10))
+
+
+def test_linear_recurrence_scan_matches_the_loop():
+    from strfviewer.models.ssm import linear_recurrence_scan
+
+    torch.manual_seed(0)
+    a, b = torch.rand(2, 37, 3, 4), torch.randn(2, 37, 3, 4)
+    h, states = torch.zeros(2, 3, 4), []
+    for t in range(37):
+        h = a[:, t] * h + b[:, t]
+        states.append(h)
+    assert torch.allclose(linear_recurrence_scan(a, b), torch.stack(states, 1), atol=1e-5)
+
+
+def test_lmu_layer_matches_its_cell_step_by_step():
+    from strfviewer.models.ssm import LMU
+
+    torch.manual_seed(0)
+    lmu = LMU(5, 6, memory_size=8, theta=10)
+    x = torch.randn(2, 9, 5)
+    out, (h_last, m_last) = lmu(x)
+    h, m = torch.zeros(2, 6), torch.zeros(2, 8)
+    for t in range(9):
+        h, m = lmu.cell(x[:, t], (h, m))
+        assert torch.allclose(out[:, t], h, atol=1e-6)
+    assert torch.allclose(m_last, m, atol=1e-6)
+
+
+def test_legendre_discretisation_is_zero_order_hold():
+    """A_d = expm(A) and B_d = A^-1 (A_d - I) B for the continuous Legendre system."""
+    from strfviewer.models.ssm import legendre_state_space
+
+    Ad, Bd = legendre_state_space(6, theta=5.0)
+    q = torch.arange(6, dtype=torch.float64)
+    r = ((2 * q + 1) / 5.0)[:, None]
+    i, j = torch.meshgrid(q, q, indexing="ij")
+    A = r * torch.where(i < j, -torch.ones_like(i), (-1.0) ** (i - j + 1))
+    B = r * ((-1.0) ** q)[:, None]
+    expected_A = torch.linalg.matrix_exp(A)
+    expected_B = torch.linalg.solve(A, (expected_A - torch.eye(6, dtype=torch.float64)) @ B)
+    assert torch.allclose(Ad.double(), expected_A, atol=1e-5)
+    assert torch.allclose(Bd.double(), expected_B, atol=1e-5)

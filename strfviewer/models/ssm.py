@@ -9,7 +9,7 @@ and all are strictly causal.
   ``torch.linalg.matrix_exp`` (no SciPy).
 - :class:`MambaBlock`: one selective state-space block (Gu & Dao 2023) with the parameter names of
   ``mambapy.mamba.MambaBlock`` (``in_proj``, ``conv1d``, ``x_proj``, ``dt_proj``, ``A_log``, ``D``,
-  ``out_proj``), computed with a sequential scan (exact, no CUDA kernels).
+  ``out_proj``), computed with a vectorised Hillis-Steele scan (no CUDA kernels).
 - :class:`S4DBlock`: a diagonal S4 layer (S4D-Lin initialisation, Gu et al. 2022) with a GLU output
   projection. Not weight-compatible with deepSTRF's bundled S4 (which needs pytorch-lightning to import).
 """
@@ -148,13 +148,23 @@ class MambaBlock(nn.Module):
         delta = F.softplus(F.linear(delta, self.dt_proj.weight) + self.dt_proj.bias)   # (B, L, ED)
         decay = torch.exp(delta.unsqueeze(-1) * A)                          # (B, L, ED, N)
         drive = (delta * x).unsqueeze(-1) * Bm.unsqueeze(2)                 # (B, L, ED, N)
-        h = x.new_zeros(x.shape[0], self.d_inner, self.d_state)
-        states = []
-        for t in range(x.shape[1]):
-            h = decay[:, t] * h + drive[:, t]
-            states.append(h)
-        hs = torch.stack(states, dim=1)                                     # (B, L, ED, N)
+        hs = linear_recurrence_scan(decay, drive)                           # h_t = decay_t h_{t-1} + drive_t
         return (hs @ Cm.unsqueeze(-1)).squeeze(-1) + self.D * x
+
+
+def linear_recurrence_scan(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
+    """All states of ``h_t = decay_t * h_{t-1} + drive_t`` (``h_{-1} = 0``) along axis 1.
+
+    Hillis-Steele inclusive scan: ``ceil(log2 L)`` vectorised steps, each combining position ``t`` with
+    ``t - shift`` only (so strictly causal); the same result as the sequential loop up to float rounding.
+    """
+    a, b = decay, drive
+    shift, L = 1, decay.shape[1]
+    while shift < L:
+        b = torch.cat([b[:, :shift], b[:, shift:] + a[:, shift:] * b[:, :-shift]], dim=1)
+        a = torch.cat([a[:, :shift], a[:, shift:] * a[:, :-shift]], dim=1)
+        shift *= 2
+    return b
 
 
 # ---- S4 (diagonal) -----------------------------------------------------------------------------------
