@@ -70,6 +70,9 @@ def test_spec_dict_round_trip_is_json():
     assert again == spec
     with pytest.raises(ValueError, match="unknown model spec field"):
         ModelSpec.from_dict({"family": "Linear", "colour": "red"})
+    with pytest.raises(ValueError, match="hyper"):
+        ModelSpec.from_dict({"family": "Linear", "hyper": [1, 2]})
+    assert ModelSpec.from_dict({"family": "DNet", "hyper": None}).hyper == {}
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

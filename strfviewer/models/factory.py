@@ -28,7 +28,7 @@ from strfviewer.models.capture import build_from_description, is_description
 _RESERVED = ("n_frequency_bands", "out_neurons", "temporal_window_size", "kernel", "prefiltering",
              "output_activation", "rnn_type")
 _STRUCTURAL_KERNEL_KWARGS = ("F", "T", "C_in", "C_out")
-NO_PREFILTER = ("", "none", "None")
+NONE_NAMES = ("", "none", "None")
 
 
 @dataclass
@@ -58,7 +58,13 @@ class ModelSpec:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown model spec field(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**{k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()})
+        values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()}
+        for name in ("kernel_kwargs", "prefilter_kwargs", "hyper"):
+            if values.get(name) is None:
+                values[name] = {}
+            elif not isinstance(values[name], dict):
+                raise ValueError(f"model spec field {name} must be an object, got {type(values[name]).__name__}")
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,7 @@ def check_spec(spec: ModelSpec) -> List[str]:
             reasons += _check_names(f"kernel {spec.kernel!r}", list(spec.kernel_kwargs), allowed)
     elif spec.kernel_kwargs:
         reasons.append("kernel_kwargs given without a kernel")
-    if spec.prefilter not in (None, *NO_PREFILTER):
+    if spec.prefilter not in (None, *NONE_NAMES):
         if not _is_alias("prefilter", spec.prefilter):
             reasons.append(f"unknown prefilter {spec.prefilter!r}; known: {', '.join(registry.names('prefilter'))}")
         else:
@@ -288,7 +294,7 @@ def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
     kwargs.update(n_frequency_bands=int(n_freqs), out_neurons=int(n_neurons))
     try:
         prefilter = None
-        if spec.prefilter not in (None, *NO_PREFILTER):
+        if spec.prefilter not in (None, *NONE_NAMES):
             prefilter = make_prefiltering(spec.prefilter, int(n_freqs), **spec.prefilter_kwargs)
             kwargs["prefiltering"] = prefilter
         if fam.uses_T:
@@ -316,10 +322,10 @@ def swap(spec: ModelSpec, kernel: Optional[str] = None, prefilter: Optional[str]
     new = dataclasses.replace(spec, kernel_kwargs=dict(spec.kernel_kwargs),
                               prefilter_kwargs=dict(spec.prefilter_kwargs), hyper=dict(spec.hyper))
     if kernel is not None and kernel != spec.kernel:
-        new.kernel, new.kernel_kwargs = (None if kernel in NO_PREFILTER else kernel), {}
+        new.kernel, new.kernel_kwargs = (None if kernel in NONE_NAMES else kernel), {}
     if prefilter is not None and prefilter != spec.prefilter:
         keep = {k: v for k, v in spec.prefilter_kwargs.items() if k in ("dt", "min_freq", "max_freq", "scale")}
-        new.prefilter = None if prefilter in NO_PREFILTER else prefilter
+        new.prefilter = None if prefilter in NONE_NAMES else prefilter
         new.prefilter_kwargs = keep if new.prefilter is not None else {}
     return new
 
