@@ -98,6 +98,11 @@ def test_data_exports(feature, window, tmp_path):
             assert key in z.files, key
         assert z["gradmaps"].shape[:1] == (ds.n_neurons,) and z["gradmaps"].shape[2] == ds.n_freqs
         assert z["predictions"].shape[:2] == (len(ds.stimuli), ds.n_neurons)
+        # deepSTRF's sign in the file (like 'strfviewer gradmap'); the view shows excitation positive
+        window.redraw_now()
+        shown = window.views["gradmap"].displayed
+        np.testing.assert_allclose(z["gradmaps"][window.session.neuron], -shown)
+        assert str(z["readout"]) == "last"
     rows = list(csv.DictReader(open(feature.export("runs", tmp_path / "runs.csv"))))
     assert len(rows) == len(window.session.runs)
 

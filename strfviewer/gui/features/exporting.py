@@ -175,30 +175,43 @@ class ExportFeature(QObject):
         return exports.write_runs_summary_csv(path, self.session.runs)
 
     def export_results(self, path, on_done=None):
-        """Predictions (and recorded PSTHs) of every stimulus and the gradmaps of every neuron (NPZ)."""
+        """Predictions (and recorded PSTHs) of every stimulus and the gradmaps of every neuron (NPZ).
+
+        ``gradmaps`` use deepSTRF's sign (``dL/dx``, ``L = -r``), like ``strfviewer gradmap``, whatever the view
+        shows; the gradmap view's readout and channel choice are used; Linear / LN models add ``kernel_strf``.
+        """
+        from strfviewer.gui.views.strf_data import compute_gradmaps, gradmap_key, kernel_strf, n_channels
+
         s = self.session
         run, ds = s.current_run, s.dataset
         if ds is None or run is None:
             raise ValueError("no current run to export")
         preds = run.get_predictions()
         recorded = {st.name: st.psth() for st in ds.stimuli}
-        title = self._gradmap_title()
-        gradmaps = self._current_gradmap()
+        view = self.window.views.get("gradmap")
+        readout = getattr(view, "readout", "last") or "last"
+        per_channel = bool(run.model is not None and n_channels(run.model) > 1
+                           and getattr(view, "channels_box", None) is not None
+                           and view.channels_box.currentIndex() == 0)
+        model = run.model
+        kernel = kernel_strf(model) if model is not None else None
 
         def write(g) -> Path:
+            extra = {"readout": np.asarray(readout)} if g is not None else {}
+            if kernel is not None:
+                extra["kernel_strf"] = kernel
             return exports.write_results_npz(path, ds.neuron_names, ds.freqs_hz, ds.dt_ms, gradmaps=g,
                                              predictions=preds, recorded=recorded if preds else None,
-                                             extra={"gradmap_kind": np.asarray(title)} if g is not None else None)
+                                             extra=extra or None)
 
-        if gradmaps is None and run.model is not None:
-            from strfviewer.gui.views.strf_data import compute_gradmaps
-
-            model = run.model
-            title = "gradmap (last)"
-            return self.window.start_worker(lambda p, c: -compute_gradmaps(model),
-                                            on_finished=lambda g: self._done(write(g), on_done),
-                                            name="results export", busy="computing gradmaps for the export…")
-        return self._done(write(gradmaps), on_done)
+        if model is None:
+            return self._done(write(None), on_done)
+        cached = run.cache.get(gradmap_key(readout, per_channel))
+        if cached is not None:
+            return self._done(write(cached), on_done)
+        return self.window.start_worker(lambda p, c: compute_gradmaps(model, readout, per_channel),
+                                        on_finished=lambda g: self._done(write(g), on_done),
+                                        name="results export", busy="computing gradmaps for the export…")
 
     def export_sound(self, key: str, path) -> Path:
         listening = getattr(self.window, "listening", None)

@@ -1,0 +1,142 @@
+"""``strfviewer export CHECKPOINT DATA --figure FILE --csv FILE --npz FILE``: batch exports of a saved model.
+
+* ``--figure FILE.png|svg|pdf``: the one-neuron figure (stimulus spectrogram, PSTH recorded vs predicted,
+  gradmap) as the app draws it; Qt is imported only for this option (offscreen when there is no display).
+* ``--csv FILE``: per-neuron metrics (cc, cc_max, cc_norm per split, spike counts), one row per neuron.
+* ``--npz FILE``: predictions and recorded PSTHs of every stimulus and the gradmaps of every neuron, with
+  ``freqs_hz``, ``lags_ms``, ``dt_ms``, ``neuron_names`` (layout in ``docs/exports.md``).
+
+Every file is written atomically. The model must match the data (neurons and frequency bands).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+
+READOUTS = ("last", "mean", "peak")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="export figures, metrics and predictions of a saved model on a dataset",
+        description="Evaluate a saved model on a dataset and write a figure (PNG/SVG/PDF), per-neuron "
+                    "metrics (CSV) and/or predictions and gradmaps (NPZ).")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint folder (or Hugging Face repo id)")
+    p.add_argument("data", metavar="DATA", help="data folder, NPZ file or 'demo'")
+    p.add_argument("--figure", metavar="FILE", help="one-neuron figure: .png, .svg or .pdf")
+    p.add_argument("--csv", metavar="FILE", help="per-neuron metrics table (CSV)")
+    p.add_argument("--npz", metavar="FILE", help="predictions, recorded PSTHs and gradmaps (NPZ)")
+    p.add_argument("--neuron", metavar="I|NAME",
+                   help="neuron of the figure: index or name (default: the best by test cc_norm)")
+    p.add_argument("--stimulus", metavar="NAME", help="stimulus of the figure (default: the first test stimulus)")
+    p.add_argument("--readout", choices=READOUTS, default="last", help="gradmap readout (default: %(default)s)")
+    p.add_argument("--dpi", type=float, default=300.0, help="PNG resolution (default: %(default)s)")
+    p.add_argument("--size", metavar="W,H", default="9,5.5", help="figure size in inches (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(run=run)
+
+
+def _parse_size(text: str):
+    try:
+        w, h = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--size {text!r}: expected W,H in inches such as 9,5.5") from None
+    if not (1.0 <= w <= 40.0 and 1.0 <= h <= 40.0):
+        raise ValueError(f"--size {text!r}: width and height must be between 1 and 40 inches")
+    return w, h
+
+
+def pick_neuron(text: Optional[str], names, cc_norm: Optional[np.ndarray]) -> int:
+    """Index of ``text`` (an index or a name); without it, the neuron with the highest test cc_norm."""
+    n = len(names)
+    if text is None:
+        if cc_norm is not None and np.any(np.isfinite(cc_norm)):
+            return int(np.nanargmax(cc_norm))
+        return 0
+    if text in list(names):
+        return list(names).index(text)
+    try:
+        index = int(text)
+    except ValueError:
+        raise ValueError(f"--neuron {text!r}: no neuron of that name (names: {', '.join(map(str, names[:8]))}"
+                         f"{', ...' if n > 8 else ''})") from None
+    if not 0 <= index < n:
+        raise ValueError(f"--neuron {index}: out of range (the dataset has {n} neurons)")
+    return index
+
+
+def split_metrics(dataset, predictions: Dict[str, np.ndarray]) -> Dict[str, object]:
+    """``{split: NeuronMetrics}`` of ``predictions`` for every split with stimuli."""
+    from strfviewer.fit.metrics import cc_norm_from_trials
+
+    out = {}
+    for split in ("train", "val", "test"):
+        stims = [s for s in dataset.stimuli_in(split) if s.name in predictions]
+        if stims:
+            out[split] = cc_norm_from_trials([s.responses for s in stims], [predictions[s.name] for s in stims])
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from strfviewer.data import load
+    from strfviewer.fit.run import predict
+    from strfviewer.io import exports
+    from strfviewer.io.checkpoints import load_checkpoint
+
+    if not (args.figure or args.csv or args.npz):
+        raise ValueError("nothing to export: give --figure, --csv and/or --npz")
+    size = _parse_size(args.size)
+    if args.figure:  # check the format before any slow work
+        suffix = Path(args.figure).suffix.lower().lstrip(".")
+        if suffix not in ("png", "svg", "pdf"):
+            raise ValueError(f"--figure {args.figure}: unknown format {suffix!r} (use .png, .svg or .pdf)")
+    dataset = load(args.data)
+    model, _metadata = load_checkpoint(args.checkpoint)
+    N, F = int(getattr(model, "N", dataset.n_neurons)), int(getattr(model, "F", dataset.n_freqs))
+    if N != dataset.n_neurons or F != dataset.n_freqs:
+        raise ValueError(f"{args.checkpoint}: the model has {N} neurons and {F} bands, the data {args.data} has "
+                         f"{dataset.n_neurons} neurons and {dataset.n_freqs} bands")
+    model = model.eval()
+    predictions = predict(model, dataset, args.device)
+    metrics = split_metrics(dataset, predictions)
+    written = []
+
+    gradmaps = None
+    if args.npz or args.figure:
+        from strfviewer.analysis.gradmaps import strf_gradmap
+
+        gradmaps = strf_gradmap(model, readout=args.readout).detach().cpu().numpy().astype(np.float32)
+
+    if args.csv:
+        counts = [float(sum(np.nansum(s.responses[i]) for s in dataset.stimuli)) for i in range(dataset.n_neurons)]
+        written.append(exports.write_metrics_csv(args.csv, dataset.neuron_names, metrics,
+                                                 extra={"n_spikes": counts}))
+    if args.npz:
+        recorded = {s.name: s.psth() for s in dataset.stimuli}
+        written.append(exports.write_results_npz(
+            args.npz, dataset.neuron_names, dataset.freqs_hz, dataset.dt_ms, gradmaps=gradmaps,
+            predictions=predictions, recorded=recorded, extra={"readout": np.asarray(args.readout)}))
+    if args.figure:
+        test = metrics.get("test")
+        neuron = pick_neuron(args.neuron, dataset.neuron_names, None if test is None else np.asarray(test.cc_norm))
+        stimulus = args.stimulus or next((s.name for s in dataset.stimuli_in("test")), dataset.stimuli[0].name)
+        try:
+            dataset.stimulus(stimulus)
+        except KeyError:
+            raise ValueError(f"--stimulus {stimulus!r}: no stimulus of that name in {args.data}") from None
+        from strfviewer.gui import figures  # Qt only for figures
+
+        figures.ensure_app()
+        panels = figures.panels_for(dataset, neuron, stimulus, {"model": predictions}, -gradmaps,
+                                    f"gradmap ({args.readout})")
+        written.append(figures.save_figure(panels, args.figure, dpi=args.dpi, width_in=size[0], height_in=size[1]))
+    if not args.quiet:
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,93 @@
+"""`strfviewer export CHECKPOINT DATA --figure/--csv/--npz` on the demo data."""
+
+from __future__ import annotations
+
+import csv
+import struct
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+import torch
+
+from strfviewer.cli import main
+from strfviewer.data import load
+from strfviewer.io.checkpoints import save_checkpoint
+from strfviewer.models import LinearNonlinear
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load("demo")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, demo):
+    torch.manual_seed(0)
+    model = LinearNonlinear(demo.n_freqs, 5, out_neurons=demo.n_neurons)
+    meta = {"freqs_hz": demo.freqs_hz.tolist(), "dt_ms": demo.dt_ms, "neuron_names": list(demo.neuron_names)}
+    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "ln", metadata=meta)
+
+
+def test_csv_and_npz(checkpoint, demo, tmp_path):
+    from strfviewer.analysis.gradmaps import strf_gradmap
+    from strfviewer.fit.run import predict
+    from strfviewer.io.checkpoints import load_checkpoint
+
+    out_csv, out_npz = tmp_path / "m.csv", tmp_path / "r.npz"
+    assert main(["export", str(checkpoint), "demo", "--csv", str(out_csv), "--npz", str(out_npz), "--quiet"]) == 0
+    rows = list(csv.DictReader(open(out_csv)))
+    assert [r["name"] for r in rows] == list(demo.neuron_names)
+    assert {"test_cc_norm", "val_cc", "n_spikes"} <= set(rows[0])
+    model, _ = load_checkpoint(checkpoint)
+    expected = predict(model.eval(), demo, "cpu")
+    with np.load(out_npz, allow_pickle=False) as z:
+        names = list(z["stimulus_names"])
+        k = names.index(demo.stimuli[3].name)
+        T = int(z["stimulus_frames"][k])
+        np.testing.assert_allclose(z["predictions"][k, :, :T], expected[demo.stimuli[3].name], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(z["recorded_psth"][k, :, :T], demo.stimuli[3].psth(), rtol=1e-6)
+        np.testing.assert_allclose(z["gradmaps"], strf_gradmap(model).numpy(), rtol=1e-5, atol=1e-7)
+        assert list(z["neuron_names"]) == list(demo.neuron_names)
+        assert z["lags_ms"][-1] == 0.0 and float(z["dt_ms"]) == demo.dt_ms
+        np.testing.assert_allclose(z["freqs_hz"], demo.freqs_hz)
+
+
+def test_figures_png_svg_pdf(checkpoint, demo, tmp_path, capsys):
+    png, svg, pdf = tmp_path / "f.png", tmp_path / "f.svg", tmp_path / "f.pdf"
+    name = demo.neuron_names[4]
+    assert main(["export", str(checkpoint), "demo", "--figure", str(png), "--dpi", "50", "--size", "8,5",
+                 "--neuron", name]) == 0
+    assert f"wrote {png}" in capsys.readouterr().err
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (400, 250)
+    assert main(["export", str(checkpoint), "demo", "--figure", str(svg), "--neuron", "4", "--quiet"]) == 0
+    root = ET.parse(svg).getroot()
+    text = " ".join(t for el in root.iter() if el.tag.endswith("text") for t in el.itertext())
+    for label in (name, "time (ms)", "lag (ms)", "spikes / bin"):
+        assert label in text
+    assert main(["export", str(checkpoint), "demo", "--figure", str(pdf), "--quiet"]) == 0
+    assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "nothing to export"),
+    (["--figure", "x.bmp"], "unknown format"),
+    (["--csv", "m.csv", "--size", "9"], "--size"),
+    (["--figure", "f.png", "--neuron", "nobody"], "no neuron of that name"),
+    (["--figure", "f.png", "--stimulus", "nothing"], "no stimulus of that name"),
+])
+def test_bad_arguments_are_one_line_errors(checkpoint, tmp_path, capsys, monkeypatch, extra, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", str(checkpoint), "demo", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_a_model_that_does_not_fit_the_data(demo, tmp_path, capsys):
+    other = save_checkpoint(LinearNonlinear(demo.n_freqs, 5, out_neurons=3), tmp_path / "small")
+    assert main(["export", str(other), "demo", "--csv", str(tmp_path / "m.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "3 neurons" in err and str(other) in err
+    assert not (tmp_path / "m.csv").exists()
