@@ -238,3 +238,25 @@ def test_model_panel_describes_the_model_and_asks_for_swapped_refits(qtbot):
     with qtbot.waitSignal(panel.refit_requested, timeout=1000) as blocker:
         panel.prefilter_buttons["AdapTrans"].click()
     assert blocker.args[0].spec.prefilter == "AdapTrans" and blocker.args[0].spec.kernel == "full"
+
+
+def test_runs_table_keyboard_show_delete_undo(qtbot):
+    from PySide6.QtCore import Qt
+
+    session = Session()
+    first = session.add_run(_run(factory.ModelSpec("Linear", kernel="full", T=5), "a", [0.1, 0.2, 0.3]))
+    second = session.add_run(_run(factory.ModelSpec("Linear", kernel="separable", T=5), "b", [0.1, 0.2, 0.3]))
+    panel = RunsPanel(session)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.activateWindow()
+    qtbot.waitActive(panel)
+    panel.select_run(second)
+    panel.table.setFocus()
+    qtbot.waitUntil(panel.table.hasFocus)
+    qtbot.keyClick(panel.table, Qt.Key.Key_Return)
+    assert session.current_run is second
+    qtbot.keyClick(panel.table, Qt.Key.Key_Delete)
+    assert session.runs == [first] and session.current_run is first
+    qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert session.runs == [first, second] and session.current_run is second

@@ -84,6 +84,11 @@ class FittingFeature(QObject):
         undo = self.runs_panel.undo_stack.createUndoAction(menu, "&Undo")
         menu.addAction(undo)
         self.undo_action = undo
+        actions = getattr(self.window, "actions", None)
+        if isinstance(actions, dict):  # listed in Help > Keyboard shortcuts
+            actions.update(new_fit=self.new_fit_action, cancel_fit=self.cancel_action,
+                           cancel_all_fits=self.cancel_all_action, save_run=self.save_action,
+                           open_run=self.open_action, undo_runs=undo)
         self._update_cancel_actions()
 
     def _add(self, menu, text, slot, shortcut, tip) -> QAction:
