@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -71,21 +71,9 @@ def pick_neuron(text: Optional[str], names, cc_norm: Optional[np.ndarray]) -> in
     return index
 
 
-def split_metrics(dataset, predictions: Dict[str, np.ndarray]) -> Dict[str, object]:
-    """``{split: NeuronMetrics}`` of ``predictions`` for every split with stimuli."""
-    from strfviewer.fit.metrics import cc_norm_from_trials
-
-    out = {}
-    for split in ("train", "val", "test"):
-        stims = [s for s in dataset.stimuli_in(split) if s.name in predictions]
-        if stims:
-            out[split] = cc_norm_from_trials([s.responses for s in stims], [predictions[s.name] for s in stims])
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from strfviewer.data import load
-    from strfviewer.fit.run import predict
+    from strfviewer.fit.run import predict, score
     from strfviewer.io import exports
     from strfviewer.io.checkpoints import load_checkpoint
 
@@ -104,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                          f"{dataset.n_neurons} neurons and {dataset.n_freqs} bands")
     model = model.eval()
     predictions = predict(model, dataset, args.device)
-    metrics = split_metrics(dataset, predictions)
+    metrics = score(dataset, predictions)
     written = []
 
     gradmaps = None
@@ -114,9 +102,8 @@ def run(args: argparse.Namespace) -> int:
         gradmaps = strf_gradmap(model, readout=args.readout).detach().cpu().numpy().astype(np.float32)
 
     if args.csv:
-        counts = [float(sum(np.nansum(s.responses[i]) for s in dataset.stimuli)) for i in range(dataset.n_neurons)]
         written.append(exports.write_metrics_csv(args.csv, dataset.neuron_names, metrics,
-                                                 extra={"n_spikes": counts}))
+                                                 extra={"n_spikes": exports.spike_counts(dataset)}))
     if args.npz:
         recorded = {s.name: s.psth() for s in dataset.stimuli}
         written.append(exports.write_results_npz(

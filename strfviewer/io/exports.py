@@ -123,6 +123,15 @@ def metrics_table(neuron_names: Sequence[str], metrics: Mapping[str, Any],
     return header, rows
 
 
+def spike_counts(dataset) -> List[float]:
+    """Total spike count ``(N,)`` of each neuron of a ``NeuralDataset`` over all stimuli and trials (NaN
+    entries ignored): the ``n_spikes`` column of the metrics CSV."""
+    total = np.zeros(dataset.n_neurons)
+    for stim in dataset.stimuli:
+        total += np.nansum(stim.responses, axis=(1, 2))
+    return [float(v) for v in total]
+
+
 def write_metrics_csv(path: PathLike, neuron_names: Sequence[str], metrics: Mapping[str, Any],
                       extra: Optional[Mapping[str, Sequence[Any]]] = None) -> Path:
     """Write the per-neuron metrics CSV (one row per neuron) atomically; returns the path."""

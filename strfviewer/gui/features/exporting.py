@@ -12,7 +12,7 @@ predictions and gradmaps (NPZ); all runs' summary (CSV); the sounds of the liste
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 import pyqtgraph as pg
@@ -169,7 +169,7 @@ class ExportFeature(QObject):
         if s.dataset is None or run is None or not run.get_metrics():
             raise ValueError("the current run has no metrics yet")
         return exports.write_metrics_csv(path, s.dataset.neuron_names, run.get_metrics(),
-                                         extra={"n_spikes": spike_counts(s.dataset)})
+                                         extra={"n_spikes": exports.spike_counts(s.dataset)})
 
     def export_runs(self, path) -> Path:
         return exports.write_runs_summary_csv(path, self.session.runs)
@@ -249,14 +249,6 @@ class ExportFeature(QObject):
                     pass
                 action.setText("Export view…")
                 action.triggered.connect(lambda _checked=False, n=name: self.open_dialog(f"view:{n}"))
-
-
-def spike_counts(dataset) -> List[float]:
-    """Total spike count of each neuron over all stimuli and trials (NaN entries ignored)."""
-    total = np.zeros(dataset.n_neurons)
-    for stim in dataset.stimuli:
-        total += np.nansum(stim.responses, axis=(1, 2))
-    return [float(v) for v in total]
 
 
 def install(window) -> ExportFeature:
