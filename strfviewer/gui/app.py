@@ -55,6 +55,24 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def write_view_geometry(window, path: str, scale: float = 1.0) -> None:
+    """``{view name: [x, y, w, h]}`` of each view's plot area in screenshot pixels (smoke-test helper)."""
+    import json
+
+    from PySide6.QtCore import QPoint
+
+    rects = {}
+    for name, view in window.views.items():
+        widgets = view.plot_widgets() or [view]
+        w = widgets[0]
+        if not w.isVisible():
+            continue
+        top_left = w.mapTo(window, QPoint(0, 0))
+        rects[name] = [int(v * scale) for v in (top_left.x(), top_left.y(), w.width(), w.height())]
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(rects, fh)
+
+
 def start_session(window, path: Optional[str]) -> None:
     """Open ``path``, else reopen the last dataset (and model), else the demo with a ridge fit."""
     if path:
@@ -90,6 +108,7 @@ def _install_exit_timers(app, window, quit_after: Optional[int], screenshot: Opt
             app.processEvents()
             pixmap = window.grab()
             ok = pixmap.save(str(screenshot))
+            write_view_geometry(window, str(screenshot) + ".json", pixmap.devicePixelRatio())
             print(f"strfviewer: screenshot {'saved to' if ok else 'FAILED:'} {screenshot} ({reason})",
                   file=sys.stderr)
         window.close()

@@ -71,6 +71,8 @@ class MainWindow(QMainWindow):
             self.installed_features = features.install_all(self)
         else:
             self.installed_features = []
+        if not self._restored_state:
+            self.arrange_docks()
 
     # ================================================================================================
     # public API
@@ -159,6 +161,8 @@ class MainWindow(QMainWindow):
         self.main_splitter.addWidget(self.plots_splitter)
         self.main_splitter.addWidget(self.views["gradmap"])
         self.main_splitter.setSizes([700, 440])
+        self.main_splitter.setStretchFactor(0, 3)
+        self.main_splitter.setStretchFactor(1, 2)
         self.setCentralWidget(self.main_splitter)
         self.splitters = {"plots": self.plots_splitter, "main": self.main_splitter}
         self._redraw_timer = QTimer(self)
@@ -571,7 +575,8 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 800)
         state = s.value("window/state")
-        if isinstance(state, QByteArray) and not state.isEmpty():
+        self._restored_state = isinstance(state, QByteArray) and not state.isEmpty()
+        if self._restored_state:
             self.restoreState(state)
         for name, splitter in self.splitters.items():
             value = s.value(f"splitters/{name}")
@@ -589,10 +594,42 @@ class MainWindow(QMainWindow):
         s.setValue("view/grid", self.views["gradmap"].grid_box.isChecked())
         s.sync()
 
-    def reset_layout(self) -> None:
+    def arrange_docks(self) -> None:
+        """Default layout: neurons above stimuli on the left; the docks feature packs add share one tabbed
+        area at the bottom (the first in front), so the four views keep most of the window."""
         for dock in self.docks.values():
             dock.setFloating(False)
             dock.show()
+        left = [d for d in (self.docks.get("neurons"), self.docks.get("stimuli")) if d is not None]
+        group = [d for name, d in self.docks.items() if name not in ("neurons", "stimuli")
+                 and self.dockWidgetArea(d) in (Qt.BottomDockWidgetArea, Qt.RightDockWidgetArea)]
+        for dock in group:
+            self.addDockWidget(Qt.BottomDockWidgetArea, dock)
+        for other in group[1:]:
+            self.tabifyDockWidget(group[0], other)
+        if group:
+            group[0].raise_()
+        self._sizes_pending = (left, group[:1])
+        if self.isVisible():
+            self._apply_default_sizes()
+
+    def _apply_default_sizes(self) -> None:
+        left, bottom = getattr(self, "_sizes_pending", ([], []))
+        self._sizes_pending = ([], [])
+        if left:
+            self.resizeDocks(left, [340] * len(left), Qt.Horizontal)
+        if bottom:
+            self.resizeDocks(bottom, [max(180, self.height() // 4)], Qt.Vertical)
+        width = max(400, self.main_splitter.width())
+        self.main_splitter.setSizes([width * 3 // 5, width * 2 // 5])
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if any(getattr(self, "_sizes_pending", ([], []))):
+            QTimer.singleShot(0, self._apply_default_sizes)
+
+    def reset_layout(self) -> None:
+        self.arrange_docks()
         self.plots_splitter.setSizes([300, 300])
         self.main_splitter.setSizes([700, 440])
 

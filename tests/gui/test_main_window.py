@@ -201,7 +201,7 @@ def test_compare_run_adds_a_trace_and_a_column(qtbot, window):
     assert set(psth.pred_curves) == {s.current_run.id, second.id}
     model = window.views["neurons"].model
     headers = [model.headerData(c, Qt.Horizontal) for c in range(model.columnCount())]
-    assert headers[-2:] == ["cc_norm lin", "cc_norm lin2"]
+    assert headers[-2:] == ["cc_norm\nlin", "cc_norm\nlin2"]
     np.testing.assert_allclose(model.value(2, 5), second.neuron_values()[2])
 
 

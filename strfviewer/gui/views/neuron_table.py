@@ -93,7 +93,7 @@ class NeuronTableModel(QAbstractTableModel):
             if section < len(FIXED_COLUMNS):
                 return FIXED_COLUMNS[section]
             run = self.run_values[section - len(FIXED_COLUMNS)][0]
-            return f"cc_norm {run.name}"
+            return f"cc_norm\n{run.name}"
         if role == Qt.ToolTipRole:
             tips = {0: "index in the dataset", 1: "neuron name", 2: "spikes over all stimuli and trials",
                     3: "noise ceiling of the test stimuli (from the trials)"}
