@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import sys
 import threading
@@ -107,10 +106,8 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from strfviewer.analysis.dreams import dream
-    from strfviewer.io.exports import write_npz
+    from strfviewer.io.exports import dream_arrays, write_npz
 
     if args.steps < 0:
         raise ValueError(f"--steps {args.steps}: must be >= 0")
@@ -130,25 +127,12 @@ def run(args: argparse.Namespace) -> int:
         result = dream(model, neurons=neurons, steps=args.steps, lr=args.lr, init=init, T=T,
                        readout=args.readout, population=args.population, clamp=clamp, l2=args.l2,
                        smooth=args.smooth, seed=args.seed, progress=_Progress(not args.quiet), cancel=stop)
-    index = result.neurons
-    arrays = {
-        "stimulus": result.stimulus.numpy().astype(np.float32),
-        "responses": result.responses.astype(np.float32),
-        "losses": result.losses.astype(np.float32),
-        "neurons": np.asarray(index, dtype=np.int64),
-        "neuron_names": np.asarray([axes.neuron_names[i] for i in index], dtype=str),
-        "freqs_hz": axes.freqs_hz,
-        "lags_ms": axes.lags_ms(result.stimulus.shape[-1]),
-        "dt_ms": np.asarray(axes.dt_ms),
-        "population": np.asarray(result.population),
-        "cancelled": np.asarray(result.cancelled),
-        "settings": np.asarray(json.dumps(result.settings)),
-    }
+    arrays = dream_arrays(result, axes.neuron_names, axes.freqs_hz, axes.dt_ms)
     out = write_npz(Path(args.out).expanduser(), arrays)
     if not args.quiet:
         for note in axes.notes:
             print(f"warning: {note}", file=sys.stderr)
-        what = "population" if result.population else f"{len(index)} neuron(s)"
+        what = "population" if result.population else f"{len(result.neurons)} neuron(s)"
         stopped = " (interrupted)" if result.cancelled else ""
         print(f"dreamt {what} for {result.steps_done} step(s){stopped}: mean response "
               f"{result.responses[0].mean():.4g} -> {result.final_response.mean():.4g} -> {out}", file=sys.stderr)
