@@ -125,6 +125,12 @@ class FitQueue(QObject):
         self.current_run: Optional[Run] = None
         self.worker = None
         self._keys = itertools.count(1)
+        self._unsubscribe = session.subscribe(self._on_session_event)
+        self.destroyed.connect(lambda *_, u=self._unsubscribe: u())
+
+    def _on_session_event(self, event: str, payload) -> None:
+        if event == "dataset":  # fits of the previous data are of no use on the new one
+            self.cancel_all()
 
     # -- queueing ------------------------------------------------------------------------------------------------
     def enqueue(self, request, dataset=None, name: Optional[str] = None, compare_with: Optional[Run] = None) \
@@ -184,6 +190,10 @@ class FitQueue(QObject):
 
     def _on_finished(self, outcome) -> None:
         run, item = self.current_run, self.current
+        if run not in self.session.runs:  # another dataset was opened meanwhile: drop the result
+            run.status, run.message = "cancelled", "Dropped: another dataset was opened during the fit."
+            self._end()
+            return
         if diverged(outcome):
             # the loss became NaN/inf: the fit ended early; the weights kept are not a trained model
             lr = getattr(item.request, "lr", None)
@@ -210,7 +220,10 @@ class FitQueue(QObject):
             message = str(error)
         elif error is not None:
             message = describe_fit_error(error, self.current.request)
-        self.session.update_run(self.current_run, status="failed", message=message)
+        if self.current_run in self.session.runs:
+            self.session.update_run(self.current_run, status="failed", message=message)
+        else:
+            self.current_run.status, self.current_run.message = "failed", message
         self._end()
 
     def _end(self) -> None:

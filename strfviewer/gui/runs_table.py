@@ -353,6 +353,9 @@ def run_checkpoint_metadata(run: Run, dataset) -> dict:
         meta["fit"] = run.request.to_dict()
     metrics = run.get_metrics() or {}
     meta["metrics"] = {split: m.to_dict() for split, m in metrics.items() if m is not None}
+    split = getattr(run.outcome, "split", None)
+    if split:  # the split the metrics were computed on
+        meta["split"] = dict(split)
     meta["run"] = {"name": run.name, "status": run.status, "message": run.message,
                    "epochs": run_epochs(run), "seconds": run_seconds(run)}
     return meta
@@ -398,9 +401,13 @@ def open_run_checkpoint(folder, dataset=None, device: str = "cpu") -> Run:
         same_shape = (getattr(model, "N", dataset.n_neurons) == dataset.n_neurons
                       and getattr(model, "F", dataset.n_freqs) == dataset.n_freqs)
         if same_shape:
-            from strfviewer.fit.run import predict
+            from strfviewer.fit.run import predict, score
 
             predictions = predict(model, dataset, device)
+            if metrics is None:  # a checkpoint saved without metrics (e.g. deepSTRF's): score it here
+                split = meta.get("split")
+                scored = dataset.with_split(split) if isinstance(split, dict) and split else dataset
+                metrics = score(scored, predictions) or None
         else:
             message += (f"; fitted on other data ({getattr(model, 'N', '?')} neurons x {getattr(model, 'F', '?')} "
                         f"bands, the open dataset has {dataset.n_neurons} x {dataset.n_freqs}): no predictions")

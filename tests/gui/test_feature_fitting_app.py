@@ -104,6 +104,18 @@ def test_cancel_keeps_the_best_weights_and_the_app_state(qtbot, window):
     assert window.session.neuron == 1
 
 
+def test_opening_other_data_cancels_the_fits_of_the_previous_data(qtbot, window, demo):
+    feature = window.fitting
+    feature.submit(_request(epochs=500, patience=500))
+    feature.submit(_request(epochs=500, patience=500, seed=3))
+    qtbot.waitUntil(lambda: len(feature.training_panel.curves.epoch_x) >= 1, timeout=FIT_TIMEOUT_MS)
+    window.session.set_dataset(demo)
+    assert not feature.queue.pending
+    _wait_idle(qtbot, feature, timeout=20000)
+    assert window.session.runs == [] and window.session.current_run is None
+    assert "another dataset" in feature.training_panel.status_label.text()
+
+
 def test_queued_fits_run_in_order_and_a_failure_is_readable(qtbot, window, monkeypatch):
     feature = window.fitting
     real_run_fit = fit_run.run_fit
