@@ -69,17 +69,19 @@ def default_gradmap_T(model: nn.Module, dt_ms: Optional[float] = None,
 
 
 @contextlib.contextmanager
-def probe_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Run the block with the model in eval mode, spectrogram input and gradients enabled.
+def probe_mode(model: nn.Module, spectrogram_input: bool = True) -> Iterator[nn.Module]:
+    """Run the block with the model in eval mode and gradients enabled.
 
     Every submodule's own training flag is restored afterwards (a frozen prefilter kept in eval mode
-    inside a training model stays so), and a waveform front-end (``wav2spec``) is swapped for
-    ``nn.Identity`` for the duration so that the model takes a spectrogram ``(B, 1, F, T)``. On CUDA,
-    cuDNN is asked for deterministic algorithms.
+    inside a training model stays so). With ``spectrogram_input`` a waveform front-end (``wav2spec``) is
+    swapped for ``nn.Identity`` for the duration so that the model takes a spectrogram ``(B, 1, F, T)``.
+    On CUDA, cuDNN is asked for deterministic algorithms. The model itself is switched (not copied):
+    do not train it in another thread meanwhile.
     """
     flags = [(m, m.training) for m in model.modules()]
     saved_front_end = getattr(model, "wav2spec", None)
-    swap = isinstance(saved_front_end, nn.Module) and not isinstance(saved_front_end, nn.Identity)
+    swap = (spectrogram_input and isinstance(saved_front_end, nn.Module)
+            and not isinstance(saved_front_end, nn.Identity))
     cudnn_ctx = (torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, deterministic=True,
                                             benchmark=False)
                  if model_device(model).type == "cuda" else contextlib.nullcontext())

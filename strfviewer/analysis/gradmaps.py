@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Union
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -71,6 +72,10 @@ def strf_gradmap(model: nn.Module, T: Optional[int] = None, readout: ReadoutLike
     Returns
     -------
     Tensor ``(N, C, F, T)`` on the model's device, detached.
+
+    Note: a prefilter that rectifies its outputs (AdapTrans: ``relu`` of ON and OFF) sits exactly on
+    the kink at silence, where the derivative is taken as 0, so the raw-spectrogram map of such a model
+    is zero (as in deepSTRF); its per-channel maps (``per_channel=True``) carry the ON/OFF structure.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -250,7 +255,7 @@ def _is_batching_failure(exc: RuntimeError) -> bool:
 WAVEFORM_REDUCES = ("last", "peak", "sum")
 
 
-def waveform_gradmap(model: nn.Module, stimulus: Union[Tensor, None, "object"] = None,
+def waveform_gradmap(model: nn.Module, stimulus: Union[Tensor, np.ndarray, Sequence[float], None] = None,
                      neuron: Union[int, Sequence[int], None] = None, reduce: str = "last",
                      duration_ms: float = 500.0, noise_floor: float = 1e-4, seed: int = 0) -> Tensor:
     """Gradient of neurons' responses with respect to the input waveform (a listenable receptive field).
@@ -282,25 +287,20 @@ def waveform_gradmap(model: nn.Module, stimulus: Union[Tensor, None, "object"] =
     device, dtype = model_device(model), model_dtype(model)
     wave = _waveform(front_end, stimulus, duration_ms, noise_floor, seed).to(device=device, dtype=dtype)
     x = wave.reshape(1, 1, -1).clone().requires_grad_(True)
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with torch.enable_grad():
-            response = model(x)[0, :, 0, :]                                # (N, T)
-            readout = {"last": "last", "peak": "peak", "sum": lambda r: r.sum(dim=-1)}[reduce]
-            values = read_out(response, readout)                          # (N,)
-            N = values.shape[0]
-            index = list(range(N)) if neuron is None else ([neuron] if isinstance(neuron, int) else list(neuron))
-            bad = [i for i in index if not 0 <= int(i) < N]
-            if bad or not index:
-                raise IndexError(f"neuron index {bad or index} out of range for a model with {N} neurons")
-            cotangents = torch.zeros(len(index), N, device=device, dtype=dtype)
-            cotangents[torch.arange(len(index)), torch.as_tensor(index)] = 1.0
-            grads = _batched_vjp(values, x, cotangents).reshape(len(index), -1)
-    finally:
-        for module, training in flags:
-            module.training = training
-    return grads[0] if isinstance(neuron, int) else grads
+    with probe_mode(model, spectrogram_input=False):
+        response = model(x)[0, :, 0, :]                                    # (N, T)
+        readout = {"last": "last", "peak": "peak", "sum": lambda r: r.sum(dim=-1)}[reduce]
+        values = read_out(response, readout)                              # (N,)
+        N = values.shape[0]
+        single = isinstance(neuron, (int, np.integer))
+        index = list(range(N)) if neuron is None else ([int(neuron)] if single else [int(i) for i in neuron])
+        bad = [i for i in index if not 0 <= int(i) < N]
+        if bad or not index:
+            raise IndexError(f"neuron index {bad or index} out of range for a model with {N} neurons")
+        cotangents = torch.zeros(len(index), N, device=device, dtype=dtype)
+        cotangents[torch.arange(len(index)), torch.as_tensor(index)] = 1.0
+        grads = _batched_vjp(values, x, cotangents).reshape(len(index), -1)
+    return (grads[0] if single else grads).detach()
 
 
 def _waveform(front_end: nn.Module, stimulus, duration_ms: float, noise_floor: float, seed: int) -> Tensor:
