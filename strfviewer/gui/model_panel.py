@@ -13,7 +13,7 @@ import dataclasses
 from typing import List, Optional
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from strfviewer.gui.fit_dialog import prefilter_kwargs_for
@@ -102,15 +102,22 @@ class ModelPanel(QWidget):
             self.prefilter_buttons[name] = button
             prefilter_row.addWidget(button)
 
+        self.slots_table.setMinimumHeight(60)
+        left = QVBoxLayout()
+        left.addWidget(self.slots_table, 1)
+        left.addWidget(self.total_label)
+        right = QVBoxLayout()
+        right.addWidget(kernels)
+        right.addWidget(prefilters)
+        right.addStretch(1)
+        body = QHBoxLayout()  # architecture and swap buttons side by side keep the dock short
+        body.addLayout(left, 3)
+        body.addLayout(right, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
         layout.addWidget(self.title)
-        layout.addWidget(self.slots_table, 1)
-        layout.addWidget(self.total_label)
-        grid = QGridLayout()
-        grid.addWidget(kernels, 0, 0)
-        grid.addWidget(prefilters, 1, 0)
-        layout.addLayout(grid)
+        layout.addLayout(body, 1)
 
         self._unsubscribe = session.subscribe(self._on_session_event)
         self.destroyed.connect(lambda *_, u=self._unsubscribe: u())

@@ -53,9 +53,6 @@ class FittingFeature(QObject):
                                              "training_dock")
         self.runs_dock = window.add_dock("Runs", self.runs_panel, area.BottomDockWidgetArea, "runs_dock")
         self.model_dock = window.add_dock("Model", self.model_panel, area.RightDockWidgetArea, "model_dock")
-        if not window.settings().value("window/state"):  # first start: keep the views the largest part
-            window.resizeDocks([self.training_dock], [240], Qt.Orientation.Vertical)
-            window.resizeDocks([self.training_dock, self.runs_dock], [500, 600], Qt.Orientation.Horizontal)
 
         self.queue.fit_started.connect(self._on_fit_started)
         self.queue.fit_progress.connect(self.training_panel.add_progress)
