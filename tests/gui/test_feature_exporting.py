@@ -143,3 +143,18 @@ def test_a_failed_figure_export_leaves_the_old_file_intact(feature, window, tmp_
 def test_bad_format_is_a_clear_error(feature, tmp_path):
     with pytest.raises(ValueError, match="unknown figure format"):
         feature.export("view:psth", tmp_path / "x.bmp")
+
+
+def test_table_and_list_right_click_menus_open_the_dialog_on_their_exports(feature, window, qtbot):
+    from PySide6.QtCore import Qt
+
+    table = window.views["neurons"]
+    assert table.contextMenuPolicy() == Qt.ActionsContextMenu
+    texts = [a.text() for a in table.actions()]
+    assert "Export metrics (CSV)…" in texts
+    table.actions()[texts.index("Export metrics (CSV)…")].trigger()
+    qtbot.addWidget(feature.dialog)
+    assert feature.dialog.target == "metrics"
+    stimuli = window.views["stimuli"]
+    stimuli.actions()[0].trigger()
+    assert feature.dialog.target == "figure"

@@ -119,13 +119,15 @@ class ExportFeature(QObject):
             return None
         from strfviewer.gui.views.strf_data import gradmap_key
 
-        if view.mode == "gradmap":
-            key = gradmap_key(view.readout, view._per_channel(run.model))
-            g = run.cache.get(key)
-            if g is None:
-                return None
-            return g if view.sign_box.isChecked() else -g
-        return run.cache.get("kernel")
+        try:
+            if view.mode == "gradmap":
+                g = run.cache.get(gradmap_key(view.readout, view._per_channel(run.model)))
+                if g is None:
+                    return None
+                return g if view.sign_box.isChecked() else -g
+            return run.cache.get("kernel")
+        except AttributeError:  # a gradmap view without these controls: compute the default instead
+            return None
 
     def _gradmap_title(self) -> str:
         view = self.window.views.get("gradmap")
@@ -231,6 +233,25 @@ class ExportFeature(QObject):
         self.dialog.raise_()
         return self.dialog
 
+    def hook_table_menus(self) -> None:
+        """Right-click menus on the neuron table and stimulus list with their exports."""
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QAction
+
+        entries = {"neurons": (("Export metrics (CSV)…", "metrics"), ("Export all runs' summary (CSV)…", "runs"),
+                               ("Export predictions and gradmaps (NPZ)…", "results")),
+                   "stimuli": (("Export figure of this neuron and stimulus…", "figure"),)}
+        for name, items in entries.items():
+            view = self.window.views.get(name)
+            if view is None:
+                continue
+            view.setContextMenuPolicy(Qt.ActionsContextMenu)
+            for text, target in items:
+                action = QAction(text, view)
+                action.setObjectName(f"action_export_{target}_{name}")
+                action.triggered.connect(lambda _checked=False, t=target: self.open_dialog(t))
+                view.addAction(action)
+
     def hook_context_menus(self) -> None:
         """Turn pyqtgraph's right-click "Export..." of every view into ours, preselecting that view."""
         for name in VIEW_LABELS:
@@ -262,4 +283,5 @@ def install(window) -> ExportFeature:
     action.setToolTip("Export a view or the neuron figure (PNG/SVG/PDF), metrics, predictions, gradmaps or sounds")
     action.triggered.connect(lambda _checked=False: feature.open_dialog())
     feature.hook_context_menus()
+    feature.hook_table_menus()
     return feature
