@@ -12,7 +12,7 @@ Method (details and rationale in ``docs/sonification.md``):
    bin goes to its nearest band centre on the filterbank's scale), and each region is multiplied by the
    band's target amplitude envelope, interpolated from frames to samples at each frame's window centre.
 3. **Refinement through the app's own front-end.** The waveform is optimised with Adam so that
-   ``spectrogram(waveform)`` — the same differentiable front-end that made the training data
+   ``spectrogram_tensor(waveform)`` — the same differentiable front-end that made the training data
    (:mod:`strfviewer.data.spectrogram`) — matches the target in the least-squares sense.
 4. **Safe output.** Raised-cosine fade in/out and peak normalisation (default peak 0.5, about -6 dBFS).
 
@@ -86,47 +86,9 @@ def choose_sample_rate(cfg: SpectrogramConfig) -> int:
 
 
 def spectrogram_fn(cfg: SpectrogramConfig, sample_rate: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A differentiable ``waveform (T_audio,) -> spectrogram (F, T)`` for ``cfg`` at ``sample_rate``.
-
-    Uses the front-end's own tensor function when it has one; otherwise rebuilds the same computation from
-    its public pieces (frame positions, window, filterbank, compression) in torch.
-    """
-    own = getattr(frontend_module, "spectrogram_tensor", None)
-    if own is not None:
-        return lambda x: own(x, sample_rate, cfg)
-    return _FallbackFrontend(cfg, sample_rate)
-
-
-class _FallbackFrontend:
-    """Torch version of :func:`strfviewer.data.spectrogram.compute_spectrogram` (same framing and filters)."""
-
-    def __init__(self, cfg: SpectrogramConfig, sample_rate: int):
-        fe = frontend_module
-        self.cfg, self.sr = cfg, float(sample_rate)
-        self.win, self.n_fft = fe.fft_size(cfg, self.sr)
-        weights, _ = fe.filterbank(cfg, self.sr, self.n_fft)
-        self.weights = torch.as_tensor(weights, dtype=torch.float32)
-        self.window = torch.hann_window(self.win, periodic=False, dtype=torch.float32)
-        self.norm = 2.0 / (self.n_fft * float(self.window.pow(2).sum()))
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        n_frames = frontend_module.n_frames_for(int(x.shape[0]), self.sr, self.cfg.dt_ms)
-        hop = self.cfg.dt_ms * self.sr / 1000.0
-        ends = np.round((np.arange(n_frames) + 1) * hop).astype(np.int64)
-        if self.cfg.causal:
-            starts = ends - self.win
-        else:
-            starts = np.round((np.arange(n_frames) + 0.5) * hop).astype(np.int64) - self.win // 2
-        pad_left = int(max(0, -starts.min()))
-        pad_right = int(max(0, starts.max() + self.win - x.shape[0]))
-        padded = torch.nn.functional.pad(x, (pad_left, pad_right))
-        index = torch.as_tensor(starts + pad_left)[:, None] + torch.arange(self.win)
-        spectrum = torch.fft.rfft(padded[index] * self.window, n=self.n_fft)
-        power = (spectrum.real ** 2 + spectrum.imag ** 2) * self.norm
-        amplitude = torch.sqrt(torch.clamp(power @ self.weights.T, min=1e-12))
-        if self.cfg.compression == "log":
-            amplitude = torch.log(amplitude + self.cfg.log_offset)
-        return amplitude.T
+    """The front-end's differentiable ``waveform (T_audio,) -> spectrogram (F, T)`` for ``cfg`` at
+    ``sample_rate`` (:func:`strfviewer.data.spectrogram.spectrogram_tensor`)."""
+    return lambda x: frontend_module.spectrogram_tensor(x, sample_rate, cfg)
 
 
 def _window_centre_ms(cfg: SpectrogramConfig, n_frames: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from strfviewer.gui.views.axes import BandAxis, diverging_cmap
@@ -64,8 +64,10 @@ class DreamPanel(QWidget):
         self.init_box.addItems(INITS)
         self.readout_box = QComboBox()
         self.readout_box.addItems(READOUTS)
-        self.population_box = QCheckBox("one dream for the population mean")
-        self.clamp_box = QCheckBox("keep within the training stimuli's range")
+        self.population_box = QCheckBox("population")
+        self.population_box.setToolTip("one dream for the mean response of the neurons instead of one each")
+        self.clamp_box = QCheckBox("data range")
+        self.clamp_box.setToolTip("keep the dream within the range of the training stimuli's values")
         self.clamp_box.setChecked(True)
         self.l2_spin = QDoubleSpinBox()
         self.l2_spin.setDecimals(4)
@@ -77,16 +79,19 @@ class DreamPanel(QWidget):
         self.smooth_spin.setRange(0.0, 100.0)
         self.smooth_spin.setSingleStep(0.01)
         self.smooth_spin.setToolTip("smoothness penalty across neighbouring bands and frames (0 = off)")
-        form = QFormLayout()
-        form.addRow("Neurons", self.neurons_edit)
-        form.addRow("Steps", self.steps_spin)
-        form.addRow("Learning rate", self.lr_spin)
-        form.addRow("Start from", self.init_box)
-        form.addRow("Maximise response at", self.readout_box)
-        form.addRow("", self.population_box)
-        form.addRow("", self.clamp_box)
-        form.addRow("L2 penalty", self.l2_spin)
-        form.addRow("Smoothness", self.smooth_spin)
+        settings = QGridLayout()
+        settings.setContentsMargins(0, 0, 0, 0)
+        cells = (("Neurons", self.neurons_edit), ("Steps", self.steps_spin), ("lr", self.lr_spin),
+                 ("From", self.init_box), ("Maximise", self.readout_box))
+        for col, (label, widget) in enumerate(cells):
+            settings.addWidget(QLabel(label), 0, 2 * col)
+            settings.addWidget(widget, 0, 2 * col + 1)
+        settings.addWidget(self.population_box, 1, 0, 1, 3)
+        settings.addWidget(self.clamp_box, 1, 3, 1, 3)
+        settings.addWidget(QLabel("L2"), 1, 6)
+        settings.addWidget(self.l2_spin, 1, 7)
+        settings.addWidget(QLabel("Smooth"), 1, 8)
+        settings.addWidget(self.smooth_spin, 1, 9)
 
         self.start_button = QPushButton("Dream")
         self.cancel_button = QPushButton("Cancel")
@@ -102,6 +107,7 @@ class DreamPanel(QWidget):
                   self.listen_button):
             buttons.addWidget(b)
         self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.state = QLabel("")
@@ -126,16 +132,17 @@ class DreamPanel(QWidget):
         plots.addWidget(self.image_plot, 3)
         plots.addWidget(self.curve_plot, 2)
 
+        for plot in (self.image_plot, self.curve_plot):
+            plot.setMinimumHeight(60)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(form)
+        layout.setSpacing(2)
+        layout.addLayout(settings)
+        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.state, 2)
+        buttons.addWidget(QLabel("show"))
+        buttons.addWidget(self.show_box)
         layout.addLayout(buttons)
-        status = QHBoxLayout()
-        status.addWidget(self.progress, 1)
-        status.addWidget(self.state, 2)
-        status.addWidget(QLabel("show"))
-        status.addWidget(self.show_box)
-        layout.addLayout(status)
         layout.addLayout(plots, 1)
 
     def plot_widgets(self):

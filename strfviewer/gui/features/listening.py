@@ -96,11 +96,13 @@ class ListeningPanel(QWidget):
         self.spec_image = pg.ImageItem(axisOrder="row-major")
         self.spec_plot.addItem(self.spec_image)
         plots = QHBoxLayout()
-        plots.addWidget(self.wave_plot)
-        plots.addWidget(self.spec_plot)
+        for plot in (self.wave_plot, self.spec_plot):
+            plot.setMinimumHeight(60)
+            plots.addWidget(plot)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
         layout.addLayout(top)
         layout.addLayout(middle)
         layout.addLayout(plots, 1)
