@@ -54,6 +54,9 @@ class PSTHView(TimePlotMixin, QWidget):
         self.mean_curve = self.plot.plot(pen=RECORDED_PEN, name="recorded (trial mean ± sd)")
         self.pred_curves: Dict[int, pg.PlotDataItem] = {}
         self.scores: Dict[int, tuple] = {}
+        # one reusable curve per shown run (current, compare): re-creating items costs more than the data
+        self._slots = [self.plot.plot(pen=pen) for pen in RUN_PENS]
+        self._slot_names = [None] * len(self._slots)
         self._add_playhead()
         self.info = QLabel(" ")
         self.info.setObjectName("psthScores")
@@ -65,18 +68,30 @@ class PSTHView(TimePlotMixin, QWidget):
         layout.addWidget(self.info)
         layout.addWidget(self.plot)
 
-    def _clear_predictions(self) -> None:
-        for curve in self.pred_curves.values():
-            self.plot.removeItem(curve)
-            self.legend.removeItem(curve)
-        self.pred_curves = {}
-        self.scores = {}
+    def _show_slot(self, k: int, name, x=None, y=None) -> None:
+        """Curve ``k`` shows ``(x, y)`` labelled ``name`` in the legend; ``name=None`` hides it."""
+        curve = self._slots[k]
+        if name != self._slot_names[k]:
+            if self._slot_names[k] is not None:
+                self.legend.removeItem(curve)
+            if name is not None:
+                self.legend.addItem(curve, name)
+            self._slot_names[k] = name
+        if name is None:
+            curve.setData([], [])
+            curve.hide()
+        else:
+            curve.setData(x, y)
+            curve.show()
 
     def redraw(self) -> None:
         s = self.session
         stim, ds = s.stimulus_obj(), s.dataset
-        self._clear_predictions()
+        self.pred_curves, self.scores = {}, {}
+        shown = []
         if stim is None or ds is None:
+            for k in range(len(self._slots)):
+                self._show_slot(k, None)
             self.mean_curve.setData([], [])
             self.upper.setData([], [])
             self.lower.setData([], [])
@@ -97,18 +112,22 @@ class PSTHView(TimePlotMixin, QWidget):
         self.lower.setData(t_ms, mean - sd)
         parts = [f"<b>{ds.neuron_names[n]}</b> on <b>{stim.name}</b> ({ds.split.get(stim.name, '?')}, "
                  f"{int(np.sum(np.isfinite(resp).any(axis=1)))} trials)"]
-        for k, run in enumerate(s.shown_runs()):
+        for k, run in enumerate(s.shown_runs()[: len(self._slots)]):
             preds = run.get_predictions()
             if not preds or stim.name not in preds:
                 parts.append(f"{run.name}: prediction pending")
                 continue
             pred = np.asarray(preds[stim.name][n], dtype=np.float64)
-            curve = self.plot.plot(t_ms[: len(pred)], pred, pen=RUN_PENS[min(k, 1)], name=run.name)
-            self.pred_curves[run.id] = curve
+            self._show_slot(k, run.name, t_ms[: len(pred)], pred)
+            shown.append(k)
+            self.pred_curves[run.id] = self._slots[k]
             try:
                 cc, ccn = stimulus_scores(resp, pred[:T])
             except (ImportError, ValueError):
                 cc, ccn = float("nan"), float("nan")
             self.scores[run.id] = (cc, ccn)
             parts.append(f"{run.name}: cc {_fmt(cc)}, cc_norm {_fmt(ccn)}")
+        for k in range(len(self._slots)):
+            if k not in shown:
+                self._show_slot(k, None)
         self.info.setText(" &nbsp;|&nbsp; ".join(parts))
