@@ -15,7 +15,7 @@ from typing import List
 log = logging.getLogger(__name__)
 
 #: feature modules under strfviewer.gui.features, installed in this order
-FEATURE_MODULES = ("fitting", "listening", "exporting", "dreaming")
+FEATURE_MODULES = ("fitting", "listening", "exporting", "dreaming", "history")
 
 
 def install_all(window) -> List[str]:

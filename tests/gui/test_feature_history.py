@@ -1,0 +1,321 @@
+"""The run history feature in the main window, on the demo data: app fits recorded in the history, the dock
+(filter, sort, delete + undo, CSV export), reopening a run, the sweep dialog and sweeps run from the app.
+
+Every test uses its own history database (the ``history/path`` QSettings key of a tmp settings file). Waits are
+on state (``qtbot.waitUntil``), never on cross-thread signals.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import threading
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+
+import strfviewer.fit.run as fit_run  # noqa: E402
+from strfviewer.data import load  # noqa: E402
+from strfviewer.gui.features.history import HISTORY_PATH_KEY, AppCancelToken  # noqa: E402
+from strfviewer.gui.history_panel import COLUMNS  # noqa: E402
+from strfviewer.gui.main_window import MainWindow  # noqa: E402
+from strfviewer.gui.sweep_panel import KILL_TEXT  # noqa: E402
+from strfviewer.models.factory import ModelSpec  # noqa: E402
+from strfviewer.runs.history import RunHistory  # noqa: E402
+from strfviewer.runs.identity import dataset_hash  # noqa: E402
+from strfviewer.runs.sweep_spec import SweepSpec  # noqa: E402
+from strfviewer.session import Session  # noqa: E402
+
+TIMEOUT_MS = 60000
+DEMO_HASH = dataset_hash("demo")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load("demo")
+
+
+@pytest.fixture
+def history_path(tmp_path):
+    return tmp_path / "history" / "runs.sqlite"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, demo, history_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue(HISTORY_PATH_KEY, str(history_path))
+    win = MainWindow(session=Session(demo), settings=settings)
+    qtbot.addWidget(win)
+    feature = win.run_history
+    qtbot.waitUntil(lambda: feature.dataset_hash is not None and not feature.panel.is_loading, timeout=10000)
+    yield win
+    win.fitting.queue.cancel_all()
+    win.worker_pool.shutdown(20000)
+    feature.panel.close_history()
+
+
+def _request(method="ridge", seed=0, kernel="full", epochs=2):
+    return fit_run.FitRequest(spec=ModelSpec("Linear", kernel=kernel, T=8), method=method, epochs=epochs,
+                              patience=epochs, batch_size=8, seed=seed, device="cpu")
+
+
+def _history_rows(path, **filters):
+    with RunHistory(path, reap=False) as h:
+        return h.runs(**filters)
+
+
+def _fit(qtbot, window, request):
+    window.fitting.submit(request)
+    qtbot.waitUntil(lambda: not window.fitting.queue.busy and not window.fitting.queue.pending, timeout=TIMEOUT_MS)
+    return window.session.runs[-1]
+
+
+def _wait_recorded(qtbot, window, n):
+    recorder = window.run_history.recorder
+    qtbot.waitUntil(lambda: len(recorder.recorded) >= n and not recorder.tracked, timeout=TIMEOUT_MS)
+
+
+def test_an_app_fit_lands_in_the_history_and_the_dock(qtbot, window, history_path):
+    assert "history" in window.installed_features
+    run = _fit(qtbot, window, _request())
+    assert run.status == "done", run.message
+    _wait_recorded(qtbot, window, 1)
+
+    rows = _history_rows(history_path)
+    assert len(rows) == 1
+    r = rows[0]
+    assert (r.status, r.source, r.family, r.kernel, r.method, r.seed) == ("done", "app", "Linear", "full", "ridge", 0)
+    assert r.dataset_path == "demo" and r.dataset_hash == DEMO_HASH
+    assert r.config["spec"] == run.spec.to_dict() and r.config["request"] == run.request.to_dict()
+    expected = float(np.nanmean(run.neuron_values("cc_norm", "test")))
+    assert math.isclose(r.mean_test_cc_norm, expected, rel_tol=1e-6)
+    assert r.neuron_names == list(window.session.dataset.neuron_names)
+    assert r.device == "cpu" and r.seconds is not None and r.n_params == run.n_params
+    assert r.checkpoint and (history_path.parent / "runs" / str(r.id) / "config.json").is_file()
+
+    panel = window.run_history.panel
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1 and not panel.is_loading, timeout=10000)
+    assert panel.model.record_at(0).id == r.id
+    index = panel.proxy.index(0, COLUMNS.index("Test cc_norm"))
+    assert panel.proxy.data(index) == f"{expected:.3f}"
+    assert "history_dock" in window.docks
+
+
+def test_a_failed_fit_is_recorded_failed_with_its_message(qtbot, window, history_path, monkeypatch):
+    def broken_run_fit(dataset, request, progress=None, cancel=None):
+        raise ValueError("the data has no test stimuli")
+
+    monkeypatch.setattr(fit_run, "run_fit", broken_run_fit)
+    run = _fit(qtbot, window, _request(seed=3))
+    assert run.status == "failed"
+    _wait_recorded(qtbot, window, 1)
+    (r,) = _history_rows(history_path)
+    assert r.status == "failed" and "no test stimuli" in r.error and r.seed == 3 and r.checkpoint is None
+
+
+def test_reopening_a_run_from_the_history_makes_it_current(qtbot, window, history_path):
+    fitted = _fit(qtbot, window, _request())
+    _wait_recorded(qtbot, window, 1)
+    panel = window.run_history.panel
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1 and not panel.is_loading, timeout=10000)
+    # another model becomes current first, so reopening has to change it
+    window.session.remove_run(fitted)
+    assert window.session.current_run is None
+
+    panel.table.selectRow(0)
+    record = panel.selected_record()
+    assert panel.reopen_action.isEnabled()
+    panel.reopen_action.trigger()
+    qtbot.waitUntil(lambda: window.session.current_run is not None, timeout=TIMEOUT_MS)
+    run = window.session.current_run
+    assert run.name.startswith(f"#{record.id} ") and run.model is not None and run.status == "done"
+    assert run.get_predictions() is not None
+    stim = window.session.stimulus
+    np.testing.assert_allclose(run.get_predictions()[stim], fitted.get_predictions()[stim], rtol=1e-4, atol=1e-5)
+    values = run.neuron_values("cc_norm", "test")
+    np.testing.assert_allclose(values, fitted.neuron_values("cc_norm", "test"), rtol=1e-5)
+    assert len(window.run_history.recorder.recorded) == 1  # a reopened run is not recorded again
+
+
+def _seed_history(path):
+    """Five runs: four on the demo (families/kernels/seeds differ), one on another dataset."""
+    rows = [("Linear", "full", 0, 0.61, DEMO_HASH), ("Linear", "full", 1, 0.65, DEMO_HASH),
+            ("Linear", "separable", 0, 0.40, DEMO_HASH), ("LinearNonlinear", "gaussian", 0, 0.72, DEMO_HASH),
+            ("Linear", "full", 0, 0.10, "0123456789abcdef")]
+    ids = []
+    with RunHistory(path) as h:
+        for family, kernel, seed, cc, data_hash in rows:
+            rid = h.start_run({"spec": {"family": family, "kernel": kernel, "T": 8},
+                               "request": {"method": "sgd", "seed": seed}},
+                              dataset_path="demo" if data_hash == DEMO_HASH else "/data/other",
+                              dataset_hash=data_hash, source="cli")
+            h.finish_run(rid, metrics={"test": {"cc_norm": [cc, cc]}}, epochs=3, seconds=1.5, device="cpu")
+            ids.append(rid)
+    return ids
+
+
+def test_the_dock_filters_sorts_deletes_with_undo_and_exports(qtbot, window, history_path, tmp_path):
+    ids = _seed_history(history_path)
+    panel = window.run_history.panel
+    panel.refresh()
+    qtbot.waitUntil(lambda: not panel.is_loading, timeout=10000)
+    assert {r.id for r in panel.model.records} == set(ids[:4])  # the open dataset only
+
+    panel.all_datasets_box.setChecked(True)
+    qtbot.waitUntil(lambda: not panel.is_loading and panel.model.rowCount() == 5, timeout=10000)
+    panel.all_datasets_box.setChecked(False)
+    qtbot.waitUntil(lambda: not panel.is_loading and panel.model.rowCount() == 4, timeout=10000)
+
+    panel.filter_edit.setText("SEPARABLE")
+    assert [r.id for r in panel.visible_records()] == [ids[2]]
+    panel.filter_edit.setText("")
+    panel.table.sortByColumn(COLUMNS.index("Test cc_norm"), Qt.SortOrder.DescendingOrder)
+    assert [r.mean_test_cc_norm for r in panel.visible_records()] == pytest.approx([0.72, 0.65, 0.61, 0.40])
+
+    # summary per configuration: Linear/full has two seeds
+    summaries = {s.label: s for s in panel.summary_model.rows}
+    lin = summaries["Linear / full"]
+    assert lin.n_runs == 2 and lin.n_seeds == 2 and lin.mean == pytest.approx(0.63)
+    assert lin.std == pytest.approx(np.std([0.61, 0.65], ddof=1))
+
+    # delete the best run, undo with Ctrl+Z while the dock has focus
+    window.show()
+    window.run_history.dock.show()
+    window.run_history.dock.raise_()
+    panel.table.selectRow(0)
+    target = panel.selected_record().id
+    assert target == ids[3]
+    panel.delete_action.trigger()
+    assert target not in [r.id for r in _history_rows(history_path)]
+    assert target not in [r.id for r in panel.model.records]
+    window.activateWindow()
+    panel.table.setFocus()
+    qtbot.waitUntil(panel.table.hasFocus, timeout=5000)
+    qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: target in [r.id for r in _history_rows(history_path)], timeout=5000)
+    qtbot.waitUntil(lambda: not panel.is_loading and target in [r.id for r in panel.model.records], timeout=10000)
+    restored = [r for r in _history_rows(history_path) if r.id == target][0]
+    assert restored.family == "LinearNonlinear" and restored.mean_test_cc_norm == pytest.approx(0.72)
+
+    # CSV export of the rows shown (filtered)
+    panel.filter_edit.setText("full")
+    out = panel.export_csv(tmp_path / "export" / "runs.csv")
+    with open(out, newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert sorted(int(row["id"]) for row in table) == sorted([ids[0], ids[1]])
+    assert {row["kernel"] for row in table} == {"full"}
+    assert not list((tmp_path / "export").glob("*.tmp*"))
+
+
+def test_history_location_action_switches_the_database(qtbot, window, tmp_path):
+    other = tmp_path / "elsewhere" / "h.sqlite"
+    _seed_history(other)
+    feature = window.run_history
+    assert feature.set_history_path(other)
+    assert window.settings().value(HISTORY_PATH_KEY) == str(other)
+    qtbot.waitUntil(lambda: not feature.panel.is_loading and feature.panel.model.rowCount() == 4, timeout=10000)
+    bad = tmp_path / "junk.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    assert not feature.set_history_path(bad)
+    assert window.errors and "junk.sqlite" in window.errors[-1][1]
+    assert feature.path == other
+
+
+# ---- sweeps -----------------------------------------------------------------------------------------------------------
+class BlockingExecutor:
+    """In-process executor whose trials finish only when released (or are killed by a forced cancel)."""
+
+    workers = 1
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.submitted, self.cancels = [], []
+        self.killed = False
+
+    def describe(self):
+        return "a test executor"
+
+    def submit(self, trial):
+        self.submitted.append(trial)
+        return len(self.submitted) - 1
+
+    def wait(self, handles, timeout_s):
+        if self.killed:
+            return [(h, None, RuntimeError("killed")) for h in handles], []
+        if not self.release.wait(timeout_s):
+            return [], list(handles)
+        from strfviewer.runs.trial import execute_trial
+
+        return [(handles[0], execute_trial(self.submitted[handles[0]], torch_threads=1), None)], list(handles[1:])
+
+    def cancel(self, handles, force=False):
+        self.cancels.append(force)
+        self.killed = self.killed or force
+
+    def shutdown(self):
+        pass
+
+
+def _sweep(seeds=(0, 1), name="tiny"):
+    return SweepSpec.from_dict({"name": name, "data": ["demo"], "seeds": list(seeds),
+                                "model": [{"family": "Linear", "T": 8}], "fit": {"method": "ridge"}})
+
+
+def test_cancel_twice_stops_pending_then_kills_running(qtbot, window, history_path, monkeypatch):
+    import strfviewer.runs.executors as executors
+
+    fake = BlockingExecutor()
+    monkeypatch.setattr(executors, "make_executor", lambda address=None, workers=None: fake)
+    feature = window.run_history
+    feature.start_sweep(_sweep(seeds=(0, 1, 2)))
+    panel = feature.sweep_panel
+    qtbot.waitUntil(lambda: panel.progress is not None and panel.progress.running == 1, timeout=10000)
+    assert not feature.new_sweep_action.isEnabled()
+
+    assert panel.cancel_button.isEnabled()
+    panel.cancel_button.click()
+    assert panel.cancel_button.text() == KILL_TEXT and feature.sweep_token.level == 1
+    qtbot.waitUntil(lambda: panel.progress.cancelled == 2, timeout=10000)  # the two pending trials
+    assert feature.sweep_running  # the running trial goes on
+    panel.cancel_button.click()
+    assert feature.sweep_token.level == 2 and not panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not feature.sweep_running, timeout=10000)
+    assert fake.cancels[-1] is True and len(fake.submitted) == 1
+    p = feature.sweep_report.progress
+    assert (p.done, p.cancelled, p.remaining) == (0, 3, 0)
+    (row,) = _history_rows(history_path)
+    assert row.status == "failed" and "second cancel" in row.error
+    assert feature.new_sweep_action.isEnabled()
+
+
+def test_app_token_kills_when_the_worker_is_cancelled():
+    token = AppCancelToken()
+    event = threading.Event()
+    token.link(event)
+    assert token.level == 0
+    assert token.request() == 1 and token.level == 1
+    event.set()
+    assert token.level == 2
+
+
+def test_a_tiny_sweep_from_the_app_runs_in_a_worker_process(qtbot, window, history_path):
+    feature = window.run_history
+    dialog = feature.make_sweep_dialog()
+    qtbot.addWidget(dialog)
+    dialog.set_spec(_sweep(seeds=(0, 1), name="app-sweep"))
+    dialog.workers_box.setValue(1)
+    assert dialog.update_summary() == 2 and not dialog.problems
+    feature.start_sweep(dialog.sweep_spec(), *dialog.executor_choice())
+    qtbot.waitUntil(lambda: not feature.sweep_running, timeout=TIMEOUT_MS)
+    assert feature.sweep_error is None
+    p = feature.sweep_report.progress
+    assert (p.done, p.failed, p.skipped) == (2, 0, 0)
+    assert "2 done" in feature.sweep_panel.title.text()
+    panel = feature.panel
+    qtbot.waitUntil(lambda: not panel.is_loading and panel.model.rowCount() == 2, timeout=10000)
+    assert {r.source for r in panel.model.records} == {"sweep:app-sweep"}
+    assert {r.seed for r in panel.model.records} == {0, 1}
+    assert all(r.status == "done" and r.mean_test_cc_norm > 0 for r in panel.model.records)
