@@ -145,3 +145,26 @@ def test_preferences_choose_the_output_device(feature, window, backend, qtbot):
     dialog.accept()
     assert window.settings().value("audio/output_device") == "fake speakers"
     assert feature.player.device == 0
+
+
+def test_a_stimulus_without_audio_is_resynthesised_from_its_spectrogram(window, qtbot):
+    from strfviewer.analysis.sonify import dataset_frontend, samples_for_frames
+
+    ds = window.session.dataset
+    for stim in ds.stimuli:
+        stim.waveform, stim.sample_rate = None, None
+    backend = FakeBackend(rates=(16000, 22050, 44100), device_rate=44100)
+    feature = listening.install(window, player=AudioPlayer(lambda: backend, blocksize=2000))
+    assert feature.panel.play_button.isEnabled()
+    assert "resynthesises" in feature.panel.play_button.toolTip()
+    assert not feature.panel.save_stimulus_button.isEnabled()
+    feature.play_action.trigger()
+    qtbot.waitUntil(lambda: feature.player.is_playing, timeout=30000)
+    stim = window.session.stimulus_obj()
+    samples, rate = feature.sound("stimulus")
+    cfg, expected_rate = dataset_frontend(ds.frontend, ds.freqs_hz, ds.dt_ms)
+    assert rate == expected_rate and samples.size == samples_for_frames(stim.n_frames, cfg, rate)
+    assert 0 < np.max(np.abs(samples)) <= listening.SAFE_PEAK + 1e-6
+    backend.streams[-1].pull()
+    np.testing.assert_allclose(backend.streams[-1].samples[: samples.size], samples)
+    assert feature.panel.save_stimulus_button.isEnabled()

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPus
 
 from strfviewer.gui.audio import AudioPlayer, AudioUnavailable
 from strfviewer.gui.preferences import PreferencesDialog, device_index, stored_device_name
+from strfviewer.gui.views.axes import BandAxis
 
 POLL_MS = 30
 SAFE_PEAK = 0.5  # about -6 dBFS
@@ -88,11 +89,12 @@ class ListeningPanel(QWidget):
         self.wave_plot.setObjectName("modelSoundWaveform")
         self.wave_plot.setLabel("bottom", "time (ms)")
         self.wave_plot.setLabel("left", "amplitude")
+        self.wave_plot.getAxis("left").enableAutoSIPrefix(False)
         self.wave_curve = self.wave_plot.plot(pen=pg.mkPen((40, 120, 220), width=1))
-        self.spec_plot = pg.PlotWidget()
+        self.band_axis = BandAxis("left")
+        self.spec_plot = pg.PlotWidget(axisItems={"left": self.band_axis})
         self.spec_plot.setObjectName("modelSoundSpectrogram")
         self.spec_plot.setLabel("bottom", "time (ms)")
-        self.spec_plot.setLabel("left", "band")
         self.spec_image = pg.ImageItem(axisOrder="row-major")
         self.spec_plot.addItem(self.spec_image)
         plots = QHBoxLayout()
@@ -130,6 +132,8 @@ class ListeningFeature(QObject):
         self.sounds: Dict[str, Tuple[str, np.ndarray, int]] = {}
         self.playing: Optional[str] = None  # key of the sound playing
         self.worker = None
+        self.resynth_worker = None
+        self._resynthesised: Dict[tuple, Tuple[np.ndarray, int]] = {}  # (dataset id, stimulus) -> sound
         self.model_spec: Optional[np.ndarray] = None  # (F, T) spectrogram of the model sound, as shown
 
         self.panel = ListeningPanel()
@@ -176,10 +180,57 @@ class ListeningFeature(QObject):
 
     # --- sounds --------------------------------------------------------------------------------------
     def stimulus_sound(self) -> Optional[Tuple[str, np.ndarray, int]]:
+        """``(label, samples, rate)`` of the selected stimulus: its audio, or its resynthesis from the
+        spectrogram once made (datasets without audio); None otherwise."""
         stim = self.session.stimulus_obj()
-        if stim is None or stim.waveform is None or not stim.sample_rate:
+        if stim is None:
             return None
-        return f"stimulus {stim.name}", np.asarray(stim.waveform, dtype=np.float32), int(stim.sample_rate)
+        if stim.waveform is not None and stim.sample_rate:
+            return f"stimulus {stim.name}", np.asarray(stim.waveform, dtype=np.float32), int(stim.sample_rate)
+        made = self._resynthesised.get(self._stimulus_key(stim))
+        if made is not None:
+            return (f"stimulus {stim.name} (resynthesised from its spectrogram)",) + made
+        return None
+
+    def _stimulus_key(self, stim) -> tuple:
+        return (id(self.session.dataset), stim.name)
+
+    def resynthesise_stimulus(self, then_play: bool = True):
+        """Make the selected stimulus audible from its spectrogram (no audio in the dataset) in a worker;
+        plays it when done (``then_play``). Returns the worker (None when impossible or already running)."""
+        s = self.session
+        stim, ds = s.stimulus_obj(), s.dataset
+        if stim is None or ds is None or self.resynth_worker is not None:
+            return None
+        key, frontend, freqs, dt = self._stimulus_key(stim), dict(ds.frontend or {}), ds.freqs_hz, ds.dt_ms
+        spec = np.asarray(stim.spec[0], dtype=np.float32)
+
+        def job(progress, cancel):
+            from strfviewer.analysis import sonify
+
+            cfg, rate = sonify.dataset_frontend(frontend, freqs, dt)
+            target = sonify.to_frontend_domain(spec, frontend)
+            res = sonify.sonify_spectrogram(target, cfg, rate, steps=100, cancel=cancel, peak=SAFE_PEAK)
+            return res.waveform, res.sample_rate
+
+        def finished(result) -> None:
+            self.resynth_worker = None
+            self._resynthesised[key] = result
+            self.update_controls()
+            current = s.stimulus_obj()
+            if then_play and current is not None and self._stimulus_key(current) == key:
+                self.play("stimulus")
+
+        def failed(message: str) -> None:
+            self.resynth_worker = None
+            self.update_controls()
+            self.window.show_error("Could not resynthesise the stimulus", message)
+
+        self.resynth_worker = self.window.start_worker(job, on_finished=finished, on_failed=failed,
+                                                       name="stimulus sound",
+                                                       busy=f"resynthesising {stim.name} from its spectrogram…")
+        self.update_controls()
+        return self.resynth_worker
 
     def sound_labels(self) -> Dict[str, str]:
         out = {}
@@ -206,6 +257,10 @@ class ListeningFeature(QObject):
 
     # --- playback ------------------------------------------------------------------------------------
     def toggle_stimulus(self) -> None:
+        stim = self.session.stimulus_obj()
+        if stim is not None and self.stimulus_sound() is None and self.player.available:
+            self.resynthesise_stimulus(then_play=True)  # no audio in the dataset: make it from the spectrogram
+            return
         self.toggle("stimulus")
 
     def toggle(self, key: str) -> bool:
@@ -260,13 +315,19 @@ class ListeningFeature(QObject):
         p = self.panel
         reason = self.player.unavailable_reason
         stim = self.stimulus_sound()
-        stim_reason = reason or (None if stim is not None else "the selected stimulus has no audio")
+        has_stimulus = self.session.stimulus_obj() is not None
+        stim_reason = reason or (None if has_stimulus else "no stimulus selected")
         playing_stim = self.player.is_playing and self.playing == "stimulus"
         p.play_button.setText("■ Stop stimulus" if playing_stim else "▶ Play stimulus")
-        p.play_button.setEnabled(stim_reason is None)
-        p.play_button.setToolTip(stim_reason or "play the selected stimulus (space bar)")
+        busy = self.resynth_worker is not None
+        p.play_button.setEnabled(stim_reason is None and not busy)
+        tip = "play the selected stimulus (space bar)"
+        if stim is None and has_stimulus:
+            tip = ("this stimulus has no audio in the dataset: Play resynthesises it from its spectrogram "
+                   "(space bar)")
+        p.play_button.setToolTip(stim_reason or tip)
         self.play_action.setEnabled(stim_reason is None)
-        self.play_action.setToolTip(stim_reason or "play / stop the selected stimulus")
+        self.play_action.setToolTip(stim_reason or tip)
         p.stop_button.setEnabled(reason is None and self.player.is_playing)
         p.stop_button.setToolTip(reason or "stop playback")
         p.save_stimulus_button.setEnabled(stim is not None)
@@ -326,9 +387,9 @@ class ListeningFeature(QObject):
 
         def finished(result) -> None:
             self.worker = None
-            samples, rate, spec = result
+            samples, rate, spec, freqs = result
             self.set_sound("model", label, samples, rate)
-            self.show_model_sound(samples, rate, spec)
+            self.show_model_sound(samples, rate, spec, freqs)
             self.window.status(f"ready: {label}", 8000)
 
         def failed(message: str) -> None:
@@ -345,11 +406,15 @@ class ListeningFeature(QObject):
         self.update_controls()
         return self.worker
 
-    def show_model_sound(self, samples: np.ndarray, rate: int, spec: Optional[np.ndarray]) -> None:
+    def show_model_sound(self, samples: np.ndarray, rate: int, spec: Optional[np.ndarray],
+                         freqs_hz: Optional[np.ndarray] = None) -> None:
+        """Draw the model sound: waveform, and its spectrogram ``(F, T)`` on bands ``freqs_hz`` (Hz)."""
         t_ms = np.arange(len(samples)) * 1000.0 / rate
         step = max(1, len(samples) // 20000)  # enough points to see the shape
         self.panel.wave_curve.setData(t_ms[::step], samples[::step])
         self.model_spec = spec
+        if freqs_hz is not None:
+            self.panel.band_axis.set_freqs(freqs_hz)
         if spec is not None:
             dt = t_ms[-1] / max(1, spec.shape[1]) if len(t_ms) else 1.0
             self.panel.spec_image.setImage(spec, autoLevels=True)
@@ -407,15 +472,17 @@ def waveform_gradmap_job(model, neuron: int, reduce: str, wave: Optional[np.ndar
 
         g = waveform_gradmap(model, wave, neuron=neuron, reduce=reduce).detach().cpu().numpy()
         samples = fade_and_normalise(g, rate, peak=SAFE_PEAK)
-        spec = None
+        spec, freqs = None, None
         try:
             import torch
 
             with torch.no_grad():
                 spec = model.wav2spec(torch.as_tensor(samples).reshape(1, 1, -1))[0, 0].cpu().numpy()
+            centres = getattr(model.wav2spec, "center_frequencies", None)
+            freqs = centres().detach().cpu().numpy() if callable(centres) else None
         except Exception:  # a front-end that cannot run alone: show the waveform only
             spec = None
-        return samples, rate, spec
+        return samples, rate, spec, freqs
     return job
 
 
@@ -430,7 +497,7 @@ def sonified_gradmap_job(model, neuron: int, readout: str, part: str, cached: Op
         cfg, rate = sonify.dataset_frontend(frontend, freqs_hz, dt_ms)
         result = sonify.sonify_strf(strf, cfg, rate, part=part, peak=SAFE_PEAK, cancel=cancel,
                                     progress=lambda step, n, loss: progress((step, n)) if step % 10 == 0 else None)
-        return result.waveform, result.sample_rate, result.target
+        return result.waveform, result.sample_rate, result.target, np.asarray(freqs_hz, dtype=float)
     return job
 
 
