@@ -34,6 +34,15 @@ MAX_RECENT = 10
 REDRAW_DELAY_MS = 8  # selection changes arriving within this delay are drawn once
 
 
+def default_window_size(widget: QWidget) -> tuple:
+    """90 % of the screen, between 1024 x 700 and 1680 x 1050 px."""
+    screen = widget.screen()
+    if screen is None:
+        return 1280, 800
+    area = screen.availableGeometry()
+    return (max(1024, min(1680, int(area.width() * 0.9))), max(700, min(1050, int(area.height() * 0.9))))
+
+
 class MainWindow(QMainWindow):
     """strfviewer's main window over a :class:`Session`."""
 
@@ -573,7 +582,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1280, 800)
+            self.resize(*default_window_size(self))
         state = s.value("window/state")
         self._restored_state = isinstance(state, QByteArray) and not state.isEmpty()
         if self._restored_state:
@@ -617,7 +626,7 @@ class MainWindow(QMainWindow):
         left, bottom = getattr(self, "_sizes_pending", ([], []))
         self._sizes_pending = ([], [])
         if left:
-            self.resizeDocks(left, [340] * len(left), Qt.Horizontal)
+            self.resizeDocks(left, [380] * len(left), Qt.Horizontal)
         if bottom:
             self.resizeDocks(bottom, [max(180, self.height() // 4)], Qt.Vertical)
         width = max(400, self.main_splitter.width())
