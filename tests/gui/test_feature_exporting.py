@@ -158,3 +158,25 @@ def test_table_and_list_right_click_menus_open_the_dialog_on_their_exports(featu
     stimuli = window.views["stimuli"]
     stimuli.actions()[0].trigger()
     assert feature.dialog.target == "figure"
+
+
+def test_sounds_of_the_listening_feature_export_as_wav(feature, window, tmp_path):
+    import soundfile
+
+    from strfviewer.gui.audio import AudioPlayer
+    from strfviewer.gui.features import listening
+
+    def no_audio():
+        raise OSError("PortAudio library not found")
+
+    sounds = listening.install(window, player=AudioPlayer(no_audio))
+    tone = (0.25 * np.sin(2 * np.pi * 440 * np.arange(4000) / 8000)).astype(np.float32)
+    sounds.set_sound("model", "a test tone", tone, 8000)
+    assert feature.targets()["sound:model"] == "Sound: a test tone (WAV)"
+    dialog = feature.open_dialog("sound:model")
+    assert dialog.target == "sound:model" and dialog.path_edit.text().endswith(".wav")
+    dialog.path_edit.setText(str(tmp_path / "tone.wav"))
+    dialog.export()
+    data, rate = soundfile.read(tmp_path / "tone.wav", dtype="float32")
+    assert rate == 8000
+    np.testing.assert_allclose(data, tone, atol=1e-4)
