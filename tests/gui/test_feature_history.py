@@ -1,5 +1,6 @@
 """The run history feature in the main window, on the demo data: app fits recorded in the history, the dock
-(filter, sort, delete + undo, CSV export), reopening a run, the sweep dialog and sweeps run from the app.
+(filter, sort, delete + undo, CSV export, summary), reopening a run, the history location. Sweeps from the app are
+in ``test_feature_history_sweeps.py``.
 
 Every test uses its own history database (the ``history/path`` QSettings key of a tmp settings file). Waits are
 on state (``qtbot.waitUntil``), never on cross-thread signals.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-import threading
 
 import numpy as np
 import pytest
@@ -19,14 +19,12 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
 import strfviewer.fit.run as fit_run  # noqa: E402
 from strfviewer.data import load  # noqa: E402
-from strfviewer.gui.features.history import HISTORY_PATH_KEY, AppCancelToken  # noqa: E402
+from strfviewer.gui.features.history import HISTORY_PATH_KEY  # noqa: E402
 from strfviewer.gui.history_panel import COLUMNS  # noqa: E402
 from strfviewer.gui.main_window import MainWindow  # noqa: E402
-from strfviewer.gui.sweep_panel import KILL_TEXT  # noqa: E402
 from strfviewer.models.factory import ModelSpec  # noqa: E402
 from strfviewer.runs.history import RunHistory  # noqa: E402
 from strfviewer.runs.identity import dataset_hash  # noqa: E402
-from strfviewer.runs.sweep_spec import SweepSpec  # noqa: E402
 from strfviewer.session import Session  # noqa: E402
 
 TIMEOUT_MS = 60000
@@ -223,99 +221,3 @@ def test_history_location_action_switches_the_database(qtbot, window, tmp_path):
     assert window.errors and "junk.sqlite" in window.errors[-1][1]
     assert feature.path == other
 
-
-# ---- sweeps -----------------------------------------------------------------------------------------------------------
-class BlockingExecutor:
-    """In-process executor whose trials finish only when released (or are killed by a forced cancel)."""
-
-    workers = 1
-
-    def __init__(self):
-        self.release = threading.Event()
-        self.submitted, self.cancels = [], []
-        self.killed = False
-
-    def describe(self):
-        return "a test executor"
-
-    def submit(self, trial):
-        self.submitted.append(trial)
-        return len(self.submitted) - 1
-
-    def wait(self, handles, timeout_s):
-        if self.killed:
-            return [(h, None, RuntimeError("killed")) for h in handles], []
-        if not self.release.wait(timeout_s):
-            return [], list(handles)
-        from strfviewer.runs.trial import execute_trial
-
-        return [(handles[0], execute_trial(self.submitted[handles[0]], torch_threads=1), None)], list(handles[1:])
-
-    def cancel(self, handles, force=False):
-        self.cancels.append(force)
-        self.killed = self.killed or force
-
-    def shutdown(self):
-        pass
-
-
-def _sweep(seeds=(0, 1), name="tiny"):
-    return SweepSpec.from_dict({"name": name, "data": ["demo"], "seeds": list(seeds),
-                                "model": [{"family": "Linear", "T": 8}], "fit": {"method": "ridge"}})
-
-
-def test_cancel_twice_stops_pending_then_kills_running(qtbot, window, history_path, monkeypatch):
-    import strfviewer.runs.executors as executors
-
-    fake = BlockingExecutor()
-    monkeypatch.setattr(executors, "make_executor", lambda address=None, workers=None: fake)
-    feature = window.run_history
-    feature.start_sweep(_sweep(seeds=(0, 1, 2)))
-    panel = feature.sweep_panel
-    qtbot.waitUntil(lambda: panel.progress is not None and panel.progress.running == 1, timeout=10000)
-    assert not feature.new_sweep_action.isEnabled()
-
-    assert panel.cancel_button.isEnabled()
-    panel.cancel_button.click()
-    assert panel.cancel_button.text() == KILL_TEXT and feature.sweep_token.level == 1
-    qtbot.waitUntil(lambda: panel.progress.cancelled == 2, timeout=10000)  # the two pending trials
-    assert feature.sweep_running  # the running trial goes on
-    panel.cancel_button.click()
-    assert feature.sweep_token.level == 2 and not panel.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: not feature.sweep_running, timeout=10000)
-    assert fake.cancels[-1] is True and len(fake.submitted) == 1
-    p = feature.sweep_report.progress
-    assert (p.done, p.cancelled, p.remaining) == (0, 3, 0)
-    (row,) = _history_rows(history_path)
-    assert row.status == "failed" and "second cancel" in row.error
-    assert feature.new_sweep_action.isEnabled()
-
-
-def test_app_token_kills_when_the_worker_is_cancelled():
-    token = AppCancelToken()
-    event = threading.Event()
-    token.link(event)
-    assert token.level == 0
-    assert token.request() == 1 and token.level == 1
-    event.set()
-    assert token.level == 2
-
-
-def test_a_tiny_sweep_from_the_app_runs_in_a_worker_process(qtbot, window, history_path):
-    feature = window.run_history
-    dialog = feature.make_sweep_dialog()
-    qtbot.addWidget(dialog)
-    dialog.set_spec(_sweep(seeds=(0, 1), name="app-sweep"))
-    dialog.workers_box.setValue(1)
-    assert dialog.update_summary() == 2 and not dialog.problems
-    feature.start_sweep(dialog.sweep_spec(), *dialog.executor_choice())
-    qtbot.waitUntil(lambda: not feature.sweep_running, timeout=TIMEOUT_MS)
-    assert feature.sweep_error is None
-    p = feature.sweep_report.progress
-    assert (p.done, p.failed, p.skipped) == (2, 0, 0)
-    assert "2 done" in feature.sweep_panel.title.text()
-    panel = feature.panel
-    qtbot.waitUntil(lambda: not panel.is_loading and panel.model.rowCount() == 2, timeout=10000)
-    assert {r.source for r in panel.model.records} == {"sweep:app-sweep"}
-    assert {r.seed for r in panel.model.records} == {0, 1}
-    assert all(r.status == "done" and r.mean_test_cc_norm > 0 for r in panel.model.records)
