@@ -179,3 +179,87 @@ def test_real_sounddevice_where_possible():
         time.sleep(0.01)
     player.stop()
     assert player.position_ms > 0
+
+
+# --- SoundDeviceBackend over a stand-in 'sounddevice' module (its error paths and the stream it opens) ----------
+class _PortAudioError(Exception):
+    pass
+
+
+class _CallbackStop(Exception):
+    pass
+
+
+def fake_sounddevice(devices, rates=(48000,), query_error=None):
+    import types
+
+    module = types.ModuleType("sounddevice")
+    module.PortAudioError = _PortAudioError
+    module.CallbackStop = _CallbackStop
+    module.opened = []
+
+    def query_devices(device=None, kind=None):
+        if query_error is not None:
+            raise query_error
+        if kind == "output":
+            index = 0 if device is None else device
+            return devices[index]
+        return devices
+
+    def check_output_settings(device=None, channels=None, samplerate=None, dtype=None):
+        if samplerate not in rates:
+            raise _PortAudioError("Invalid sample rate [PaErrorCode -9997]")
+
+    class OutputStream:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+            module.opened.append(self)
+
+        def start(self):
+            pass
+
+        def stop(self):
+            pass
+
+        def close(self):
+            pass
+
+    module.query_devices = query_devices
+    module.check_output_settings = check_output_settings
+    module.OutputStream = OutputStream
+    module.default = types.SimpleNamespace(device=[-1, 0])
+    return module
+
+
+SPEAKERS = {"name": "speakers", "max_output_channels": 2, "default_samplerate": 48000.0}
+MIC = {"name": "mic", "max_output_channels": 0, "default_samplerate": 44100.0}
+
+
+def test_sounddevice_backend_without_output_device(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "sounddevice", fake_sounddevice([MIC]))
+    player = AudioPlayer()
+    assert not player.available
+    assert "no audio output device" in player.unavailable_reason
+
+
+def test_sounddevice_backend_device_query_error(monkeypatch):
+    module = fake_sounddevice([SPEAKERS], query_error=_PortAudioError("Error querying device -1"))
+    monkeypatch.setitem(__import__("sys").modules, "sounddevice", module)
+    player = AudioPlayer()
+    assert not player.available and "Error querying device" in player.unavailable_reason
+
+
+def test_sounddevice_backend_opens_a_mono_float_stream_at_the_device_rate(monkeypatch):
+    module = fake_sounddevice([MIC, SPEAKERS], rates=(48000,))
+    monkeypatch.setitem(__import__("sys").modules, "sounddevice", module)
+    player = AudioPlayer(blocksize=256)
+    assert player.available and [d.name for d in player.output_devices()] == ["speakers"]
+    player.device = 1
+    assert player.play(tone(22050, seconds=0.1), 22050) == 48000  # 22.05 kHz refused: resampled
+    kwargs = module.opened[-1].kwargs
+    assert kwargs["samplerate"] == 48000 and kwargs["channels"] == 1 and kwargs["dtype"] == "float32"
+    assert kwargs["device"] == 1 and kwargs["blocksize"] == 256
+    out = np.zeros((256, 1), np.float32)
+    kwargs["callback"](out, 256, None, None)
+    assert np.any(out != 0)
+    player.stop()
