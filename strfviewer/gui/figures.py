@@ -17,10 +17,10 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QMarginsF, QRect, QRectF, QSize, QSizeF, Qt
+from PySide6.QtCore import QMarginsF, QPoint, QRect, QRectF, QSize, QSizeF, Qt
 from PySide6.QtGui import QFont, QImage, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QGraphicsView, QWidget
 
 from strfviewer.gui.views.axes import BandAxis, diverging_cmap, sequential_cmap, symmetric_level
 from strfviewer.io.atomic import atomic_path
@@ -70,7 +70,14 @@ def paint_widgets(widgets: Sequence[QWidget], painter: QPainter, target: QRectF)
     for w in widgets:
         src = _source_rect(w)
         rect = QRectF(target.x(), target.y() + y * sy, src.width() * sx, src.height() * sy)
-        w.render(painter, rect, src) if hasattr(w, "scene") else w.render(painter, rect.topLeft().toPoint())
+        if isinstance(w, QGraphicsView):  # pyqtgraph plots: the scene is painted as vectors
+            w.render(painter, rect, src)
+        else:  # any other widget: painted at its size, scaled like the rest
+            painter.save()
+            painter.translate(rect.topLeft())
+            painter.scale(sx, sy)
+            w.render(painter, QPoint(0, 0))
+            painter.restore()
         y += src.height()
 
 

@@ -168,3 +168,22 @@ def test_a_stimulus_without_audio_is_resynthesised_from_its_spectrogram(window, 
     backend.streams[-1].pull()
     np.testing.assert_allclose(backend.streams[-1].samples[: samples.size], samples)
     assert feature.panel.save_stimulus_button.isEnabled()
+
+
+def test_a_device_error_on_play_is_reported_and_the_app_stays_usable(window):
+    class Broken(FakeBackend):
+        def open_stream(self, *args, **kwargs):
+            raise RuntimeError("Device unavailable [PaErrorCode -9985]")
+
+    feature = listening.install(window, player=AudioPlayer(lambda: Broken(rates=(RATE,))))
+    assert not feature.play("stimulus")
+    assert "Device unavailable" in window.statusBar().currentMessage()
+    assert feature.panel.state.text() == "device error"
+    assert "Device unavailable" in feature.panel.play_button.toolTip()
+    assert not feature.player.is_playing
+
+
+def test_changing_neuron_keeps_the_stimulus_playing(feature, window):
+    feature.toggle_stimulus()
+    window.session.select_neuron(3)
+    assert feature.player.is_playing

@@ -171,7 +171,9 @@ class ListeningFeature(QObject):
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self._poll)
         q = window.qt_session
-        for signal in (q.datasetChanged, q.stimulusChanged, q.currentRunChanged, q.neuronChanged):
+        for signal in (q.datasetChanged, q.stimulusChanged):
+            signal.connect(self._on_stimulus_changed)
+        for signal in (q.currentRunChanged, q.neuronChanged):
             signal.connect(self._on_selection)
         self.update_controls()
         reason = self.player.unavailable_reason
@@ -350,11 +352,20 @@ class ListeningFeature(QObject):
         if reason:
             p.state.setText("playback off")
             p.state.setToolTip(reason)
+        elif self.player.last_error and not self.player.is_playing:
+            # a device error on the last attempt: say so, keep the controls (another device may work)
+            p.state.setText("device error")
+            p.state.setToolTip(self.player.last_error)
+            p.play_button.setToolTip(f"{p.play_button.toolTip()}\nlast attempt failed: {self.player.last_error}")
         else:
             p.state.setText("playing" if self.player.is_playing else "")
             p.state.setToolTip("")
 
     def _on_selection(self, *_args) -> None:
+        self.update_controls()
+
+    def _on_stimulus_changed(self, *_args) -> None:
+        """Another stimulus (or dataset): the one playing is no longer the one shown."""
         if self.player.is_playing and self.playing == "stimulus":
             self.stop()
         self.update_controls()
