@@ -180,3 +180,20 @@ def test_sounds_of_the_listening_feature_export_as_wav(feature, window, tmp_path
     data, rate = soundfile.read(tmp_path / "tone.wav", dtype="float32")
     assert rate == 8000
     np.testing.assert_allclose(data, tone, atol=1e-4)
+
+
+def test_plots_of_other_docks_get_a_working_export_entry(window, tmp_path, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from strfviewer.gui.features import dreaming
+
+    exporting.install(window)
+    dream = dreaming.install(window)  # installed after exporting, in the same event-loop turn, as in the app
+    qtbot.waitUntil(lambda: bool(dream.panel.curve_plot.scene().contextMenu[0].property("strfviewer_export")),
+                    timeout=5000)
+    action = dream.panel.curve_plot.scene().contextMenu[0]
+    assert action.text() == "Export plot…"
+    target = tmp_path / "curve.svg"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    action.trigger()
+    assert "response" in svg_texts(target)

@@ -16,7 +16,7 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from strfviewer.gui import figures
 from strfviewer.io import exports
@@ -253,23 +253,51 @@ class ExportFeature(QObject):
                 view.addAction(action)
 
     def hook_context_menus(self) -> None:
-        """Turn pyqtgraph's right-click "Export..." of every view into ours, preselecting that view."""
+        """Turn pyqtgraph's right-click "Export..." of every plot in the window into ours: for the three
+        views it opens the export dialog on that view, for other plots (training curves, dock panels) a save
+        dialog for that plot. Idempotent; called again once every feature pack is installed."""
+        views = {}
         for name in VIEW_LABELS:
             view = self.window.views.get(name)
-            if view is None:
+            if view is not None:
+                for gv in view.findChildren(pg.GraphicsView):
+                    views[id(gv)] = name
+        for gv in self.window.findChildren(pg.GraphicsView):
+            menu = getattr(gv.scene(), "contextMenu", None)
+            if not menu or menu[0].property("strfviewer_export"):
                 continue
-            for gv in view.findChildren(pg.GraphicsView):
-                scene = gv.scene()
-                menu = getattr(scene, "contextMenu", None)
-                if not menu:
-                    continue
-                action = menu[0]
-                try:
-                    action.triggered.disconnect()
-                except (RuntimeError, TypeError):  # nothing connected
-                    pass
+            action = menu[0]
+            try:
+                action.triggered.disconnect()
+            except (RuntimeError, TypeError):  # nothing connected
+                pass
+            action.setProperty("strfviewer_export", True)
+            name = views.get(id(gv))
+            if name is not None:
                 action.setText("Export view…")
                 action.triggered.connect(lambda _checked=False, n=name: self.open_dialog(f"view:{n}"))
+            else:
+                action.setText("Export plot…")
+                action.triggered.connect(lambda _checked=False, w=gv: self.ask_export_widget(w))
+
+    def ask_export_widget(self, widget) -> Optional[Path]:
+        """Save one plot as PNG / SVG / PDF through a file dialog (DPI from the export dialog's setting)."""
+        from PySide6.QtWidgets import QFileDialog
+
+        from strfviewer.gui.export_dialog import DPI_KEY, LAST_FOLDER_KEY
+
+        settings = self.window.settings()
+        folder = Path(str(settings.value(LAST_FOLDER_KEY, str(Path.home()))))
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export plot", str(folder / "plot.png"),
+                                              "PNG image (*.png);;SVG (*.svg);;PDF (*.pdf)")
+        if not path:
+            return None
+        settings.setValue(LAST_FOLDER_KEY, str(Path(path).parent))
+        try:
+            return self._done(figures.save_widgets([widget], path, dpi=float(settings.value(DPI_KEY, 300))))
+        except (ValueError, OSError) as exc:
+            self.window.show_error("Export failed", str(exc))
+            return None
 
 
 def install(window) -> ExportFeature:
@@ -284,4 +312,5 @@ def install(window) -> ExportFeature:
     action.triggered.connect(lambda _checked=False: feature.open_dialog())
     feature.hook_context_menus()
     feature.hook_table_menus()
+    QTimer.singleShot(0, feature.hook_context_menus)  # plots of feature packs installed after this one
     return feature
