@@ -179,3 +179,24 @@ def test_waveform_gradmap_through_the_gabor_front_end():
     torch.testing.assert_close(one, g.reshape(-1), rtol=1e-4, atol=1e-9)
     with pytest.raises(TypeError, match="wav-native"):
         waveform_gradmap(LinearNonlinear(F, 4, out_neurons=N))
+
+
+def test_statenet_frame_shortcut_is_taken_and_exact(monkeypatch):
+    import strfviewer.analysis.gradmaps as gradmaps
+
+    calls = []
+    real = gradmaps.frame_pull
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gradmaps, "frame_pull", spy)
+    torch.manual_seed(5)
+    pre = make_prefiltering("ICAdaptation", F, kernel_size=3)
+    model = StateNet(F, kernel_size=4, stride=4, hidden_channels=2, out_neurons=N, prefiltering=pre)
+    for per_channel in (False, True):
+        fast = strf_gradmap(model, T=12, per_channel=per_channel)
+        slow = strf_gradmap(model, T=12, per_channel=per_channel, method="replicate")
+        torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-7)
+    assert len(calls) == 2

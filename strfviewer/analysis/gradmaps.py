@@ -20,12 +20,14 @@ deterministic, and live on the model's device.
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from strfviewer.analysis._frames import FrameRecorder, frame_encoder, frame_pull
 from strfviewer.analysis._probe import (
     ReadoutLike,
     SlotTap,
@@ -84,7 +86,9 @@ def strf_gradmap(model: nn.Module, T: Optional[int] = None, readout: ReadoutLike
     if T <= 0:
         raise ValueError(f"T must be a positive number of frames, got {T}")
     x0 = torch.zeros(1, 1, F, T, device=model_device(model), dtype=model_dtype(model))
-    with probe_mode(model):
+    with probe_mode(model), warnings.catch_warnings():
+        # operators without a vectorised rule are looped over by torch (correct, slower): not the user's issue
+        warnings.filterwarnings("ignore", message="There is a performance drop")
         if method == "replicate":
             maps = _replicated(model, x0, readout, per_channel)
         else:
@@ -131,11 +135,13 @@ def _one_forward(model: nn.Module, x0: Tensor, readout: ReadoutLike, per_channel
     source_tap = _source_tap(model, per_channel)
     readout_module = getattr(model, "readout", None)
     cut = SlotTap(readout_module, "input") if factored and isinstance(readout_module, nn.Module) else None
+    encoder = frame_encoder(model) if cut is not None else None
+    frames = FrameRecorder(encoder) if encoder is not None else None
     try:
         response = model(x)
         loss = _objective(response, model, readout)          # (N,)
     finally:
-        for tap in (source_tap, cut):
+        for tap in (source_tap, cut, frames):
             if tap is not None:
                 tap.remove()
     if source_tap is not None:
@@ -156,7 +162,14 @@ def _one_forward(model: nn.Module, x0: Tensor, readout: ReadoutLike, per_channel
     z = cut.upstream
     if z is source:
         return A.reshape(N, *source.shape[1:])
-    return _pull_back(A, z, source).reshape(N, *source.shape[1:])
+    general = lambda cotangents: _batched_vjp(z, source, cotangents).reshape(cotangents.shape[0], -1)  # noqa: E731
+    if frames is not None and frames.usable():
+        shortcut = frame_pull(model, x0, frames, readout_module, source, _batched_vjp)
+        try:
+            return _pull_back(A, z.shape, shortcut).reshape(N, *source.shape[1:])
+        except (RuntimeError, NotImplementedError):
+            pass  # an operator the transforms cannot handle: the general path
+    return _pull_back(A, z.shape, general).reshape(N, *source.shape[1:])
 
 
 def _objective(response: Tensor, model: nn.Module, readout: ReadoutLike) -> Tensor:
@@ -177,16 +190,37 @@ def _readout_jacobian(readout_module: nn.Module, cut: SlotTap, response: Tensor,
     N = loss.shape[0]
     eye = torch.eye(N, device=loss.device, dtype=loss.dtype)
     if response is cut.output:
-        def readout_loss(z: Tensor) -> Tensor:
-            return -read_out(readout_module(z, *cut.args)[0, :, 0, :], readout)
+        z = cut.leaf.detach()
+        last_only = isinstance(readout, str) and readout == "last" and _per_frame(readout_module)
+        if last_only:       # the last response frame reads the last feature frame only: the rest is 0
+            z = z[..., -1:]
+
+        def readout_loss(features: Tensor) -> Tensor:
+            return -read_out(readout_module(features, *cut.args)[0, :, 0, :], readout)
 
         try:
             with torch.no_grad():       # no graph towards the parameters (the transform ignores it)
-                _, pull = torch.func.vjp(readout_loss, cut.leaf.detach())
-                return torch.func.vmap(pull)(eye)[0]
+                _, pull = torch.func.vjp(readout_loss, z)
+                jacobian = torch.func.vmap(pull)(eye)[0]                      # (N, *z.shape)
         except (RuntimeError, NotImplementedError):
             pass  # an operator without a vectorised rule: use the recorded graph
+        else:
+            if not last_only:
+                return jacobian
+            full = jacobian.new_zeros(N, *cut.leaf.shape)
+            full[..., -1:] = jacobian
+            return full
     return _batched_vjp(loss, cut.leaf, eye)
+
+
+def _per_frame(readout_module: nn.Module) -> bool:
+    """Whether the readout maps each time frame of its input to the same frame of its output alone
+    (a per-time-step projection): declared by ``per_frame = True`` or known from its class."""
+    if getattr(readout_module, "per_frame", False) is True:
+        return True
+    from strfviewer.models.readouts import LinearReadout
+
+    return type(readout_module) is LinearReadout
 
 
 def _batched_vjp(output: Tensor, inputs: Tensor, cotangents: Tensor, retain: bool = False) -> Tensor:
@@ -198,15 +232,16 @@ def _batched_vjp(output: Tensor, inputs: Tensor, cotangents: Tensor, retain: boo
     return grads
 
 
-def _pull_back(A: Tensor, z: Tensor, source: Tensor) -> Tensor:
+def _pull_back(A: Tensor, z_shape, pull) -> Tensor:
     """``A @ dz/dsource`` for ``A (N, |z|)``, with as few products through the core as the structure of
-    ``A`` allows: only its non-zero columns, and only as many directions as its rank."""
+    ``A`` allows: only its non-zero columns, and only as many directions as its rank. ``pull`` maps
+    cotangents ``(K, *z_shape)`` to ``(K, |source|)``."""
     N = A.shape[0]
-    z_flat_size = z.numel()
+    z_flat_size = A.shape[1]
     support = (A != 0).any(dim=0).nonzero().squeeze(1)   # columns of A that are used
     k = support.numel()
     if k == 0:
-        return torch.zeros(N, source.numel(), device=A.device, dtype=A.dtype)
+        return pull(torch.zeros(1, *z_shape, device=A.device, dtype=A.dtype)).expand(N, -1)
     A_S = A.index_select(1, support)                       # (N, k)
     directions, mix = A_S, None                            # default: N products, no mixing
     if k < N:
@@ -222,7 +257,7 @@ def _pull_back(A: Tensor, z: Tensor, source: Tensor) -> Tensor:
             mix = (U[:, :rank] * s[:rank]).to(A.device, A.dtype)                  # (N, rank)
     cotangents = torch.zeros(directions.shape[0], z_flat_size, device=A.device, dtype=A.dtype)
     cotangents[:, support] = directions
-    pulled = _batched_vjp(z, source, cotangents.reshape(-1, *z.shape)).reshape(directions.shape[0], -1)
+    pulled = pull(cotangents.reshape(-1, *z_shape))                        # (K, |source|)
     return pulled if mix is None else mix @ pulled
 
 
