@@ -1,17 +1,32 @@
-"""A queue of fits run one after the other in a worker thread, each becoming a run of the session.
+"""A queue of fits run one after the other, each becoming a run of the session.
 
 :meth:`FitQueue.enqueue` takes a ``FitRequest``; when the previous fit has ended, the next one starts: a
-:class:`strfviewer.session.Run` with status ``running`` is added to the session, ``run_fit`` runs in a
-:class:`strfviewer.gui.workers.Worker` and reports ``ProgressEvent``s; at the end the run gets its model and
-outcome and the status ``done`` or ``cancelled`` (best weights kept), or ``failed`` with a readable message
-(NaN loss, CUDA out of memory, ...). The app keeps running in every case.
+:class:`strfviewer.session.Run` with status ``running`` is added to the session, a
+:class:`strfviewer.gui.workers.Worker` thread drives the fit and relays its ``ProgressEvent``s; at the end the run
+gets its model and outcome and the status ``done`` or ``cancelled`` (best weights kept), or ``failed`` with a
+readable message (NaN loss, CUDA out of memory, ...). The app keeps running in every case.
+
+Where ``run_fit`` itself runs (``FitQueue.isolation``):
+
+* ``"process"`` (the app's default): in a child process started with ``spawn``, so the training loop never
+  competes with the GUI thread for Python's GIL (in one process, the first calls of a model's kernels and the
+  Python parts of each step held the GUI thread up to hundreds of ms). The worker thread passes the progress
+  events on, forwards Cancel through a ``multiprocessing.Event`` (checked by the fitter every step), and rebuilds
+  the fitted model in the app from its spec and weights (no pickled modules). Costs the child's start-up
+  (importing torch, about a second or two).
+* ``"thread"``: ``run_fit`` in the worker thread itself (no start-up cost; tests use it where they replace
+  ``run_fit``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
+import queue
+import threading
+import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
 
@@ -39,20 +54,26 @@ class FitFailure(RuntimeError):
 
 def describe_fit_error(exc: BaseException, request=None) -> str:
     """A readable explanation of why a fit failed, with a suggestion where one helps."""
-    text = str(exc).strip()
+    return describe_failure(type(exc).__name__, str(exc), isinstance(exc, (ValueError, KeyError)), request)
+
+
+def describe_failure(type_name: str, text: str, input_error: bool, request=None) -> str:
+    """:func:`describe_fit_error` from the parts of an exception (``input_error``: a ``ValueError`` or
+    ``KeyError``, whose message already says what is wrong); also used for errors raised in the fit process."""
+    text = text.strip()
     low = text.lower()
     batch = getattr(request, "batch_size", None)
     lr = getattr(request, "lr", None)
-    if "out of memory" in low or type(exc).__name__ == "OutOfMemoryError":
+    if "out of memory" in low or type_name == "OutOfMemoryError":
         return ("The GPU ran out of memory. Choose CPU as the device, or a smaller batch size"
                 + (f" (now {batch})" if batch else "") + ".")
-    if "nan" in low.split() or "non-finite" in low or "not finite" in low or isinstance(exc, FloatingPointError):
+    if "nan" in low.split() or "non-finite" in low or "not finite" in low or type_name == "FloatingPointError":
         return ("The loss became NaN or infinite: the fit diverged. Try a lower learning rate"
                 + (f" (now {lr:g})" if isinstance(lr, (int, float)) else "") + " or another seed."
                 + (f" ({text})" if text else ""))
-    if isinstance(exc, (ValueError, KeyError)) and text:
+    if input_error and text:
         return text.strip("'\"")
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"{type_name}: {text}" if text else type_name
 
 
 def run_label(request) -> str:
@@ -90,10 +111,13 @@ def diverged(outcome) -> bool:
     return getattr(getattr(outcome, "history", None), "stopped", "") == "non_finite_loss"
 
 
-def _fit_function(dataset, request) -> Callable:
-    """The worker body: ``run_fit`` with its failures turned into readable :class:`FitFailure`s."""
+def _fit_function(dataset, request, isolation: str = "process") -> Callable:
+    """The worker body: the fit (in a child process or in this thread) with its failures turned into readable
+    :class:`FitFailure`s."""
 
     def fit(progress, cancel):
+        if isolation == "process":
+            return fit_in_process(dataset, request, progress, cancel)
         from strfviewer.fit.run import run_fit
 
         try:
@@ -102,6 +126,194 @@ def _fit_function(dataset, request) -> Callable:
             raise FitFailure(describe_fit_error(exc, request)) from exc
 
     return fit
+
+
+# ---- fits in a child process ---------------------------------------------------------------------------------------
+#: seconds the fit process gets to end by itself when the app closes before it is terminated
+CHILD_EXIT_GRACE_S = 15.0
+
+
+def _without_audio(dataset):
+    """The dataset minus the waveforms (the fit only reads spectrograms and responses): less to send."""
+    stimuli = [dataclasses.replace(s, waveform=None) for s in dataset.stimuli]
+    return dataclasses.replace(dataset, stimuli=stimuli)
+
+
+def _portable_outcome(outcome) -> dict:
+    """A ``FitOutcome`` as plain picklable data: the model becomes its weights (NumPy arrays)."""
+    state = {k: v.detach().cpu().numpy() for k, v in outcome.model.state_dict().items()}
+    fields = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome) if f.name != "model"}
+    fields["device"] = str(outcome.device)
+    return {"state_dict": state, "fields": fields}
+
+
+def _serve_fits(requests, events, stop) -> None:  # the fit process's main loop
+    """Take ``("fit", dataset or None, request)`` messages (``None`` dataset = the previous one) until ``None``;
+    report each fit through ``events``: ``("progress", ProgressEvent)`` ..., then ``("done", portable
+    outcome)`` or ``("error", type name, message, input error?, traceback)``."""
+    from strfviewer.fit.run import run_fit
+
+    dataset = None
+    while True:
+        message = requests.get()
+        if message is None:
+            return
+        _, new_dataset, request = message
+        dataset = new_dataset if new_dataset is not None else dataset
+        try:
+            outcome = run_fit(dataset, request, progress=lambda event: events.put(("progress", event)),
+                              cancel=stop)
+            events.put(("done", _portable_outcome(outcome)))
+        except BaseException as exc:  # noqa: BLE001 - reported to the app, which stays up
+            events.put(("error", type(exc).__name__, str(exc), isinstance(exc, (ValueError, KeyError)),
+                        traceback.format_exc()))
+
+
+def _rebuild_outcome(payload: dict, request, dataset):
+    """The ``FitOutcome`` in this process: the model rebuilt from its spec and loaded with the fitted weights
+    (on the CPU; ``outcome.device`` still says where it was fitted)."""
+    import torch
+
+    from strfviewer.fit.run import FitOutcome
+    from strfviewer.models.factory import build_model
+
+    model = build_model(request.spec, dataset.n_freqs, dataset.n_neurons)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in payload["state_dict"].items()})
+    model.eval()
+    fields = dict(payload["fields"])
+    fields["device"] = torch.device(fields["device"])
+    return FitOutcome(model=model, **fields)
+
+
+class FitServer:
+    """One long-lived child process (``spawn``) that runs fits one at a time for this app.
+
+    Started on first use (or by :func:`warm_up_fit_server` while the user fills the fit dialog) and kept, so only
+    the first fit pays for the child's start-up (importing torch). The dataset is sent again only when it changes.
+    A dead child (killed, out of memory) is replaced on the next fit.
+    """
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._requests = ctx.Queue()
+        self._events = ctx.Queue()
+        self._stop = ctx.Event()
+        self._lock = threading.Lock()
+        self._dataset_ref = None
+        self.process = ctx.Process(target=_serve_fits, args=(self._requests, self._events, self._stop),
+                                   name="strfviewer-fits", daemon=True)
+        self.process.start()
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def fit(self, dataset, request, progress, cancel):
+        """Run ``run_fit(dataset, request)`` in the child; called in a worker thread.
+
+        ``progress(event)`` receives the child's events; setting ``cancel`` (a ``threading.Event``) asks the child
+        to stop after its current step (it then returns the best weights, as an in-process fit does). Raises
+        :class:`FitFailure` with a readable message when the fit fails or the child dies.
+        """
+        import weakref
+
+        with self._lock:
+            self._stop.clear()
+            same = self._dataset_ref is not None and self._dataset_ref() is dataset
+            self._requests.put(("fit", None if same else _without_audio(dataset), request))
+            self._dataset_ref = weakref.ref(dataset)
+            ended = False
+            try:
+                while True:
+                    if cancel.is_set():
+                        self._stop.set()
+                    message = self._next_event()
+                    if message is None:
+                        continue
+                    if message[0] == "progress":
+                        progress(message[1])
+                        continue
+                    ended = True
+                    if message[0] == "done":
+                        return _rebuild_outcome(message[1], request, dataset)
+                    _, type_name, text, input_error, trace = message
+                    log.error("fit process failed:\n%s", trace)
+                    raise FitFailure(describe_failure(type_name, text, input_error, request))
+            finally:
+                if not ended:  # left early (e.g. an error here): stop the child's fit and drop its events
+                    self._discard_rest()
+
+    def _next_event(self):
+        """The child's next message, ``None`` after 0.1 s without one; :class:`FitFailure` if the child died."""
+        try:
+            return self._events.get(timeout=0.1)
+        except queue.Empty:
+            if not self.process.is_alive():
+                raise FitFailure(f"The fit process ended unexpectedly (exit code {self.process.exitcode}); it may "
+                                 "have run out of memory.") from None
+            return None
+
+    def _discard_rest(self) -> None:
+        """Cancel the child's current fit and read its messages up to the end of that fit, so the next fit does
+        not receive them; a child that does not answer in time is terminated (and replaced on the next fit)."""
+        import time
+
+        self._stop.set()
+        deadline = time.monotonic() + CHILD_EXIT_GRACE_S
+        while self.process.is_alive() and time.monotonic() < deadline:
+            try:
+                if self._events.get(timeout=0.1)[0] in ("done", "error"):
+                    return
+            except queue.Empty:
+                continue
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+    def close(self) -> None:
+        """Stop the child (the running fit is cancelled first)."""
+        self._stop.set()
+        if self.process.is_alive():
+            self._requests.put(None)
+            self.process.join(CHILD_EXIT_GRACE_S)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+
+_server: Optional[FitServer] = None
+_server_lock = threading.Lock()
+
+
+def fit_server() -> FitServer:
+    """The app's fit process, started (again) when needed (from any thread)."""
+    global _server
+    with _server_lock:
+        if _server is None or not _server.alive():
+            if _server is None:
+                import atexit
+
+                atexit.register(close_fit_server)
+            _server = FitServer()
+        return _server
+
+
+def warm_up_fit_server() -> None:
+    """Start the fit process now (it imports torch meanwhile), so the next fit starts at once."""
+    fit_server()
+
+
+def close_fit_server() -> None:
+    global _server
+    if _server is not None:
+        _server.close()
+        _server = None
+
+
+def fit_in_process(dataset, request, progress, cancel):
+    """``run_fit`` in the app's fit process (see :class:`FitServer`)."""
+    return fit_server().fit(dataset, request, progress, cancel)
 
 
 class FitQueue(QObject):
@@ -116,8 +328,12 @@ class FitQueue(QObject):
     fit_ended = Signal(object)
     queue_changed = Signal(int)
 
-    def __init__(self, session: Session, start_worker: Callable, parent: Optional[QObject] = None) -> None:
+    def __init__(self, session: Session, start_worker: Callable, parent: Optional[QObject] = None,
+                 isolation: str = "process") -> None:
         super().__init__(parent)
+        if isolation not in ("process", "thread"):
+            raise ValueError(f"isolation must be 'process' or 'thread', not {isolation!r}")
+        self.isolation = isolation
         self.session = session
         self._start_worker = start_worker
         self.pending: List[PendingFit] = []
@@ -180,7 +396,7 @@ class FitQueue(QObject):
         run = Run(name=item.name, spec=item.request.spec, request=item.request, status="running",
                   message="fitting...")
         self.current_run = self.session.add_run(run, make_current=False)
-        self.worker = self._start_worker(_fit_function(item.dataset, item.request),
+        self.worker = self._start_worker(_fit_function(item.dataset, item.request, self.isolation),
                                          on_finished=self._on_finished, on_failed=self._on_failed,
                                          on_progress=self._on_progress, name=f"fit-{run.id}")
         self.fit_started.emit(run)

@@ -128,6 +128,7 @@ def test_queued_fits_run_in_order_and_a_failure_is_readable(qtbot, window, monke
         return real_run_fit(dataset, request, progress=progress, cancel=cancel)
 
     monkeypatch.setattr(fit_run, "run_fit", flaky_run_fit)
+    feature.queue.isolation = "thread"  # the replaced run_fit lives in this process only
     feature.submit(_request(seed=1, epochs=1))
     feature.submit(_request(seed=2, epochs=1))
     assert len(feature.queue.pending) >= 1

@@ -22,7 +22,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from strfviewer.gui.fit_dialog import FitDialog
-from strfviewer.gui.fit_queue import FitQueue
+from strfviewer.gui.fit_queue import FitQueue, warm_up_fit_server
 from strfviewer.gui.model_panel import ModelPanel
 from strfviewer.gui.runs_table import RunsPanel, open_run_checkpoint, save_run_checkpoint
 from strfviewer.gui.training_panel import TrainingPanel, fraction_done
@@ -116,6 +116,8 @@ class FittingFeature(QObject):
         if self.session.dataset is None:
             self.window.show_error("No data", "Open a dataset (or the demo) before fitting a model.")
             return
+        if self.queue.isolation == "process":
+            warm_up_fit_server()  # the fit process imports torch while the user chooses
         self.dialog = dialog = self.make_dialog()
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(self._on_dialog_finished)
