@@ -153,6 +153,7 @@ def _serve_fits(requests, events, stop) -> None:  # the fit process's main loop
     outcome)`` or ``("error", type name, message, input error?, traceback)``."""
     from strfviewer.fit.run import run_fit
 
+    events.put(("ready",))
     dataset = None
     while True:
         message = requests.get()
@@ -229,7 +230,7 @@ class FitServer:
                     if cancel.is_set():
                         self._stop.set()
                     message = self._next_event()
-                    if message is None:
+                    if message is None or message[0] == "ready":
                         continue
                     if message[0] == "progress":
                         progress(message[1])
@@ -243,6 +244,18 @@ class FitServer:
             finally:
                 if not ended:  # left early (e.g. an error here): stop the child's fit and drop its events
                     self._discard_rest()
+
+    def wait_ready(self, timeout_s: float = 120.0) -> bool:
+        """Block until the child has imported the engine (call before its first fit); True when it has."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while time.monotonic() < deadline:
+                message = self._next_event()
+                if message is not None and message[0] == "ready":
+                    return True
+        return False
 
     def _next_event(self):
         """The child's next message, ``None`` after 0.1 s without one; :class:`FitFailure` if the child died."""
