@@ -248,17 +248,40 @@ def _pull_back(A: Tensor, z_shape, pull) -> Tensor:
         directions = torch.eye(k, device=A.device, dtype=A.dtype)
         mix = A_S
     if min(N, k) > 1 and k <= _MAX_RANK_TEST_COLUMNS:
-        # on the CPU in float64: small, exact enough to read the rank, and deterministic on any device
-        U, s, Vh = torch.linalg.svd(A_S.detach().to("cpu", torch.float64), full_matrices=False)
-        tol = s[0] * max(N, k) * torch.finfo(A.dtype).eps
-        rank = int((s > tol).sum())
-        if rank < min(N, k):
-            directions = Vh[:rank].to(A.device, A.dtype)                          # (rank, k)
-            mix = (U[:, :rank] * s[:rank]).to(A.device, A.dtype)                  # (N, rank)
+        low_rank = _low_rank_factors(A_S)
+        if low_rank is not None:
+            mix, directions = low_rank
     cotangents = torch.zeros(directions.shape[0], z_flat_size, device=A.device, dtype=A.dtype)
     cotangents[:, support] = directions
     pulled = pull(cotangents.reshape(-1, *z_shape))                        # (K, |source|)
     return pulled if mix is None else mix @ pulled
+
+
+def _low_rank_factors(A_S: Tensor):
+    """``(mix (N, r), directions (r, k))`` with ``mix @ directions = A_S`` to float32 rounding when the
+    rank ``r`` of ``A_S (N, k)`` is below ``min(N, k)``; None otherwise.
+
+    The rank is read from the eigenvalues of the smaller Gram matrix (the squared singular values), in
+    float64 on the CPU: small, and deterministic on any device.
+    """
+    N, k = A_S.shape
+    a = A_S.detach().to("cpu", torch.float64)
+    gram = a.T @ a if k <= N else a @ a.T
+    eigenvalues, vectors = torch.linalg.eigh(gram)                         # ascending
+    top = float(eigenvalues[-1])
+    if top <= 0:
+        return None
+    tol = top * (max(N, k) * torch.finfo(A_S.dtype).eps) ** 2               # on squared singular values
+    keep = eigenvalues > tol
+    rank = int(keep.sum())
+    if rank >= min(N, k):
+        return None
+    basis = vectors[:, keep]                                               # orthonormal, (k or N, r)
+    if k <= N:              # A = (A V)(V^T)
+        mix, directions = a @ basis, basis.T
+    else:                   # A = U (U^T A)
+        mix, directions = basis, basis.T @ a
+    return mix.to(A_S.device, A_S.dtype), directions.to(A_S.device, A_S.dtype)
 
 
 def _replicated(model: nn.Module, x0: Tensor, readout: ReadoutLike, per_channel: bool) -> Tensor:
