@@ -8,11 +8,14 @@ How it is computed. The null stimulus is the same for every neuron, so the model
 single stimulus. The gradients of the N responses are then pulled back in two stages, cut at the
 readout's input ``z``: first the small Jacobian ``A = dL/dz`` (N vector-Jacobian products through the
 readout, batched), then through the core and prefilter. Where ``A`` has few non-zero columns (a
-per-time-step readout under the ``'last'`` readout touches only the last frame) or low rank (a readout
-with a narrow hidden layer), only that many products go back through the core; the rest is a small
-matrix product. All products are batched in one backward pass (``torch.autograd.grad`` with
-``is_grads_batched``), and a model whose operators refuse batching falls back to the deepSTRF way
-(the null stimulus replicated along the batch, one backward of the summed diagonal).
+per-time-step readout under the ``'last'`` readout touches only the last frame, and is then
+differentiated on that frame alone) or low rank (a readout with a narrow hidden layer), only that many
+products go back through the core; the rest is a small matrix product. All products are batched in one
+backward pass (``torch.autograd.grad`` with ``is_grads_batched``, or ``torch.func.vmap``). Models that
+encode each frame on its own before a recurrence (StateNet) share one frame Jacobian across all the
+identical null frames (:mod:`strfviewer.analysis._frames`). A model whose operators refuse batching
+falls back to the deepSTRF way (the null stimulus replicated along the batch, one backward of the
+summed diagonal). ``benchmarks/gradmap_speed.py`` compares the schemes and deepSTRF.
 
 Gradmaps are computed in eval mode (restored afterwards), leave no ``.grad`` in the parameters, are
 deterministic, and live on the model's device.
@@ -59,8 +62,9 @@ def strf_gradmap(model: nn.Module, T: Optional[int] = None, readout: ReadoutLike
         ``readout``), spectrogram- or waveform-input (the front-end is bypassed: gradmaps live in
         spectrogram space).
     T : frames of the null stimulus (time axis of the result); default
-        :func:`default_gradmap_T` (``model.T`` for convolutional models, 100 ms worth of frames at
-        5 ms for recurrent and attention models).
+        :func:`default_gradmap_T`: the model's temporal reach (``model.temporal_reach()``, i.e. its
+        window plus the prefilter's; ``model.T`` when it has no such method), and at least 100 ms worth
+        of frames at 5 ms for recurrent and attention models.
     readout : which value of each neuron's response ``r_n (T,)`` is maximised: ``'last'`` (default,
         ``r_n[T-1]``), ``'mean'`` (mean over time), ``'peak'`` (at the time of the null response's
         maximum), or a callable mapping responses ``(N, T)`` to ``(N,)``. ``L_n = -readout(r)_n``.
