@@ -353,6 +353,7 @@ class HistoryPanel(QWidget):
         table.verticalHeader().setVisible(False)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         table.horizontalHeader().setStretchLastSection(True)
+        table.setMinimumHeight(60)  # the dock shares the bottom area with others: keep the views large
         return table
 
     def _action(self, text: str, tip: str, slot, shortcut=None) -> QAction:

@@ -40,6 +40,7 @@ class SweepPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("sweep_panel")
         self.token = None
+        self.name = ""
         self.progress = None
         self.running = False
         self.last_message = ""
@@ -83,6 +84,7 @@ class SweepPanel(QWidget):
 
     def begin(self, name: str, total: int, token) -> None:
         self.token = token
+        self.name = name
         self.progress = None
         self.running = True
         self.last_message = ""
@@ -140,7 +142,7 @@ class SweepPanel(QWidget):
         self.cancel_button.setText(CANCEL_TEXT)
         self.eta_label.setText("")
         if p is not None:
-            self.title.setText(self.title.text().split(":")[0] + f": finished: {p.done} done, {p.failed} failed, "
+            self.title.setText(f"Sweep {self.name!r} finished: {p.done} done, {p.failed} failed, "
                                f"{p.skipped} skipped (already in the history), {p.cancelled} cancelled")
 
     def fail(self, message: str) -> None:
