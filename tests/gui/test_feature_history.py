@@ -107,6 +107,7 @@ def test_a_failed_fit_is_recorded_failed_with_its_message(qtbot, window, history
         raise ValueError("the data has no test stimuli")
 
     monkeypatch.setattr(fit_run, "run_fit", broken_run_fit)
+    window.fitting.queue.isolation = "thread"  # the replaced run_fit lives in this process only
     run = _fit(qtbot, window, _request(seed=3))
     assert run.status == "failed"
     _wait_recorded(qtbot, window, 1)
