@@ -307,6 +307,7 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
         bar.setImageItem(images)
         bar.axis.setPen(pg.mkPen("k"))
         bar.axis.setTextPen(pg.mkPen("k"))
+        bar.axis.enableAutoSIPrefix(False)
         bar.axis.setLabel("excitatory (+) / inhibitory (−)", color="k")
         layout.addItem(bar, row=1, col=1 + C, rowspan=2)
         layout.layout.setColumnStretchFactor(0, 3)
