@@ -222,9 +222,8 @@ def _per_frame(readout_module: nn.Module) -> bool:
     (a per-time-step projection): declared by ``per_frame = True`` or known from its class."""
     if getattr(readout_module, "per_frame", False) is True:
         return True
-    from strfviewer.models.readouts import LinearReadout
-
-    return type(readout_module) is LinearReadout
+    kind = type(readout_module)
+    return kind.__name__ == "LinearReadout" and kind.__module__ == "strfviewer.models.readouts"
 
 
 def _batched_vjp(output: Tensor, inputs: Tensor, cotangents: Tensor, retain: bool = False) -> Tensor:
