@@ -353,6 +353,7 @@ class FitQueue(QObject):
         self.current: Optional[PendingFit] = None
         self.current_run: Optional[Run] = None
         self.worker = None
+        self.closed = False
         self._keys = itertools.count(1)
         self._unsubscribe = session.subscribe(self._on_session_event)
         self.destroyed.connect(lambda *_, u=self._unsubscribe: u())
@@ -399,9 +400,15 @@ class FitQueue(QObject):
         self.queue_changed.emit(0)
         self.cancel_current()
 
+    def close(self) -> None:
+        """The app is closing: cancel everything; a fit ending now is recorded but not shown (showing a run
+        starts the views' own work, which would outlive the window)."""
+        self.closed = True
+        self.cancel_all()
+
     # -- running -------------------------------------------------------------------------------------------------
     def _start_next(self) -> None:
-        if self.current is not None or not self.pending:
+        if self.current is not None or not self.pending or self.closed:
             return
         item = self.pending.pop(0)
         self.queue_changed.emit(len(self.pending))
@@ -434,7 +441,7 @@ class FitQueue(QObject):
         status = "cancelled" if getattr(outcome, "cancelled", False) else "done"
         self.session.update_run(run, model=outcome.model, outcome=outcome, status=status,
                                 message=outcome_summary(outcome))
-        if outcome.model is not None:
+        if outcome.model is not None and not self.closed:
             self.session.set_current_run(run)
             if item.compare_with is not None:
                 try:

@@ -116,6 +116,21 @@ def test_opening_other_data_cancels_the_fits_of_the_previous_data(qtbot, window,
     assert "another dataset" in feature.training_panel.status_label.text()
 
 
+def test_closing_the_window_during_a_fit_stops_it(qtbot, window):
+    import time
+
+    feature = window.fitting
+    feature.submit(_request(epochs=500, patience=500))
+    feature.submit(_request(epochs=500, patience=500, seed=4))
+    qtbot.waitUntil(lambda: len(feature.training_panel.curves.epoch_x) >= 1, timeout=FIT_TIMEOUT_MS)
+    t0 = time.monotonic()
+    window.close()
+    assert time.monotonic() - t0 < 15, "closing waits for the fit to stop after its current step"
+    qtbot.wait(200)  # the ended fit's callbacks run: they must not start the queued one
+    assert not feature.queue.pending and not feature.queue.busy
+    assert not window.worker_pool.workers
+
+
 def test_queued_fits_run_in_order_and_a_failure_is_readable(qtbot, window, monkeypatch):
     feature = window.fitting
     real_run_fit = fit_run.run_fit

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog
 
@@ -62,6 +62,12 @@ class FittingFeature(QObject):
         self.training_panel.cancel_requested.connect(self.queue.cancel_current)
         self.model_panel.refit_requested.connect(self._on_refit_requested)
         self._build_menu()
+        window.installEventFilter(self)  # empty the queue before the window waits for its workers on close
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            self.queue.close()
+        return False
 
     # -- menu ------------------------------------------------------------------------------------------------
     def _build_menu(self) -> None:
