@@ -626,7 +626,7 @@ class MainWindow(QMainWindow):
         left, bottom = getattr(self, "_sizes_pending", ([], []))
         self._sizes_pending = ([], [])
         if left:
-            self.resizeDocks(left, [380] * len(left), Qt.Horizontal)
+            self.resizeDocks(left, [max(240, min(380, self.width() // 4))] * len(left), Qt.Horizontal)
         if bottom:
             self.resizeDocks(bottom, [max(180, self.height() // 4)], Qt.Vertical)
         width = max(400, self.main_splitter.width())

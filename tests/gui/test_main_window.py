@@ -127,7 +127,7 @@ def test_playhead_and_linked_time_axes(window):
     assert spec.playhead.isVisible() and spec.playhead.value() == 120.0
     spec.plot.setXRange(50, 100, padding=0)
     lo, hi = psth.plot.getViewBox().viewRange()[0]
-    assert lo == pytest.approx(50, abs=1e-6) and 90 < hi < 110  # pyqtgraph links by screen position
+    assert lo == pytest.approx(50, abs=1e-6) and hi > lo  # pyqtgraph links by screen position: see below
 
     def screen_x(plot, t_ms):
         from PySide6.QtCore import QPointF

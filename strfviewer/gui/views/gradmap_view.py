@@ -75,12 +75,20 @@ class GradmapView(QWidget):
         for w in (self.sign_box, self.grid_box):
             w.toggled.connect(self.redraw)
         self.k_spin.valueChanged.connect(self.redraw)
-        controls = QHBoxLayout()
+        # two short rows so that the view can be narrow (the window must fit small screens)
+        controls = QVBoxLayout()
         controls.setContentsMargins(2, 0, 2, 0)
-        for w in (self.mode_box, self.readout_box, self.channels_box, self.sign_box, self.grid_box, self.k_spin,
-                  self.busy):
-            controls.addWidget(w)
-        controls.addStretch(1)
+        controls.setSpacing(2)
+        for row_widgets in ((self.mode_box, self.readout_box, self.channels_box),
+                            (self.sign_box, self.grid_box, self.k_spin, self.busy)):
+            row = QHBoxLayout()
+            for w in row_widgets:
+                row.addWidget(w)
+            row.addStretch(1)
+            controls.addLayout(row)
+        for box in (self.mode_box, self.readout_box, self.channels_box):
+            box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(6)
 
         # single neuron: channels side by side
         self.single = pg.GraphicsLayoutWidget()
@@ -189,7 +197,7 @@ class GradmapView(QWidget):
             if token_errors and not self.pending:
                 self._show_message(f"gradmap failed: {token_errors[-1]}")
             else:
-                self.busy.setText("computing gradmaps…")
+                self.busy.setText("computing…")
                 self._show_message("computing gradmaps…")
             return
         self.busy.setText("")
