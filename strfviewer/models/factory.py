@@ -295,7 +295,7 @@ def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
     try:
         prefilter = None
         if spec.prefilter not in (None, *NONE_NAMES):
-            prefilter = make_prefiltering(spec.prefilter, int(n_freqs), **spec.prefilter_kwargs)
+            prefilter = make_prefiltering(spec.prefilter, int(n_freqs), **_prefilter_kwargs(spec.prefilter_kwargs))
             kwargs["prefiltering"] = prefilter
         if fam.uses_T:
             kwargs["temporal_window_size"] = int(spec.T)
@@ -314,6 +314,19 @@ def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
     model.spec = dataclasses.replace(spec, kernel_kwargs=dict(spec.kernel_kwargs),
                                      prefilter_kwargs=dict(spec.prefilter_kwargs), hyper=dict(spec.hyper))
     return model
+
+
+def _prefilter_kwargs(given: Dict[str, Any]) -> Dict[str, Any]:
+    """``make_prefiltering`` arguments with a kernel length in frames of the data (``kernel_frames``) when none
+    is given: ``make_prefiltering``'s own default follows deepSTRF, which counts milliseconds as frames (651
+    frames at 5 ms), and stays as it is for deepSTRF checkpoints."""
+    from strfviewer.models.prefilters import PREFILTER_DEFAULTS, kernel_frames
+
+    out = dict(given)
+    if out.get("kernel_size") is None:
+        out["kernel_size"] = kernel_frames(float(out.get("min_freq", PREFILTER_DEFAULTS["min_freq"])),
+                                           float(out.get("dt", PREFILTER_DEFAULTS["dt"])))
+    return out
 
 
 def swap(spec: ModelSpec, kernel: Optional[str] = None, prefilter: Optional[str] = None) -> ModelSpec:

@@ -184,3 +184,12 @@ def make_prefiltering(kind: str, n_frequency_bands: int, dt: float = 5.0, min_fr
     module.make_kwargs = dict(dt=dt, min_freq=min_freq, max_freq=max_freq, scale=scale, learnable=learnable,
                               init_w=init_w, kernel_size=kernel_size)
     return module
+
+
+def kernel_frames(min_freq: float, dt: float, n_tau: float = 3.0) -> int:
+    """Kernel length in frames that reaches ``n_tau`` time constants back at ``dt`` ms per frame:
+    ``round(n_tau * tau_max / dt) + 1``, ``tau_max`` (ms) being the time constant of the lowest band.
+    The factory uses it for the models strfviewer builds (at 5 ms frames and 500 Hz: 131 frames, 650 ms)."""
+    if dt <= 0:
+        raise ValueError(f"dt must be > 0 ms, got {dt}")
+    return int(round(n_tau * float(freq_to_tau(float(min_freq))) / float(dt))) + 1
