@@ -454,6 +454,8 @@ class FitDialog(QDialog):
         except (TypeError, ValueError) as exc:
             spec = None
             reasons.append(str(exc))
+        if spec is not None and not reasons:
+            reasons.extend(self._build_problems(spec))
         if self.method_box.currentData() == "ridge" and spec is not None:
             if spec.family != "Linear":
                 reasons.append(f"Ridge regression fits only the Linear family, not {spec.family}; choose SGD.")
@@ -471,6 +473,21 @@ class FitDialog(QDialog):
         self.reasons_label.setVisible(bool(reasons))
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not reasons)
         return reasons
+
+    def _build_problems(self, spec) -> List[str]:
+        """Why the family itself refuses these values (e.g. a token size the attention heads cannot split),
+        found by building the model once for the open dataset's bands and neurons (milliseconds; cached)."""
+        n_freqs = getattr(self.dataset, "n_freqs", 34)
+        n_neurons = getattr(self.dataset, "n_neurons", 1)
+        key = (json.dumps(spec.to_dict(), sort_keys=True, default=str), n_freqs, n_neurons)
+        if getattr(self, "_build_cache", (None,))[0] != key:
+            try:
+                self._factory.build_model(spec, n_freqs, n_neurons)
+                problems: List[str] = []
+            except (ValueError, TypeError, RuntimeError) as exc:
+                problems = [str(exc)]
+            self._build_cache = (key, problems)
+        return list(self._build_cache[1])
 
     def accept(self) -> None:
         if self.validate():

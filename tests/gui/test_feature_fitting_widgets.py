@@ -103,9 +103,18 @@ def test_dialog_refuses_invalid_combinations_with_the_reason(qtbot, settings):
     _pick(dialog.method_box, "sgd")
     assert _ok(dialog).isEnabled() and dialog.reasons_label.isHidden()
 
+    if "Transformer" in factory.family_names():  # a value the family itself refuses: found before starting
+        _pick(dialog.family_box, "Transformer")
+        _pick(dialog.kernel_box, None)
+        dialog._hyper_editors["embedding_dim"].set_value(47)
+        assert not _ok(dialog).isEnabled() and "Transformer" in dialog.reasons_label.text()
+        dialog._hyper_editors["embedding_dim"].set_value(48)
+        assert _ok(dialog).isEnabled()
+
     no_kernel = [f for f in factory.family_names() if not factory.supports_kernel(f)]
     if no_kernel:  # a family without an STRF convolution refuses every kernel, saying why
         _pick(dialog.family_box, no_kernel[0])
+        _pick(dialog.kernel_box, "separable")
         assert not _ok(dialog).isEnabled()
         assert "kernel" in dialog.reasons_label.text() and no_kernel[0] in dialog.reasons_label.text()
         _pick(dialog.kernel_box, None)
