@@ -22,7 +22,7 @@ import threading
 import traceback
 from typing import Any, Callable, List, Optional
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,14 @@ class WorkerPool(QObject):
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
         self._active: List[tuple] = []  # (worker, thread, relay)
+        app = QCoreApplication.instance()
+        if app is not None:  # last line of defence: never let Qt destroy a running QThread at exit
+            app.aboutToQuit.connect(self._on_quit)
+
+    @Slot()
+    def _on_quit(self) -> None:
+        if self._active:
+            self.shutdown()
 
     @property
     def workers(self) -> List[Worker]:

@@ -94,6 +94,19 @@ def test_sorting_and_filtering_the_table(qtbot, window):
     assert all(s.dataset.neuron_names[view.source_row_at(r)].startswith("unit") for r in range(4))
 
 
+def test_raster_of_the_selected_neurons_trials(window):
+    psth, s = window.views["psth"], window.session
+    s.select_neuron(2)
+    window.redraw_now()
+    psth.raster_box.setChecked(True)
+    assert psth.raster.isVisible()
+    x, y = psth.raster_ticks.getData()
+    resp = s.stimulus_obj().responses[2]
+    trials, bins = np.nonzero(resp > 0)
+    np.testing.assert_array_equal(y, trials + 1)
+    np.testing.assert_allclose(x, bins * 5.0)
+
+
 def test_view_menu_steps_through_the_sorted_table(window):
     view, s = window.views["neurons"], window.session
     view.table.sortByColumn(2, Qt.DescendingOrder)

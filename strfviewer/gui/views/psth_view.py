@@ -9,7 +9,7 @@ from typing import Dict, Optional
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from strfviewer.gui.views.axes import LEFT_AXIS_WIDTH, reserve_right_column
 from strfviewer.gui.views.time_plot import TimePlotMixin
@@ -33,7 +33,8 @@ def _fmt(x: float) -> str:
 
 class PSTHView(TimePlotMixin, QWidget):
     """Recorded vs predicted response. Attributes for inspection: ``mean_curve`` (``PlotDataItem`` of the
-    trial mean), ``pred_curves`` (run id -> ``PlotDataItem``), ``scores`` (run id -> ``(cc, cc_norm)``)."""
+    trial mean), ``pred_curves`` (run id -> ``PlotDataItem``), ``scores`` (run id -> ``(cc, cc_norm)``),
+    ``raster_ticks`` (``ScatterPlotItem`` of the trials, shown with the "raster" box)."""
 
     def __init__(self, session, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -62,11 +63,49 @@ class PSTHView(TimePlotMixin, QWidget):
         self.info.setObjectName("psthScores")
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.raster_box = QCheckBox("raster")
+        self.raster_box.setToolTip("show every trial as a row of spike ticks above the PSTH")
+        self.raster_box.toggled.connect(self._toggle_raster)
+        self._build_raster()
+        header = QHBoxLayout()
+        header.addWidget(self.info, 1)
+        header.addWidget(self.raster_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(self.info)
-        layout.addWidget(self.plot)
+        layout.addLayout(header)
+        layout.addWidget(self.raster, 1)
+        layout.addWidget(self.plot, 2)
+
+    def _build_raster(self) -> None:
+        """A small plot of trial rows (tick per bin with spikes), x-linked to the PSTH, hidden by default."""
+        self.raster = pg.PlotWidget()
+        self.raster.setObjectName("rasterPlot")
+        self.raster.setLabel("left", "trial")
+        self.raster.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+        self.raster.getAxis("bottom").setStyle(showValues=False)
+        self.raster.setMouseEnabled(x=True, y=False)
+        reserve_right_column(self.raster.getPlotItem())
+        self.raster.setXLink(self.plot)
+        self.raster_ticks = pg.ScatterPlotItem(symbol="|", size=7, pen=pg.mkPen((20, 20, 20)), brush=None)
+        self.raster.addItem(self.raster_ticks)
+        self.raster.hide()
+
+    def _toggle_raster(self, on: bool) -> None:
+        self.raster.setVisible(on)
+        if on:
+            self._draw_raster()
+
+    def _draw_raster(self) -> None:
+        """Ticks at ``(t_ms, trial)`` for every bin with at least one spike of the selected neuron."""
+        stim, ds = self.session.stimulus_obj(), self.session.dataset
+        if stim is None or ds is None:
+            self.raster_ticks.setData([], [])
+            return
+        resp = np.asarray(stim.responses[self.session.neuron])  # (R, T)
+        trials, bins = np.nonzero(np.nan_to_num(resp) > 0)
+        self.raster_ticks.setData(bins * float(ds.dt_ms), trials + 1.0)
+        self.raster.setYRange(0.5, resp.shape[0] + 0.5, padding=0)
 
     def _show_slot(self, k: int, name, x=None, y=None) -> None:
         """Curve ``k`` shows ``(x, y)`` labelled ``name`` in the legend; ``name=None`` hides it."""
@@ -131,3 +170,5 @@ class PSTHView(TimePlotMixin, QWidget):
             if k not in shown:
                 self._show_slot(k, None)
         self.info.setText(" &nbsp;|&nbsp; ".join(parts))
+        if self.raster_box.isChecked():
+            self._draw_raster()
