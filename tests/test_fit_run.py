@@ -82,3 +82,24 @@ def test_devices():
     if devices["cuda"] is not None:
         with pytest.raises(ValueError, match="unavailable"):
             resolve_device("cuda")
+
+
+def test_chunking_policy():
+    from strfviewer.fit.run import AUTO_CHUNK, chunking
+    from strfviewer.models.factory import build_model
+
+    gru = build_model(ModelSpec("StateNet", rnn_type="GRU"), 34, 2)
+    lin = build_model(ModelSpec("Linear", T=7), 34, 2)
+    assert chunking(gru, FitRequest()) == {"chunk_frames": AUTO_CHUNK[0], "chunk_warmup": AUTO_CHUNK[1]}
+    assert chunking(lin, FitRequest()) == {"chunk_frames": None, "chunk_warmup": 0}
+    assert chunking(gru, FitRequest(chunk_frames=0))["chunk_frames"] is None
+    assert chunking(lin, FitRequest(chunk_frames=40)) == {"chunk_frames": 40, "chunk_warmup": 6}
+
+
+def test_statenet_fit_runs_with_auto_chunks(demo):
+    small = demo.with_split({s.name: ("train" if i < 4 else "val" if i < 6 else "test")
+                             for i, s in enumerate(demo.stimuli[:8])})
+    small.stimuli = small.stimuli[:8]
+    out = run_fit(small, FitRequest(spec=ModelSpec("StateNet", rnn_type="GRU"), epochs=1, device="cpu"))
+    assert out.history.n_epochs == 1 and np.isfinite(out.history.epochs[0].train_loss)
+    assert out.predictions[small.stimuli[0].name].shape == (4, small.stimuli[0].n_frames)

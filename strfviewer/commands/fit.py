@@ -63,7 +63,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--no-warm-start", action="store_true",
                    help="do not start Linear/LinearNonlinear from the ridge solution")
     t.add_argument("--chunk-frames", type=int, metavar="N",
-                   help="train on chunks of N frames (truncated back-propagation through time)")
+                   help="train on chunks of N scored frames (truncated back-propagation through time); "
+                        "default: 50 for recurrent models, none otherwise; 0 turns it off")
+    t.add_argument("--chunk-warmup", type=int, metavar="N",
+                   help="unscored context frames before each chunk (default: the model's reach, or 25)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 or mps (default: %(default)s)")
     t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same fit on CPU) (default: %(default)s)")
     t.add_argument("--threads", type=int, help="CPU threads (default: all cores but one)")
@@ -117,7 +120,7 @@ def build_request(args: argparse.Namespace):
                          lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed,
                          device=args.device, split=_parse_split(args.split), loss=args.loss,
                          metric_method=args.metric, warm_start=not args.no_warm_start, num_threads=args.threads,
-                         chunk_frames=args.chunk_frames)
+                         chunk_frames=args.chunk_frames, chunk_warmup=args.chunk_warmup)
     problems = request.problems()
     if problems:
         raise ValueError("; ".join(problems))

@@ -32,6 +32,9 @@ DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 #: families whose readout is one STRF per neuron (a ridge solution is their warm start)
 RIDGE_FAMILIES = ("Linear",)
 WARM_START_FAMILIES = ("Linear", "LinearNonlinear")
+#: (scored frames, warm-up frames) of the automatic chunks for recurrent models: many short, cheap steps
+#: per epoch get a GRU past its initial plateau much sooner than one long sequence per step
+AUTO_CHUNK = (50, 25)
 
 
 @dataclass
@@ -44,8 +47,11 @@ class FitRequest:
     70/15/15 when it has none), three fractions, ``{stimulus: part}`` or ``{part: [stimuli]}``.
     ``loss`` ``"mse"`` or ``"poisson"`` on the trial mean; ``metric_method`` ``"sp"`` or ``"split_half"``;
     ``warm_start`` start SGD of Linear/LinearNonlinear from the ridge solution; ``num_threads`` CPU
-    threads (default all but one); ``chunk_frames``/``chunk_warmup`` truncated BPTT chunks (see
-    :mod:`strfviewer.fit.chunks`); ``ridge_alphas`` absolute penalties for ridge (default: a grid).
+    threads (default all but one); ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored
+    frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
+    (auto) chunks recurrent models (GRU/LSTM/RNN cores) with :data:`AUTO_CHUNK` and nothing else, 0 turns
+    chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
+    ``ridge_alphas`` absolute penalties for ridge (default: a grid).
     """
 
     spec: Any = None
@@ -63,7 +69,7 @@ class FitRequest:
     warm_start: bool = True
     num_threads: Optional[int] = None
     chunk_frames: Optional[int] = None
-    chunk_warmup: int = 0
+    chunk_warmup: Optional[int] = None
     ridge_alphas: Optional[List[float]] = None
 
     def __post_init__(self) -> None:
@@ -95,8 +101,10 @@ class FitRequest:
             out.append(f"loss must be 'mse' or 'poisson', not {self.loss!r}")
         if self.metric_method not in METHODS:
             out.append(f"metric_method must be one of {METHODS}, not {self.metric_method!r}")
-        if self.chunk_frames is not None and (not isinstance(self.chunk_frames, int) or self.chunk_frames < 1):
-            out.append(f"chunk_frames must be a positive integer, not {self.chunk_frames!r}")
+        if self.chunk_frames is not None and (not isinstance(self.chunk_frames, int) or self.chunk_frames < 0):
+            out.append(f"chunk_frames must be an integer >= 0 (0: off), not {self.chunk_frames!r}")
+        if self.chunk_warmup is not None and (not isinstance(self.chunk_warmup, int) or self.chunk_warmup < 0):
+            out.append(f"chunk_warmup must be an integer >= 0, not {self.chunk_warmup!r}")
         return out
 
     def to_dict(self) -> Dict[str, Any]:
@@ -254,6 +262,29 @@ def _full_kernel(model: nn.Module) -> bool:
     return isinstance(kernel, nn.Conv2d)
 
 
+def is_recurrent(model: nn.Module) -> bool:
+    """True when the model holds a GRU / LSTM / RNN layer."""
+    return any(isinstance(m, nn.RNNBase) for m in model.modules())
+
+
+def chunking(model: nn.Module, request: FitRequest) -> Dict[str, Any]:
+    """``chunk_frames`` / ``chunk_warmup`` for the Fitter from the request (see :class:`FitRequest`)."""
+    frames = request.chunk_frames
+    if frames is None:
+        if not is_recurrent(model):
+            return {"chunk_frames": None, "chunk_warmup": 0}
+        frames, auto_warmup = AUTO_CHUNK
+        warmup = auto_warmup if request.chunk_warmup is None else request.chunk_warmup
+        return {"chunk_frames": frames, "chunk_warmup": warmup}
+    if frames == 0:
+        return {"chunk_frames": None, "chunk_warmup": 0}
+    warmup = request.chunk_warmup
+    if warmup is None:
+        reach = model.temporal_reach() if hasattr(model, "temporal_reach") else None
+        warmup = AUTO_CHUNK[1] if reach is None else max(int(reach) - 1, 0)
+    return {"chunk_frames": int(frames), "chunk_warmup": int(warmup)}
+
+
 def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressEvent], None]] = None,
             cancel: Optional[threading.Event] = None) -> FitOutcome:
     """Fit ``request.spec`` to ``dataset`` as ``request`` says; see :class:`FitRequest` / :class:`FitOutcome`.
@@ -291,8 +322,7 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
                         max_epochs=request.epochs, patience=request.patience or None, lr=request.lr,
                         weight_decay=request.weight_decay, batch_size=request.batch_size, loss=request.loss,
                         metric_method=request.metric_method, progress=progress, cancel_event=cancel,
-                        num_threads=threads, seed=int(request.seed), chunk_frames=request.chunk_frames,
-                        chunk_warmup=request.chunk_warmup)
+                        num_threads=threads, seed=int(request.seed), **chunking(model, request))
         history = fitter.fit()
         cancelled = history.stopped == "cancelled"
     model.to(device).eval()
