@@ -115,6 +115,27 @@ def test_a_failed_fit_is_recorded_failed_with_its_message(qtbot, window, history
     assert r.status == "failed" and "no test stimuli" in r.error and r.seed == 3 and r.checkpoint is None
 
 
+def test_a_fit_dropped_by_opening_other_data_is_recorded_cancelled(qtbot, window, history_path):
+    from .conftest import make_dataset
+
+    window.fitting.queue.isolation = "thread"  # cancels within one step, no process start-up
+    window.fitting.submit(_request(method="sgd", epochs=500))
+    recorder = window.run_history.recorder
+    qtbot.waitUntil(lambda: any(t.history_id for t in recorder.tracked.values()), timeout=TIMEOUT_MS)
+    assert _history_rows(history_path)[0].status == "running"
+    other = make_dataset()
+    window.session.set_dataset(other)  # the queue cancels the fit and drops its run from the session
+    _wait_recorded(qtbot, window, 1)
+    (r,) = _history_rows(history_path)
+    assert r.status == "cancelled" and r.dataset_hash == DEMO_HASH and r.error
+    # the dock now shows the other dataset, identified by its contents (it has no file behind it)
+    feature = window.run_history
+    qtbot.waitUntil(lambda: feature.dataset_hash is not None and feature.dataset_hash.startswith("mem-"),
+                    timeout=10000)
+    qtbot.waitUntil(lambda: not feature.panel.is_loading, timeout=10000)
+    assert feature.panel.model.rowCount() == 0
+
+
 def test_reopening_a_run_from_the_history_makes_it_current(qtbot, window, history_path):
     fitted = _fit(qtbot, window, _request())
     _wait_recorded(qtbot, window, 1)

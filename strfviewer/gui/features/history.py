@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QFileDialog
 
@@ -115,6 +115,9 @@ def record_end(history: RunHistory, run_id: int, run: Run, status: str, message:
     from strfviewer.gui.runs_table import save_run_checkpoint
 
     outcome = run.outcome
+    if status == "cancelled" and outcome is None:  # e.g. dropped because another dataset was opened
+        history.finish_run(run_id, metrics={}, status="cancelled", error=message or "cancelled")
+        return
     if status == "failed" or outcome is None:
         history.fail_run(run_id, message or "the fit failed", seconds=getattr(outcome, "seconds", None))
         return
@@ -162,6 +165,9 @@ class AppRunRecorder(QObject):
         self._seen: Dict[int, Any] = {}  # id(run) -> weak reference: runs already tracked once
         self.recorded: list = []  # (run name, history row id) of every run recorded, in order
         self.errors: list = []
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self.check_tracked)
         self._unsubscribe = session.subscribe(self._on_session_event)
         self.destroyed.connect(lambda *_, u=self._unsubscribe: u())
 
@@ -171,10 +177,19 @@ class AppRunRecorder(QObject):
         for run in payload:
             if run.status == "running" and not self._seen_before(run):
                 self._track(run)
-        for key, tracked in list(self.tracked.items()):  # by object: a run dropped from the session still ends
+        self.check_tracked()
+
+    @Slot()
+    def check_tracked(self, *args) -> None:
+        """Post the end of every tracked run whose status turned terminal. Runs are checked by object, so a run
+        that left the session (another dataset was opened) and ended silently is still recorded: besides the
+        session's events, this runs when a fit queue says a fit ended and every second while fits are tracked."""
+        for key, tracked in list(self.tracked.items()):
             if tracked.run.status in TERMINAL:
                 del self.tracked[key]
                 tracked.mailbox.put((tracked.run.status, tracked.run.message))
+        if not self.tracked:
+            self._timer.stop()
 
     def _seen_before(self, run: Run) -> bool:
         ref = self._seen.get(id(run))
@@ -188,6 +203,7 @@ class AppRunRecorder(QObject):
         self._seen[id(run)] = weakref.ref(run)
         tracked = _Tracked(run, dataset, queue.Queue())
         self.tracked[id(run)] = tracked
+        self._timer.start()
         known = self.identities.get(dataset)
         path, config = self.path, run_config(run)
 
@@ -285,6 +301,9 @@ class HistoryFeature(QObject):
         self.dataset_hash: Optional[str] = None
         self.recorder = AppRunRecorder(self.session, window.start_worker, self.path, self.identities,
                                        on_recorded=self._on_recorded, parent=self)
+        fit_queue = getattr(getattr(window, "fitting", None), "queue", None)
+        if fit_queue is not None and hasattr(fit_queue, "fit_ended"):  # the fitting feature, when installed
+            fit_queue.fit_ended.connect(self.recorder.check_tracked)
         self.panel = HistoryPanel(self.path, start_worker=window.start_worker)
         self.panel.reopen_requested.connect(self.reopen)
         self.dock = window.add_dock("Run history", self.panel, Qt.DockWidgetArea.BottomDockWidgetArea,
