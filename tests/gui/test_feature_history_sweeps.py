@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -190,19 +191,35 @@ def test_app_token_kills_when_the_worker_is_cancelled():
 
 def test_a_tiny_sweep_from_the_app_runs_in_a_worker_process(qtbot, window, history_path):
     feature = window.run_history
-    dialog = feature.make_sweep_dialog()
-    qtbot.addWidget(dialog)
+    feature.new_sweep_action.trigger()  # Fit > New sweep...
+    dialog = feature.dialog
+    assert dialog is not None and dialog.isVisible()
     dialog.set_spec(_sweep(seeds=(0, 1), name="app-sweep"))
+    dialog.local_radio.setChecked(True)
     dialog.workers_box.setValue(1)
     assert dialog.update_summary() == 2 and not dialog.problems
-    feature.start_sweep(dialog.sweep_spec(), *dialog.executor_choice())
+    assert dialog.executor_choice() == (None, 1)
+    dialog.accept()
+    qtbot.waitUntil(lambda: feature.sweep_running, timeout=5000)
     qtbot.waitUntil(lambda: not feature.sweep_running, timeout=TIMEOUT_MS)
     assert feature.sweep_error is None
     p = feature.sweep_report.progress
     assert (p.done, p.failed, p.skipped) == (2, 0, 0)
     assert "2 done" in feature.sweep_panel.title.text()
+    assert feature.sweep_panel.count_labels["done"].text() == "2"
     panel = feature.panel
     qtbot.waitUntil(lambda: not panel.is_loading and panel.model.rowCount() == 2, timeout=10000)
     assert {r.source for r in panel.model.records} == {"sweep:app-sweep"}
     assert {r.seed for r in panel.model.records} == {0, 1}
     assert all(r.status == "done" and r.mean_test_cc_norm > 0 for r in panel.model.records)
+
+    # a sweep trial's checkpoint reopens as the current run, scored on the open dataset
+    panel.table.selectRow(0)
+    record = panel.selected_record()
+    panel.reopen_selected()
+    qtbot.waitUntil(lambda: window.session.current_run is not None
+                    and window.session.current_run.name.startswith(f"#{record.id} "), timeout=TIMEOUT_MS)
+    run = window.session.current_run
+    assert run.model is not None and run.get_predictions() is not None
+    values = run.neuron_values("cc_norm", "test")
+    assert values is not None and abs(float(np.nanmean(values)) - record.mean_test_cc_norm) < 1e-4
