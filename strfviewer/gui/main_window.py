@@ -402,28 +402,39 @@ class MainWindow(QMainWindow):
 
     def open_model(self, path_or_id: str) -> Worker:
         """Load a checkpoint in a worker and add it as a run (made current); predictions and metrics on the
-        open dataset are computed next."""
+        open dataset are computed next. With no dataset open, the dataset the model was fitted on is opened
+        first when the checkpoint names one that is still there (its ``dataset.source``)."""
         path_or_id = str(path_or_id)
-
         dataset = self.session.dataset
 
         def finished(run: Run) -> None:
-            problem = model_io.mismatch(run.model, self.session.dataset)
-            if problem:
-                self.show_error("Model does not fit this dataset", f"{path_or_id}: {problem}")
-                return
-            self.session.add_run(run, make_current=True)
-            self.set_last("model", path_or_id)
-            self.add_recent(path_or_id)
-            if run.get_predictions() is None or run.get_metrics() is None:
-                self.compute_results(run)
+            source = str((run.metadata.get("dataset") or {}).get("source") or "")
+            if self.session.dataset is None and source and (source == "demo" or Path(source).exists()):
+                self.open_data(source, then=lambda: self._attach_run(run, path_or_id, fresh=True))
+            else:
+                self._attach_run(run, path_or_id, fresh=self.session.dataset is not dataset)
 
         def failed(message: str) -> None:
             self.show_error("Could not open model", message)
 
         return self.start_worker(lambda progress, cancel: model_io.open_checkpoint(path_or_id, dataset),
-                                 on_finished=finished,
-                                 on_failed=failed, name="open model", busy=f"opening model {path_or_id}…")
+                                 on_finished=finished, on_failed=failed, name="open model",
+                                 busy=f"opening model {path_or_id}…")
+
+    def _attach_run(self, run: Run, path_or_id: str, fresh: bool = False) -> None:
+        """Add an opened run unless it does not fit the open dataset; ``fresh``: its predictions were made
+        for another dataset (or none) and are recomputed."""
+        problem = model_io.mismatch(run.model, self.session.dataset)
+        if problem:
+            self.show_error("Model does not fit this dataset", f"{path_or_id}: {problem}")
+            return
+        if fresh:
+            run.predictions = None
+        self.session.add_run(run, make_current=True)
+        self.set_last("model", path_or_id)
+        self.add_recent(path_or_id)
+        if run.get_predictions() is None or run.get_metrics() is None:
+            self.compute_results(run)
 
     def compute_results(self, run: Run) -> Optional[Worker]:
         """Predictions and per-split metrics of ``run`` on the open dataset, in a worker."""
@@ -587,10 +598,11 @@ class MainWindow(QMainWindow):
         self._restored_state = isinstance(state, QByteArray) and not state.isEmpty()
         if self._restored_state:
             self.restoreState(state)
-        for name, splitter in self.splitters.items():
-            value = s.value(f"splitters/{name}")
-            if isinstance(value, QByteArray) and not value.isEmpty():
-                splitter.restoreState(value)
+        # splitter states are applied once the window has its final size (first show), else the dock
+        # layout shrinks the central area afterwards and the splitters scale away from what was saved
+        self._pending_splitters = {name: value for name in self.splitters
+                                   if isinstance(value := s.value(f"splitters/{name}"), QByteArray)
+                                   and not value.isEmpty()}
         if s.value("view/grid", False) in (True, "true"):
             self.views["gradmap"].set_grid(True)
 
@@ -636,6 +648,13 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if any(getattr(self, "_sizes_pending", ([], []))):
             QTimer.singleShot(0, self._apply_default_sizes)
+        if self._pending_splitters:
+            QTimer.singleShot(0, self._restore_splitters)
+
+    def _restore_splitters(self) -> None:
+        pending, self._pending_splitters = self._pending_splitters, {}
+        for name, value in pending.items():
+            self.splitters[name].restoreState(value)
 
     def reset_layout(self) -> None:
         self.arrange_docks()

@@ -287,11 +287,38 @@ def test_save_and_reopen_model(qtbot, window, tmp_path):
     assert str(folder) in window.recent()
 
 
+def test_opening_a_model_with_no_data_opens_its_dataset(qtbot, settings, tmp_path, dataset):
+    from strfviewer.data import load, save_npz
+
+    npz = tmp_path / "data.npz"
+    save_npz(dataset, npz)
+    data = load(str(npz))
+    session = Session(data)
+    run = session.add_run(make_run(data))
+    first = MainWindow(session=session, settings=settings, install_features=False)
+    qtbot.addWidget(first)
+    first.save_model(str(tmp_path / "ckpt"))
+    qtbot.waitUntil(lambda: run.checkpoint_path is not None, timeout=15000)
+    first.close()
+
+    win = MainWindow(settings=settings, install_features=False)
+    qtbot.addWidget(win)
+    win.open_path(str(tmp_path / "ckpt"))
+    qtbot.waitUntil(lambda: win.session.current_run is not None
+                    and win.session.current_run.get_predictions() is not None, timeout=20000)
+    assert win.session.dataset.source == str(npz) and not win.errors
+    stim = win.session.stimulus
+    np.testing.assert_allclose(win.session.current_run.get_predictions()[stim], run.predictions[stim], rtol=1e-4,
+                               atol=1e-5)
+    win.close()
+
+
 def test_layout_and_paths_restored_from_settings(qtbot, settings, dataset):
     win = MainWindow(session=Session(dataset), settings=settings, install_features=False)
     qtbot.addWidget(win)
     win.show()
     win.resize(700, 520)
+    qtbot.wait(50)  # the first layout (default sizes) is done
     win.main_splitter.setSizes([300, 700])
     win.views["gradmap"].set_grid(True)
     win.set_last("dataset", "demo")
