@@ -42,7 +42,8 @@ class SpectrogramConfig:
     compression: str = "log"
     causal: bool = True
     window_ms: float = 10.0  # analysis window length (Hann)
-    log_offset: float = 1e-3  # added to the band amplitude before the log (about -60 dB re full scale)
+    log_offset: float = 1e-5  # added to the band amplitude before the log (-100 dB re full scale, about the
+    # noise floor of 16-bit audio; at 1e-3 the quieter bands of real recordings were flattened)
 
     def __post_init__(self) -> None:
         problems = self.problems()
