@@ -28,7 +28,7 @@ from strfviewer.runs.summary import ConfigSummary, summarize
 
 COLUMNS = ("ID", "Status", "Model", "Kernel", "Prefilter", "Seed", "Test cc_norm", "Epochs", "Seconds", "Device",
            "Date", "Source", "Data")
-SUMMARY_COLUMNS = ("Configuration", "Runs", "Datasets", "Seeds", "Mean test cc_norm", "Std", "Min", "Max")
+SUMMARY_COLUMNS = ("Configuration", "Settings", "Runs", "Datasets", "Seeds", "Mean test cc_norm", "Std", "Min", "Max")
 _NUMERIC = {"ID", "Seed", "Test cc_norm", "Epochs", "Seconds", "Runs", "Datasets", "Seeds", "Mean test cc_norm",
             "Std", "Min", "Max"}
 
@@ -50,6 +50,36 @@ def _number(value: Any, fmt: str) -> str:
 def format_date(unix_s: Optional[float]) -> str:
     """``2026-11-25 09:58`` in local time; empty when unknown."""
     return "" if unix_s is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(unix_s))
+
+
+def _flat_config(config_key: str) -> dict:
+    """``{"T": 15, "method": "sgd", "hyper.hidden_size": 32, ...}`` from a summary's configuration key."""
+    import json
+
+    try:
+        cfg = json.loads(config_key)
+    except ValueError:
+        return {}
+    flat = {}
+    for part in ("spec", "request"):
+        for key, value in (cfg.get(part) or {}).items():
+            if part == "request" and key == "spec":
+                continue  # the same spec again
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    flat[f"{key}.{k}"] = v
+            else:
+                flat[key] = value
+    return flat
+
+
+def distinguishing_settings(summaries: List[ConfigSummary]) -> List[str]:
+    """For each summary, the settings (model or fit) whose values differ between the configurations listed,
+    family, kernel and prefilter aside (they are in the label): ``"T=15, method=sgd, epochs=30"``."""
+    flats = [_flat_config(s.config_key) for s in summaries]
+    keys = sorted({k for f in flats for k in f} - {"family", "kernel", "prefilter"})
+    varying = [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
+    return [", ".join(f"{k}={f.get(k)}" for k in varying if f.get(k) is not None) for f in flats]
 
 
 def display(record: RunRecord, column: str) -> str:
@@ -181,6 +211,15 @@ class SummaryTableModel(_RowsModel):
 
     columns = SUMMARY_COLUMNS
 
+    def __init__(self, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.settings: List[str] = []
+
+    def set_items(self, items) -> None:
+        items = list(items)
+        self.settings = distinguishing_settings(items)
+        super().set_items(items)
+
     @property
     def rows(self) -> List[ConfigSummary]:
         return self.items
@@ -190,7 +229,7 @@ class SummaryTableModel(_RowsModel):
         if s is None:
             return None
         column = SUMMARY_COLUMNS[index.column()]
-        values = {"Configuration": s.label, "Runs": s.n_runs, "Datasets": s.n_datasets, "Seeds": s.n_seeds,
+        values = {"Configuration": s.label, "Settings": self.settings[index.row()], "Runs": s.n_runs, "Datasets": s.n_datasets, "Seeds": s.n_seeds,
                   "Mean test cc_norm": s.mean, "Std": s.std, "Min": s.minimum, "Max": s.maximum}
         value = values[column]
         if role == Qt.ItemDataRole.DisplayRole:

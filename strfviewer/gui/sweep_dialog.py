@@ -202,6 +202,8 @@ def _checkable_list(names: Sequence[str], checked: Sequence[str], name: str) -> 
         item.setCheckState(Qt.CheckState.Checked if n in checked else Qt.CheckState.Unchecked)
         box.addItem(item)
     box.setMaximumHeight(22 * min(len(names), 7) + 6)
+    box.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    box.setMinimumWidth(box.sizeHintForColumn(0) + 12)
     return box
 
 
@@ -266,7 +268,7 @@ class SweepDialog(QDialog):
         for col, (label, widget) in enumerate((("Families", self.family_list), ("Kernels", self.kernel_list),
                                                ("Prefilters", self.prefilter_list))):
             grid.addWidget(QLabel(label), 0, col)
-            grid.addWidget(widget, 1, col)
+            grid.addWidget(widget, 1, col, Qt.AlignmentFlag.AlignTop)
         t_row = QHBoxLayout()
         t_row.addWidget(QLabel("T (frames)"))
         t_row.addWidget(self.T_box)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 COUNTS = ("done", "running", "failed", "skipped", "cancelled", "remaining")
 CANCEL_TEXT = "Cancel sweep"
@@ -47,17 +47,22 @@ class SweepPanel(QWidget):
         self.title = QLabel("No sweep")
         self.title.setObjectName("sweep_title")
         self.executor_label = QLabel()
+        self.executor_label.setStyleSheet("color: gray")
         self.count_labels = {}
-        grid = QGridLayout()
-        for i, key in enumerate(COUNTS):
-            grid.addWidget(QLabel(key.capitalize()), 0, i)
+        counts = QHBoxLayout()
+        for key in COUNTS:
             label = QLabel("0")
             label.setObjectName(f"sweep_{key}")
+            label.setStyleSheet("font-weight: bold")
             self.count_labels[key] = label
-            grid.addWidget(label, 1, i)
+            counts.addWidget(QLabel(key.capitalize()))
+            counts.addWidget(label)
+            counts.addSpacing(12)
+        counts.addStretch(1)
         self.bar = QProgressBar()
         self.bar.setObjectName("sweep_bar")
         self.bar.setFormat("%v / %m trials ended")
+        self.bar.setMinimumWidth(160)
         self.eta_label = QLabel()
         self.eta_label.setObjectName("sweep_eta")
         self.last_label = QLabel()
@@ -75,9 +80,12 @@ class SweepPanel(QWidget):
         row.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.title)
-        layout.addWidget(self.executor_label)
-        layout.addLayout(grid)
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addStretch(1)
+        head.addWidget(self.executor_label)
+        layout.addLayout(head)
+        layout.addLayout(counts)
         layout.addLayout(row)
         layout.addWidget(self.last_label)
         layout.addStretch(1)

@@ -243,3 +243,20 @@ def test_history_location_action_switches_the_database(qtbot, window, tmp_path):
     assert window.errors and "junk.sqlite" in window.errors[-1][1]
     assert feature.path == other
 
+
+
+def test_summary_settings_name_what_differs_between_configurations():
+    from strfviewer.gui.history_panel import distinguishing_settings
+    from strfviewer.runs.history import RunRecord
+    from strfviewer.runs.summary import summarize
+
+    def record(i, epochs, kernel):
+        return RunRecord(id=i, status="done", family="Linear", kernel=kernel, seed=i, mean_test_cc_norm=0.5,
+                         config={"spec": {"family": "Linear", "kernel": kernel, "T": 8},
+                                 "request": {"epochs": epochs, "lr": 0.001, "seed": i,
+                                             "spec": {"family": "Linear"}}})
+
+    rows = summarize([record(1, 5, "full"), record(2, 5, "full"), record(3, 9, "full"), record(4, 5, "separable")])
+    settings = dict(zip([(s.label, s.n_runs) for s in rows], distinguishing_settings(rows)))
+    assert settings == {("Linear / full", 2): "epochs=5", ("Linear / full", 1): "epochs=9",
+                        ("Linear / separable", 1): "epochs=5"}
