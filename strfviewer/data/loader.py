@@ -20,13 +20,14 @@ NORMALIZATIONS = ("zscore", None)
 
 
 def finish_dataset(dataset: NeuralDataset, split: SplitSpec = None, smoothing_ms: Optional[float] = None,
-                   normalize: Optional[str] = "zscore", keep_split: bool = False) -> NeuralDataset:
+                   normalize: Optional[str] = "zscore", keep_split: bool = False,
+                   stats: Optional[dict] = None) -> NeuralDataset:
     """Apply the split, the optional response smoothing and the spectrogram normalisation.
 
     ``keep_split=True`` keeps a split the dataset already has when ``split`` is ``None``. Smoothing
     (``smoothing_ms``, a centred unit-gain Hanning window) is recorded as
-    ``dataset.frontend['smoothing_ms']``; z-scoring uses train statistics (see
-    :func:`strfviewer.data.normalize.zscore_dataset`).
+    ``dataset.frontend['smoothing_ms']``; z-scoring uses ``stats`` (``{"mean": [F], "std": [F]}``) when
+    given, else train statistics (see :func:`strfviewer.data.normalize.zscore_dataset`).
     """
     if normalize not in NORMALIZATIONS:
         raise ValueError(f"normalize must be one of {NORMALIZATIONS}, not {normalize!r}")
@@ -42,8 +43,16 @@ def finish_dataset(dataset: NeuralDataset, split: SplitSpec = None, smoothing_ms
         frontend = dict(dataset.frontend, smoothing_ms=float(smoothing_ms))
         dataset = dataclasses.replace(dataset, stimuli=stimuli, frontend=frontend)
     if normalize == "zscore":
-        dataset = zscore_dataset(dataset)
+        dataset = zscore_dataset(dataset, stats)
     return dataset
+
+
+def _stored_zscore(frontend) -> Optional[dict]:
+    """The z-score statistics a front-end dict carries (a checkpoint's ``frontend`` metadata), if any."""
+    norm = frontend.get("normalization") if isinstance(frontend, dict) else None
+    if isinstance(norm, dict) and norm.get("kind", "zscore") == "zscore" and "mean" in norm and "std" in norm:
+        return {"mean": norm["mean"], "std": norm["std"]}
+    return None
 
 
 def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramConfig] = None,
@@ -57,7 +66,9 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
     strfviewer's binned format (``docs/data-formats.md``).
 
     * ``frontend``: spectrogram settings, a :class:`SpectrogramConfig` or its dict (default settings when
-      ``None``); ignored for NPZ files, whose spectrograms are already computed.
+      ``None``); ignored for NPZ files, whose spectrograms are already computed. A dict holding a z-score
+      ``normalization`` (a checkpoint's ``frontend`` metadata) z-scores with those statistics, so the data
+      reach a model scaled as in its fit.
     * ``split``: ``None`` (70/15/15 in natural order, per stimulus type for CRCNS), three fractions,
       ``{name: part}`` or ``{'train': [...], 'val': [...], 'test': [...]}``.
     * ``smoothing_ms``: smooth responses with a unit-gain Hanning window of that width (off by default).
@@ -73,6 +84,7 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
 
     Raises :class:`DataError` (a ``ValueError``) naming the file (and line) for bad input.
     """
+    stats = _stored_zscore(frontend)
     if isinstance(frontend, dict):
         frontend = SpectrogramConfig.from_dict(frontend)
     if isinstance(path, str) and path.strip().lower() == "demo":
@@ -103,4 +115,4 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
     else:
         rec = layouts.discover_aa2(p, cells=cells, stim_types=stim_types)
     dataset = build_dataset(rec, frontend, device=device, use_cache=use_cache, pre_onset=pre_onset)
-    return finish_dataset(dataset, split, smoothing_ms, normalize)
+    return finish_dataset(dataset, split, smoothing_ms, normalize, stats=stats)

@@ -1,0 +1,33 @@
+"""QA: ``load(path, frontend=checkpoint_frontend)`` gives the model's input domain.
+
+A checkpoint's ``frontend`` metadata holds the spectrogram settings and the z-score statistics of the data
+the model was fitted on. Loading data with that dict must scale it with those statistics (not with the new
+data's own training statistics), so a model is evaluated on inputs scaled as in its fit.
+"""
+
+import numpy as np
+import pytest
+
+from strfviewer.data import load
+
+
+def test_stored_normalization_is_applied(strflab_cell):
+    raw = load(strflab_cell, normalize=None)
+    F = raw.n_freqs
+    stored = {"kind": "zscore", "mean": list(np.linspace(-9.0, -6.0, F)), "std": list(np.linspace(0.5, 2.0, F)),
+              "from": "train"}
+    frontend = dict(raw.frontend, normalization=stored)
+    scaled = load(strflab_cell, frontend=frontend)
+    assert scaled.frontend["normalization"]["mean"] == pytest.approx(stored["mean"])
+    mean = np.asarray(stored["mean"])[None, :, None]
+    std = np.asarray(stored["std"])[None, :, None]
+    for a, b in zip(raw.stimuli, scaled.stimuli):
+        assert np.allclose(b.spec, (a.spec - mean) / std, atol=1e-4)
+
+
+def test_without_stored_statistics_the_train_stimuli_give_them(strflab_cell):
+    raw = load(strflab_cell, normalize=None)
+    settings = {k: v for k, v in raw.frontend.items() if k != "normalization"}
+    ds = load(strflab_cell, frontend=settings)
+    train = np.concatenate([s.spec[0] for s in ds.stimuli_in("train")], axis=1)
+    assert np.allclose(train.mean(axis=1), 0.0, atol=1e-4) and np.allclose(train.std(axis=1), 1.0, atol=1e-3)
