@@ -2,6 +2,8 @@
 
 Public API (see ``docs/contracts.md``): ``session``, ``qt_session``, ``menu(name)``, ``add_dock(...)``,
 ``views``, ``actions``, ``status(...)``, ``show_error(...)``, ``start_worker(...)``, ``settings()``.
+File actions live in :mod:`strfviewer.gui.window_io`, settings and layout in
+:mod:`strfviewer.gui.window_settings` (mixins of the window).
 Long work (opening data or models, predictions, gradmaps, fits) runs in workers; errors from the engine
 become a dialog and the previous dataset stays open.
 """
@@ -9,12 +11,11 @@ become a dialog and the previous dataset stays open.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
                                QSplitter, QWidget)
 
 from strfviewer.gui import model_io
@@ -24,26 +25,18 @@ from strfviewer.gui.views.neuron_table import NeuronTableView
 from strfviewer.gui.views.psth_view import PSTHView
 from strfviewer.gui.views.spectrogram_view import SpectrogramView
 from strfviewer.gui.views.stimulus_list import StimulusListView
+from strfviewer.gui.window_io import WindowIOMixin
+from strfviewer.gui.window_settings import WindowSettingsMixin
 from strfviewer.gui.workers import Worker, WorkerPool
-from strfviewer.session import Run, Session
+from strfviewer.session import Session
 
 log = logging.getLogger(__name__)
 
 MENUS = ("File", "View", "Fit", "Tools", "Help")
-MAX_RECENT = 10
 REDRAW_DELAY_MS = 8  # selection changes arriving within this delay are drawn once
 
 
-def default_window_size(widget: QWidget) -> tuple:
-    """90 % of the screen, between 1024 x 700 and 1680 x 1050 px."""
-    screen = widget.screen()
-    if screen is None:
-        return 1280, 800
-    area = screen.availableGeometry()
-    return (max(1024, min(1680, int(area.width() * 0.9))), max(700, min(1050, int(area.height() * 0.9))))
-
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
     """strfviewer's main window over a :class:`Session`."""
 
     #: emitted after a dataset was opened by the window (payload: the dataset)
@@ -364,175 +357,6 @@ class MainWindow(QMainWindow):
         self.views["neurons"].filter_edit.setFocus()
         self.views["neurons"].filter_edit.selectAll()
 
-    # ================================================================================================
-    # opening and saving (the work itself lives in strfviewer.gui.model_io)
-    # ================================================================================================
-    def open_path(self, path: str) -> None:
-        """Open what ``path`` is: 'demo', a checkpoint folder / Hub id, or a data folder / NPZ file."""
-        kind = model_io.classify_path(path)
-        if kind == "demo":
-            self.open_demo(fit=True)
-        elif kind == "model":
-            self.open_model(path)
-        else:
-            self.open_data(path)
-
-    def open_demo(self, fit: bool = True) -> None:
-        self.open_data("demo", then=self.quick_fit if fit else None)
-
-    def open_data(self, path: str, then: Optional[Callable[[], None]] = None) -> Worker:
-        """Load a dataset in a worker; on success it replaces the open one, on failure an error dialog shows
-        and the previous dataset stays."""
-        path = str(path)
-
-        def finished(dataset) -> None:
-            self.session.set_dataset(dataset)
-            self.set_last("dataset", path)
-            self.add_recent(path)
-            self.status(f"opened {self.session.dataset_summary()}", 5000)
-            self.datasetOpened.emit(dataset)
-            if then is not None:
-                then()
-
-        def failed(message: str) -> None:
-            self.show_error("Could not open data", message)
-
-        return self.start_worker(lambda progress, cancel: model_io.load_dataset(path), on_finished=finished,
-                                 on_failed=failed, name="open data", busy=f"opening {path}…")
-
-    def open_model(self, path_or_id: str) -> Worker:
-        """Load a checkpoint in a worker and add it as a run (made current); predictions and metrics on the
-        open dataset are computed next. With no dataset open, the dataset the model was fitted on is opened
-        first when the checkpoint names one that is still there (its ``dataset.source``)."""
-        path_or_id = str(path_or_id)
-        dataset = self.session.dataset
-
-        def finished(run: Run) -> None:
-            source = str((run.metadata.get("dataset") or {}).get("source") or "")
-            if self.session.dataset is None and source and (source == "demo" or Path(source).exists()):
-                self.open_data(source, then=lambda: self._attach_run(run, path_or_id, fresh=True))
-            else:
-                self._attach_run(run, path_or_id, fresh=self.session.dataset is not dataset)
-
-        def failed(message: str) -> None:
-            self.show_error("Could not open model", message)
-
-        return self.start_worker(lambda progress, cancel: model_io.open_checkpoint(path_or_id, dataset),
-                                 on_finished=finished, on_failed=failed, name="open model",
-                                 busy=f"opening model {path_or_id}…")
-
-    def _attach_run(self, run: Run, path_or_id: str, fresh: bool = False) -> None:
-        """Add an opened run unless it does not fit the open dataset; ``fresh``: its predictions were made
-        for another dataset (or none) and are recomputed."""
-        problem = model_io.mismatch(run.model, self.session.dataset)
-        if problem:
-            self.show_error("Model does not fit this dataset", f"{path_or_id}: {problem}")
-            return
-        if fresh:
-            run.predictions = None
-        self.session.add_run(run, make_current=True)
-        self.set_last("model", path_or_id)
-        self.add_recent(path_or_id)
-        if run.get_predictions() is None or run.get_metrics() is None:
-            self.compute_results(run)
-
-    def compute_results(self, run: Run) -> Optional[Worker]:
-        """Predictions and per-split metrics of ``run`` on the open dataset, in a worker."""
-        ds = self.session.dataset
-        if ds is None or run.model is None:
-            return None
-        model = run.model
-
-        def finished(results) -> None:
-            predictions, metrics = results
-            if run in self.session.runs:
-                self.session.update_run(run, predictions=predictions, metrics=metrics)
-
-        return self.start_worker(lambda progress, cancel: model_io.predictions_and_metrics(model, ds),
-                                 on_finished=finished, name="predict", busy=f"predicting with {run.name}…")
-
-    def quick_fit(self) -> Optional[Worker]:
-        """Ridge fit of a Linear model (T = 15 frames) on the open dataset: the first-start model."""
-        ds = self.session.dataset
-        if ds is None:
-            self.show_error("No data", "Open a dataset before fitting a model.")
-            return None
-        request = model_io.ridge_request()
-        run = self.session.add_run(Run(name="Linear ridge", spec=request.spec, request=request, status="running"),
-                                   make_current=True)
-
-        def progress(event) -> None:
-            frac = model_io.progress_fraction(event)
-            self.set_progress(frac, getattr(event, "message", "") or "fitting…")
-
-        def finished(outcome) -> None:
-            status = "cancelled" if getattr(outcome, "cancelled", False) else "done"
-            self.session.update_run(run, model=outcome.model, outcome=outcome, status=status,
-                                    message=getattr(outcome, "message", ""))
-            self.status(f"{run.name}: fitted in {getattr(outcome, 'seconds', 0):.1f} s", 8000)
-
-        def failed(message: str) -> None:
-            self.session.update_run(run, status="failed", message=message)
-            self.show_error("Fit failed", message)
-
-        return self.start_worker(lambda p, c: model_io.fit(ds, request, p, c), on_finished=finished,
-                                 on_failed=failed, on_progress=progress, name="ridge fit",
-                                 busy="fitting a Linear model (ridge)…")
-
-    def save_model(self, folder: str, run: Optional[Run] = None) -> Optional[Worker]:
-        run = run or self.session.current_run
-        if run is None or run.model is None:
-            self.show_error("Nothing to save", "There is no fitted model to save.")
-            return None
-        ds = self.session.dataset
-
-        def finished(path) -> None:
-            run.checkpoint_path = str(path)
-            self.set_last("model", str(path))
-            self.add_recent(str(path))
-            self.status(f"saved {run.name} to {path}", 8000)
-
-        def failed(message: str) -> None:
-            self.show_error("Could not save model", message)
-
-        return self.start_worker(lambda p, c: model_io.save_run(run, ds, folder), on_finished=finished,
-                                 on_failed=failed, name="save model", busy=f"saving to {folder}…")
-
-    # --- dialogs ------------------------------------------------------------------------------------
-    def _start_dir(self) -> str:
-        return str(self._settings.value("paths/last_folder", str(Path.home())))
-
-    def open_data_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open data folder", self._start_dir())
-        if path:
-            self._settings.setValue("paths/last_folder", str(Path(path).parent))
-            self.open_data(path)
-
-    def open_data_file_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open data file", self._start_dir(), "NumPy archive (*.npz)")
-        if path:
-            self._settings.setValue("paths/last_folder", str(Path(path).parent))
-            self.open_data(path)
-
-    def open_model_dialog(self) -> None:
-        from strfviewer.gui.open_model_dialog import OpenModelDialog
-
-        dialog = OpenModelDialog(self, self._start_dir())
-        if dialog.exec() and dialog.target():
-            target = dialog.target()
-            if Path(target).exists():
-                self._settings.setValue("paths/last_folder", str(Path(target).parent))
-            self.open_model(target)
-
-    def save_model_dialog(self) -> None:
-        run = self.session.current_run
-        if run is None or run.model is None:
-            self.show_error("Nothing to save", "There is no fitted model to save.")
-            return
-        folder = QFileDialog.getExistingDirectory(self, "Save model into a new or empty folder", self._start_dir())
-        if folder:
-            self.save_model(str(Path(folder) / model_io.checkpoint_folder_name(run)))
-
     def show_about(self) -> None:
         from strfviewer import __version__
 
@@ -561,105 +385,14 @@ class MainWindow(QMainWindow):
         self._shortcuts_box = box
 
     # ================================================================================================
-    # settings, recent, drag and drop, close
+    # show, drag and drop, close
     # ================================================================================================
-    def set_last(self, what: str, value: str) -> None:
-        self._settings.setValue(f"last/{what}", value)
-        if what == "dataset" and value != "demo" and Path(value).exists():
-            self._settings.setValue("paths/last_folder", str(Path(value).parent))
-
-    def recent(self) -> List[str]:
-        value = self._settings.value("recent", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
-
-    def add_recent(self, path: str) -> None:
-        items = [p for p in self.recent() if p != path]
-        self._settings.setValue("recent", ([path] + items)[:MAX_RECENT])
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        items = self.recent()
-        for path in items:
-            action = self.recent_menu.addAction(path)
-            action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
-        if not items:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-
-    def restore_settings(self) -> None:
-        s = self._settings
-        geometry = s.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(*default_window_size(self))
-        state = s.value("window/state")
-        self._restored_state = isinstance(state, QByteArray) and not state.isEmpty()
-        if self._restored_state:
-            self.restoreState(state)
-        # splitter states are applied once the window has its final size (first show), else the dock
-        # layout shrinks the central area afterwards and the splitters scale away from what was saved
-        self._pending_splitters = {name: value for name in self.splitters
-                                   if isinstance(value := s.value(f"splitters/{name}"), QByteArray)
-                                   and not value.isEmpty()}
-        if s.value("view/grid", False) in (True, "true"):
-            self.views["gradmap"].set_grid(True)
-
-    def save_settings(self) -> None:
-        s = self._settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState())
-        for name, splitter in self.splitters.items():
-            s.setValue(f"splitters/{name}", splitter.saveState())
-        s.setValue("view/grid", self.views["gradmap"].grid_box.isChecked())
-        s.sync()
-
-    def arrange_docks(self) -> None:
-        """Default layout: neurons above stimuli on the left; the docks feature packs add share one tabbed
-        area at the bottom (the first in front), so the four views keep most of the window."""
-        for dock in self.docks.values():
-            dock.setFloating(False)
-            dock.show()
-        left = [d for d in (self.docks.get("neurons"), self.docks.get("stimuli")) if d is not None]
-        group = [d for name, d in self.docks.items() if name not in ("neurons", "stimuli")
-                 and self.dockWidgetArea(d) in (Qt.BottomDockWidgetArea, Qt.RightDockWidgetArea)]
-        for dock in group:
-            self.addDockWidget(Qt.BottomDockWidgetArea, dock)
-        for other in group[1:]:
-            self.tabifyDockWidget(group[0], other)
-        if group:
-            group[0].raise_()
-        self._sizes_pending = (left, group[:1])
-        if self.isVisible():
-            self._apply_default_sizes()
-
-    def _apply_default_sizes(self) -> None:
-        left, bottom = getattr(self, "_sizes_pending", ([], []))
-        self._sizes_pending = ([], [])
-        if left:
-            self.resizeDocks(left, [max(240, min(380, self.width() // 4))] * len(left), Qt.Horizontal)
-        if bottom:
-            self.resizeDocks(bottom, [max(180, self.height() // 4)], Qt.Vertical)
-        width = max(400, self.main_splitter.width())
-        self.main_splitter.setSizes([width * 3 // 5, width * 2 // 5])
-
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
         if any(getattr(self, "_sizes_pending", ([], []))):
             QTimer.singleShot(0, self._apply_default_sizes)
         if self._pending_splitters:
             QTimer.singleShot(0, self._restore_splitters)
-
-    def _restore_splitters(self) -> None:
-        pending, self._pending_splitters = self._pending_splitters, {}
-        for name, value in pending.items():
-            self.splitters[name].restoreState(value)
-
-    def reset_layout(self) -> None:
-        self.arrange_docks()
-        self.plots_splitter.setSizes([300, 300])
-        self.main_splitter.setSizes([700, 440])
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         if self._dropped_path(event.mimeData()):

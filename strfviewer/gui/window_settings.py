@@ -1,0 +1,119 @@
+"""The main window's settings and layout: last paths, recent items, window/dock/splitter state, default layout.
+
+A mixin of :class:`strfviewer.gui.main_window.MainWindow` (uses ``_settings``, ``docks``, ``splitters``,
+``views``, ``recent_menu`` of the window).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtWidgets import QWidget
+
+MAX_RECENT = 10
+
+
+def default_window_size(widget: QWidget) -> tuple:
+    """90 % of the screen, between 1024 x 700 and 1680 x 1050 px."""
+    screen = widget.screen()
+    if screen is None:
+        return 1280, 800
+    area = screen.availableGeometry()
+    return (max(1024, min(1680, int(area.width() * 0.9))), max(700, min(1050, int(area.height() * 0.9))))
+
+
+class WindowSettingsMixin:
+    """Settings, recent items and layout, on the main window."""
+
+    def set_last(self, what: str, value: str) -> None:
+        self._settings.setValue(f"last/{what}", value)
+        if what == "dataset" and value != "demo" and Path(value).exists():
+            self._settings.setValue("paths/last_folder", str(Path(value).parent))
+
+    def recent(self) -> List[str]:
+        value = self._settings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path: str) -> None:
+        items = [p for p in self.recent() if p != path]
+        self._settings.setValue("recent", ([path] + items)[:MAX_RECENT])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        items = self.recent()
+        for path in items:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
+        if not items:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def restore_settings(self) -> None:
+        s = self._settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(*default_window_size(self))
+        state = s.value("window/state")
+        self._restored_state = isinstance(state, QByteArray) and not state.isEmpty()
+        if self._restored_state:
+            self.restoreState(state)
+        # splitter states are applied once the window has its final size (first show), else the dock
+        # layout shrinks the central area afterwards and the splitters scale away from what was saved
+        self._pending_splitters = {name: value for name in self.splitters
+                                   if isinstance(value := s.value(f"splitters/{name}"), QByteArray)
+                                   and not value.isEmpty()}
+        if s.value("view/grid", False) in (True, "true"):
+            self.views["gradmap"].set_grid(True)
+
+    def save_settings(self) -> None:
+        s = self._settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        for name, splitter in self.splitters.items():
+            s.setValue(f"splitters/{name}", splitter.saveState())
+        s.setValue("view/grid", self.views["gradmap"].grid_box.isChecked())
+        s.sync()
+
+    def arrange_docks(self) -> None:
+        """Default layout: neurons above stimuli on the left; the docks feature packs add share one tabbed
+        area at the bottom (the first in front), so the four views keep most of the window."""
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+        left = [d for d in (self.docks.get("neurons"), self.docks.get("stimuli")) if d is not None]
+        group = [d for name, d in self.docks.items() if name not in ("neurons", "stimuli")
+                 and self.dockWidgetArea(d) in (Qt.BottomDockWidgetArea, Qt.RightDockWidgetArea)]
+        for dock in group:
+            self.addDockWidget(Qt.BottomDockWidgetArea, dock)
+        for other in group[1:]:
+            self.tabifyDockWidget(group[0], other)
+        if group:
+            group[0].raise_()
+        self._sizes_pending = (left, group[:1])
+        if self.isVisible():
+            self._apply_default_sizes()
+
+    def _apply_default_sizes(self) -> None:
+        left, bottom = getattr(self, "_sizes_pending", ([], []))
+        self._sizes_pending = ([], [])
+        if left:
+            self.resizeDocks(left, [max(240, min(380, self.width() // 4))] * len(left), Qt.Horizontal)
+        if bottom:
+            self.resizeDocks(bottom, [max(180, self.height() // 4)], Qt.Vertical)
+        width = max(400, self.main_splitter.width())
+        self.main_splitter.setSizes([width * 3 // 5, width * 2 // 5])
+
+    def _restore_splitters(self) -> None:
+        pending, self._pending_splitters = self._pending_splitters, {}
+        for name, value in pending.items():
+            self.splitters[name].restoreState(value)
+
+    def reset_layout(self) -> None:
+        self.arrange_docks()
+        self.plots_splitter.setSizes([300, 300])
+        self.main_splitter.setSizes([700, 440])
