@@ -69,6 +69,18 @@ def test_a_vanished_last_dataset_gives_an_error_not_a_crash(qtbot, settings, tmp
     win.close()
 
 
+def test_quit_after_closes_cleanly_while_work_is_running(tmp_path):
+    """--quit-after fires while the demo is still loading/fitting: workers are cancelled and joined, no abort."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", STRFVIEWER_SETTINGS=str(tmp_path / "s.ini"))
+    env.pop("STRFVIEWER_SCREENSHOT", None)
+    proc = subprocess.run([sys.executable, "-m", "strfviewer", "demo", "--quit-after", "300"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for bad in ("Traceback", "Fatal Python error", "Destroyed while thread"):
+        assert bad not in proc.stderr, proc.stderr[-3000:]
+    assert (tmp_path / "s.ini").is_file()  # settings were written on close
+
+
 def _area_stats(image: np.ndarray, rect) -> tuple:
     x, y, w, h = rect
     crop = image[y + h // 5: y + h - h // 5, x + w // 5: x + w - w // 5, :3].reshape(-1, 3)
