@@ -260,3 +260,16 @@ def test_summary_settings_name_what_differs_between_configurations():
     settings = dict(zip([(s.label, s.n_runs) for s in rows], distinguishing_settings(rows)))
     assert settings == {("Linear / full", 2): "epochs=5", ("Linear / full", 1): "epochs=9",
                         ("Linear / separable", 1): "epochs=5"}
+
+
+def test_a_history_that_cannot_be_written_is_reported_and_the_fit_stays(qtbot, window, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    window.run_history.recorder.set_path(blocker / "runs.sqlite")  # its folder cannot be created
+    window.fitting.queue.isolation = "thread"
+    run = _fit(qtbot, window, _request())
+    assert run.status == "done" and window.session.current_run is run
+    recorder = window.run_history.recorder
+    qtbot.waitUntil(lambda: bool(recorder.errors), timeout=TIMEOUT_MS)
+    assert window.errors and window.errors[-1][0] == "Run history" and "a-file" in window.errors[-1][1]
+    assert not recorder.tracked

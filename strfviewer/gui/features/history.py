@@ -153,7 +153,7 @@ class AppRunRecorder(QObject):
     the row is marked failed.
     """
 
-    def __init__(self, session, start_worker, path, identities: IdentityCache, on_recorded=None,
+    def __init__(self, session, start_worker, path, identities: IdentityCache, on_recorded=None, on_error=None,
                  parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
         self.session = session
@@ -161,6 +161,7 @@ class AppRunRecorder(QObject):
         self.path = Path(path)
         self.identities = identities
         self._on_recorded = on_recorded
+        self._on_error = on_error
         self.tracked: Dict[int, _Tracked] = {}  # id(run) -> tracking state, while the fit runs
         self._seen: Dict[int, Any] = {}  # id(run) -> weak reference: runs already tracked once
         self.recorded: list = []  # (run name, history row id) of every run recorded, in order
@@ -240,6 +241,8 @@ class AppRunRecorder(QObject):
             self.tracked.pop(id(run), None)
             self.errors.append(message)
             log.warning("could not record run %r in the run history: %s", run.name, message)
+            if self._on_error is not None:
+                self._on_error(f"Could not record {run.name} in the run history ({self.path}): {message}")
 
         tracked.worker = self._start_worker(work, on_progress=on_progress, on_finished=on_finished,
                                             on_failed=on_failed, name=f"record-{run.name}")
@@ -300,7 +303,9 @@ class HistoryFeature(QObject):
         self.identities = IdentityCache()
         self.dataset_hash: Optional[str] = None
         self.recorder = AppRunRecorder(self.session, window.start_worker, self.path, self.identities,
-                                       on_recorded=self._on_recorded, parent=self)
+                                       on_recorded=self._on_recorded,
+                                       on_error=self._on_record_error, parent=self)
+        self._reported: set = set()  # history paths whose recording failure was shown in a dialog
         fit_queue = getattr(getattr(window, "fitting", None), "queue", None)
         if fit_queue is not None and hasattr(fit_queue, "fit_ended"):  # the fitting feature, when installed
             fit_queue.fit_ended.connect(self.recorder.check_tracked)
@@ -369,6 +374,15 @@ class HistoryFeature(QObject):
             self.panel.refresh()
         else:
             self.panel.set_dataset_hash(identity[1])
+
+    def _on_record_error(self, message: str) -> None:
+        """The first failure to record in a database gets a dialog (fits are not being kept); later ones the
+        status bar."""
+        if self.recorder.path in self._reported:
+            self.window.status(message, 15000)
+            return
+        self._reported.add(self.recorder.path)
+        self.window.show_error("Run history", message + "\nChoose another file with Fit > Run history location...")
 
     def _on_recorded(self, run: Run, row: int) -> None:
         self.panel.refresh()
