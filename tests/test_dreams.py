@@ -151,3 +151,23 @@ def test_stimulus_range_of_the_training_split():
                          freqs_hz=np.arange(F) * 100.0 + 500, dt_ms=5.0, split={"a": "train", "b": "test"})
     assert stimulus_range(data) == (-1.0, 2.0)
     assert stimulus_range(data, split=None) == (-5.0, 9.0)
+
+
+def test_a_dream_copies_the_model_outside_a_running_gradmap():
+    from strfviewer.analysis._probe import model_lock, probe_mode
+
+    model = make_linear()
+    model.train()
+    copied = {}
+
+    def dream_in_thread():
+        copied["result"] = dream(model, neurons=0, steps=3)
+
+    with probe_mode(model):                      # a gradmap is in progress: eval mode, lock held
+        worker = threading.Thread(target=dream_in_thread)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive()                 # waits for the lock instead of copying mid-probe
+    worker.join(10)
+    assert not worker.is_alive() and copied["result"].steps_done == 3
+    assert model.training and model_lock(model) is model_lock(model)

@@ -7,6 +7,8 @@ Qt-free; depends on torch only.
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from typing import Callable, Iterator, List, Optional, Tuple, Union
 
 import torch
@@ -68,6 +70,20 @@ def default_gradmap_T(model: nn.Module, dt_ms: Optional[float] = None,
     return max(int(reach), 1)
 
 
+_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """A lock per model, held while a probe switches the model's mode or hooks (and while a dream copies
+    the model), so that a copy taken in another thread never catches the model mid-probe."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
 @contextlib.contextmanager
 def probe_mode(model: nn.Module, spectrogram_input: bool = True) -> Iterator[nn.Module]:
     """Run the block with the model in eval mode and gradients enabled.
@@ -75,27 +91,28 @@ def probe_mode(model: nn.Module, spectrogram_input: bool = True) -> Iterator[nn.
     Every submodule's own training flag is restored afterwards (a frozen prefilter kept in eval mode
     inside a training model stays so). With ``spectrogram_input`` a waveform front-end (``wav2spec``) is
     swapped for ``nn.Identity`` for the duration so that the model takes a spectrogram ``(B, 1, F, T)``.
-    On CUDA, cuDNN is asked for deterministic algorithms. The model itself is switched (not copied):
-    do not train it in another thread meanwhile.
+    On CUDA, cuDNN is asked for deterministic algorithms. The model itself is switched (not copied),
+    under :func:`model_lock`: do not train it in another thread meanwhile.
     """
-    flags = [(m, m.training) for m in model.modules()]
-    saved_front_end = getattr(model, "wav2spec", None)
-    swap = (spectrogram_input and isinstance(saved_front_end, nn.Module)
-            and not isinstance(saved_front_end, nn.Identity))
     cudnn_ctx = (torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, deterministic=True,
                                             benchmark=False)
                  if model_device(model).type == "cuda" else contextlib.nullcontext())
-    model.eval()
-    if swap:
-        model.wav2spec = nn.Identity()
-    try:
-        with torch.enable_grad(), cudnn_ctx:
-            yield model
-    finally:
+    with model_lock(model):
+        flags = [(m, m.training) for m in model.modules()]
+        saved_front_end = getattr(model, "wav2spec", None)
+        swap = (spectrogram_input and isinstance(saved_front_end, nn.Module)
+                and not isinstance(saved_front_end, nn.Identity))
+        model.eval()
         if swap:
-            model.wav2spec = saved_front_end
-        for module, training in flags:
-            module.training = training
+            model.wav2spec = nn.Identity()
+        try:
+            with torch.enable_grad(), cudnn_ctx:
+                yield model
+        finally:
+            if swap:
+                model.wav2spec = saved_front_end
+            for module, training in flags:
+                module.training = training
 
 
 def read_out(responses: Tensor, readout: ReadoutLike) -> Tensor:

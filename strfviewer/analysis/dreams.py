@@ -29,6 +29,7 @@ from strfviewer.analysis._probe import (
     check_spectrogram_model,
     default_gradmap_T,
     model_device,
+    model_lock,
     model_dtype,
     read_out,
 )
@@ -183,7 +184,8 @@ def stimulus_range(dataset, split: Optional[str] = "train") -> Tuple[float, floa
 
 def _frozen_copy(model: nn.Module) -> nn.Module:
     """A copy of the model in eval mode, taking spectrograms, with parameters that need no gradient."""
-    probe = copy.deepcopy(model)
+    with model_lock(model):         # never copy a model caught mid-gradmap (hooks, eval mode)
+        probe = copy.deepcopy(model)
     probe.eval()
     if isinstance(getattr(probe, "wav2spec", None), nn.Module):
         probe.wav2spec = nn.Identity()
