@@ -1,1 +1,12 @@
-"""strfviewer.analysis (engine, Qt-free)."""
+"""strfviewer.analysis (engine, Qt-free): what a fitted model says about its neurons.
+
+- :mod:`~strfviewer.analysis.gradmaps`: ``strf_gradmap`` (effective STRFs ``(N, C, F, T)`` at the null
+  stimulus, per-channel at a prefilter's output, choice of readout), ``population_gradmap``,
+  ``waveform_gradmap`` (wav-native models), ``default_gradmap_T``.
+- :mod:`~strfviewer.analysis.dreams`: ``dream`` (stimuli synthesised by gradient ascent, batched over
+  neurons, with constraints, progress and cancel) and ``stimulus_range``.
+- :mod:`~strfviewer.analysis.model_axes`: ``ModelAxes`` (Hz, ms and neuron names from checkpoint metadata).
+- :mod:`~strfviewer.analysis.sonify`: spectrograms made audible through the data's front-end.
+
+Submodules are imported on use (``from strfviewer.analysis.gradmaps import strf_gradmap``).
+"""
