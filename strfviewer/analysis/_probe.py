@@ -94,9 +94,7 @@ def probe_mode(model: nn.Module, spectrogram_input: bool = True) -> Iterator[nn.
     On CUDA, cuDNN is asked for deterministic algorithms. The model itself is switched (not copied),
     under :func:`model_lock`: do not train it in another thread meanwhile.
     """
-    cudnn_ctx = (torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, deterministic=True,
-                                            benchmark=False)
-                 if model_device(model).type == "cuda" else contextlib.nullcontext())
+    cudnn_ctx = _deterministic_cudnn() if model_device(model).type == "cuda" else contextlib.nullcontext()
     with model_lock(model):
         flags = [(m, m.training) for m in model.modules()]
         saved_front_end = getattr(model, "wav2spec", None)
@@ -113,6 +111,19 @@ def probe_mode(model: nn.Module, spectrogram_input: bool = True) -> Iterator[nn.
                 model.wav2spec = saved_front_end
             for module, training in flags:
                 module.training = training
+
+
+@contextlib.contextmanager
+def _deterministic_cudnn() -> Iterator[None]:
+    """cuDNN with deterministic algorithms and no autotuning for the block; every other setting (TF32
+    and so on) left as the user set it."""
+    cudnn = torch.backends.cudnn
+    saved = (cudnn.deterministic, cudnn.benchmark)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
 
 
 def read_out(responses: Tensor, readout: ReadoutLike) -> Tensor:
