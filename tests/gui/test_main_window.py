@@ -160,8 +160,11 @@ def test_gradmap_sign_toggle_kernel_mode_and_readout(qtbot, window):
     g = window.views["gradmap"]
     run, n = window.session.current_run, window.session.neuron
     shown = g.displayed.copy()
+    assert g.title() == "gradmap (last)"
     g.sign_box.setChecked(True)
     np.testing.assert_allclose(g.displayed, -shown)
+    np.testing.assert_allclose(g.shown_maps()[n], -shown)
+    assert g.title() == "gradmap (last, deepSTRF sign)"
     g.mode_box.setCurrentText("kernel STRF")
     np.testing.assert_allclose(g.displayed, run.model.readout.STRF_weight().detach().numpy()[n], rtol=1e-6)
     assert g.images[0].image.shape == (8, 5)  # (F, T) row-major
@@ -192,8 +195,14 @@ def test_adaptrans_channels_side_by_side(qtbot, settings):
     lo, hi = g.plots[0].getViewBox().viewRange()[0]
     assert hi == pytest.approx(2.5) and lo == pytest.approx(-(20 - 1) * 5.0 - 2.5)  # the last 20 lags shown
     assert [p.titleLabel.text for p in g.plots][1] == "OFF"
+    assert g.per_channel(session.current_run.model) and g.cache_key(session.current_run)[2] is True
+    np.testing.assert_allclose(g.shown_maps()[0], expected, rtol=1e-5, atol=1e-7)
     g.channels_box.setCurrentIndex(1)  # raw spectrogram
     qtbot.waitUntil(lambda: g.displayed is not None and g.displayed.shape[0] == 1, timeout=10000)
+    if not np.any(g.displayed):  # AdapTrans' ReLU at silence: the view says why the map is blank
+        assert "all zero" in g.busy.text()
+    else:
+        assert g.busy.text() == ""
     win.close()
 
 

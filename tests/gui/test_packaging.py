@@ -32,9 +32,12 @@ def test_spec_parses_and_names_the_console_entry_point():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert consts["ENTRY_POINT"] == scripts["strfviewer"] == "strfviewer.cli:main"
     assert {"Analysis", "PYZ", "EXE", "COLLECT"} <= calls  # COLLECT = one-folder build
-    entry_script = ROOT / "strfviewer" / "__main__.py"
-    assert "from strfviewer.cli import main" in entry_script.read_text()
-    assert '"strfviewer" / "__main__.py"' in SPEC.read_text()
+    assert '"packaging" / "strfviewer_entry.py"' in SPEC.read_text()
+    entry = ast.parse((ROOT / "packaging" / "strfviewer_entry.py").read_text())
+    main_block = [n for n in entry.body if isinstance(n, ast.If)][0].body
+    first_call = main_block[0].value
+    assert ast.unparse(first_call) == "multiprocessing.freeze_support()"  # before any argument parsing
+    assert any(isinstance(n, ast.ImportFrom) and n.module == "strfviewer.cli" for n in main_block)
 
 
 def test_icons_exist_in_every_size_and_are_packaged(qapp):

@@ -131,22 +131,45 @@ class GradmapView(QWidget):
         self.grid_box.setChecked(on)
 
     # --- data ---------------------------------------------------------------------------------------
-    def _per_channel(self, model) -> bool:
+    def per_channel(self, model) -> bool:
+        """True when gradmaps are taken at the prefilter's output channels (``C_in > 1`` and chosen)."""
         return n_channels(model) > 1 and self.channels_box.currentIndex() == 0
+
+    _per_channel = per_channel  # old private name, kept for feature packs written against it
+
+    def cache_key(self, run):
+        """Where the arrays shown for ``run`` live in ``run.cache``: ``'kernel'`` or a gradmap key."""
+        if self.mode == "kernel STRF":
+            return "kernel"
+        return gradmap_key(self.readout, self.per_channel(run.model))
+
+    def shown_maps(self, run=None) -> Optional[np.ndarray]:
+        """``(N, C, F, T)`` of every neuron as the view shows them (sign applied) for ``run`` (default: the
+        current run), or ``None`` when not computed yet. For exports."""
+        run = run if run is not None else self.session.current_run
+        if run is None or run.model is None:
+            return None
+        key = self.cache_key(run)
+        arr = run.cache.get(key)
+        if arr is None or key == "kernel" or self.sign_box.isChecked():
+            return arr
+        return -arr
+
+    def title(self) -> str:
+        """What is shown, e.g. ``'gradmap (last)'``, ``'gradmap (peak, deepSTRF sign)'``, ``'kernel STRF'``."""
+        if self.mode != "gradmap":
+            return self.mode
+        return f"gradmap ({self.readout}" + (", deepSTRF sign" if self.sign_box.isChecked() else "") + ")"
 
     def _arrays(self, run) -> Optional[np.ndarray]:
         """``(N, C, F, T)`` to draw, sign applied, or ``None`` while it is computed (worker started)."""
-        model = run.model
-        if self.mode == "kernel STRF":
-            if "kernel" not in run.cache:
-                run.cache["kernel"] = kernel_strf(model)
-            return run.cache["kernel"]
-        key = gradmap_key(self.readout, self._per_channel(model))
-        if key not in run.cache:
+        key = self.cache_key(run)
+        if key == "kernel" and key not in run.cache:
+            run.cache[key] = kernel_strf(run.model)
+        elif key not in run.cache:
             self._compute(run, key)
             return None
-        g = run.cache[key]
-        return g if self.sign_box.isChecked() else -g
+        return self.shown_maps(run)
 
     def _compute(self, run, key) -> None:
         token = (run.id, key)
@@ -206,10 +229,20 @@ class GradmapView(QWidget):
                                f"dataset ({ds.n_neurons} x {ds.n_freqs})")
             return
         self.lags = lags_ms(arr.shape[-1], ds.dt_ms)
+        self.busy.setText(self._zero_note(run, arr))
+        self.busy.setToolTip(self.busy.text())
         if grid:
             self._draw_grid(run, arr)
         else:
             self._draw_single(arr[s.neuron])
+
+    def _zero_note(self, run, arr: np.ndarray) -> str:
+        """A short note when every map is exactly zero (so a blank image is not mistaken for a bug)."""
+        if np.any(arr):
+            return ""
+        if self.mode == "gradmap" and n_channels(run.model) > 1 and not self.per_channel(run.model):
+            return "all zero at the spectrogram (silence sits on the prefilter's ReLU kink): see its channels"
+        return "all zero"
 
     def _show_message(self, text: str) -> None:
         self.displayed = None
@@ -268,7 +301,7 @@ class GradmapView(QWidget):
             self.plots[c].setRange(xRange=(first - dt / 2, self.lags[-1] + dt / 2), yRange=(-0.5, F - 0.5),
                                    padding=0)
         self.colorbar.setLevels((-level, level))
-        what = self.mode if self.mode != "gradmap" else f"gradmap ({self.readout})"
+        what = self.title()
         self.plots[0].setTitle(f"{ds.neuron_names[self.session.neuron]} — {what}"
                                + (f" — {self._channel_names(C)[0]}" if C > 1 else ""), size="9pt")
 
@@ -307,8 +340,7 @@ class GradmapView(QWidget):
                 self.grid_images.append(img)
             self.grid_neurons = neurons
         width = tiles[0].shape[1] if tiles else 1
-        source = (run.cache.get("kernel") if self.mode == "kernel STRF"
-                  else run.cache.get(gradmap_key(self.readout, self._per_channel(run.model))))
+        source = run.cache.get(self.cache_key(run))
         content = (id(run), id(source), self.mode, self.sign_box.isChecked(), tuple(neurons), width)
         if content != self._grid_content:  # a new selection alone only moves the bold title
             self._grid_content = content
