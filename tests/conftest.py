@@ -1,12 +1,19 @@
 """Shared test set-up: Qt offscreen unless STRFVIEWER_TEST_DISPLAY=1, few torch threads, data paths."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 if os.environ.get("STRFVIEWER_TEST_DISPLAY") != "1":
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Tests never write into the user's run history, settings or data folders.
+_TEST_HOME = tempfile.mkdtemp(prefix="strfviewer-tests-")
+for _var, _sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config")):
+    os.environ[_var] = os.path.join(_TEST_HOME, _sub)
+os.environ["STRFVIEWER_HISTORY"] = os.path.join(_TEST_HOME, "data", "strfviewer", "runs.sqlite")
 
 try:
     import torch
@@ -27,3 +34,13 @@ def strflab_cell() -> Path:
     if not (STRFLAB_CELL / "stim1.wav").is_file():
         pytest.skip(f"shared recording not found at {STRFLAB_CELL} (set STRFVIEWER_SHARED_DATA)")
     return STRFLAB_CELL
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage_in_the_main_thread(request):
+    """After a Qt test, collect cycles here (GUI thread), never later from some worker thread (deadlock)."""
+    yield
+    if "qtbot" in request.fixturenames or "qapp" in request.fixturenames:
+        import gc
+
+        gc.collect()

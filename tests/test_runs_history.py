@@ -141,3 +141,27 @@ def test_summary_groups_seeds_and_cells(tmp_path):
     assert lin.n_runs == 3 and lin.n_datasets == 2 and lin.n_seeds == 2
     assert math.isclose(lin.mean, 0.5) and math.isclose(lin.std, 0.1)
     assert math.isnan(s[0].std)
+
+
+def test_concurrent_first_opens_create_the_schema_once(tmp_path):
+    import threading
+
+    path = tmp_path / "race.sqlite"
+    errors = []
+    barrier = threading.Barrier(6)
+
+    def open_it():
+        try:
+            barrier.wait()
+            RunHistory(path).close()
+        except Exception as exc:  # pragma: no cover - what the test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with RunHistory(path) as h:
+        assert h.schema_version() == SCHEMA_VERSION

@@ -24,6 +24,8 @@ from typing import Any, Callable, List, Optional
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from strfviewer.gui import main_thread_gc
+
 log = logging.getLogger(__name__)
 
 #: threads torch may use in a worker: leave one core for drawing
@@ -155,6 +157,7 @@ class WorkerPool(QObject):
               on_progress: Optional[Callable] = None, on_partial: Optional[Callable] = None,
               on_done: Optional[Callable] = None, name: str = "") -> Worker:
         """Run ``fn(progress, cancel)`` on a new thread; callbacks run in the GUI thread."""
+        main_thread_gc.ensure_installed()  # no Qt object may be garbage-collected in the worker thread
         worker = Worker(fn, name=name)
         thread = QThread()
         thread.setObjectName(f"worker-{worker.name}")

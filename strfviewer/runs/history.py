@@ -211,14 +211,18 @@ class RunHistory:
         return int(self._con.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
-        version = self.schema_version()
-        if version > SCHEMA_VERSION:
-            raise HistoryError(f"{self.path}: schema version {version} is newer than this strfviewer "
-                               f"({__version__}) understands ({SCHEMA_VERSION}); upgrade strfviewer")
-        for v in range(version, SCHEMA_VERSION):
+        while True:
+            # Read the version inside the write transaction: two processes opening a new file at once must
+            # not both create the table.
             with self._transaction() as con:
-                MIGRATIONS[v](con)
-                con.execute(f"PRAGMA user_version = {v + 1}")
+                version = self.schema_version()
+                if version > SCHEMA_VERSION:
+                    raise HistoryError(f"{self.path}: schema version {version} is newer than this strfviewer "
+                                       f"({__version__}) understands ({SCHEMA_VERSION}); upgrade strfviewer")
+                if version == SCHEMA_VERSION:
+                    return
+                MIGRATIONS[version](con)
+                con.execute(f"PRAGMA user_version = {version + 1}")
 
     # --- writing -----------------------------------------------------------------------------------
     def start_run(self, config: Dict[str, Any], *, dataset_path: str = "", dataset_hash: str = "",
