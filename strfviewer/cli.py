@@ -8,7 +8,9 @@ Bad input ends with a one-line error on stderr and a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import os
 import sys
 from typing import List, Optional
 
@@ -31,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "folder or 'demo', if given).",
     )
     parser.add_argument("--version", action="version", version=f"strfviewer {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="strfviewer")  # "usage: strfviewer fit ..."
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"strfviewer.commands.{name}")
@@ -47,6 +49,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # A bare path (or nothing) opens the app; a known sub-command runs headless.
     if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        guess = _mistyped_command(argv[0]) if argv else None
+        if guess:
+            print(f"strfviewer: error: unknown command {argv[0]!r} (did you mean {guess!r}?); commands: "
+                  f"{', '.join(COMMANDS)}", file=sys.stderr)
+            return 2
         return gui_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -58,9 +65,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("strfviewer: interrupted", file=sys.stderr)
         return 130
     except (CLIError, ValueError, FileNotFoundError, OSError, KeyError) as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError quotes itself
+        msg = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         print(f"strfviewer {args.command}: error: {msg}", file=sys.stderr)
         return 2
+
+
+def _mistyped_command(word: str) -> Optional[str]:
+    """The sub-command ``word`` is a typo of, when it names no file, folder or 'demo' (else ``None``)."""
+    if word.strip().lower() == "demo" or os.path.exists(word):
+        return None
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.7)
+    return close[0] if close else None
 
 
 def gui_main(argv: Optional[List[str]] = None) -> int:

@@ -51,10 +51,11 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"{s.label[:40]:40s} {s.n_runs:5d} {s.n_datasets:5d} {s.n_seeds:5d} {s.mean:7.3f} "
                       f"{s.std:7.3f}\n")
         return 0
-    out.write(f"{'id':>5s} {'status':9s} {'model':32s} {'cc_norm':>7s} {'epochs':>6s} {'sec':>7s} dataset\n")
+    width = max([len("model")] + [len(r.label()) for r in records])
+    out.write(f"{'id':>5s} {'status':9s} {'model':{width}s} {'cc_norm':>7s} {'epochs':>6s} {'sec':>7s} dataset\n")
     for r in records:
         cc = "" if r.mean_test_cc_norm is None else f"{r.mean_test_cc_norm:.3f}"
         sec = "" if r.seconds is None else f"{r.seconds:.1f}"
-        out.write(f"{r.id:5d} {r.status:9s} {r.label()[:32]:32s} {cc:>7s} {r.epochs or '':>6} {sec:>7s} "
+        out.write(f"{r.id:5d} {r.status:9s} {r.label():{width}s} {cc:>7s} {r.epochs or '':>6} {sec:>7s} "
                   f"{r.dataset_path or ''}\n")
     return 0

@@ -1,0 +1,60 @@
+"""QA of the command line as a user meets it: usage lines, typos, run-history listing and errors."""
+
+import pytest
+
+import strfviewer.cli as cli
+from strfviewer.runs.history import RunHistory
+
+
+@pytest.fixture
+def no_app(monkeypatch):
+    """Record what would have opened the desktop app instead of opening it."""
+    opened = []
+    monkeypatch.setattr(cli, "gui_main", lambda argv=None: opened.append(argv) or 0)
+    return opened
+
+
+@pytest.mark.parametrize("command", ["fit", "gradmap", "dream", "export", "runs", "sweep"])
+def test_sub_command_usage_names_the_command(command, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    usage = capsys.readouterr().out.splitlines()[0]
+    assert usage.startswith(f"usage: strfviewer {command} ")
+
+
+def test_a_mistyped_command_is_an_error_not_the_app(no_app, capsys):
+    assert cli.main(["fitt", "demo", "--out", "x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fitt" in err[0] and "'fit'" in err[0]
+    assert no_app == []
+
+
+def test_paths_and_demo_still_open_the_app(no_app, tmp_path):
+    assert cli.main([]) == 0 and cli.main(["demo"]) == 0 and cli.main([str(tmp_path)]) == 0
+    assert no_app == [[], ["demo"], [str(tmp_path)]]
+
+
+def _history_with_long_label(path):
+    cfg = {"spec": {"family": "LinearNonlinear", "kernel": "separable", "prefilter": "AdapTrans", "T": 15},
+           "request": {"method": "sgd", "seed": 3}}
+    with RunHistory(path) as h:
+        rid = h.start_run(cfg, dataset_path="demo", dataset_hash="abc", trial_key="k", source="cli")
+        h.finish_run(rid, metrics={"test": {"cc": [0.5], "cc_max": [1.0], "cc_norm": [0.5]}}, neuron_names=["a"],
+                     n_params=1, epochs=2, seconds=1.0, device="cpu", checkpoint="")
+        return rid, h.get(rid).label()
+
+
+def test_runs_lists_whole_labels(tmp_path, capsys):
+    path = tmp_path / "h.sqlite"
+    _, label = _history_with_long_label(path)
+    assert cli.main(["runs", "--history", str(path)]) == 0
+    assert label in capsys.readouterr().out  # the seed at the end of a long label is not cut off
+
+
+def test_runs_delete_of_a_missing_id_is_one_clean_line(tmp_path, capsys):
+    path = tmp_path / "h.sqlite"
+    _history_with_long_label(path)
+    assert cli.main(["runs", "--history", str(path), "--delete", "999"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "999" in err[0]
+    assert "'" not in err[0]  # the message, not the repr of a KeyError
