@@ -212,6 +212,12 @@ def test_population_gradmap_is_the_mean_and_the_gradient_of_the_mean_response():
     torch.testing.assert_close(population_gradmap(model, T=9), g[0], rtol=1e-4, atol=1e-7)
     with pytest.raises(ValueError):
         population_gradmap(model, neurons=[])
+    with pytest.raises(IndexError):
+        population_gradmap(model, neurons=[N_NEURONS])
+    onoff = make_ln(prefilter=True)
+    torch.testing.assert_close(population_gradmap(onoff, T=7, readout="mean", per_channel=True),
+                               strf_gradmap(onoff, T=7, readout="mean", per_channel=True).mean(0))
+    assert all(p.grad is None for p in onoff.parameters()) and onoff.training
 
 
 # ---------------------------------------------------------------------------------------------- modes

@@ -105,18 +105,33 @@ def strf_gradmap(model: nn.Module, T: Optional[int] = None, readout: ReadoutLike
     return maps.detach()
 
 
-def population_gradmap(model: nn.Module, neurons: Optional[Sequence[int]] = None, **kwargs) -> Tensor:
-    """Gradmap of the population mean response: the mean of the neurons' gradmaps, ``(C, F, T)``.
-
-    ``neurons``: indices to average (default all); other keyword arguments go to :func:`strf_gradmap`.
+def population_gradmap(model: nn.Module, neurons: Optional[Sequence[int]] = None, T: Optional[int] = None,
+                       readout: ReadoutLike = "last", per_channel: bool = False) -> Tensor:
+    """Gradmap of the population: ``dL/dx`` with ``L = -mean_n readout(r_n)`` over ``neurons`` (default
+    all), shape ``(C, F, T)``. It equals the mean of the neurons' gradmaps and costs one backward pass.
+    Same options and conventions as :func:`strf_gradmap`.
     """
-    maps = strf_gradmap(model, **kwargs)
-    if neurons is not None:
-        index = torch.as_tensor(list(neurons), dtype=torch.long, device=maps.device)
-        if index.numel() == 0:
+    F, _ = check_spectrogram_model(model)
+    T = default_gradmap_T(model) if T is None else int(T)
+    if T <= 0:
+        raise ValueError(f"T must be a positive number of frames, got {T}")
+    x = torch.zeros(1, 1, F, T, device=model_device(model), dtype=model_dtype(model), requires_grad=True)
+    with probe_mode(model):
+        source_tap = _source_tap(model, per_channel)
+        try:
+            loss = _objective(model(x), model, readout)                       # (N,)
+        finally:
+            if source_tap is not None:
+                source_tap.remove()
+        index = list(range(loss.shape[0])) if neurons is None else [int(n) for n in neurons]
+        if not index:
             raise ValueError("population_gradmap needs at least one neuron")
-        maps = maps.index_select(0, index)
-    return maps.mean(dim=0)
+        bad = [n for n in index if not 0 <= n < loss.shape[0]]
+        if bad:
+            raise IndexError(f"neuron index {bad} out of range for a model with {loss.shape[0]} neurons")
+        source = source_tap.leaf if source_tap is not None else x
+        (grad,) = torch.autograd.grad(loss[index].mean(), source, allow_unused=True)
+    return (torch.zeros_like(source) if grad is None else grad)[0].detach()
 
 
 # --------------------------------------------------------------------------------------------------------
