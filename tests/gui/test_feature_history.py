@@ -273,3 +273,38 @@ def test_a_history_that_cannot_be_written_is_reported_and_the_fit_stays(qtbot, w
     qtbot.waitUntil(lambda: bool(recorder.errors), timeout=TIMEOUT_MS)
     assert window.errors and window.errors[-1][0] == "Run history" and "a-file" in window.errors[-1][1]
     assert not recorder.tracked
+
+
+def test_dataset_identity_is_computed_once_per_dataset_across_threads(monkeypatch):
+    import threading
+    import time
+
+    import strfviewer.gui.features.history as history_feature
+    from strfviewer.gui.features.history import IdentityCache, dataset_identity
+
+    from .conftest import make_dataset
+
+    a, b, a_again = make_dataset(seed=0), make_dataset(seed=1), make_dataset(seed=0)
+    ids = [dataset_identity(d) for d in (a, b, a_again)]
+    assert all(i[1].startswith("mem-") for i in ids)  # 'synthetic' is no file: hashed from the arrays
+    assert ids[0] == ids[2] and ids[0] != ids[1]
+
+    calls = []
+    real = history_feature.dataset_identity
+
+    def slow_identity(dataset):
+        calls.append(dataset)
+        time.sleep(0.2)
+        return real(dataset)
+
+    monkeypatch.setattr(history_feature, "dataset_identity", slow_identity)
+    cache = IdentityCache()
+    assert cache.get(a) is None
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.compute(a))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and results == [ids[0]] * 3 and cache.get(a) == ids[0]
+    assert cache.get(a_again) is None  # another object with the same contents is hashed on its own

@@ -23,7 +23,9 @@ import dataclasses
 import hashlib
 import logging
 import queue
+import threading
 import weakref
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
@@ -77,24 +79,48 @@ def dataset_identity(dataset) -> Tuple[str, str]:
 
 
 class IdentityCache:
-    """Content hashes of datasets, kept per dataset object (weakly: a closed dataset is not kept alive)."""
+    """Content hashes of datasets, one computation per dataset object, shared by every thread that asks.
+
+    Kept weakly (a closed dataset is not kept alive). :meth:`compute` blocks (call it in a worker): a second
+    caller for the same dataset waits for the first one's result instead of reading the folder again.
+    """
 
     def __init__(self) -> None:
-        self._by_id: Dict[int, Tuple[Any, str, str]] = {}
+        self._lock = threading.Lock()
+        self._entries: Dict[int, Tuple[Any, Future]] = {}
+
+    def _entry(self, dataset) -> Optional[Future]:
+        entry = self._entries.get(id(dataset))
+        return entry[1] if entry is not None and entry[0]() is dataset else None
 
     def get(self, dataset) -> Optional[Tuple[str, str]]:
-        entry = self._by_id.get(id(dataset))
-        if entry is None or entry[0]() is not dataset:
+        """The identity when already computed, else ``None`` (never blocks)."""
+        with self._lock:
+            future = self._entry(dataset)
+        if future is None or not future.done() or future.exception() is not None:
             return None
-        return entry[1], entry[2]
+        return future.result()
 
-    def put(self, dataset, identity: Tuple[str, str]) -> None:
-        try:
-            ref = weakref.ref(dataset)
-        except TypeError:  # not weak-referenceable: keep nothing rather than the whole dataset
-            return
-        self._by_id = {k: v for k, v in self._by_id.items() if v[0]() is not None}
-        self._by_id[id(dataset)] = (ref, identity[0], identity[1])
+    def compute(self, dataset) -> Tuple[str, str]:
+        """:func:`dataset_identity` of ``dataset``, computed once."""
+        with self._lock:
+            future = self._entry(dataset)
+            owner = future is None
+            if owner:
+                future = Future()
+                self._entries = {k: v for k, v in self._entries.items() if v[0]() is not None}
+                try:
+                    self._entries[id(dataset)] = (weakref.ref(dataset), future)
+                except TypeError:  # not weak-referenceable: computed, not kept
+                    pass
+        if owner:
+            try:
+                future.set_result(dataset_identity(dataset))
+            except BaseException as exc:
+                future.set_exception(exc)
+                with self._lock:
+                    self._entries.pop(id(dataset), None)  # a later call tries again
+        return future.result()
 
 
 def run_config(run: Run) -> Dict[str, Any]:
@@ -205,12 +231,10 @@ class AppRunRecorder(QObject):
         tracked = _Tracked(run, dataset, queue.Queue())
         self.tracked[id(run)] = tracked
         self._timer.start()
-        known = self.identities.get(dataset)
-        path, config = self.path, run_config(run)
+        identities, path, config = self.identities, self.path, run_config(run)
 
         def work(progress, cancel):
-            identity = known or dataset_identity(dataset)
-            progress(("identity", identity))
+            identity = identities.compute(dataset)
             with RunHistory(path) as history:
                 row = history.start_run(config, dataset_path=identity[0], dataset_hash=identity[1], source="app")
                 progress(("started", row))
@@ -227,9 +251,7 @@ class AppRunRecorder(QObject):
 
         def on_progress(event) -> None:
             kind, value = event
-            if kind == "identity":
-                self.identities.put(dataset, value)
-            elif kind == "started":
+            if kind == "started":
                 tracked.history_id = value
 
         def on_finished(row) -> None:
@@ -242,7 +264,7 @@ class AppRunRecorder(QObject):
             self.errors.append(message)
             log.warning("could not record run %r in the run history: %s", run.name, message)
             if self._on_error is not None:
-                self._on_error(f"Could not record {run.name} in the run history ({self.path}): {message}")
+                self._on_error(f"Could not record {run.name} in the run history ({path}): {message}")
 
         tracked.worker = self._start_worker(work, on_progress=on_progress, on_finished=on_finished,
                                             on_failed=on_failed, name=f"record-{run.name}")
@@ -359,10 +381,9 @@ class HistoryFeature(QObject):
         self.panel.status_label.setText("identifying the dataset (content hash)...")
 
         def done(identity) -> None:
-            self.identities.put(dataset, identity)
             self._set_identity(dataset, identity)
 
-        self.window.start_worker(lambda progress, cancel: dataset_identity(dataset), on_finished=done,
+        self.window.start_worker(lambda progress, cancel: self.identities.compute(dataset), on_finished=done,
                                  on_failed=lambda msg: self.panel.status_label.setText(
                                      f"cannot identify the dataset: {msg}"), name="hash-dataset")
 
