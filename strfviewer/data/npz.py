@@ -97,6 +97,9 @@ def _json(data, key: str, path: Path, default):
 def load_npz(path: Union[str, Path]) -> NeuralDataset:
     """Read a dataset written by :func:`save_npz` or by hand in the same format; DataError on bad files."""
     path = Path(path)
+    if path.is_file() and not zipfile.is_zipfile(path):  # np.load would take it for a pickle or a .npy
+        raise DataError(path, None, "not an NPZ file: expected a zip archive of arrays as numpy.savez writes "
+                                    "(see docs/data-formats.md)")
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
