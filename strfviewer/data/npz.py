@@ -94,10 +94,15 @@ def _json(data, key: str, path: Path, default):
     return value
 
 
+def _magic(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(2)
+
+
 def load_npz(path: Union[str, Path]) -> NeuralDataset:
     """Read a dataset written by :func:`save_npz` or by hand in the same format; DataError on bad files."""
     path = Path(path)
-    if path.is_file() and not zipfile.is_zipfile(path):  # np.load would take it for a pickle or a .npy
+    if path.is_file() and _magic(path) != b"PK":  # not a zip: np.load would take it for a pickle or a .npy
         raise DataError(path, None, "not an NPZ file: expected a zip archive of arrays as numpy.savez writes "
                                     "(see docs/data-formats.md)")
     try:
