@@ -128,7 +128,9 @@ def test_adaptrans_per_channel_maps_match_finite_differences():
     model = _adaptrans_model().eval()
     T = default_gradmap_T(model)
     assert T == 5 + 3                                     # STRF window plus the prefilter's reach
-    maps = strf_gradmap(model, per_channel=True)
+    assert default_gradmap_T(model, per_channel=True) == 5   # at the prefilter output: the STRF's alone
+    assert strf_gradmap(model, per_channel=True).shape == (N, 2, F, 5)
+    maps = strf_gradmap(model, T=T, per_channel=True)
     assert maps.shape == (N, 2, F, T)
     x0 = torch.zeros(1, 1, F, T, dtype=torch.float64)
     eps = 1e-6
@@ -149,7 +151,7 @@ def test_adaptrans_per_channel_maps_match_finite_differences():
 def test_adaptrans_raw_map_is_the_chain_rule_through_the_prefilter():
     model = _adaptrans_model(seed=1)
     T = default_gradmap_T(model)
-    per_channel = strf_gradmap(model, per_channel=True)
+    per_channel = strf_gradmap(model, T=T, per_channel=True)
     raw = strf_gradmap(model)
     x0 = torch.zeros(1, 1, F, T, dtype=torch.float64, requires_grad=True)
     channels = model.eval().prefiltering(x0)

@@ -50,20 +50,24 @@ def has_memory(model: nn.Module) -> bool:
     return any(isinstance(m, (nn.RNNBase, nn.MultiheadAttention)) for m in model.modules())
 
 
-def default_gradmap_T(model: nn.Module, dt_ms: Optional[float] = None,
-                      memory_ms: float = DEFAULT_MEMORY_MS) -> int:
+def default_gradmap_T(model: nn.Module, dt_ms: Optional[float] = None, memory_ms: float = DEFAULT_MEMORY_MS,
+                      per_channel: bool = False) -> int:
     """The model's real temporal reach in frames: the time axis of a default gradmap.
 
     A model may state it with an integer attribute ``gradmap_T``. Otherwise: the model's
-    ``temporal_reach()`` (window plus prefilter) or ``model.T``; recurrent and attention models, whose
-    reach is unbounded or whose ``T`` is nominal, get at least ``memory_ms`` worth of frames at
-    ``dt_ms`` per frame (100 ms = 20 frames at the default 5 ms).
+    ``temporal_reach()`` (window plus prefilter) or ``model.T``; at the prefilter's output
+    (``per_channel``) the prefilter's own reach (``prefilter_reach()``) is left out. Recurrent and
+    attention models, whose reach is unbounded or whose ``T`` is nominal, get at least ``memory_ms``
+    worth of frames at ``dt_ms`` per frame (100 ms = 20 frames at the default 5 ms).
     """
     stated = getattr(model, "gradmap_T", None)
     if isinstance(stated, int) and not isinstance(stated, bool) and stated > 0:
         return stated
     reach_of = getattr(model, "temporal_reach", None)
     reach = reach_of() if callable(reach_of) else int(getattr(model, "T", 1) or 1)
+    prefilter_reach = getattr(model, "prefilter_reach", None)
+    if per_channel and reach is not None and callable(prefilter_reach):
+        reach = reach - int(prefilter_reach())
     if reach is None or has_memory(model):
         dt = float(dt_ms) if dt_ms else DEFAULT_DT_MS
         return max(int(reach or 0), int(round(memory_ms / dt)), 1)

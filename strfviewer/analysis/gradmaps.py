@@ -63,8 +63,9 @@ def strf_gradmap(model: nn.Module, T: Optional[int] = None, readout: ReadoutLike
         spectrogram space).
     T : frames of the null stimulus (time axis of the result); default
         :func:`default_gradmap_T`: the model's temporal reach (``model.temporal_reach()``, i.e. its
-        window plus the prefilter's; ``model.T`` when it has no such method), and at least 100 ms worth
-        of frames at 5 ms for recurrent and attention models.
+        window plus the prefilter's, without the prefilter's for per-channel maps; ``model.T`` when it
+        has no such method), and at least 100 ms worth of frames at 5 ms for recurrent and attention
+        models.
     readout : which value of each neuron's response ``r_n (T,)`` is maximised: ``'last'`` (default,
         ``r_n[T-1]``), ``'mean'`` (mean over time), ``'peak'`` (at the time of the null response's
         maximum), or a callable mapping responses ``(N, T)`` to ``(N,)``. ``L_n = -readout(r)_n``.
@@ -86,7 +87,7 @@ def strf_gradmap(model: nn.Module, T: Optional[int] = None, readout: ReadoutLike
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     F, C_in = check_spectrogram_model(model)
-    T = default_gradmap_T(model) if T is None else int(T)
+    T = default_gradmap_T(model, per_channel=per_channel) if T is None else int(T)
     if T <= 0:
         raise ValueError(f"T must be a positive number of frames, got {T}")
     x0 = torch.zeros(1, 1, F, T, device=model_device(model), dtype=model_dtype(model))
@@ -112,7 +113,7 @@ def population_gradmap(model: nn.Module, neurons: Optional[Sequence[int]] = None
     Same options and conventions as :func:`strf_gradmap`.
     """
     F, _ = check_spectrogram_model(model)
-    T = default_gradmap_T(model) if T is None else int(T)
+    T = default_gradmap_T(model, per_channel=per_channel) if T is None else int(T)
     if T <= 0:
         raise ValueError(f"T must be a positive number of frames, got {T}")
     x = torch.zeros(1, 1, F, T, device=model_device(model), dtype=model_dtype(model), requires_grad=True)

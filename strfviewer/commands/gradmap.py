@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
     model, axes = load_model(args.checkpoint, args.device)
-    T = args.frames if args.frames is not None else default_gradmap_T(model, dt_ms=axes.dt_ms)
+    T = args.frames if args.frames is not None else default_gradmap_T(model, dt_ms=axes.dt_ms,
+                                                                      per_channel=args.per_channel)
     maps = strf_gradmap(model, T=T, readout=args.readout, per_channel=args.per_channel)
     arrays = results_arrays(axes.neuron_names, axes.freqs_hz, axes.dt_ms, gradmaps=maps.cpu().numpy(),
                             lags_ms=axes.lags_ms(T),
