@@ -156,6 +156,37 @@ def grid_blocks(families: Sequence[str], kernels: Sequence[str], prefilters: Seq
     return blocks
 
 
+#: FitRequest fields a model block made in the fit dialog keeps (the others are the sweep's shared settings)
+BLOCK_REQUEST_FIELDS = ("method", "lr", "weight_decay", "batch_size")
+
+
+def _fixed(value: Any) -> Any:
+    """A value a sweep block keeps as one value: lists (grid axes otherwise) and ``{"value": ...}`` tables are
+    wrapped as ``{"value": ...}``."""
+    if isinstance(value, list) or (isinstance(value, dict) and set(value) == {"value"}):
+        return {"value": value}
+    return value
+
+
+def block_from_request(request) -> Dict[str, Any]:
+    """A one-configuration sweep block from a ``FitRequest`` (e.g. built in the fit dialog): every model spec
+    field that is set, the model's other hyperparameters, and the request's method, lr, weight decay and batch
+    size."""
+    spec = request.spec.to_dict()
+    block: Dict[str, Any] = {"family": spec["family"]}
+    for key in ("T", "kernel", "kernel_kwargs", "prefilter", "prefilter_kwargs", "activation", "rnn_type"):
+        value = spec.get(key)
+        if value not in (None, {}, ""):
+            block[key] = _fixed(value)
+    for key, value in (spec.get("hyper") or {}).items():
+        block[key] = _fixed(value)
+    for key in BLOCK_REQUEST_FIELDS:
+        value = getattr(request, key, None)
+        if value is not None:
+            block[key] = value
+    return block
+
+
 def describe_block(block: Dict[str, Any]) -> str:
     """``Linear  T=15  kernel=[full, separable]  prefilter=AdapTrans``."""
     parts = [str(block.get("family", "?"))]
@@ -257,6 +288,12 @@ class SweepDialog(QDialog):
         self.add_button.setObjectName("sweep_add_models")
         self.add_button.setToolTip("Add the checked families x kernels x prefilters to the model list below")
         self.add_button.clicked.connect(self.add_grid)
+        self.from_fit_button = QPushButton("Add from fit dialog...")
+        self.from_fit_button.setObjectName("sweep_add_from_fit_dialog")
+        self.from_fit_button.setToolTip("Choose one model with every option of Fit > New fit... (hyperparameters, "
+                                        "learning rate...) and add it to the model list")
+        self.from_fit_button.clicked.connect(self.open_fit_dialog)
+        self.fit_dialog = None
         self.block_list = QListWidget()
         self.block_list.setObjectName("sweep_blocks")
         remove_block = QPushButton("Remove")
@@ -274,6 +311,7 @@ class SweepDialog(QDialog):
         t_row.addWidget(self.T_box)
         t_row.addStretch(1)
         t_row.addWidget(self.add_button)
+        t_row.addWidget(self.from_fit_button)
         grid.addLayout(t_row, 2, 0, 1, 3)
         grid.addWidget(self.block_list, 3, 0, 1, 3)
         block_buttons = QHBoxLayout()
@@ -412,6 +450,30 @@ class SweepDialog(QDialog):
                           checked_names(self.prefilter_list), self.T_box.value(), prefilter_kwargs_for(self.dataset))
         self.set_blocks(self.blocks + [b for b in new if b not in self.blocks])
         return new
+
+    def add_request(self, request) -> Dict[str, Any]:
+        """Add the model (and its lr, weight decay, batch size, method) of a ``FitRequest`` as one block."""
+        block = block_from_request(request)
+        if block not in self.blocks:
+            self.set_blocks(self.blocks + [block])
+        return block
+
+    def open_fit_dialog(self):
+        """Show the fit dialog (G1's :class:`FitDialog`); its model is added when accepted."""
+        from strfviewer.gui.fit_dialog import FitDialog
+
+        self.fit_dialog = dialog = FitDialog(self, dataset=self.dataset, settings=self.settings)
+        dialog.setWindowTitle("Model for the sweep")
+        dialog.finished.connect(self._on_fit_dialog_finished)
+        dialog.open()
+        return dialog
+
+    def _on_fit_dialog_finished(self, result: int) -> None:
+        dialog, self.fit_dialog = self.fit_dialog, None
+        if dialog is not None and result == QDialog.DialogCode.Accepted:
+            self.add_request(dialog.fit_request())
+        if dialog is not None:
+            dialog.deleteLater()
 
     def remove_selected_block(self) -> None:
         row = self.block_list.currentRow()

@@ -223,3 +223,31 @@ def test_a_tiny_sweep_from_the_app_runs_in_a_worker_process(qtbot, window, histo
     assert run.model is not None and run.get_predictions() is not None
     values = run.neuron_values("cc_norm", "test")
     assert values is not None and abs(float(np.nanmean(values)) - record.mean_test_cc_norm) < 1e-4
+
+
+def test_a_model_from_the_fit_dialog_becomes_one_block(qtbot, demo, tmp_path):
+    from strfviewer.fit.run import FitRequest
+    from strfviewer.gui.sweep_dialog import block_from_request
+    from strfviewer.models.factory import ModelSpec
+
+    spec = ModelSpec("StateNet", rnn_type="GRU", hyper={"hidden_size": 8, "sizes": [3, 4]})
+    block = block_from_request(FitRequest(spec=spec, lr=0.01, batch_size=2))
+    (trial,) = SweepSpec.from_dict({"data": ["demo"], "model": [block]}).trials()  # a list value is no grid axis
+    assert ModelSpec.from_dict(trial.spec) == spec
+    assert trial.request["lr"] == 0.01 and trial.request["batch_size"] == 2
+
+    dialog = SweepDialog(dataset=demo)
+    qtbot.addWidget(dialog)
+    dialog.set_blocks([])
+    fit_dialog = dialog.open_fit_dialog()
+    fit_dialog.family_box.setCurrentIndex(fit_dialog.family_box.findData("LinearNonlinear"))
+    fit_dialog.kernel_box.setCurrentIndex(fit_dialog.kernel_box.findData("separable"))
+    fit_dialog.accept()
+    qtbot.waitUntil(lambda: dialog.fit_dialog is None, timeout=5000)
+    assert len(dialog.blocks) == 1 and dialog.blocks[0]["family"] == "LinearNonlinear"
+    assert dialog.blocks[0]["kernel"] == "separable"
+    dialog.seeds_edit.setText("0-1")
+    assert dialog.update_summary() == 2 and not dialog.problems
+    path = dialog.save_toml(tmp_path / "one.toml")
+    assert [t.to_dict() for t in SweepSpec.from_toml(path).trials()] == [t.to_dict()
+                                                                          for t in dialog.sweep_spec().trials()]
