@@ -439,3 +439,49 @@ def test_per_channel_maps_agree_across_methods_and_wav_models_get_spectrogram_ma
     spectro = TinyGRU()                              # same seed: the same weights without the front-end
     torch.testing.assert_close(strf_gradmap(wav_model, T=8), strf_gradmap(spectro, T=8))
     assert isinstance(wav_model.wav2spec, FrameFrontEnd)          # the front-end is put back
+
+
+class _CubePlusIdentity(torch.autograd.Function):
+    """A hand-written autograd Function (as some state-space layers use): x^3 + x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3 + x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (3 * x ** 2 + 1)
+
+
+class CustomFunctionCore(nn.Module):
+    def __init__(self, F, H):
+        super().__init__()
+        self.lin = nn.Linear(F, H)
+
+    def forward(self, x):                                      # (B, 1, F, T) -> (B, H, T)
+        return _CubePlusIdentity.apply(torch.tanh(self.lin(x[:, 0].transpose(1, 2)))).transpose(1, 2)
+
+
+def test_custom_autograd_functions_in_the_core():
+    torch.manual_seed(0)
+    model = Slotted(N_FREQS, 3, N_NEURONS, FrameReadout(5, N_NEURONS, hidden=2), core=CustomFunctionCore(N_FREQS, 5))
+    reference = direct_gradients(model, 7, lambda r: -r[:, -1])
+    for method in METHODS:
+        torch.testing.assert_close(strf_gradmap(model, T=7, method=method), reference, rtol=1e-4, atol=1e-7)
+
+
+def test_operators_refusing_batching_fall_back_to_replicated_stimuli(monkeypatch):
+    import strfviewer.analysis.gradmaps as gradmaps
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("vmap: this operator has no batching rule")
+
+    model = TinyGRU()
+    expected = strf_gradmap(model, T=6, method="replicate")
+    monkeypatch.setattr(gradmaps, "_one_forward", refuse)
+    torch.testing.assert_close(strf_gradmap(model, T=6), expected)
+    monkeypatch.setattr(gradmaps, "_one_forward", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("other")))
+    with pytest.raises(RuntimeError, match="other"):
+        strf_gradmap(model, T=6)
