@@ -109,6 +109,7 @@ def test_dream_population_and_init_from_file(ln_checkpoint, tmp_path):
                  "--out", str(out), "--quiet"]) == 0
     with np.load(out) as z:
         assert z["stimulus"].shape == (1, 1, F, 8) and bool(z["population"]) and len(z["neurons"]) == N
+    assert main(["dream", str(ln_checkpoint), "--init", str(init), "-T", "5", "--out", str(out), "--quiet"]) == 2
 
 
 @pytest.mark.parametrize("argv, message", [

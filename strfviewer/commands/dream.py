@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
     clamp, init = parse_clamp(args), parse_init(args.init)
+    if args.frames is not None and not isinstance(init, str):
+        raise ValueError(f"-T {args.frames}: the dream takes its length from --init {args.init}; give one of them")
     model, axes = load_model(args.checkpoint, args.device)
     neurons = parse_neurons(args.neurons, int(model.N))
     if args.frames is None and isinstance(init, str):
