@@ -30,7 +30,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from strfviewer.session import Run, Session
 

@@ -15,7 +15,7 @@ import math
 from typing import Any, Callable, List, Optional
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Slot
 from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMenu, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
@@ -333,6 +333,7 @@ class RunsPanel(QWidget):
         self.save_action.setEnabled(usable and self._save_run is not None and run.status != "running")
         self.delete_action.setEnabled(run is not None and run.status != "running")
         self.open_action.setEnabled(self._open_run is not None)
+        self.buttons["compare"].setText(self.compare_action.text())
         for key, action in (("show", self.show_action), ("compare", self.compare_action),
                             ("save", self.save_action), ("open", self.open_action),
                             ("delete", self.delete_action), ("undo", self.undo_action)):
