@@ -10,7 +10,7 @@ After every epoch each run scores the current weights on the test stimuli (Schop
 is not counted in the training time. Reported: seconds per epoch, the final test cc_norm, the training time
 until test cc_norm first reaches a target, and our/deepSTRF ratios. Ridge (closed form) is timed whole.
 
-    python benchmarks/fit_vs_deepstrf.py [--threads 2] [--statenet-epochs 100] [--skip-deepstrf]
+    python benchmarks/fit_vs_deepstrf.py [--threads 2] [--statenet-epochs 60] [--skip-deepstrf] [--json F]
 
 Not a test: timings depend on the machine and its load (note it when recording figures).
 """
@@ -155,7 +155,7 @@ def deepstrf_unavailable(python: str):
 
 
 def run_ours(dataset, family: str, epochs: int, batch_size: int, seed: int, threads: int, warm_start: bool,
-             chunk_frames=None, chunk_warmup=0, lr=LR):
+             chunk_frames=None, chunk_warmup=0, lr=LR, loss="mse", calibrate=False):
     from strfviewer.fit.fitter import Fitter, set_random_seed
     from strfviewer.fit.metrics import cc_norm_from_trials
     from strfviewer.fit.ridge import fit_ridge_details
@@ -183,6 +183,14 @@ def run_ours(dataset, family: str, epochs: int, batch_size: int, seed: int, thre
         curve.append({"epoch": 0, "train_s": t_in - t0, "val_cc_norm": None, "test_cc_norm": test_cc_norm()})
         clock["excluded"] += time.perf_counter() - t_in
 
+    if calibrate:
+        from strfviewer.fit.calibrate import calibrate_output
+
+        calibrate_output(model, dataset.stimuli_in("train"))
+        t_in = time.perf_counter()
+        curve.append({"epoch": 0, "train_s": t_in - t0, "val_cc_norm": None, "test_cc_norm": test_cc_norm()})
+        clock["excluded"] += time.perf_counter() - t_in
+
     def progress(ev):
         if ev.kind != "epoch":
             return
@@ -194,9 +202,9 @@ def run_ours(dataset, family: str, epochs: int, batch_size: int, seed: int, thre
     fitter = Fitter(model, dataset.stimuli_in("train"), dataset.stimuli_in("val"), max_epochs=epochs,
                     patience=None, lr=lr, weight_decay=WEIGHT_DECAY, batch_size=batch_size, progress=progress,
                     num_threads=threads, seed=seed, chunk_frames=chunk_frames, chunk_warmup=chunk_warmup,
-                    evaluate_initial=False)
+                    evaluate_initial=False, loss=loss)
     fitter.fit()
-    return {"curve": curve, "seconds": curve[-1]["train_s"], "epochs": len(curve) - int(warm_start)}
+    return {"curve": curve, "seconds": curve[-1]["train_s"], "epochs": len(curve) - int(warm_start or calibrate)}
 
 
 def run_ridge(dataset, threads: int, repeats: int = 5):
@@ -232,7 +240,7 @@ def summarize(name, run, target):
     final = run["curve"][-1]["test_cc_norm"] if run["curve"] else None
     best = max((r["test_cc_norm"] for r in run["curve"] if r["test_cc_norm"] is not None), default=None)
     reach = first_reach(run["curve"], target)
-    print(f"  {name:<34} {run['epochs']:>4} ep  {per_epoch:7.3f} s/ep  total {run['seconds']:7.2f} s  "
+    print(f"  {name:<40} {run['epochs']:>4} ep  {per_epoch:7.3f} s/ep  total {run['seconds']:7.2f} s  "
           f"test cc_norm final {fmt(final)} best {fmt(best)}  reach {target:.3f}: {fmt(reach, '.2f')} s")
     return {"s_per_epoch": per_epoch, "final": final, "best": best, "reach_s": reach, "seconds": run["seconds"],
             "epochs": run["epochs"]}
@@ -244,7 +252,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--linear-epochs", type=int, default=50)
-    ap.add_argument("--statenet-epochs", type=int, default=100)
+    ap.add_argument("--statenet-epochs", type=int, default=60, help="deepSTRF's StateNet epochs")
+    ap.add_argument("--ours-statenet-epochs", type=int, default=25)
     ap.add_argument("--statenet-target", type=float, default=0.85)
     ap.add_argument("--deepstrf-python", default=DEFAULT_DEEPSTRF_PYTHON)
     ap.add_argument("--deepstrf-batch-sizes", default="1", help="comma-separated batch sizes for deepSTRF")
@@ -254,6 +263,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from strfviewer.data import load
+    from strfviewer.fit.run import AUTO_CHUNK
 
     data = Path(args.data)
     if not (data / "stim1.wav").is_file():
@@ -282,8 +292,14 @@ def main(argv=None) -> int:
                        ("ours Linear batch 1, cold", dict(batch_size=1, warm_start=False))],
             "LinearNonlinear": [("ours LN batch 4, ridge warm start", dict(batch_size=4, warm_start=True)),
                                 ("ours LN batch 1, cold", dict(batch_size=1, warm_start=False))],
-            "StateNet": [("ours StateNet batch 2", dict(batch_size=2, warm_start=False)),
-                         ("ours StateNet batch 1", dict(batch_size=1, warm_start=False))],
+            "StateNet": [("ours StateNet calib+chunks, Poisson, batch 1", dict(batch_size=1, chunks=True,
+                                                                               calibrate=True, loss="poisson")),
+                         ("ours StateNet calib+chunks, Poisson, batch 4", dict(batch_size=4, chunks=True,
+                                                                               calibrate=True, loss="poisson")),
+                         ("ours StateNet calib+chunks, MSE, batch 4", dict(batch_size=4, chunks=True,
+                                                                           calibrate=True)),
+                         ("ours StateNet chunks only, Poisson, batch 1", dict(batch_size=1, chunks=True,
+                                                                              loss="poisson"))],
         }
         for family in families:
             epochs = args.statenet_epochs if family == "StateNet" else args.linear_epochs
@@ -302,9 +318,12 @@ def main(argv=None) -> int:
             out = {}
             for name, run in ref.items():
                 out[name] = summarize(name, run, target)
+            ours_epochs = args.ours_statenet_epochs if family == "StateNet" else epochs
             for name, cfg in ours_configs[family]:
-                run = run_ours(dataset, family, epochs, cfg["batch_size"], args.seed, args.threads,
-                               cfg["warm_start"])
+                chunk = dict(zip(("chunk_frames", "chunk_warmup"), AUTO_CHUNK)) if cfg.get("chunks") else {}
+                run = run_ours(dataset, family, ours_epochs, cfg["batch_size"], args.seed, args.threads,
+                               cfg.get("warm_start", False), loss=cfg.get("loss", "mse"),
+                               calibrate=cfg.get("calibrate", False), **chunk)
                 out[name] = summarize(name, run, target)
             base = out.get("deepSTRF batch 1")
             if base:

@@ -62,6 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="stimulus split fractions in natural name order (default: the dataset's, 70/15/15)")
     t.add_argument("--no-warm-start", action="store_true",
                    help="do not start Linear/LinearNonlinear from the ridge solution")
+    t.add_argument("--no-calibrate", action="store_true",
+                   help="do not place the output nonlinearity at each neuron's mean rate before SGD")
     t.add_argument("--chunk-frames", type=int, metavar="N",
                    help="train on chunks of N scored frames (truncated back-propagation through time); "
                         "default: 50 for recurrent models, none otherwise; 0 turns it off")
@@ -120,7 +122,8 @@ def build_request(args: argparse.Namespace):
                          lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed,
                          device=args.device, split=_parse_split(args.split), loss=args.loss,
                          metric_method=args.metric, warm_start=not args.no_warm_start, num_threads=args.threads,
-                         chunk_frames=args.chunk_frames, chunk_warmup=args.chunk_warmup)
+                         chunk_frames=args.chunk_frames, chunk_warmup=args.chunk_warmup,
+                         calibrate=not args.no_calibrate)
     problems = request.problems()
     if problems:
         raise ValueError("; ".join(problems))

@@ -51,7 +51,8 @@ class FitRequest:
     frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
     (auto) chunks recurrent models (GRU/LSTM/RNN cores) with :data:`AUTO_CHUNK` and nothing else, 0 turns
     chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
-    ``ridge_alphas`` absolute penalties for ridge (default: a grid).
+    ``ridge_alphas`` absolute penalties for ridge (default: a grid); ``calibrate`` starts SGD with the
+    readout's output nonlinearity placed at each neuron's mean rate (see :mod:`strfviewer.fit.calibrate`).
     """
 
     spec: Any = None
@@ -71,6 +72,7 @@ class FitRequest:
     chunk_frames: Optional[int] = None
     chunk_warmup: Optional[int] = None
     ridge_alphas: Optional[List[float]] = None
+    calibrate: bool = True
 
     def __post_init__(self) -> None:
         if self.spec is None:
@@ -318,6 +320,13 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     else:
         if request.warm_start and spec.family in WARM_START_FAMILIES and _full_kernel(model):
             _warm_start(model, dataset, request, details, threads)
+        if request.calibrate:
+            from strfviewer.fit.calibrate import calibrate_output
+
+            with torch_threads(threads):
+                changed = calibrate_output(model.to(device), dataset.stimuli_in("train"))
+            if changed:
+                details["calibrated"] = changed
         fitter = Fitter(model, dataset.stimuli_in("train"), dataset.stimuli_in("val"), device=device,
                         max_epochs=request.epochs, patience=request.patience or None, lr=request.lr,
                         weight_decay=request.weight_decay, batch_size=request.batch_size, loss=request.loss,

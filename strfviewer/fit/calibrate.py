@@ -1,0 +1,90 @@
+"""Data-driven initialisation of a model's output stage before gradient descent.
+
+A freshly initialised model whose readout is a per-frame linear map followed by a
+``ParametricSoftplus`` (``f(x) = softplus(beta x) / beta + b``; StateNet, ConvNet2D, Transformer) starts far
+from the data: its mean output is several times the neuron's mean rate (a few hundredths of a spike per
+5 ms bin), so the first hundreds of steps only pull every frame down into the flat part of the softplus
+(the "mean-collapse" plateau) before any structure is learnt. :func:`calibrate_output` removes that
+detour: per neuron it centres the pre-activation on the training stimuli (shifts the last linear layer's
+bias) and sets the baseline ``b = y/2`` and the sharpness ``beta = log(2) / (y/2)`` (the output at a
+centred frame is then the mean rate ``y``), with ``beta`` capped at ``max_beta`` (10 by default: a sharper
+kink lets units die, i.e. sit in the flat part for every frame). On the STRFlab cell this takes StateNet GRU
+past its plateau within the first epochs instead of after tens of epochs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import List, Sequence
+
+import torch
+from torch import nn
+
+from strfviewer.fit.batching import StimulusBatches
+
+
+def _last_linear(module: nn.Module):
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    return linears[-1] if linears else None
+
+
+def _inverse_softplus(y: torch.Tensor) -> torch.Tensor:
+    return torch.where(y > 20, y, torch.log(torch.expm1(y.clamp(min=1e-6))))
+
+
+@torch.no_grad()
+def calibrate_output(model: nn.Module, stimuli: Sequence, batch_size: int = 8, min_beta: float = 1.0,
+                     max_beta: float = 10.0) -> List[str]:
+    """Centre the readout's pre-activation and put a ParametricSoftplus kink at each neuron's mean rate.
+
+    Applies to models whose ``readout`` has an ``fc`` made of ``nn.Linear`` layers and a ParametricSoftplus
+    ``activation`` (parameters ``_raw_beta``, ``_raw_b``, ``(N,)``). Returns what was changed (empty when the
+    model does not have that shape, e.g. STRF readouts with a BatchNorm, which need no calibration).
+    """
+    readout = getattr(model, "readout", None)
+    act = getattr(readout, "activation", None)
+    fc = _last_linear(getattr(readout, "fc", nn.Identity()))
+    if fc is None or fc.bias is None or not all(hasattr(act, a) for a in ("_raw_beta", "_raw_b")):
+        return []
+    non_negative = bool(getattr(act, "non_negative_output", True))
+    captured = []
+    hook = act.register_forward_hook(lambda mod, inp, out: captured.append(inp[0].detach()))
+    was_training = model.training
+    model.eval()
+    device = fc.weight.device
+    n = act._raw_beta.numel()
+    pre_sum = torch.zeros(n, dtype=torch.float64)
+    pre_count = torch.zeros(n, dtype=torch.float64)
+    rate_sum = torch.zeros(n, dtype=torch.float64)
+    rate_count = torch.zeros(n, dtype=torch.float64)
+    try:
+        for batch in StimulusBatches(stimuli, batch_size, shuffle=False):
+            batch = batch.to(device)
+            captured.clear()
+            model(batch.spec)
+            x = captured[-1]  # (B, T, N): the activation sees neurons on the last axis
+            if x.dim() != 3 or x.shape[-1] != n or x.shape[1] != batch.mask.shape[1]:
+                return []
+            m = batch.mask[:, :, None].to(x.dtype)
+            pre_sum += (x * m).sum(dim=(0, 1)).double().cpu()
+            pre_count += m.sum(dim=(0, 1)).double().cpu().expand(n)
+            valid = batch.valid[:, :, 0, :].transpose(1, 2)  # (B, T, N)
+            rate_sum += torch.where(valid, batch.target[:, :, 0, :].transpose(1, 2), 0.0).sum(dim=(0, 1)).double().cpu()
+            rate_count += valid.sum(dim=(0, 1)).double().cpu()
+    finally:
+        hook.remove()
+        model.train(was_training)
+    has = (pre_count > 0) & (rate_count > 0)
+    if not bool(has.any()):
+        return []
+    pre_mean = torch.where(has, pre_sum / pre_count.clamp(min=1), torch.zeros(n, dtype=torch.float64))
+    rate = torch.where(has, rate_sum / rate_count.clamp(min=1), torch.zeros(n, dtype=torch.float64))
+    fc.bias.sub_(pre_mean.to(fc.bias))
+    half = (rate / 2).clamp(min=1e-4)
+    beta = (math.log(2.0) / half).clamp(min_beta, max_beta)
+    raw_beta = _inverse_softplus(beta)
+    act._raw_beta.copy_(torch.where(has, raw_beta, act._raw_beta.double().cpu()).to(act._raw_beta))
+    raw_b = _inverse_softplus(half) if non_negative else half
+    act._raw_b.copy_(torch.where(has, raw_b, act._raw_b.double().cpu()).to(act._raw_b))
+    return ["readout.fc.bias", "activation.beta", "activation.b"]
+
