@@ -5,9 +5,12 @@ in a worker, as in the app). For each of 40 neuron switches it measures
 
 * ``update``: ``session.select_neuron(i)`` + the debounced redraw of the table selection, spectrogram, PSTH
   (with its per-stimulus cc / cc_norm) and gradmap views, i.e. the work the GUI thread does;
-* ``update+paint``: the same plus a synchronous repaint of the whole window;
+* ``update+paint``: the same plus Qt's paint of the widgets that changed (``processEvents``), which is what
+  the user waits for;
+* ``full repaint``: the update plus a synchronous repaint of every widget of the window (a pessimistic bound);
 
-and prints the median, 95th percentile and maximum in ms, single view and STRF grid mode.
+and prints the median, 95th percentile and maximum in ms, single view and STRF grid mode. The target applies
+to ``update+paint``; the machine's load is printed because shared cores inflate every figure.
 
     .venv/bin/python benchmarks/selection_redraw.py [--neurons 100] [--switches 40]
 """
@@ -66,36 +69,46 @@ def main(argv=None) -> int:
         rng = np.random.default_rng(0)
         order = [int(i) for i in rng.permutation(dataset.n_neurons)[: args.switches]]
 
-        def measure(paint: bool) -> np.ndarray:
-            times = []
+        def measure(paint: str):
+            times, cpu = [], []
             for i in order:
                 if i == session.neuron:
                     continue
-                start = time.perf_counter()
+                app.processEvents()
+                start, start_cpu = time.perf_counter(), time.thread_time()
                 session.select_neuron(i)
                 window.redraw_now()
-                if paint:
-                    window.repaint()
+                if paint == "update+paint":
+                    app.processEvents()  # Qt paints the widgets the redraw dirtied, as in the app
+                elif paint == "full repaint":
+                    window.repaint()  # every widget of the window, docks of feature packs included
                 times.append((time.perf_counter() - start) * 1000)
-                app.processEvents()
-            return np.asarray(times)
+                cpu.append((time.thread_time() - start_cpu) * 1000)
+            return np.asarray(times), np.asarray(cpu)
 
         rows = []
         for mode in ("single", "grid"):
             window.views["gradmap"].set_grid(mode == "grid")
             window.redraw_now()
             app.processEvents()
-            for paint in (False, True):
-                t = measure(paint)
-                rows.append((mode, "update+paint" if paint else "update", t))
+            for paint in ("update", "update+paint", "full repaint"):
+                rows.append((mode, paint) + measure(paint))
         window.close()
-    print(f"{'gradmap view':<14}{'measured':<15}{'n':>4}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}")
-    worst = 0.0
-    for mode, what, t in rows:
-        print(f"{mode:<14}{what:<15}{len(t):>4}{np.median(t):>11.1f}{np.percentile(t, 95):>9.1f}{t.max():>9.1f}")
-        worst = max(worst, float(np.percentile(t, 95)))
+    print(f"{'gradmap view':<14}{'measured':<15}{'n':>4}{'wall median':>13}{'p95':>7}{'max':>7}"
+          f"{'GUI-thread CPU median':>23}{'p95':>7}  (ms)")
+    worst = worst_cpu = 0.0
+    for mode, what, t, c in rows:
+        print(f"{mode:<14}{what:<15}{len(t):>4}{np.median(t):>13.1f}{np.percentile(t, 95):>7.1f}{t.max():>7.1f}"
+              f"{np.median(c):>23.1f}{np.percentile(c, 95):>7.1f}")
+        if what == "update+paint":
+            worst = max(worst, float(np.percentile(t, 95)))
+            worst_cpu = max(worst_cpu, float(np.percentile(c, 95)))
+    if hasattr(os, "getloadavg"):
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times include waiting for "
+              f"a core; the GUI thread's CPU time does not)")
     verdict = "meets" if worst < TARGET_MS else "MISSES"
-    print(f"worst p95 {worst:.1f} ms: {verdict} the {TARGET_MS:.0f} ms target")
+    print(f"worst update+paint p95: wall {worst:.1f} ms, GUI-thread CPU {worst_cpu:.1f} ms: wall {verdict} the "
+          f"{TARGET_MS:.0f} ms target")
     return 0
 
 

@@ -162,7 +162,8 @@ class NeuronTableView(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        # sized to the contents once per reload: ResizeToContents would measure every row on each change
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.sortByColumn(0, Qt.AscendingOrder)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
@@ -179,14 +180,23 @@ class NeuronTableView(QWidget):
     # --- session -> table ----------------------------------------------------------------------------
     def reload(self) -> None:
         self.model.reload()
+        self._fit_columns()
         self.sync_selection()
 
     def reload_runs(self) -> None:
         self.model.reload_runs()
+        self._fit_columns()
         self.sync_selection()
 
     def refresh_results(self) -> None:
         self.model.refresh_results()
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Column widths from the header and (at most) the first rows, computed once per change."""
+        header = self.table.horizontalHeader()
+        header.setResizeContentsPrecision(200)
+        self.table.resizeColumnsToContents()
 
     def sync_selection(self) -> None:
         """Make the current row the session's neuron (no signal back to the session)."""

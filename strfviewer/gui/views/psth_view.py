@@ -45,6 +45,8 @@ class PSTHView(TimePlotMixin, QWidget):
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.setLabel("left", "spikes / bin")
         self.plot.setMouseEnabled(x=True, y=False)
+        # time range comes from the (x-linked) spectrogram view, so a new neuron does not move (and repaint) it;
+        self.plot.getViewBox().disableAutoRange()  # y is set from the data in redraw(): one paint per change
         self.plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         reserve_right_column(self.plot.getPlotItem())
         self.legend = self.plot.addLegend(offset=(-10, 5), labelTextSize="8pt")
@@ -62,6 +64,10 @@ class PSTHView(TimePlotMixin, QWidget):
         self.info = QLabel(" ")
         self.info.setObjectName("psthScores")
         self.info.setWordWrap(True)
+        # a fixed two-line height: a label that grows or shrinks with its text re-lays out (and repaints)
+        # the whole window on every neuron switch
+        self.info.setFixedHeight(2 * self.info.fontMetrics().lineSpacing() + 4)
+        self.info.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.raster_box = QCheckBox("raster")
         self.raster_box.setToolTip("show every trial as a row of spike ticks above the PSTH")
@@ -123,6 +129,14 @@ class PSTHView(TimePlotMixin, QWidget):
             curve.setData(x, y)
             curve.show()
 
+    def _set_y_range(self, arrays) -> None:
+        lo = min((float(np.nanmin(a)) for a in arrays if a is not None and np.size(a)), default=0.0)
+        hi = max((float(np.nanmax(a)) for a in arrays if a is not None and np.size(a)), default=1.0)
+        if not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
+            lo, hi = (lo, lo + 1.0) if np.isfinite(lo) else (0.0, 1.0)
+        pad = 0.05 * (hi - lo)
+        self.plot.setYRange(lo - pad, hi + pad, padding=0)
+
     def redraw(self) -> None:
         s = self.session
         stim, ds = s.stimulus_obj(), s.dataset
@@ -169,6 +183,7 @@ class PSTHView(TimePlotMixin, QWidget):
         for k in range(len(self._slots)):
             if k not in shown:
                 self._show_slot(k, None)
+        self._set_y_range([mean - sd, mean + sd] + [self._slots[k].getData()[1] for k in shown])
         self.info.setText(" &nbsp;|&nbsp; ".join(parts))
         if self.raster_box.isChecked():
             self._draw_raster()
