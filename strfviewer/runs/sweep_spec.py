@@ -154,12 +154,16 @@ class SweepSpec:
             spec: Dict[str, Any] = {"hyper": {}}
             request: Dict[str, Any] = dict(self.fit)
             for k, v in cfg.items():
-                if k in SPEC_FIELDS:
+                if k == "prefilter" and isinstance(v, str) and v.strip().lower() in ("", "none"):
+                    spec[k] = None  # "none" in a grid: no prefilter, as in the factory
+                elif k in SPEC_FIELDS:
                     spec[k] = v
                 elif k in REQUEST_FIELDS:
                     request[k] = v
                 else:
                     spec["hyper"][k] = v
+            if spec.get("prefilter", "") is None:
+                spec.pop("prefilter_kwargs", None)  # arguments of the prefilter the other grid values name
             for data in self.data:
                 for seed in self.seeds:
                     trials.append(Trial(data=data, spec=dict(spec), request={**request, "seed": int(seed)},
