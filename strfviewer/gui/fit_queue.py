@@ -129,7 +129,7 @@ def _fit_function(dataset, request, isolation: str = "process") -> Callable:
 
 
 # ---- fits in a child process ---------------------------------------------------------------------------------------
-#: seconds the fit process gets to end by itself when the app closes before it is terminated
+#: seconds the fit process gets to end a cancelled fit and answer before it is terminated
 CHILD_EXIT_GRACE_S = 15.0
 
 
@@ -263,8 +263,10 @@ class FitServer:
             return self._events.get(timeout=0.1)
         except queue.Empty:
             if not self.process.is_alive():
-                raise FitFailure(f"The fit process ended unexpectedly (exit code {self.process.exitcode}); it may "
-                                 "have run out of memory.") from None
+                code = self.process.exitcode
+                hint = " (killed: the machine may have run out of memory)" if code is not None and code < 0 else ""
+                raise FitFailure(f"The fit process ended unexpectedly with exit code {code}{hint}; the app started "
+                                 "a new one for the next fit.") from None
             return None
 
     def _discard_rest(self) -> None:
@@ -285,14 +287,16 @@ class FitServer:
             self.process.join()
 
     def close(self) -> None:
-        """Stop the child (the running fit is cancelled first)."""
+        """Stop the child: asked to leave, then terminated if it is still tearing down after a moment (it holds
+        nothing worth waiting for; a running fit was cancelled by the app's close before)."""
         self._stop.set()
         if self.process.is_alive():
             self._requests.put(None)
-            self.process.join(CHILD_EXIT_GRACE_S)
+            self.process.join(1.0)
         if self.process.is_alive():
             self.process.terminate()
             self.process.join()
+        self._requests.cancel_join_thread()
 
 
 _server: Optional[FitServer] = None
