@@ -58,7 +58,7 @@ def test_solution_matches_direct_normal_equations():
     rng = np.random.default_rng(2)
     X = [rng.normal(size=(50, 6)), rng.normal(size=(40, 6))]
     Y = [rng.normal(size=(50, 2)), rng.normal(size=(40, 2))]
-    W, B, alphas = solve_ridge(X, Y, alphas=[0.0, 3.0])
+    W, B, alphas = solve_ridge(X, Y, alphas=[0.0, 3.0], gram_dtype=torch.float64)
     Xa, Ya = np.concatenate(X), np.concatenate(Y)
     Xc, Yc = Xa - Xa.mean(0), Ya - Ya.mean(0)
     direct = np.linalg.solve(Xc.T @ Xc + 3.0 * np.eye(6), Xc.T @ Yc)
@@ -66,6 +66,8 @@ def test_solution_matches_direct_normal_equations():
     np.testing.assert_allclose(B[1], Ya.mean(0) - Xa.mean(0) @ direct, atol=1e-8)
     ols = np.linalg.lstsq(np.c_[Xa, np.ones(90)], Ya, rcond=None)[0]
     np.testing.assert_allclose(W[0], ols[:6], atol=1e-8)
+    W32, _, _ = solve_ridge(X, Y, alphas=[3.0])  # default float32 products: close to the float64 solution
+    np.testing.assert_allclose(W32[0], direct, atol=1e-5)
 
 
 def test_penalty_grows_with_noise():

@@ -98,13 +98,14 @@ def _group_neurons(masks: List[np.ndarray]) -> List[np.ndarray]:
     return [np.array(v) for v in keys.values()]
 
 
-def solve_ridge(designs: Sequence[np.ndarray], targets: Sequence[np.ndarray], alphas: Optional[Sequence[float]]
-                ) -> tuple:
+def solve_ridge(designs: Sequence[np.ndarray], targets: Sequence[np.ndarray], alphas: Optional[Sequence[float]],
+                gram_dtype: torch.dtype = torch.float32) -> tuple:
     """Weights ``(K, D, N)`` and intercepts ``(K, N)`` for every penalty; absolute ``alphas`` ``(K,)``.
 
     ``targets`` are ``(T_s, N)`` with NaN on bins to leave out; neurons with the same valid bins share one
     eigendecomposition. ``alphas=None`` uses :data:`RELATIVE_ALPHAS` times the mean eigenvalue of the
-    largest group.
+    largest group. ``gram_dtype``: precision of the centred ``X'X`` and ``X'y`` products (float32 halves the
+    dominant cost; the eigendecomposition and solution are always float64).
     """
     D = designs[0].shape[1]
     N = targets[0].shape[1]
@@ -119,20 +120,21 @@ def solve_ridge(designs: Sequence[np.ndarray], targets: Sequence[np.ndarray], al
         if count < 2:
             results.append((group, None, None))
             continue
-        Xv = np.concatenate([X if r.all() else X[r] for X, r in zip(designs, rows)])  # (count, D)
-        Yv = np.concatenate([(y if r.all() else y[r])[:, group] for y, r in zip(targets, rows)])
-        mx, my = Xv.mean(axis=0), Yv.mean(axis=0)
-        xtx = Xv.T @ Xv
-        xty = Xv.T @ Yv
-        xtx_c = xtx - count * np.outer(mx, mx)
-        xty_c = xty - count * np.outer(mx, my)
-        evals, evecs = np.linalg.eigh(xtx_c)
-        evals = np.clip(evals, 0.0, None)
+        # linear algebra in torch (float64): its LAPACK runs single-threaded and fast where NumPy's threaded
+        # OpenBLAS can be 10-20x slower on a busy machine
+        Xv = torch.from_numpy(np.concatenate([X if r.all() else X[r] for X, r in zip(designs, rows)]))
+        Yv = torch.from_numpy(np.concatenate([(y if r.all() else y[r])[:, group] for y, r in zip(targets, rows)]))
+        mx, my = Xv.mean(dim=0), Yv.mean(dim=0)
+        Xc = (Xv - mx).to(gram_dtype)
+        evals, evecs = torch.linalg.eigh((Xc.T @ Xc).double())  # centred X'X
+        evals = evals.clamp(min=0.0)
         if alpha_abs is None:
             alpha_abs = np.asarray(RELATIVE_ALPHAS) * max(float(evals.mean()), 1e-12)
-        proj = evecs.T @ xty_c  # (D, n_group)
-        w = np.stack([evecs @ (proj / (evals + a)[:, None]) for a in alpha_abs])  # (K, D, n_group)
-        b = my[None, :] - np.einsum("d,kdn->kn", mx, w)
+        proj = evecs.T @ (Xc.T @ (Yv - my).to(gram_dtype)).double()  # (D, n_group)
+        alphas_t = torch.as_tensor(alpha_abs, dtype=evals.dtype)
+        w = torch.einsum("de,ken->kdn", evecs, proj[None] / (evals[None, :, None] + alphas_t[:, None, None]))
+        b = (my[None, :] - torch.einsum("d,kdn->kn", mx, w)).numpy()
+        w = w.numpy()  # (K, D, n_group)
         results.append((group, w, b))
     K = len(alpha_abs)
     W = np.zeros((K, D, N))
