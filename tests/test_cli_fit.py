@@ -56,3 +56,24 @@ def test_refuses_folder_with_other_files(tmp_path, capsys):
     assert main(["fit", "demo", "--method", "ridge", "--out", str(tmp_path), "--quiet"]) != 0
     assert "notes.txt" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_progress_bar_only_on_a_terminal():
+    import io
+
+    from strfviewer.commands.fit import _ProgressBar
+    from strfviewer.fit.fitter import ProgressEvent
+
+    class TTY(io.StringIO):
+        def isatty(self):
+            return True
+
+    ev = ProgressEvent(epoch=2, step=3, n_steps=6, train_loss=0.5, val_loss=None, val_cc_norm=None, eta_s=12.0,
+                       kind="step", max_epochs=4)
+    tty, pipe = TTY(), io.StringIO()
+    _ProgressBar(tty, True)(ev)
+    _ProgressBar(pipe, True)(ev)
+    _ProgressBar(TTY(), False)(ev)
+    assert pipe.getvalue() == ""
+    line = tty.getvalue()
+    assert line.startswith("\r") and "epoch 2/4" in line and "eta 12s" in line and "#" * 7 in line
