@@ -251,3 +251,19 @@ def test_a_model_from_the_fit_dialog_becomes_one_block(qtbot, demo, tmp_path):
     path = dialog.save_toml(tmp_path / "one.toml")
     assert [t.to_dict() for t in SweepSpec.from_toml(path).trials()] == [t.to_dict()
                                                                           for t in dialog.sweep_spec().trials()]
+
+
+def test_an_executor_that_cannot_start_is_reported(qtbot, window, monkeypatch):
+    import strfviewer.runs.executors as executors
+
+    def no_cluster(address=None, workers=None):
+        raise ConnectionError(f"could not connect to a Ray cluster at {address}")
+
+    monkeypatch.setattr(executors, "make_executor", no_cluster)
+    feature = window.run_history
+    feature.start_sweep(_sweep(), address="ray://nowhere:10001")
+    qtbot.waitUntil(lambda: not feature.sweep_running, timeout=10000)
+    assert "ray://nowhere:10001" in feature.sweep_error and feature.sweep_report is None
+    assert "ray://nowhere" in feature.sweep_panel.last_label.text()
+    assert not feature.sweep_panel.cancel_button.isEnabled() and feature.new_sweep_action.isEnabled()
+    assert window.errors[-1][0] == "The sweep stopped"
