@@ -630,7 +630,12 @@ class SweepDialog(QDialog):
         if not isinstance(saved, dict):
             return
         if isinstance(saved.get("blocks"), list):
-            self.set_blocks([b for b in saved["blocks"] if isinstance(b, dict) and "family" in b])
+            blocks = [dict(b) for b in saved["blocks"] if isinstance(b, dict) and "family" in b]
+            current = prefilter_kwargs_for(self.dataset)
+            for b in blocks:  # prefilter arguments follow the data: take the open dataset's
+                if "prefilter_kwargs" in b and current:
+                    b["prefilter_kwargs"] = dict(current)
+            self.set_blocks(blocks)
         if isinstance(saved.get("seeds"), str):
             self.seeds_edit.setText(saved["seeds"])
         fit = saved.get("fit") if isinstance(saved.get("fit"), dict) else {}

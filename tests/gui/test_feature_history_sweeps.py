@@ -267,3 +267,31 @@ def test_an_executor_that_cannot_start_is_reported(qtbot, window, monkeypatch):
     assert "ray://nowhere" in feature.sweep_panel.last_label.text()
     assert not feature.sweep_panel.cancel_button.isEnabled() and feature.new_sweep_action.isEnabled()
     assert window.errors[-1][0] == "The sweep stopped"
+
+
+def test_the_dialog_remembers_the_last_sweep_with_the_new_datas_prefilter_arguments(qtbot, demo, tmp_path):
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QSettings
+
+    from strfviewer.gui.sweep_dialog import set_checked
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    first = SweepDialog(dataset=demo, settings=settings)
+    qtbot.addWidget(first)
+    first.set_blocks([])
+    set_checked(first.prefilter_list, ["AdapTrans"])
+    first.add_grid()
+    first.seeds_edit.setText("3-4")
+    first.epochs_box.setValue(7)
+    first.accept()
+    assert first.result() == first.DialogCode.Accepted
+    assert first.blocks[0]["prefilter_kwargs"]["dt"] == demo.dt_ms
+
+    other_data = SimpleNamespace(source="elsewhere", dt_ms=10.0, frontend={"f_min_hz": 300.0})
+    second = SweepDialog(dataset=other_data, settings=settings)
+    qtbot.addWidget(second)
+    assert len(second.blocks) == 1 and second.blocks[0]["prefilter"] == "AdapTrans"
+    assert second.blocks[0]["prefilter_kwargs"] == {"dt": 10.0, "min_freq": 300.0}
+    assert second.seeds_edit.text() == "3-4" and second.epochs_box.value() == 7
+    assert second.data_sources() == []  # 'elsewhere' cannot be loaded again
