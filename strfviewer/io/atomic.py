@@ -8,11 +8,37 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
 PathLike = Union[str, os.PathLike]
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _set_final_mode(tmp: Path, target: Path, is_dir: bool) -> None:
+    """Give ``tmp`` the mode ``target`` has, or the usual mode of a new file or folder: temporary files are
+    created private (0600 / 0700), which would leave checkpoints and exports unreadable by a lab's group."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode) if target.exists() else \
+            (0o777 if is_dir else 0o666) & ~_umask()
+        os.chmod(tmp, mode)
+    except OSError:
+        pass  # e.g. a file system without permissions: keep what the temporary file has
 
 
 @contextlib.contextmanager
@@ -32,6 +58,7 @@ def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
         with open(tmp_path, "rb+") as fh:
             fh.flush()
             os.fsync(fh.fileno())
+        _set_final_mode(tmp_path, target, is_dir=False)
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -66,6 +93,7 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _set_final_mode(tmp, target, is_dir=True)
     backup = None
     if target.exists():
         backup = target.with_name(f".{target.name}.old-{os.getpid()}")
