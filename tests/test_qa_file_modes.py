@@ -38,3 +38,13 @@ def test_replacing_a_file_keeps_its_mode(tmp_path, umask_022):
     with atomic_path(path) as tmp:
         tmp.write_bytes(b"new")
     assert path.read_bytes() == b"new" and _mode(path) == 0o640
+
+
+def test_weights_file_follows_the_umask(tmp_path, umask_022):
+    import torch
+
+    from strfviewer.io.weights_file import write_tensors
+
+    path = tmp_path / "model.safetensors"
+    write_tensors(path, {"w": torch.zeros(3)})
+    assert _mode(path) == 0o644  # the safetensors library alone creates it 0600

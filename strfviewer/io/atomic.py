@@ -30,12 +30,16 @@ def _umask() -> int:
     return mask
 
 
+def new_file_mode(is_dir: bool = False) -> int:
+    """Permission bits a file (0666) or folder (0777) created now normally gets under the umask."""
+    return (0o777 if is_dir else 0o666) & ~_umask()
+
+
 def _set_final_mode(tmp: Path, target: Path, is_dir: bool) -> None:
     """Give ``tmp`` the mode ``target`` has, or the usual mode of a new file or folder: temporary files are
     created private (0600 / 0700), which would leave checkpoints and exports unreadable by a lab's group."""
     try:
-        mode = stat.S_IMODE(os.stat(target).st_mode) if target.exists() else \
-            (0o777 if is_dir else 0o666) & ~_umask()
+        mode = stat.S_IMODE(os.stat(target).st_mode) if target.exists() else new_file_mode(is_dir)
         os.chmod(tmp, mode)
     except OSError:
         pass  # e.g. a file system without permissions: keep what the temporary file has

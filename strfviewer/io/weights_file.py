@@ -8,6 +8,7 @@ never unpickles.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -73,6 +74,10 @@ def write_tensors(path: PathLike, tensors: Mapping[str, torch.Tensor]) -> None:
 
     plain = {k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}
     save_file(plain, os.fspath(path), metadata={"format": "pt"})
+    from strfviewer.io.atomic import new_file_mode
+
+    with contextlib.suppress(OSError):
+        os.chmod(path, new_file_mode())  # safetensors creates the file private (0600)
 
 
 def _not_safetensors(prefix: bytes, size: int) -> str:
