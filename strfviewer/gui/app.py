@@ -1,7 +1,7 @@
 """``run_app(argv)``: create the QApplication and the main window, open what was asked (or the demo).
 
 Arguments (after ``strfviewer``): an optional path (data folder, NPZ file, checkpoint folder, Hub id or
-``demo``), ``--quit-after MS`` (close after MS milliseconds, for smoke tests), ``--screenshot PNG`` (or the
+``demo``), ``--quit-after MS`` (or ``STRFVIEWER_QUIT_AFTER``: close after MS milliseconds, for smoke tests), ``--screenshot PNG`` (or the
 environment variable ``STRFVIEWER_SCREENSHOT``: once the window is ready, save ``QWidget.grab()`` of it and
 quit), ``--settings INI`` (use that settings file instead of the user's, e.g. for tests).
 
@@ -46,8 +46,9 @@ def app_icon():
 def parse_args(argv: List[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="strfviewer", description="strfviewer desktop app")
     parser.add_argument("path", nargs="?", help="data folder, NPZ file, checkpoint folder, Hub id or 'demo'")
-    parser.add_argument("--quit-after", type=int, metavar="MS", default=None,
-                        help="close the app after MS milliseconds (smoke tests)")
+    parser.add_argument("--quit-after", type=int, metavar="MS",
+                        default=int(os.environ["STRFVIEWER_QUIT_AFTER"]) if os.environ.get("STRFVIEWER_QUIT_AFTER")
+                        else None, help="close the app after MS milliseconds (smoke tests; or STRFVIEWER_QUIT_AFTER)")
     parser.add_argument("--screenshot", metavar="PNG", default=os.environ.get("STRFVIEWER_SCREENSHOT") or None,
                         help="once the window is ready, save a screenshot there and quit")
     parser.add_argument("--settings", metavar="INI", default=os.environ.get("STRFVIEWER_SETTINGS") or None,

@@ -30,6 +30,12 @@ def test_arguments():
     assert parse_args([]).path is None
 
 
+def test_quit_after_from_the_environment(monkeypatch):
+    monkeypatch.setenv("STRFVIEWER_QUIT_AFTER", "2500")
+    assert parse_args([]).quit_after == 2500
+    assert parse_args(["--quit-after", "10"]).quit_after == 10
+
+
 def test_first_start_opens_the_demo_and_fits_a_ridge_model(qtbot, settings):
     win = _window(qtbot, settings)
     start_session(win, None)  # no settings yet
