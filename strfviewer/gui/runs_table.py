@@ -371,6 +371,31 @@ def save_run_checkpoint(run: Run, folder, dataset) -> str:
     return str(save_checkpoint(run.model, folder, metadata=run_checkpoint_metadata(run, dataset)))
 
 
+#: front-end settings whose difference makes a model's input another thing (keys of SpectrogramConfig)
+_FRONTEND_KEYS = ("n_bands", "dt_ms", "f_min_hz", "f_max_hz", "scale", "compression", "causal", "window_ms",
+                  "log_offset", "sample_rate")
+
+
+def frontend_differences(saved, current) -> List[str]:
+    """What differs between the front-end a model was fitted on (checkpoint ``frontend``) and the open data's:
+    ``["dt_ms 5.0 vs 2.0", "normalization"]``; empty when the same or when either side is unknown."""
+    if not isinstance(saved, dict) or not isinstance(current, dict) or not saved or not current:
+        return []
+    out = [f"{k} {saved[k]!r} vs {current[k]!r}" for k in _FRONTEND_KEYS
+           if k in saved and k in current and saved[k] != current[k]]
+    a, b = saved.get("normalization"), current.get("normalization")
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) & set(b)):
+            try:
+                same = np.allclose(np.asarray(a[key], dtype=float), np.asarray(b[key], dtype=float), rtol=1e-4,
+                                   atol=1e-6)
+            except (TypeError, ValueError):
+                same = a[key] == b[key]
+            if not same:
+                out.append(f"normalization {key}")
+    return out
+
+
 def open_run_checkpoint(folder, dataset=None, device: str = "cpu") -> Run:
     """Rebuild a :class:`Run` from a checkpoint folder: its model, spec, request, saved metrics and (when it fits
     the open ``dataset``: same number of neurons and bands) fresh predictions on that dataset."""
@@ -401,7 +426,11 @@ def open_run_checkpoint(folder, dataset=None, device: str = "cpu") -> Run:
     if dataset is not None:
         same_shape = (getattr(model, "N", dataset.n_neurons) == dataset.n_neurons
                       and getattr(model, "F", dataset.n_freqs) == dataset.n_freqs)
-        if same_shape:
+        other_input = frontend_differences(meta.get("frontend"), dataset.frontend)
+        if same_shape and other_input:
+            message += ("; fitted on spectrograms made with other settings (" + "; ".join(other_input)
+                        + "): no predictions on the open data — open it again with the model's front-end")
+        elif same_shape:
             from strfviewer.fit.run import predict, score
 
             predictions = predict(model, dataset, device)

@@ -205,3 +205,12 @@ def test_save_and_reopen_a_run_gives_the_same_results(qtbot, window, tmp_path):
     stim = window.session.stimulus
     np.testing.assert_allclose(reopened.get_predictions()[stim], run.get_predictions()[stim], rtol=1e-4,
                                atol=1e-5)
+
+    # the same model met with spectrograms made otherwise: said, and no predictions on inputs it never saw
+    from strfviewer.gui.runs_table import open_run_checkpoint
+
+    demo = window.session.dataset
+    other = dataclasses.replace(demo, frontend=dict(demo.frontend, dt_ms=2 * demo.dt_ms))
+    elsewhere = open_run_checkpoint(folder, other)
+    assert elsewhere.predictions is None and "dt_ms" in elsewhere.message
+    assert elsewhere.metrics is not None, "the saved metrics still describe the model"
