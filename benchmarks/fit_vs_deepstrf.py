@@ -240,7 +240,7 @@ def summarize(name, run, target):
     final = run["curve"][-1]["test_cc_norm"] if run["curve"] else None
     best = max((r["test_cc_norm"] for r in run["curve"] if r["test_cc_norm"] is not None), default=None)
     reach = first_reach(run["curve"], target)
-    print(f"  {name:<40} {run['epochs']:>4} ep  {per_epoch:7.3f} s/ep  total {run['seconds']:7.2f} s  "
+    print(f"  {name:<44} {run['epochs']:>4} ep  {per_epoch:7.3f} s/ep  total {run['seconds']:7.2f} s  "
           f"test cc_norm final {fmt(final)} best {fmt(best)}  reach {target:.3f}: {fmt(reach, '.2f')} s")
     return {"s_per_epoch": per_epoch, "final": final, "best": best, "reach_s": reach, "seconds": run["seconds"],
             "epochs": run["epochs"]}
@@ -288,18 +288,16 @@ def main(argv=None) -> int:
         print(f"\nridge Linear T=15 (closed form, penalty on val): {ridge['seconds']:.3f} s, test cc_norm "
               f"{ridge['test_cc_norm']:.3f}")
         ours_configs = {
-            "Linear": [("ours Linear batch 4, ridge warm start", dict(batch_size=4, warm_start=True)),
+            "Linear": [("ours Linear defaults (batch 4, ridge start)", dict(batch_size=4, warm_start=True)),
                        ("ours Linear batch 1, cold", dict(batch_size=1, warm_start=False))],
-            "LinearNonlinear": [("ours LN batch 4, ridge warm start", dict(batch_size=4, warm_start=True)),
+            "LinearNonlinear": [("ours LN defaults (batch 4, ridge start)", dict(batch_size=4, warm_start=True)),
                                 ("ours LN batch 1, cold", dict(batch_size=1, warm_start=False))],
-            "StateNet": [("ours StateNet calib+chunks, Poisson, batch 1", dict(batch_size=1, chunks=True,
-                                                                               calibrate=True, loss="poisson")),
-                         ("ours StateNet calib+chunks, Poisson, batch 4", dict(batch_size=4, chunks=True,
-                                                                               calibrate=True, loss="poisson")),
-                         ("ours StateNet calib+chunks, MSE, batch 4", dict(batch_size=4, chunks=True,
-                                                                           calibrate=True)),
-                         ("ours StateNet chunks only, Poisson, batch 1", dict(batch_size=1, chunks=True,
-                                                                              loss="poisson"))],
+            "StateNet": [("ours StateNet defaults (batch 4)", dict(batch_size=4, chunks=True, calibrate=True,
+                                                                   loss="poisson")),
+                         ("ours StateNet defaults, batch 1", dict(batch_size=1, chunks=True, calibrate=True,
+                                                                  loss="poisson")),
+                         ("ours StateNet no calibration, batch 1", dict(batch_size=1, chunks=True,
+                                                                        loss="poisson"))],
         }
         for family in families:
             epochs = args.statenet_epochs if family == "StateNet" else args.linear_epochs

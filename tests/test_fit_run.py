@@ -103,3 +103,15 @@ def test_statenet_fit_runs_with_auto_chunks(demo):
     out = run_fit(small, FitRequest(spec=ModelSpec("StateNet", rnn_type="GRU"), epochs=1, device="cpu"))
     assert out.history.n_epochs == 1 and np.isfinite(out.history.epochs[0].train_loss)
     assert out.predictions[small.stimuli[0].name].shape == (4, small.stimuli[0].n_frames)
+
+
+def test_auto_loss_and_calibration_follow_the_model():
+    from strfviewer.fit.run import effective_loss
+    from strfviewer.models.factory import build_model
+
+    gru = build_model(ModelSpec("StateNet", rnn_type="GRU"), 34, 2)
+    lin = build_model(ModelSpec("Linear", T=7), 34, 2)
+    assert effective_loss(gru, FitRequest()) == "poisson"
+    assert effective_loss(lin, FitRequest()) == "mse"
+    assert effective_loss(gru, FitRequest(loss="mse")) == "mse"
+    assert "loss must be" in FitRequest(loss="l1").problems()[0]

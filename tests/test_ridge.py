@@ -96,3 +96,20 @@ def test_warm_start_copies_kernel_into_ln_and_errors():
     no_train = ds.with_split({s.name: "val" for s in ds.stimuli})
     with pytest.raises(ValueError, match="no training"):
         fit_ridge_details(no_train, T=4)
+
+
+def test_lagged_moments_equal_explicit_design_products():
+    from strfviewer.fit.ridge import lagged_moments
+
+    rng = np.random.default_rng(5)
+    T = 4
+    feats = [rng.normal(size=(6, L)) for L in (9, 3, 15)]  # K = 6 rows (e.g. C=2 x F=3); one shorter than T
+    ys = [rng.normal(size=(f.shape[1], 2)) for f in feats]
+    count, mx, my, gram, cross = lagged_moments(feats, ys, T)
+    X = np.concatenate([lagged_design(f.reshape(2, 3, -1), T) for f in feats])
+    Y = np.concatenate(ys)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    assert count == len(X)
+    np.testing.assert_allclose(mx.numpy(), X.mean(0), atol=1e-12)
+    np.testing.assert_allclose(gram.numpy(), Xc.T @ Xc, atol=1e-9)
+    np.testing.assert_allclose(cross.numpy(), Xc.T @ Yc, atol=1e-9)

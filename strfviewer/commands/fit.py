@@ -55,7 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: %(default)s)")
     t.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: %(default)s)")
     t.add_argument("--batch-size", type=int, default=4, help="stimuli per optimisation step (default: %(default)s)")
-    t.add_argument("--loss", choices=("mse", "poisson"), default="mse", help="loss on the trial mean (default: %(default)s)")
+    t.add_argument("--loss", choices=("auto", "mse", "poisson"), default="auto",
+                   help="loss on the trial mean; auto = Poisson for recurrent models, MSE otherwise "
+                        "(default: %(default)s)")
     t.add_argument("--metric", choices=("sp", "split_half"), default="sp",
                    help="noise ceiling: signal power (Schoppe 2016) or split-half (Hsu 2004) (default: %(default)s)")
     t.add_argument("--split", metavar="TRAIN,VAL,TEST",

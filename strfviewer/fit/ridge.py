@@ -98,45 +98,122 @@ def _group_neurons(masks: List[np.ndarray]) -> List[np.ndarray]:
     return [np.array(v) for v in keys.values()]
 
 
+def _centred_moments_explicit(designs, targets, rows, group, gram_dtype):
+    """``count, mean_x (D,), mean_y (n,), X'X (D, D), X'y (D, n)`` (centred, float64) from design matrices."""
+    Xv = torch.from_numpy(np.concatenate([X if r.all() else X[r] for X, r in zip(designs, rows)]))
+    Yv = torch.from_numpy(np.concatenate([(y if r.all() else y[r])[:, group] for y, r in zip(targets, rows)]))
+    mx, my = Xv.mean(dim=0), Yv.mean(dim=0)
+    Xc = (Xv - mx).to(gram_dtype)
+    return Xv.shape[0], mx, my, (Xc.T @ Xc).double(), (Xc.T @ (Yv - my).to(gram_dtype)).double()
+
+
+def lagged_moments(features: Sequence[np.ndarray], targets: Sequence[np.ndarray], T: int):
+    """Centred ``X'X`` and ``X'y`` of the lagged designs without building them (all bins valid).
+
+    ``features``: per stimulus ``(K, L)`` (``K = C * F`` rows); ``targets``: ``(L, n)``. Column ``k * T + j``
+    of the design is row ``k`` of the features delayed by ``T - 1 - j`` frames (zeros before the start). A
+    block ``(j1, j2)`` of ``X'X`` is the full cross-product of the zero-padded features at lag ``j2 - j1``
+    minus the few products that run past the stimulus end, so the cost is ``2T - 1`` products of size
+    ``K x L x K`` instead of one of ``KT x L x KT``. Returns ``count, mean_x, mean_y, X'X, X'y`` (float64).
+    """
+    K = features[0].shape[0]
+    D = K * T
+    xtx = torch.zeros(T, T, K, K, dtype=torch.float64)  # [j1, j2] blocks
+    xty = torch.zeros(K, T, targets[0].shape[1], dtype=torch.float64)
+    sx = torch.zeros(K, T, dtype=torch.float64)
+    sy = torch.zeros(targets[0].shape[1], dtype=torch.float64)
+    count = 0
+    full = torch.zeros(T, K, K, dtype=torch.float64)  # [d]: full cross-products at lag d
+    tails = torch.zeros(T, T, K, K, dtype=torch.float64)  # [d, m]: products past the end, u >= L + m
+    for feat, y in zip(features, targets):
+        x = torch.from_numpy(np.asarray(feat, dtype=np.float64))
+        L = x.shape[1]
+        M = L + T - 1
+        xp = torch.cat([torch.zeros(K, T - 1, dtype=torch.float64), x], dim=1)  # (K, M)
+        yt = torch.from_numpy(np.asarray(y, dtype=np.float64))
+        count += L
+        sy += yt.sum(dim=0)
+        total = x.sum(dim=1)
+        for j in range(T):
+            # design column (k, j) at row t is xp[k, t + j], t = 0..L-1
+            sx[:, j] += total - x[:, max(L - (T - 1 - j), 0):].sum(dim=1) if j < T - 1 else total
+            xty[:, j] += xp[:, j:j + L] @ yt
+        for d in range(T):
+            full[d] += xp[:, :M - d] @ xp[:, d:].T  # sum over u of xp[:, u] xp[:, u + d]'
+            # products with u >= j1 + L (past the end for column j1): reverse cumulative sums
+            n_tail = T - 1 - d
+            if n_tail > 0:
+                prods = torch.einsum("ku,lu->ukl", xp[:, L:L + n_tail], xp[:, L + d:L + d + n_tail])
+                tails[d][:n_tail] += prods.flip(0).cumsum(0).flip(0)  # [m]: sum over u >= L + m
+    for d in range(T):  # the sums over stimuli are assembled once
+        for j1 in range(T - d):
+            block = full[d] - tails[d][j1]
+            xtx[j1, j1 + d] = block
+            if d:
+                xtx[j1 + d, j1] = block.T
+    mx = (sx / count).reshape(D)
+    my = sy / count
+    gram = xtx.permute(2, 0, 3, 1).reshape(D, D)  # rows (k1, j1), columns (k2, j2)
+    gram = gram - count * torch.outer(mx, mx)
+    cross = xty.reshape(D, -1) - count * torch.outer(mx, my)
+    return count, mx, my, gram, cross
+
+
+def _solve_from_moments(moments, alpha_abs):
+    """Weights ``(K, D, n)`` and intercepts ``(K, n)`` for every penalty from centred moments."""
+    count, mx, my, gram, cross = moments
+    evals, evecs = torch.linalg.eigh(gram)
+    evals = evals.clamp(min=0.0)
+    if alpha_abs is None:
+        alpha_abs = np.asarray(RELATIVE_ALPHAS) * max(float(evals.mean()), 1e-12)
+    proj = evecs.T @ cross  # (D, n)
+    alphas_t = torch.as_tensor(alpha_abs, dtype=evals.dtype)
+    w = torch.einsum("de,ken->kdn", evecs, proj[None] / (evals[None, :, None] + alphas_t[:, None, None]))
+    b = my[None, :] - torch.einsum("d,kdn->kn", mx, w)
+    return w.numpy(), b.numpy(), alpha_abs
+
+
 def solve_ridge(designs: Sequence[np.ndarray], targets: Sequence[np.ndarray], alphas: Optional[Sequence[float]],
-                gram_dtype: torch.dtype = torch.float32) -> tuple:
+                gram_dtype: torch.dtype = torch.float32, features: Optional[Sequence[np.ndarray]] = None,
+                T: Optional[int] = None) -> tuple:
     """Weights ``(K, D, N)`` and intercepts ``(K, N)`` for every penalty; absolute ``alphas`` ``(K,)``.
 
     ``targets`` are ``(T_s, N)`` with NaN on bins to leave out; neurons with the same valid bins share one
     eigendecomposition. ``alphas=None`` uses :data:`RELATIVE_ALPHAS` times the mean eigenvalue of the
-    largest group. ``gram_dtype``: precision of the centred ``X'X`` and ``X'y`` products (float32 halves the
-    dominant cost; the eigendecomposition and solution are always float64).
+    largest group. ``designs``: the lagged design matrices, or a callable returning them (built only when
+    needed); with ``features`` ``(K, L)`` per stimulus and ``T``, neurons valid on every bin use
+    :func:`lagged_moments` (no design matrix at all). ``gram_dtype``: precision of the explicit ``X'X``
+    products (the eigendecomposition and solution are always float64). Linear algebra runs in torch: its
+    LAPACK is single-threaded and fast where NumPy's threaded OpenBLAS can be 10-20x slower on a busy machine.
     """
-    D = designs[0].shape[1]
     N = targets[0].shape[1]
     masks = [np.isfinite(y) for y in targets]
     groups = _group_neurons(masks)
     alpha_abs = None if alphas is None else np.asarray(alphas, dtype=np.float64)
     results = []
     scale_group = max(groups, key=len)
+    built = {}
+
+    def get_designs():
+        if "d" not in built:
+            built["d"] = designs() if callable(designs) else designs
+        return built["d"]
+
     for group in sorted(groups, key=lambda g: g is not scale_group):
         rows = [m[:, group[0]] for m in masks]
         count = sum(int(r.sum()) for r in rows)
         if count < 2:
             results.append((group, None, None))
             continue
-        # linear algebra in torch (float64): its LAPACK runs single-threaded and fast where NumPy's threaded
-        # OpenBLAS can be 10-20x slower on a busy machine
-        Xv = torch.from_numpy(np.concatenate([X if r.all() else X[r] for X, r in zip(designs, rows)]))
-        Yv = torch.from_numpy(np.concatenate([(y if r.all() else y[r])[:, group] for y, r in zip(targets, rows)]))
-        mx, my = Xv.mean(dim=0), Yv.mean(dim=0)
-        Xc = (Xv - mx).to(gram_dtype)
-        evals, evecs = torch.linalg.eigh((Xc.T @ Xc).double())  # centred X'X
-        evals = evals.clamp(min=0.0)
-        if alpha_abs is None:
-            alpha_abs = np.asarray(RELATIVE_ALPHAS) * max(float(evals.mean()), 1e-12)
-        proj = evecs.T @ (Xc.T @ (Yv - my).to(gram_dtype)).double()  # (D, n_group)
-        alphas_t = torch.as_tensor(alpha_abs, dtype=evals.dtype)
-        w = torch.einsum("de,ken->kdn", evecs, proj[None] / (evals[None, :, None] + alphas_t[:, None, None]))
-        b = (my[None, :] - torch.einsum("d,kdn->kn", mx, w)).numpy()
-        w = w.numpy()  # (K, D, n_group)
+        if features is not None and T is not None and all(r.all() for r in rows):
+            moments = lagged_moments(features, [y[:, group] for y in targets], T)
+        else:
+            moments = _centred_moments_explicit(get_designs(), targets, rows, group, gram_dtype)
+        w, b, alpha_abs = _solve_from_moments(moments, alpha_abs)
         results.append((group, w, b))
     K = len(alpha_abs)
+    D = next(w.shape[1] for _, w, _ in results if w is not None) if any(w is not None for _, w, _ in results) \
+        else get_designs()[0].shape[1]
     W = np.zeros((K, D, N))
     B = np.zeros((K, N))
     for group, w, b in results:
@@ -170,12 +247,15 @@ def fit_ridge_details(dataset, T: int, alphas: Optional[Sequence[float]] = None,
     strf = _strf_conv(model)
     if int(model.T) != int(T):
         raise ValueError(f"the model's temporal window is {model.T} frames, the ridge fit asked for {T}")
-    designs = [lagged_design(_features(model, s.spec), T) for s in train]
+    features = [_features(model, s.spec) for s in train]  # (C, F, L) each
     targets = [_targets(s.responses) for s in train]
-    if designs[0].shape[1] != strf.weight.numel() // strf.weight.shape[0]:
-        raise ValueError(f"design has {designs[0].shape[1]} columns, the model's kernel "
-                         f"{tuple(strf.weight.shape)} expects {strf.weight[0].numel()}")
-    W, B, alpha_abs = solve_ridge(designs, targets, alphas)
+    D = features[0].shape[0] * features[0].shape[1] * int(T)
+    if D != strf.weight[0].numel():
+        raise ValueError(f"design has {D} columns, the model's kernel {tuple(strf.weight.shape)} expects "
+                         f"{strf.weight[0].numel()}")
+    flat = [f.reshape(-1, f.shape[-1]) for f in features]
+    W, B, alpha_abs = solve_ridge(lambda: [lagged_design(f, T) for f in features], targets, alphas,
+                                  features=flat, T=int(T))
     notes = []
     if val:
         val_cc = _correlation_per_alpha([lagged_design(_features(model, s.spec), T) for s in val],
@@ -194,7 +274,7 @@ def fit_ridge_details(dataset, T: int, alphas: Optional[Sequence[float]] = None,
     N = W.shape[2]
     w = W[best, :, np.arange(N)]  # (N, D)
     b = B[best, np.arange(N)]
-    _set_linear_weights(model, strf, w, b, designs)
+    _set_linear_weights(model, strf, w, b, [_lagged_predict(f, w, b, int(T)) for f in flat])
     return RidgeResult(model=model, alphas=alpha_abs, alpha=alpha_abs[best], val_cc=val_cc,
                        weights=w.reshape(strf.weight.shape), bias=b, notes=notes)
 
@@ -214,10 +294,19 @@ def _strf_conv(model: nn.Module) -> nn.Conv2d:
     return kernel
 
 
+def _lagged_predict(features: np.ndarray, w: np.ndarray, b: np.ndarray, T: int) -> np.ndarray:
+    """Prediction ``(L, N)`` of weights ``w`` ``(N, K * T)`` and bias ``b`` on features ``(K, L)`` (causal)."""
+    x = torch.from_numpy(np.asarray(features, dtype=np.float64))[None]
+    weight = torch.from_numpy(np.ascontiguousarray(w)).reshape(w.shape[0], x.shape[1], T)
+    out = torch.nn.functional.conv1d(torch.nn.functional.pad(x, (T - 1, 0)), weight)[0]  # (N, L)
+    return (out.T + torch.from_numpy(np.asarray(b))).numpy()
+
+
 @torch.no_grad()
 def _set_linear_weights(model: nn.Module, conv: nn.Conv2d, w: np.ndarray, b: np.ndarray,
-                        designs: Sequence[np.ndarray]) -> None:
-    """Kernel <- ``w`` ``(N, D)``, bias <- ``b``; BatchNorm set to pass the prediction through unchanged."""
+                        predictions: Sequence[np.ndarray]) -> None:
+    """Kernel <- ``w`` ``(N, D)``, bias <- ``b``; BatchNorm set to pass the prediction (training stimuli,
+    ``(L, N)`` each) through unchanged."""
     dev, dtype = conv.weight.device, conv.weight.dtype
     conv.weight.copy_(torch.as_tensor(w.reshape(conv.weight.shape), dtype=dtype, device=dev))
     if conv.bias is not None:
@@ -227,11 +316,10 @@ def _set_linear_weights(model: nn.Module, conv: nn.Conv2d, w: np.ndarray, b: np.
         total = np.zeros(w.shape[0])
         total_sq = np.zeros(w.shape[0])
         count = 0
-        for X in designs:
-            p = X @ w.T + b
+        for p in predictions:
             total += p.sum(axis=0)
             total_sq += (p * p).sum(axis=0)
-            count += len(X)
+            count += len(p)
         mean = total / count
         var = np.maximum(total_sq / count - mean ** 2, 1e-6)
         std = np.sqrt(var + bn.eps)

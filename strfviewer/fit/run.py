@@ -35,6 +35,7 @@ WARM_START_FAMILIES = ("Linear", "LinearNonlinear")
 #: (scored frames, warm-up frames) of the automatic chunks for recurrent models: many short, cheap steps
 #: per epoch get a GRU past its initial plateau much sooner than one long sequence per step
 AUTO_CHUNK = (50, 25)
+LOSS_CHOICES = ("auto", "mse", "poisson")
 
 
 @dataclass
@@ -45,14 +46,17 @@ class FitRequest:
     (0 or ``None``: never); ``lr``, ``weight_decay`` (AdamW); ``batch_size`` stimuli per step; ``seed``;
     ``device`` ``"auto"``/``"cpu"``/``"cuda"``/``"mps"``; ``split`` ``None`` (the dataset's own split, or
     70/15/15 when it has none), three fractions, ``{stimulus: part}`` or ``{part: [stimuli]}``.
-    ``loss`` ``"mse"`` or ``"poisson"`` on the trial mean; ``metric_method`` ``"sp"`` or ``"split_half"``;
+    ``loss`` on the trial mean: ``"mse"``, ``"poisson"`` or ``"auto"`` (Poisson for recurrent models, whose
+    non-negative output it suits and which it takes off their initial plateau, MSE for every other model);
+    ``metric_method`` ``"sp"`` or ``"split_half"``;
     ``warm_start`` start SGD of Linear/LinearNonlinear from the ridge solution; ``num_threads`` CPU
     threads (default all but one); ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored
     frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
     (auto) chunks recurrent models (GRU/LSTM/RNN cores) with :data:`AUTO_CHUNK` and nothing else, 0 turns
     chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
     ``ridge_alphas`` absolute penalties for ridge (default: a grid); ``calibrate`` starts SGD with the
-    readout's output nonlinearity placed at each neuron's mean rate (see :mod:`strfviewer.fit.calibrate`).
+    readout's output nonlinearity placed at each neuron's mean rate (see :mod:`strfviewer.fit.calibrate`;
+    done with the Poisson loss only: with MSE the measured effect was the opposite, units died).
     """
 
     spec: Any = None
@@ -65,7 +69,7 @@ class FitRequest:
     seed: int = 0
     device: str = "auto"
     split: Any = None
-    loss: str = "mse"
+    loss: str = "auto"
     metric_method: str = "sp"
     warm_start: bool = True
     num_threads: Optional[int] = None
@@ -99,8 +103,8 @@ class FitRequest:
             out.append(f"weight_decay must be >= 0, not {self.weight_decay!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             out.append(f"batch_size must be an integer >= 1, not {self.batch_size!r}")
-        if self.loss not in ("mse", "poisson"):
-            out.append(f"loss must be 'mse' or 'poisson', not {self.loss!r}")
+        if self.loss not in LOSS_CHOICES:
+            out.append(f"loss must be one of {LOSS_CHOICES}, not {self.loss!r}")
         if self.metric_method not in METHODS:
             out.append(f"metric_method must be one of {METHODS}, not {self.metric_method!r}")
         if self.chunk_frames is not None and (not isinstance(self.chunk_frames, int) or self.chunk_frames < 0):
@@ -269,6 +273,13 @@ def is_recurrent(model: nn.Module) -> bool:
     return any(isinstance(m, nn.RNNBase) for m in model.modules())
 
 
+def effective_loss(model: nn.Module, request: FitRequest) -> str:
+    """The loss a request means for a model (``"auto"`` resolved, see :class:`FitRequest`)."""
+    if request.loss != "auto":
+        return request.loss
+    return "poisson" if is_recurrent(model) else "mse"
+
+
 def chunking(model: nn.Module, request: FitRequest) -> Dict[str, Any]:
     """``chunk_frames`` / ``chunk_warmup`` for the Fitter from the request (see :class:`FitRequest`)."""
     frames = request.chunk_frames
@@ -320,7 +331,8 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     else:
         if request.warm_start and spec.family in WARM_START_FAMILIES and _full_kernel(model):
             _warm_start(model, dataset, request, details, threads)
-        if request.calibrate:
+        loss = effective_loss(model, request)
+        if request.calibrate and loss == "poisson":
             from strfviewer.fit.calibrate import calibrate_output
 
             with torch_threads(threads):
@@ -329,7 +341,7 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
                 details["calibrated"] = changed
         fitter = Fitter(model, dataset.stimuli_in("train"), dataset.stimuli_in("val"), device=device,
                         max_epochs=request.epochs, patience=request.patience or None, lr=request.lr,
-                        weight_decay=request.weight_decay, batch_size=request.batch_size, loss=request.loss,
+                        weight_decay=request.weight_decay, batch_size=request.batch_size, loss=loss,
                         metric_method=request.metric_method, progress=progress, cancel_event=cancel,
                         num_threads=threads, seed=int(request.seed), **chunking(model, request))
         history = fitter.fit()
