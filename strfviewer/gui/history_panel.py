@@ -21,7 +21,7 @@ from typing import Any, Callable, List, Optional
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QTableView, QTabWidget, QVBoxLayout, QWidget)
+                               QLineEdit, QMenu, QPushButton, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from strfviewer.runs.history import RunHistory, RunRecord
 from strfviewer.runs.summary import ConfigSummary, summarize
@@ -313,6 +313,8 @@ class HistoryPanel(QWidget):
         self.table = self._make_table(self.proxy, "history_table")
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.table.doubleClicked.connect(self._on_double_clicked)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_context_menu)
 
         self.summary_model = SummaryTableModel(self)
         summary_proxy = QSortFilterProxyModel(self)
@@ -554,6 +556,15 @@ class HistoryPanel(QWidget):
     @Slot(QModelIndex)
     def _on_double_clicked(self, index: QModelIndex) -> None:
         self.reopen_selected()
+
+    @Slot("QPoint")
+    def _on_context_menu(self, pos) -> None:
+        menu = QMenu(self)
+        for action in (self.reopen_action, self.delete_action, self.undo_action, self.redo_action,
+                       self.export_action, self.refresh_action):
+            menu.addAction(action)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+        self._context_menu = menu
 
     @Slot()
     def delete_selected(self) -> None:

@@ -208,6 +208,10 @@ def test_the_dock_filters_sorts_deletes_with_undo_and_exports(qtbot, window, his
     panel.table.selectRow(0)
     target = panel.selected_record().id
     assert target == ids[3]
+    panel._on_context_menu(panel.table.visualRect(panel.proxy.index(0, 0)).center())
+    menu_texts = [a.text() for a in panel._context_menu.actions()]
+    assert "Reopen" in menu_texts and "Delete" in menu_texts
+    panel._context_menu.close()
     panel.delete_action.trigger()
     assert target not in [r.id for r in _history_rows(history_path)]
     assert target not in [r.id for r in panel.model.records]
