@@ -91,3 +91,44 @@ def test_a_model_that_does_not_fit_the_data(demo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "3 neurons" in err and str(other) in err
     assert not (tmp_path / "m.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def raw_npz(tmp_path_factory):
+    """A tiny NPZ whose spectrograms are not z-scored yet (loading z-scores them with train statistics)."""
+    import dataclasses
+
+    from strfviewer.data import make_demo, save_npz
+
+    data = make_demo(seed=1, n_neurons=3, n_stimuli=8, n_trials=4).dataset
+    stimuli = [dataclasses.replace(s, spec=(3.0 * s.spec + 5.0).astype(np.float32)) for s in data.stimuli]
+    frontend = {k: v for k, v in data.frontend.items() if k != "normalization"}
+    raw = dataclasses.replace(data, stimuli=stimuli, frontend=frontend)
+    return save_npz(raw, tmp_path_factory.mktemp("npz") / "raw.npz")
+
+
+def test_csv_of_a_fitted_folder_on_its_own_data_equals_its_metrics_json(raw_npz, tmp_path):
+    """export loads the data with the checkpoint's front-end and split (here a non-default --split)."""
+    import json
+
+    out = tmp_path / "fit"
+    assert main(["fit", str(raw_npz), "--method", "ridge", "-T", "4", "--split", "0.5,0.25,0.25",
+                 "--out", str(out), "--quiet"]) == 0
+    assert main(["export", str(out), str(raw_npz), "--csv", str(tmp_path / "m.csv"), "--quiet"]) == 0
+    saved = json.loads((out / "metrics.json").read_text())
+    rows = list(csv.DictReader(open(tmp_path / "m.csv")))
+    for part in ("train", "val", "test"):
+        for key in ("cc", "cc_norm"):
+            expected = np.array([np.nan if v is None else v for v in saved[part][key]], dtype=float)
+            got = np.array([float(r[f"{part}_{key}"]) if r[f"{part}_{key}"] else np.nan for r in rows])
+            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6, err_msg=f"{part} {key}")
+
+
+def test_npz_data_are_z_scored_with_the_checkpoint_statistics(raw_npz):
+    """A checkpoint's front-end statistics apply to NPZ data too (not the NPZ's own train statistics)."""
+    F = load(raw_npz).n_freqs
+    frontend = {"normalization": {"kind": "zscore", "mean": [5.0] * F, "std": [3.0] * F}}
+    plain = load(raw_npz, normalize=None)
+    scaled = load(raw_npz, frontend=frontend, split=(0.5, 0.25, 0.25))
+    for a, b in zip(plain.stimuli, scaled.stimuli):
+        np.testing.assert_allclose(b.spec, (a.spec - 5.0) / 3.0, rtol=1e-5, atol=1e-5)

@@ -6,7 +6,10 @@
 * ``--npz FILE``: predictions and recorded PSTHs of every stimulus and the gradmaps of every neuron, with
   ``freqs_hz``, ``lags_ms``, ``dt_ms``, ``neuron_names`` (layout in ``docs/exports.md``).
 
-Every file is written atomically. The model must match the data (neurons and frequency bands).
+DATA is loaded with the checkpoint's front-end (spectrogram settings and the z-score statistics of its fit)
+and, when its stimuli are those the model was fitted on, the checkpoint's train/val/test split: the metrics of
+a fitted folder on its own data are those of its ``metrics.json``. Every file is written atomically. The model
+must match the data (neurons and frequency bands).
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def pick_neuron(text: Optional[str], names, cc_norm: Optional[np.ndarray]) -> in
 
 
 def run(args: argparse.Namespace) -> int:
-    from strfviewer.data import load
+    from strfviewer.commands.checkpoint_data import load_for_checkpoint
     from strfviewer.fit.run import predict, score
     from strfviewer.io import exports
     from strfviewer.io.checkpoints import load_checkpoint
@@ -84,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
         suffix = Path(args.figure).suffix.lower().lstrip(".")
         if suffix not in ("png", "svg", "pdf"):
             raise ValueError(f"--figure {args.figure}: unknown format {suffix!r} (use .png, .svg or .pdf)")
-    dataset = load(args.data)
-    model, _metadata = load_checkpoint(args.checkpoint)
+    model, metadata = load_checkpoint(args.checkpoint)
+    dataset, notes = load_for_checkpoint(args.data, metadata)
     N, F = int(getattr(model, "N", dataset.n_neurons)), int(getattr(model, "F", dataset.n_freqs))
     if N != dataset.n_neurons or F != dataset.n_freqs:
         raise ValueError(f"{args.checkpoint}: the model has {N} neurons and {F} bands, the data {args.data} has "
@@ -124,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
                                     f"gradmap ({args.readout})")
         written.append(figures.save_figure(panels, args.figure, dpi=args.dpi, width_in=size[0], height_in=size[1]))
     if not args.quiet:
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
         for path in written:
             print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -98,7 +98,7 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
         if p.suffix.lower() == ".npz":
             from strfviewer.data.npz import load_npz
 
-            return finish_dataset(load_npz(p), split, smoothing_ms, normalize, keep_split=True)
+            return finish_dataset(load_npz(p), split, smoothing_ms, normalize, keep_split=True, stats=stats)
         raise DataError(p, None, "not a dataset: expected a folder, an .npz file or 'demo'")
     if not p.exists():
         raise DataError(p, None, "no such file or folder")

@@ -1,0 +1,48 @@
+"""Load a dataset the way a saved model saw its own data: with the checkpoint's front-end and split.
+
+A checkpoint's metadata carries ``frontend`` (the spectrogram settings, the z-score statistics of its fit
+and ``smoothing_ms`` when responses were smoothed) and ``dataset.split`` (``{stimulus name: part}``).
+Loading new data with the defaults instead would feed the model inputs scaled differently from its fit
+and score it on another split; the commands that meet a saved model with data (``export``,
+``dream --clamp-data``) use :func:`load_for_checkpoint`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional, Tuple
+
+
+def _saved_frontend(metadata: Mapping[str, Any]) -> Optional[dict]:
+    frontend = metadata.get("frontend")
+    return dict(frontend) if isinstance(frontend, Mapping) and frontend else None
+
+
+def _saved_split(metadata: Mapping[str, Any]) -> Optional[dict]:
+    dataset = metadata.get("dataset")
+    split = dataset.get("split") if isinstance(dataset, Mapping) else None
+    if isinstance(split, Mapping) and split and all(v in ("train", "val", "test") for v in split.values()):
+        return {str(k): str(v) for k, v in split.items()}
+    return None
+
+
+def load_for_checkpoint(data: str, metadata: Optional[Mapping[str, Any]]) -> Tuple[Any, List[str]]:
+    """``(dataset, notes)``: ``data`` loaded with the checkpoint's front-end (same spectrogram settings,
+    z-scored with the fit's statistics, responses smoothed alike) and, when the stimulus names are those
+    the checkpoint was split on, its train/val/test split. ``notes`` say what could not be matched."""
+    from strfviewer.data import load
+
+    meta = dict(metadata or {})
+    notes: List[str] = []
+    frontend = _saved_frontend(meta)
+    if frontend is None:
+        notes.append("the checkpoint records no front-end: the data are loaded with the default settings")
+    smoothing = frontend.get("smoothing_ms") if frontend else None
+    dataset = load(data, frontend=frontend, smoothing_ms=float(smoothing) if smoothing else None)
+    split = _saved_split(meta)
+    names = [s.name for s in dataset.stimuli]
+    if split is not None and set(names) == set(split):
+        dataset = dataset.with_split(split)
+    elif split is not None:
+        notes.append(f"{data}: stimulus names differ from those the model was fitted on; "
+                     "using the data's own train/val/test split")
+    return dataset, notes
