@@ -11,6 +11,7 @@ import argparse
 import difflib
 import importlib
 import os
+import re
 import sys
 from typing import List, Optional
 
@@ -18,6 +19,8 @@ from strfviewer import __version__
 
 #: sub-command modules under strfviewer.commands, in the order --help lists them
 COMMANDS = ("fit", "gradmap", "dream", "export", "runs", "sweep")
+#: options of the desktop app (strfviewer.gui.app.parse_args) accepted before its optional PATH
+APP_OPTIONS = ("--settings", "--quit-after", "--screenshot")
 
 
 class CLIError(Exception):
@@ -48,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # A bare path (or nothing) opens the app; a known sub-command runs headless.
-    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
-        guess = _mistyped_command(argv[0]) if argv else None
+    # App options (--settings INI, --quit-after MS, --screenshot PNG) may come before the path.
+    app_option = bool(argv) and argv[0].split("=")[0] in APP_OPTIONS
+    if not argv or app_option or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        guess = _mistyped_command(argv[0]) if argv and not app_option else None
         if guess:
             print(f"strfviewer: error: unknown command {argv[0]!r} (did you mean {guess!r}?); commands: "
                   f"{', '.join(COMMANDS)}", file=sys.stderr)
@@ -64,11 +69,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("strfviewer: interrupted", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as exc:
+        if not _out_of_memory(exc):
+            raise  # a genuine bug: keep the traceback
+        asked = re.search(r"tried to allocate ([0-9.]+ ?[A-Za-z]*)", str(exc))
+        detail = f" (tried to allocate {asked.group(1).strip()})" if asked else ""
+        print(f"strfviewer {args.command}: error: out of memory{detail}; try a smaller model, window or batch",
+              file=sys.stderr)
+        return 2
     except (CLIError, ValueError, FileNotFoundError, OSError, KeyError) as exc:
         text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError quotes itself
         msg = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         print(f"strfviewer {args.command}: error: {msg}", file=sys.stderr)
         return 2
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """A MemoryError, or torch's allocator refusing (CPU "can't allocate memory", CUDA "out of memory")."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text
 
 
 def _mistyped_command(word: str) -> Optional[str]:

@@ -58,3 +58,32 @@ def test_runs_delete_of_a_missing_id_is_one_clean_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "999" in err[0]
     assert "'" not in err[0]  # the message, not the repr of a KeyError
+
+
+@pytest.mark.parametrize("exc", [
+    MemoryError(),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                 "tried to allocate 9248000000 bytes. Error code 12 (Cannot allocate memory)"),
+    RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+])
+def test_running_out_of_memory_is_one_line(exc, monkeypatch, capsys):
+    import strfviewer.commands.fit as fit_command
+
+    def boom(args):
+        raise exc
+
+    monkeypatch.setattr(fit_command, "run", boom)
+    assert cli.main(["fit", "demo", "--out", "x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "memory" in err[0]
+
+
+def test_other_runtime_errors_keep_their_traceback(monkeypatch):
+    import strfviewer.commands.fit as fit_command
+
+    def boom(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(fit_command, "run", boom)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["fit", "demo", "--out", "x"])
