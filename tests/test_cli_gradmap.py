@@ -123,3 +123,25 @@ def test_dream_bad_arguments(ln_checkpoint, tmp_path, capsys, argv, message):
     assert main(["dream", str(ln_checkpoint), "--out", str(out), *argv]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_dream_clamp_data_is_in_the_model_input_domain(tmp_path, capsys):
+    """--clamp-data loads DATA with the checkpoint's front-end: z-scored with the fit's statistics (here mean 5,
+    std 3 per band) and its split, not with DATA's own train statistics."""
+    from strfviewer.data import NeuralDataset, Stimulus, save_npz
+
+    rng = np.random.default_rng(0)
+    names = [f"s{i}" for i in range(4)]
+    stimuli = [Stimulus(n, (5.0 + 3.0 * rng.standard_normal((1, F, 40)) * (i + 1)).astype(np.float32),
+                        rng.poisson(1.0, (N, 2, 40)).astype(np.float32)) for i, n in enumerate(names)]
+    data = save_npz(NeuralDataset(stimuli, NAMES, FREQS, 5.0), tmp_path / "raw.npz")
+    split = {"s0": "val", "s1": "test", "s2": "train", "s3": "train"}
+    frontend = {"normalization": {"kind": "zscore", "mean": [5.0] * F, "std": [3.0] * F}}
+    torch.manual_seed(0)
+    ckpt = _save(LinearNonlinear(F, 6, out_neurons=N), tmp_path / "ln", frontend=frontend,
+                 dataset={"split": split})
+    out = tmp_path / "d.npz"
+    assert main(["dream", str(ckpt), "--steps", "2", "--clamp-data", str(data), "--out", str(out), "--quiet"]) == 0
+    train = np.concatenate([(s.spec - 5.0) / 3.0 for s in stimuli[2:]], axis=-1)
+    with np.load(out) as z:
+        np.testing.assert_allclose(json.loads(str(z["settings"]))["clamp"], [train.min(), train.max()], rtol=1e-5)

@@ -60,19 +60,29 @@ def parse_neurons(text: Optional[str], n_neurons: int) -> Optional[List[int]]:
     return index
 
 
-def parse_clamp(args: argparse.Namespace):
+def check_clamp(args: argparse.Namespace) -> None:
+    """``ValueError`` for contradictory or empty clamp options (checked before any slow work)."""
     if args.clamp and args.clamp_data:
         raise ValueError("give --clamp or --clamp-data, not both")
+    if args.clamp and not args.clamp[0] < args.clamp[1]:
+        raise ValueError(f"--clamp {args.clamp[0]:g} {args.clamp[1]:g}: LOW must be below HIGH")
+
+
+def parse_clamp(args: argparse.Namespace, metadata=None, notes: Optional[List[str]] = None):
+    """``(low, high)`` from ``--clamp``, or the range of ``--clamp-data``'s training spectrograms in the
+    model's input domain (loaded with the checkpoint ``metadata``'s front-end and split), or None;
+    what could not be matched to the checkpoint is appended to ``notes``."""
+    check_clamp(args)
     if args.clamp:
-        low, high = args.clamp
-        if not low < high:
-            raise ValueError(f"--clamp {low:g} {high:g}: LOW must be below HIGH")
-        return low, high
+        return tuple(args.clamp)
     if args.clamp_data:
         from strfviewer.analysis.dreams import stimulus_range
-        from strfviewer.data import load
+        from strfviewer.commands.checkpoint_data import load_for_checkpoint
 
-        return stimulus_range(load(args.clamp_data))
+        dataset, data_notes = load_for_checkpoint(args.clamp_data, metadata)
+        if notes is not None:
+            notes.extend(data_notes)
+        return stimulus_range(dataset)
     return None
 
 
@@ -113,10 +123,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--steps {args.steps}: must be >= 0")
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
-    clamp, init = parse_clamp(args), parse_init(args.init)
+    check_clamp(args)
+    init = parse_init(args.init)
     if args.frames is not None and not isinstance(init, str):
         raise ValueError(f"-T {args.frames}: the dream takes its length from --init {args.init}; give one of them")
-    model, axes = load_model(args.checkpoint, args.device)
+    model, axes, metadata = load_model(args.checkpoint, args.device)
+    notes = list(axes.notes)
+    clamp = parse_clamp(args, metadata, notes)
     neurons = parse_neurons(args.neurons, int(model.N))
     if args.frames is None and isinstance(init, str):
         from strfviewer.analysis.gradmaps import default_gradmap_T
@@ -132,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     arrays = dream_arrays(result, axes.neuron_names, axes.freqs_hz, axes.dt_ms)
     out = write_npz(Path(args.out).expanduser(), arrays)
     if not args.quiet:
-        for note in axes.notes:
+        for note in notes:
             print(f"warning: {note}", file=sys.stderr)
         what = "population" if result.population else f"{len(result.neurons)} neuron(s)"
         stopped = " (interrupted)" if result.cancelled else ""

@@ -41,7 +41,7 @@ def add_model_arguments(p: argparse.ArgumentParser, frames_help: str) -> None:
 
 
 def load_model(checkpoint: str, device: str):
-    """``(model, axes)`` of a checkpoint, the model on ``device`` in eval mode."""
+    """``(model, axes, metadata)`` of a checkpoint, the model on ``device`` in eval mode."""
     import torch
 
     from strfviewer.analysis.model_axes import ModelAxes
@@ -53,7 +53,7 @@ def load_model(checkpoint: str, device: str):
     except (RuntimeError, AssertionError) as exc:
         raise ValueError(f"--device {device}: {exc}") from None
     axes = ModelAxes.from_metadata(metadata, int(model.F), int(model.N))
-    return model, axes
+    return model, axes, metadata
 
 
 def channel_names(model, per_channel: bool):
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
-    model, axes = load_model(args.checkpoint, args.device)
+    model, axes, _metadata = load_model(args.checkpoint, args.device)
     T = args.frames if args.frames is not None else default_gradmap_T(model, dt_ms=axes.dt_ms,
                                                                       per_channel=args.per_channel)
     maps = strf_gradmap(model, T=T, readout=args.readout, per_channel=args.per_channel)
