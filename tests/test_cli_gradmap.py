@@ -145,3 +145,28 @@ def test_dream_clamp_data_is_in_the_model_input_domain(tmp_path, capsys):
     train = np.concatenate([(s.spec - 5.0) / 3.0 for s in stimuli[2:]], axis=-1)
     with np.load(out) as z:
         np.testing.assert_allclose(json.loads(str(z["settings"]))["clamp"], [train.min(), train.max()], rtol=1e-5)
+
+
+@pytest.mark.parametrize("prefilter, channels", [("AdapTrans", ["ON", "OFF"]), ("ICAdaptation", ["prefiltered"])])
+def test_gradmap_of_a_prefiltered_model_defaults_to_per_channel_maps(tmp_path, capsys, prefilter, channels):
+    """The raw map of a rectifying prefilter is zero at silence: the default writes the per-channel maps, on
+    the readout's STRF window (model.T, not the prefilter's reach), and says so; --raw keeps the raw map."""
+    torch.manual_seed(3)
+    model = LinearNonlinear(F, 5, out_neurons=N, prefiltering=make_prefiltering(prefilter, F, kernel_size=12))
+    ckpt = _save(model, tmp_path / "pre")
+    out = tmp_path / "g.npz"
+    assert main(["gradmap", str(ckpt), "--out", str(out)]) == 0
+    assert "per-channel" in capsys.readouterr().err
+    model, _ = load_checkpoint(ckpt)
+    with np.load(out) as z:
+        assert list(z["channels"]) == channels and z["gradmaps"].shape == (N, len(channels), F, 5)
+        assert np.abs(z["gradmaps"]).max() > 0
+        np.testing.assert_array_equal(z["gradmaps"], strf_gradmap(model, T=5, per_channel=True).numpy())
+        np.testing.assert_allclose(z["lags_ms"], [-20, -15, -10, -5, 0])
+    assert main(["gradmap", str(ckpt), "--out", str(out), "--raw"]) == 0
+    assert "zero" in capsys.readouterr().err
+    with np.load(out) as z:
+        assert list(z["channels"]) == ["spectrogram"] and z["gradmaps"].shape[:2] == (N, 1)
+        assert z["gradmaps"].shape[-1] > 5 and not np.any(z["gradmaps"])
+    with pytest.raises(SystemExit):
+        main(["gradmap", str(ckpt), "--out", str(out), "--raw", "--per-channel"])

@@ -5,6 +5,12 @@ The NPZ holds ``gradmaps`` ``(N, C, F, T)`` float32 (``g_n = dL_n/dx`` at the nu
 ``lags_ms (T,)`` (oldest first, ``-(T-1) dt .. 0``), ``neuron_names (N,)``, ``dt_ms``, ``channels (C,)``
 (``spectrogram``, or the prefilter's channels such as ``ON``, ``OFF`` with ``--per-channel``) and
 ``readout``. Written atomically; loading needs no pickle.
+
+Maps at the raw spectrogram are the default, except for a prefiltered model (AdapTrans, ICAdaptation) whose
+raw map is identically zero (its rectifying prefilter sits on the kink at silence, where the derivative is
+0): it gets the per-channel maps instead, said on stderr. ``--raw`` and ``--per-channel`` choose
+explicitly. Per-channel maps default to the readout's STRF window (``model.T`` frames): at the prefilter's
+output nothing older reaches the response.
 """
 
 from __future__ import annotations
@@ -22,8 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Compute one gradmap per neuron at the null stimulus (deepSTRF sign convention: "
                     "L = -r[T-1], so -gradmap shows excitation as positive) and write them to an NPZ.")
     add_model_arguments(p, "frames of the null stimulus")
-    p.add_argument("--per-channel", action="store_true",
-                   help="gradmaps at the prefilter's output, one per channel (AdapTrans: ON, OFF)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--per-channel", dest="per_channel", action="store_const", const=True, default=None,
+                       help="gradmaps at the prefilter's output, one per channel (AdapTrans: ON, OFF); the "
+                            "default for a prefiltered model whose raw map is zero")
+    where.add_argument("--raw", dest="per_channel", action="store_const", const=False,
+                       help="gradmaps at the raw spectrogram, even when they are zero")
     p.set_defaults(run=run)
 
 
@@ -65,22 +75,51 @@ def channel_names(model, per_channel: bool):
     return [f"channel {c}" for c in range(C)] if C > 1 else ["prefiltered"]
 
 
-def run(args: argparse.Namespace) -> int:
+def has_prefilter(model) -> bool:
+    """Whether the model filters its input before the STRF (AdapTrans, ICAdaptation)."""
+    import torch.nn as nn
+
+    prefilter = getattr(model, "prefiltering", None)
+    return isinstance(prefilter, nn.Module) and not isinstance(prefilter, nn.Identity)
+
+
+def compute_maps(model, frames, readout: str, per_channel, dt_ms: float):
+    """``(maps (N, C, F, T), per_channel, notes)``. ``per_channel`` None picks: raw maps, or per-channel maps
+    for a prefiltered model whose raw maps are all zero. ``frames`` None: each kind's default window."""
     from strfviewer.analysis.gradmaps import default_gradmap_T, strf_gradmap
+
+    def maps_of(at_channels: bool):
+        T = frames if frames is not None else default_gradmap_T(model, dt_ms=dt_ms, per_channel=at_channels)
+        return strf_gradmap(model, T=T, readout=readout, per_channel=at_channels)
+
+    notes = []
+    maps = maps_of(bool(per_channel))
+    zero = not bool(maps.abs().max() > 0)
+    if per_channel is None and zero and has_prefilter(model):
+        maps, per_channel = maps_of(True), True
+        notes.append(f"the raw-spectrogram gradmaps of this {type(model.prefiltering).__name__} model are zero "
+                     "(its rectifying prefilter has zero slope at silence): wrote the per-channel maps at the prefilter's output "
+                     "instead (--raw keeps the raw ones)")
+    elif zero:
+        notes.append("every gradmap is zero" + (" (try --per-channel)" if has_prefilter(model) and not per_channel
+                                                else ""))
+    return maps, bool(per_channel), notes
+
+
+def run(args: argparse.Namespace) -> int:
     from strfviewer.io.exports import results_arrays, write_npz
 
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
     model, axes, _metadata = load_model(args.checkpoint, args.device)
-    T = args.frames if args.frames is not None else default_gradmap_T(model, dt_ms=axes.dt_ms,
-                                                                      per_channel=args.per_channel)
-    maps = strf_gradmap(model, T=T, readout=args.readout, per_channel=args.per_channel)
+    maps, per_channel, notes = compute_maps(model, args.frames, args.readout, args.per_channel, axes.dt_ms)
+    T = int(maps.shape[-1])
     arrays = results_arrays(axes.neuron_names, axes.freqs_hz, axes.dt_ms, gradmaps=maps.cpu().numpy(),
                             lags_ms=axes.lags_ms(T),
-                            extra={"channels": channel_names(model, args.per_channel), "readout": args.readout})
+                            extra={"channels": channel_names(model, per_channel), "readout": args.readout})
     out = write_npz(Path(args.out).expanduser(), arrays)
     if not args.quiet:
-        for note in axes.notes:
+        for note in axes.notes + notes:
             print(f"warning: {note}", file=sys.stderr)
         N, C, F, T = arrays["gradmaps"].shape
         print(f"{type(model).__name__}: {N} gradmap(s), {C} channel(s) x {F} bands x {T} frames "
