@@ -131,6 +131,24 @@ def test_closing_the_window_during_a_fit_stops_it(qtbot, window):
     assert not window.worker_pool.workers
 
 
+def test_a_dead_fit_process_fails_the_fit_and_is_replaced(qtbot, window):
+    import os
+    import signal
+
+    from strfviewer.gui.fit_queue import fit_server
+
+    feature = window.fitting
+    feature.submit(_request(epochs=500, patience=500))
+    qtbot.waitUntil(lambda: len(feature.training_panel.curves.epoch_x) >= 1, timeout=FIT_TIMEOUT_MS)
+    os.kill(fit_server().process.pid, signal.SIGKILL)  # e.g. the system's out-of-memory killer
+    _wait_idle(qtbot, feature, timeout=20000)
+    dead = window.session.runs[-1]
+    assert dead.status == "failed" and "ended unexpectedly" in dead.message and "memory" in dead.message
+
+    again = _fit_one(qtbot, window, epochs=1)
+    assert again.status == "done" and again is not dead
+
+
 def test_queued_fits_run_in_order_and_a_failure_is_readable(qtbot, window, monkeypatch):
     feature = window.fitting
     real_run_fit = fit_run.run_fit
