@@ -131,6 +131,7 @@ def test_closing_the_window_during_a_fit_stops_it(qtbot, window):
     assert not window.worker_pool.workers
 
 
+@pytest.mark.slow
 def test_a_dead_fit_process_fails_the_fit_and_is_replaced(qtbot, window):
     import os
     import signal
