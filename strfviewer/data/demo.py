@@ -152,12 +152,18 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
 
+#: log floor of the demo's front-end (-60 dB re full scale). The synthetic songs have digitally silent gaps; at
+#: the real-data default (-100 dB, a 16-bit recording's floor) those gaps dominate the z-scored input and the
+#: ridge STRFs recover the true ones less well (lowest correlation 0.35 instead of 0.67).
+DEMO_LOG_OFFSET = 1e-3
+
+
 def make_demo(seed: int = 0, n_neurons: int = 12, n_stimuli: int = 20, n_trials: int = 10, T: int = 15,
               frontend: Optional[SpectrogramConfig] = None) -> DemoData:
     """Build the demo population (see the module docstring); same seed -> same data."""
     if n_neurons < 1 or n_stimuli < 1 or n_trials < 1 or T < 1:
         raise ValueError("n_neurons, n_stimuli, n_trials and T must be positive")
-    cfg = frontend or SpectrogramConfig()
+    cfg = frontend or SpectrogramConfig(log_offset=DEMO_LOG_OFFSET)
     rng = np.random.default_rng(seed)
     sr = DEMO_SAMPLE_RATE
     names = [f"song{k + 1:02d}" for k in range(n_stimuli)]
