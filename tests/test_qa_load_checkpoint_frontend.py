@@ -31,3 +31,14 @@ def test_without_stored_statistics_the_train_stimuli_give_them(strflab_cell):
     ds = load(strflab_cell, frontend=settings)
     train = np.concatenate([s.spec[0] for s in ds.stimuli_in("train")], axis=1)
     assert np.allclose(train.mean(axis=1), 0.0, atol=1e-4) and np.allclose(train.std(axis=1), 1.0, atol=1e-3)
+
+
+def test_stored_normalization_applies_to_raw_npz_too(strflab_cell, tmp_path):
+    from strfviewer.data import save_npz
+
+    raw = load(strflab_cell, normalize=None)
+    save_npz(raw, tmp_path / "raw.npz")
+    F = raw.n_freqs
+    stored = {"kind": "zscore", "mean": [-7.0] * F, "std": [2.0] * F, "from": "train"}
+    scaled = load(tmp_path / "raw.npz", frontend=dict(raw.frontend, normalization=stored))
+    assert np.allclose(scaled.stimuli[0].spec, (raw.stimuli[0].spec + 7.0) / 2.0, atol=1e-4)
