@@ -53,10 +53,13 @@ def run(args: argparse.Namespace) -> int:
     spec = SweepSpec.from_toml(args.sweep_file)
     trials = spec.trials()
     if args.dry_run:
+        invalid = 0
         for t in trials:
-            print(t.label())
-        print(f"{len(trials)} trial(s)")
-        return 0
+            problems = t.problems()
+            invalid += bool(problems)
+            print(t.label() + (f"  <- invalid: {'; '.join(problems)}" if problems else ""))
+        print(f"{len(trials)} trial(s)" + (f", {invalid} invalid" if invalid else ""))
+        return 2 if invalid else 0
     cancel = CancelToken()
 
     def on_sigint(signum, frame):

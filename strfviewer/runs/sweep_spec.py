@@ -76,6 +76,20 @@ class Trial:
     def to_dict(self) -> Dict[str, Any]:
         return {"data": self.data, "spec": self.spec, "request": self.request, "sweep": self.sweep}
 
+    def problems(self) -> List[str]:
+        """Why this trial cannot run, found without loading data or fitting (empty: no problem found)."""
+        from strfviewer.fit.run import FitRequest
+        from strfviewer.models.factory import ModelSpec, check_spec
+
+        out = []
+        if self.data.strip().lower() != "demo" and not Path(self.data).expanduser().exists():
+            out.append(f"{self.data}: no such data file or folder")
+        try:
+            request = FitRequest(spec=ModelSpec.from_dict(self.spec), **self.request)
+        except (TypeError, ValueError) as exc:
+            return out + [str(exc)]
+        return out + check_spec(request.spec) + request.problems()
+
 
 @dataclass
 class SweepSpec:
