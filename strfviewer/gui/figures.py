@@ -9,16 +9,17 @@ arrays, so the headless CLI draws the same figure as the app.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QMarginsF, QPoint, QRect, QRectF, QSize, QSizeF, Qt
-from PySide6.QtGui import QFont, QImage, QPageSize, QPainter, QPdfWriter
+from PySide6.QtGui import QFont, QImage, QPageSize, QPainter, QPdfWriter, QPen, QPicture
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QGraphicsView, QWidget
 
@@ -92,6 +93,56 @@ def _paint(device, widgets: Sequence[QWidget], target) -> None:
         painter.end()
 
 
+@contextlib.contextmanager
+def _cosmetic_pens_scaled(factor: float) -> Iterator[None]:
+    """While the block runs, pens set from Python that are cosmetic (pyqtgraph's curves, axes, legend
+    samples: widths in device pixels, which a device pixel ratio does not widen) are ``factor`` times wider,
+    so lines keep their on-screen weight in a high-resolution image. Only for painting done synchronously
+    in this thread (figure exports)."""
+    if abs(factor - 1.0) < 1e-6:
+        yield
+        return
+    original = QPainter.setPen
+
+    def set_pen(painter: QPainter, *args) -> None:
+        pen = QPen(*args)
+        if pen.isCosmetic() and pen.style() != Qt.NoPen:
+            pen.setWidthF(max(pen.widthF(), 1.0) * factor)
+        original(painter, pen)
+
+    QPainter.setPen = set_pen
+    try:
+        yield
+    finally:
+        QPainter.setPen = original
+
+
+@contextlib.contextmanager
+def _pictures_redrawn(widgets: Sequence[QWidget]) -> Iterator[None]:
+    """Items that cache their drawing in a ``QPicture`` (pyqtgraph's axes) draw afresh inside the block, and
+    again on screen after it, so a scaled export does not reuse (or leave behind) the other's strokes."""
+    items = [item for w in widgets if isinstance(w, QGraphicsView) and w.scene() is not None
+             for item in w.scene().items() if isinstance(getattr(item, "picture", None), QPicture)]
+
+    def clear() -> None:
+        for item in items:
+            item.picture = None
+
+    clear()
+    try:
+        yield
+    finally:
+        clear()
+        for item in items:
+            item.update()
+
+
+def _set_dpi(image: QImage, dpi: float) -> None:
+    dots_per_metre = round(float(dpi) / 0.0254)
+    image.setDotsPerMeterX(dots_per_metre)
+    image.setDotsPerMeterY(dots_per_metre)
+
+
 def save_widgets(widgets: Sequence[QWidget], path: PathLike, fmt: Optional[str] = None, dpi: float = 150.0,
                  title: str = "strfviewer figure") -> Path:
     """Write ``widgets`` (stacked vertically, at their current size) to ``path`` as PNG / SVG / PDF.
@@ -112,10 +163,18 @@ def save_widgets(widgets: Sequence[QWidget], path: PathLike, fmt: Optional[str] 
             image = QImage(max(1, round(size.width() * scale)), max(1, round(size.height() * scale)),
                            QImage.Format_ARGB32)
             image.fill(Qt.white)
-            dots_per_metre = round(float(dpi) / 0.0254)
-            image.setDotsPerMeterX(dots_per_metre)
-            image.setDotsPerMeterY(dots_per_metre)
-            _paint(image, widgets, lambda painter: QRectF(0, 0, image.width(), image.height()))
+            # Paint the widgets at their logical size on an image of ``dpi / 96`` device pixels per logical
+            # pixel, as on a high-DPI screen: text, cosmetic (1-pixel) pens, and items that ignore the view's
+            # transforms (legends) all grow alike, and fonts in points keep their on-screen size. A painter
+            # scale on a 96-DPI image would leave pens and legends thin, a DPI set before painting would
+            # enlarge text twice (points -> pixels at that DPI, then the scale).
+            _set_dpi(image, SCREEN_DPI)
+            ratio = image.width() / size.width()
+            image.setDevicePixelRatio(ratio)
+            with _cosmetic_pens_scaled(ratio), _pictures_redrawn(widgets):
+                _paint(image, widgets, lambda painter: QRectF(0, 0, size.width(), size.height()))
+            image.setDevicePixelRatio(1.0)
+            _set_dpi(image, float(dpi))  # the resolution stored in the file
             if not image.save(str(tmp), "PNG"):
                 raise OSError(f"{path}: could not write the PNG image")
         elif fmt == "svg":
@@ -131,7 +190,7 @@ def save_widgets(widgets: Sequence[QWidget], path: PathLike, fmt: Optional[str] 
             writer = QPdfWriter(str(tmp))
             writer.setTitle(title)
             writer.setCreator("strfviewer")
-            writer.setResolution(int(max(SCREEN_DPI, dpi)))
+            writer.setResolution(int(SCREEN_DPI))  # vectors: one device unit per logical pixel, fonts as shown
             points = QSizeF(size.width() * 72.0 / SCREEN_DPI, size.height() * 72.0 / SCREEN_DPI)
             writer.setPageSize(QPageSize(points, QPageSize.Point, "figure", QPageSize.ExactMatch))
             writer.setPageMargins(QMarginsF(0, 0, 0, 0))
