@@ -30,3 +30,16 @@ def test_documented_command_parses(line):
     argv = shlex.split(line.replace("$CELL", "cell"))[1:]
     args = build_parser().parse_args(argv)  # argparse exits (a failure here) on an unknown option
     assert args.command == argv[0]
+
+
+def test_the_sweep_file_example_of_the_docs_is_valid(tmp_path, capsys):
+    from strfviewer.cli import main
+
+    docs = USAGE.parent
+    for name in ("sweeps.md", "usage.md"):
+        text = (docs / name).read_text(encoding="utf-8")
+        for k, example in enumerate(re.findall(r"```toml\n(.*?)```", text, flags=re.S)):
+            example = re.sub(r"data = \[[^\]]*\]", 'data = ["demo"]', example)  # no recordings needed
+            path = tmp_path / f"{name}-{k}.toml"
+            path.write_text(example)
+            assert main(["sweep", str(path), "--dry-run"]) == 0, capsys.readouterr().out
