@@ -7,7 +7,7 @@ interpreter, ``/work/deepstrf-venv/bin/python`` by default), the same seed, Adam
 count, and the same models (Linear T=15, LinearNonlinear T=15, StateNet GRU).
 
 After every epoch each run scores the current weights on the test stimuli (Schoppe cc_norm); that scoring
-is not counted in the training time. Reported: seconds per epoch, the final test cc_norm, the training time
+is not counted in the training time, nor is a warm-up epoch each process runs first. Reported: seconds per epoch, the final test cc_norm, the training time
 until test cc_norm first reaches a target, and our/deepSTRF ratios. Ridge (closed form) is timed whole.
 
     python benchmarks/fit_vs_deepstrf.py [--threads 2] [--statenet-epochs 60] [--skip-deepstrf] [--json F]
@@ -94,18 +94,24 @@ def deepstrf_worker(npz: str, family: str, epochs: int, batch_size: int, seed: i
             return {"stims": spec, "responses": resp, "valid_mask": torch.ones(N, dtype=torch.bool),
                     "stim_meta": {}}
 
+    def build():
+        if family == "Linear":
+            return Linear(n_frequency_bands=F, temporal_window_size=15, out_neurons=N)
+        if family == "LinearNonlinear":
+            return LinearNonlinear(n_frequency_bands=F, temporal_window_size=15, out_neurons=N)
+        return StateNet(n_frequency_bands=F, out_neurons=N, rnn_type="GRU")
+
+    val = torch.utils.data.DataLoader(Items("val"), batch_size=1, collate_fn=neural_collate)
+    test = torch.utils.data.DataLoader(Items("test"), batch_size=1, collate_fn=neural_collate)
+    # warm-up (first-call costs of the process), not timed: one epoch of a throwaway model
+    warm = build()
+    Fitter(warm, torch.utils.data.DataLoader(Items("train"), batch_size=batch_size, collate_fn=neural_collate),
+           val, max_epochs=1, log_fn=lambda d: None).fit()
     set_random_seed(seed)
-    if family == "Linear":
-        model = Linear(n_frequency_bands=F, temporal_window_size=15, out_neurons=N)
-    elif family == "LinearNonlinear":
-        model = LinearNonlinear(n_frequency_bands=F, temporal_window_size=15, out_neurons=N)
-    else:
-        model = StateNet(n_frequency_bands=F, out_neurons=N, rnn_type="GRU")
+    model = build()
     g = torch.Generator().manual_seed(seed)
     train = torch.utils.data.DataLoader(Items("train"), batch_size=batch_size, shuffle=True,
                                         collate_fn=neural_collate, generator=g)
-    val = torch.utils.data.DataLoader(Items("val"), batch_size=1, collate_fn=neural_collate)
-    test = torch.utils.data.DataLoader(Items("test"), batch_size=1, collate_fn=neural_collate)
     curve = []
     clock = {"start": time.perf_counter(), "excluded": 0.0}
 
@@ -256,7 +262,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ours-statenet-epochs", type=int, default=25)
     ap.add_argument("--statenet-target", type=float, default=0.85)
     ap.add_argument("--deepstrf-python", default=DEFAULT_DEEPSTRF_PYTHON)
-    ap.add_argument("--deepstrf-batch-sizes", default="1", help="comma-separated batch sizes for deepSTRF")
+    ap.add_argument("--deepstrf-batch-sizes", default="1,4", help="comma-separated batch sizes for deepSTRF")
     ap.add_argument("--skip-deepstrf", action="store_true")
     ap.add_argument("--only", choices=("Linear", "LinearNonlinear", "StateNet"), action="append")
     ap.add_argument("--json", help="write all measurements here")
@@ -280,6 +286,8 @@ def main(argv=None) -> int:
         print(f"deepSTRF skipped: {reason}")
     results = {"threads": args.threads, "seed": args.seed}
     families = args.only or ["Linear", "LinearNonlinear", "StateNet"]
+    # warm-up of this process (first-call costs), not timed; deepSTRF's worker does the same
+    run_ours(dataset, "LinearNonlinear", 1, 4, args.seed, args.threads, True)
     with tempfile.TemporaryDirectory(prefix="strfviewer-bench-") as tmp:
         npz = Path(tmp) / "arrays.npz"
         export_arrays(dataset, npz)
