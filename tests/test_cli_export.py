@@ -132,3 +132,25 @@ def test_npz_data_are_z_scored_with_the_checkpoint_statistics(raw_npz):
     scaled = load(raw_npz, frontend=frontend, split=(0.5, 0.25, 0.25))
     for a, b in zip(plain.stimuli, scaled.stimuli):
         np.testing.assert_allclose(b.spec, (a.spec - 5.0) / 3.0, rtol=1e-5, atol=1e-5)
+
+
+def test_a_prefiltered_model_exports_its_per_channel_gradmaps(demo, tmp_path, capsys):
+    """The raw map of an AdapTrans model is zero at silence: export writes (and draws) the ON/OFF maps."""
+    from strfviewer.models import make_prefiltering
+
+    torch.manual_seed(0)
+    pre = make_prefiltering("AdapTrans", demo.n_freqs, kernel_size=3)
+    ckpt = save_checkpoint(LinearNonlinear(demo.n_freqs, 5, out_neurons=demo.n_neurons, prefiltering=pre),
+                           tmp_path / "adaptrans")
+    out = tmp_path / "r.npz"
+    assert main(["export", str(ckpt), "demo", "--npz", str(out), "--figure", str(tmp_path / "f.svg")]) == 0
+    assert "per-channel" in capsys.readouterr().err
+    with np.load(out) as z:
+        assert z["gradmaps"].shape == (demo.n_neurons, 2, demo.n_freqs, 5) and np.abs(z["gradmaps"]).max() > 0
+        assert list(z["channels"]) == ["ON", "OFF"] and len(z["lags_ms"]) == 5
+    texts = " ".join(t for el in ET.parse(tmp_path / "f.svg").getroot().iter() if el.tag.endswith("text")
+                     for t in el.itertext())
+    assert "ON" in texts and "OFF" in texts
+    assert main(["export", str(ckpt), "demo", "--npz", str(out), "--raw", "--quiet"]) == 0
+    with np.load(out) as z:
+        assert list(z["channels"]) == ["spectrogram"] and not np.any(z["gradmaps"])

@@ -4,7 +4,10 @@
   gradmap) as the app draws it; Qt is imported only for this option (offscreen when there is no display).
 * ``--csv FILE``: per-neuron metrics (cc, cc_max, cc_norm per split, spike counts), one row per neuron.
 * ``--npz FILE``: predictions and recorded PSTHs of every stimulus and the gradmaps of every neuron, with
-  ``freqs_hz``, ``lags_ms``, ``dt_ms``, ``neuron_names`` (layout in ``docs/exports.md``).
+  ``freqs_hz``, ``lags_ms``, ``dt_ms``, ``neuron_names``, ``channels`` (layout in ``docs/exports.md``).
+
+Gradmaps are taken at the raw spectrogram, or at the prefilter's output for a prefiltered model whose raw
+maps are zero, as ``strfviewer gradmap`` does (``--raw`` / ``--per-channel`` choose).
 
 DATA is loaded with the checkpoint's front-end (spectrogram settings and the z-score statistics of its fit)
 and, when its stimuli are those the model was fitted on, the checkpoint's train/val/test split: the metrics of
@@ -20,6 +23,8 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from strfviewer.commands.gradmap import add_map_choice, channel_names, compute_maps
 
 READOUTS = ("last", "mean", "peak")
 
@@ -38,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="neuron of the figure: index or name (default: the best by test cc_norm)")
     p.add_argument("--stimulus", metavar="NAME", help="stimulus of the figure (default: the first test stimulus)")
     p.add_argument("--readout", choices=READOUTS, default="last", help="gradmap readout (default: %(default)s)")
+    add_map_choice(p)
     p.add_argument("--dpi", type=float, default=300.0, help="PNG resolution (default: %(default)s)")
     p.add_argument("--size", metavar="W,H", default="9,5.5", help="figure size in inches (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
@@ -98,11 +104,11 @@ def run(args: argparse.Namespace) -> int:
     metrics = score(dataset, predictions)
     written = []
 
-    gradmaps = None
+    gradmaps, per_channel = None, False
     if args.npz or args.figure:
-        from strfviewer.analysis.gradmaps import strf_gradmap
-
-        gradmaps = strf_gradmap(model, readout=args.readout).detach().cpu().numpy().astype(np.float32)
+        maps, per_channel, map_notes = compute_maps(model, None, args.readout, args.per_channel, dataset.dt_ms)
+        gradmaps = maps.detach().cpu().numpy().astype(np.float32)
+        notes += map_notes
 
     if args.csv:
         written.append(exports.write_metrics_csv(args.csv, dataset.neuron_names, metrics,
@@ -111,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         recorded = {s.name: s.psth() for s in dataset.stimuli}
         written.append(exports.write_results_npz(
             args.npz, dataset.neuron_names, dataset.freqs_hz, dataset.dt_ms, gradmaps=gradmaps,
-            predictions=predictions, recorded=recorded, extra={"readout": np.asarray(args.readout)}))
+            predictions=predictions, recorded=recorded,
+            extra={"readout": np.asarray(args.readout), "channels": np.asarray(channel_names(model, per_channel))}))
     if args.figure:
         test = metrics.get("test")
         neuron = pick_neuron(args.neuron, dataset.neuron_names, None if test is None else np.asarray(test.cc_norm))
@@ -123,8 +130,9 @@ def run(args: argparse.Namespace) -> int:
         from strfviewer.gui import figures  # Qt only for figures
 
         figures.ensure_app()
+        where = ", prefilter output" if per_channel and gradmaps.shape[1] == 1 else ""  # else ON/OFF say it
         panels = figures.panels_for(dataset, neuron, stimulus, {"model": predictions}, -gradmaps,
-                                    f"gradmap ({args.readout})")
+                                    f"gradmap ({args.readout}{where})")
         written.append(figures.save_figure(panels, args.figure, dpi=args.dpi, width_in=size[0], height_in=size[1]))
     if not args.quiet:
         for note in notes:

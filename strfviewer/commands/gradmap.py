@@ -28,13 +28,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Compute one gradmap per neuron at the null stimulus (deepSTRF sign convention: "
                     "L = -r[T-1], so -gradmap shows excitation as positive) and write them to an NPZ.")
     add_model_arguments(p, "frames of the null stimulus")
+    add_map_choice(p)
+    p.set_defaults(run=run)
+
+
+def add_map_choice(p: argparse.ArgumentParser) -> None:
+    """``--per-channel`` / ``--raw`` (``args.per_channel`` True / False; None: see :func:`compute_maps`)."""
     where = p.add_mutually_exclusive_group()
     where.add_argument("--per-channel", dest="per_channel", action="store_const", const=True, default=None,
                        help="gradmaps at the prefilter's output, one per channel (AdapTrans: ON, OFF); the "
                             "default for a prefiltered model whose raw map is zero")
     where.add_argument("--raw", dest="per_channel", action="store_const", const=False,
                        help="gradmaps at the raw spectrogram, even when they are zero")
-    p.set_defaults(run=run)
 
 
 def add_model_arguments(p: argparse.ArgumentParser, frames_help: str) -> None:

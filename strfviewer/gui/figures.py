@@ -358,8 +358,9 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
             plot.addItem(img)
             plot.setRange(xRange=(lags[0] - dt / 2, lags[-1] + dt / 2), yRange=(-0.5, Fg - 0.5), padding=0)
             plot.setLabel("bottom", "lag (ms)")
-            if c > 0:
+            if c > 0:  # same bands as the first channel: no repeated tick labels
                 plot.getAxis("left").setLabel("")
+                plot.getAxis("left").setStyle(showValues=False)
             _style(plot)
             images.append(img)
         bar = pg.ColorBarItem(colorMap=diverging_cmap(), interactive=False, width=12, values=(-level, level))
@@ -367,6 +368,7 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
         bar.axis.setPen(pg.mkPen("k"))
         bar.axis.setTextPen(pg.mkPen("k"))
         bar.axis.enableAutoSIPrefix(False)
+        bar.axis.setWidth(None)  # room for the widest tick label (the default 45 px let the label overlap it)
         bar.axis.setLabel("excitatory (+) / inhibitory (−)", color="k")
         layout.addItem(bar, row=1, col=1 + C, rowspan=2)
         layout.layout.setColumnStretchFactor(0, 3)
