@@ -372,8 +372,41 @@ def default_model_card(config: Mapping[str, Any], metadata: Mapping[str, Any]) -
              "from strfviewer.io.checkpoints import load_checkpoint", "",
              'model, metadata = load_checkpoint("<folder or owner/repo>")', "```", "", "## Config", "",
              "```json", json.dumps(shown_config, indent=2, sort_keys=True), "```"]
-    headline = {k: v for k, v in metadata.items()
-                if k != FORMAT_KEY and not (isinstance(v, list) and len(v) > 20)}
+    lines += _results_lines(metadata.get("metrics"))
+    headline = {k: _compact(v) for k, v in metadata.items() if k != FORMAT_KEY}
     if headline:
-        lines += ["", "## Metadata", "", "```json", json.dumps(headline, indent=2, sort_keys=True)[:6000], "```"]
+        text = json.dumps(headline, indent=2, sort_keys=True)
+        if len(text) > 6000:  # still long: the keys only, never JSON cut in the middle
+            text = json.dumps(sorted(headline), indent=2)
+        lines += ["", "## Metadata", "", "Headline entries (long lists and tables shortened; everything is in "
+                  "`metadata.json`):", "", "```json", text, "```"]
     return "\n".join(lines) + "\n"
+
+
+def _compact(value: Any, max_items: int = 20) -> Any:
+    """``value`` with lists and tables longer than ``max_items`` replaced by a short description (valid JSON)."""
+    if isinstance(value, list):
+        return value if len(value) <= max_items else f"<{len(value)} values>"
+    if isinstance(value, dict):
+        if len(value) > max_items:
+            return f"<{len(value)} entries>"
+        return {k: _compact(v, max_items) for k, v in value.items()}
+    return value
+
+
+def _results_lines(metrics: Any) -> list:
+    """A Markdown table of the mean cc / cc_max / cc_norm per split, from the ``metrics`` metadata entry."""
+    if not isinstance(metrics, Mapping):
+        return []
+    rows = []
+    for part in ("train", "val", "test"):
+        m = metrics.get(part)
+        if isinstance(m, Mapping) and isinstance(m.get("mean_cc_norm"), (int, float)):
+            cells = [f"{m[k]:.3f}" if isinstance(m.get(k), (int, float)) else "" for k in
+                     ("mean_cc", "mean_cc_max", "mean_cc_norm")]
+            rows.append(f"| {part} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return ["", "## Results", "", "Mean over neurons (cc_norm: correlation with the trial-averaged response "
+            "divided by the noise ceiling cc_max).", "", "| split | cc | cc_max | cc_norm |", "|---|---|---|---|",
+            *rows]
