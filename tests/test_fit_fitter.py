@@ -169,6 +169,16 @@ def test_progress_events_eta_and_threads():
     assert set(threads_seen) == {2} and torch.get_num_threads() == before
 
 
+def test_first_event_comes_before_the_starting_weights_are_scored():
+    train, val, _ = _data()
+    events = []
+    f = _fitter(TinyLinear(), train, val, max_epochs=1, progress=events.append)
+    f.fit()
+    first = events[0]
+    assert (first.kind, first.epoch, first.step) == ("step", 1, 0)
+    assert "starting weights" in first.message and math.isnan(first.train_loss)
+
+
 def test_no_validation_set_monitors_train_loss():
     train, _, _ = _data()
     hist = _fitter(TinyLinear(), train, None, max_epochs=3).fit()

@@ -165,3 +165,36 @@ def test_concurrent_first_opens_create_the_schema_once(tmp_path):
     assert errors == []
     with RunHistory(path) as h:
         assert h.schema_version() == SCHEMA_VERSION
+
+
+def test_cli_fit_is_recorded_in_the_history(tmp_path, monkeypatch):
+    import strfviewer.fit.run as fit_run
+    from strfviewer.cli import main
+
+    hist = tmp_path / "h.sqlite"
+    out = tmp_path / "fit"
+    assert main(["fit", "demo", "--model", "Linear", "--method", "ridge", "--out", str(out), "--quiet",
+                 "--history", str(hist)]) == 0
+    assert main(["fit", "demo", "--model", "Linear", "--kernel", "no-such-kernel", "--out", str(tmp_path / "bad"),
+                 "--quiet", "--history", str(hist)]) == 2
+    assert main(["fit", "demo", "--model", "Linear", "--method", "ridge", "--out", str(tmp_path / "skip"),
+                 "--quiet", "--history", str(hist), "--no-history"]) == 0
+    with RunHistory(hist) as h:
+        runs = h.runs()
+    assert [r.status for r in runs] == ["done"]  # a refused request starts no run; --no-history records none
+    ok = runs[0]
+    assert ok.source == "cli" and ok.family == "Linear" and ok.method == "ridge"
+    assert ok.checkpoint == str(out.resolve()) and ok.mean_test_cc_norm is not None
+    saved = json.loads((out / "metrics.json").read_text())
+    assert math.isclose(saved["test"]["mean_cc_norm"], ok.mean_test_cc_norm)
+
+    def broken_fit(*args, **kwargs):
+        raise RuntimeError("out of memory in the middle of the fit")
+
+    monkeypatch.setattr(fit_run, "run_fit", broken_fit)
+    assert main(["fit", "demo", "--model", "Linear", "--out", str(tmp_path / "oom"), "--quiet",
+                 "--history", str(hist)]) != 0
+    with RunHistory(hist) as h:
+        failed = h.runs(status="failed")
+    assert len(failed) == 1 and "out of memory" in failed[0].error
+

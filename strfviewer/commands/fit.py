@@ -75,6 +75,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same fit on CPU) (default: %(default)s)")
     t.add_argument("--threads", type=int, help="CPU threads (default: all cores but one)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--history", metavar="DB", help="run history to record this fit in (default: $STRFVIEWER_HISTORY "
+                                                  "or ~/.local/share/strfviewer/runs.sqlite)")
+    p.add_argument("--no-history", action="store_true", help="do not record this fit in the run history")
     p.set_defaults(run=run)
 
 
@@ -226,10 +229,48 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         for w in dataset.warnings:
             print(f"warning: {w}", file=sys.stderr)
-    outcome = run_fit(dataset, request, progress=_ProgressBar(sys.stderr, not quiet))
-    write_output(out, outcome, dataset, request)
+    recorder = None if args.no_history else _HistoryRecorder(args.history, args.data, request)
+    try:
+        outcome = run_fit(dataset, request, progress=_ProgressBar(sys.stderr, not quiet))
+        write_output(out, outcome, dataset, request)
+    except BaseException as exc:
+        if recorder is not None:
+            recorder.failed(exc)
+        raise
+    if recorder is not None:
+        recorder.done(outcome, dataset, out)
     if not quiet:
         parts = ", ".join(f"{part} cc_norm {m.mean_cc_norm:.3f}" for part, m in outcome.metrics.items())
         print(f"{request.spec.family} ({request.method}): {outcome.message}", file=sys.stderr)
         print(f"{parts}; {outcome.history.n_epochs} epoch(s) in {outcome.seconds:.1f} s -> {out}", file=sys.stderr)
     return 0
+
+
+class _HistoryRecorder:
+    """Records one CLI fit in the run history: a 'running' row now, its result (or failure) at the end."""
+
+    def __init__(self, path, data: str, request) -> None:
+        from strfviewer.runs.history import RunHistory
+        from strfviewer.runs.identity import dataset_hash
+
+        self.history = RunHistory(path)
+        self.run_id = self.history.start_run({"spec": request.spec.to_dict(), "request": request.to_dict()},
+                                             dataset_path=str(data), dataset_hash=dataset_hash(str(data)),
+                                             source="cli")
+        self.t0 = time.perf_counter()
+
+    def done(self, outcome, dataset, out: Path) -> None:
+        n_params = sum(p.numel() for p in outcome.model.parameters() if p.requires_grad)
+        self.history.finish_run(self.run_id, metrics=_json_safe(metrics_json(outcome)),
+                                neuron_names=list(dataset.neuron_names), n_params=int(n_params),
+                                epochs=outcome.history.n_epochs, seconds=float(outcome.seconds),
+                                device=str(outcome.device), checkpoint=str(Path(out).resolve()),
+                                status="cancelled" if outcome.cancelled else "done")
+        self.history.close()
+
+    def failed(self, exc: BaseException) -> None:
+        from strfviewer.runs.trial import describe_exception
+
+        self.history.fail_run(self.run_id, describe_exception(exc), seconds=time.perf_counter() - self.t0)
+        self.history.close()
+

@@ -246,7 +246,10 @@ class Fitter:
             self._val_ceiling = noise_ceiling([s.responses for s in self.val_stimuli], self.metric_method)
             val_batches = StimulusBatches(self.val_stimuli, self.batch_size, shuffle=False)
             if self.evaluate_initial and not self.cancelled:
-                # the starting weights compete too (a warm start may already be the best there is)
+                # the starting weights compete too (a warm start may already be the best there is); say so
+                # first, since a recurrent model's first forward pass can take seconds
+                self._emit(epoch=1, step=0, n_steps=n_steps, train_loss=float("nan"), val_loss=None,
+                           val_cc_norm=None, eta_s=None, kind="step", message="evaluating the starting weights")
                 ev = self._evaluate(val_batches, self._val_ceiling, self.val_stimuli)
                 history.initial = EpochRecord(epoch=0, train_loss=float("nan"), val_loss=ev.loss,
                                               val_cc=ev.metrics.mean_cc, val_cc_norm=ev.metrics.mean_cc_norm)

@@ -76,6 +76,7 @@ class FitRequest:
     chunk_frames: Optional[int] = None
     chunk_warmup: Optional[int] = None
     ridge_alphas: Optional[List[float]] = None
+    progress_interval_s: float = 0.5  # progress events inside an epoch at most this far apart (live curves)
     calibrate: bool = True
 
     def __post_init__(self) -> None:
@@ -343,7 +344,8 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
                         max_epochs=request.epochs, patience=request.patience or None, lr=request.lr,
                         weight_decay=request.weight_decay, batch_size=request.batch_size, loss=loss,
                         metric_method=request.metric_method, progress=progress, cancel_event=cancel,
-                        num_threads=threads, seed=int(request.seed), **chunking(model, request))
+                        num_threads=threads, seed=int(request.seed),
+                        progress_interval_s=request.progress_interval_s, **chunking(model, request))
         history = fitter.fit()
         cancelled = history.stopped == "cancelled"
     model.to(device).eval()
