@@ -171,3 +171,20 @@ def test_a_dream_copies_the_model_outside_a_running_gradmap():
     worker.join(10)
     assert not worker.is_alive() and copied["result"].steps_done == 3
     assert model.training and model_lock(model) is model_lock(model)
+
+
+def test_a_dream_from_silence_leaves_a_rectifying_prefilters_flat_point():
+    """AdapTrans rectifies at silence, where every gradient is zero: a silent start is nudged with tiny noise
+    (and says so) instead of never moving; a model with a gradient at silence starts from silence exactly."""
+    from strfviewer.models import make_prefiltering
+
+    torch.manual_seed(0)
+    model = LinearNonlinear(F, T, out_neurons=N, prefiltering=make_prefiltering("AdapTrans", F, kernel_size=3))
+    result = dream(model, neurons=[0, 2], steps=20, lr=0.05)
+    assert (result.final_response > result.responses[0] + 1e-3).all()
+    assert len(result.notes) == 1 and "2 of 2" in result.notes[0]
+    plain = dream(make_linear(), neurons=0, steps=1, lr=0.05)
+    assert plain.notes == []
+    with torch.no_grad():
+        silent = float(make_linear()(torch.zeros(1, 1, F, T))[0, 0, 0, -1])
+    assert plain.responses[0][0] == pytest.approx(silent)

@@ -38,6 +38,9 @@ __all__ = ["dream", "DreamResult", "DreamProgress", "stimulus_range", "INITS"]
 
 INITS = ("silence", "noise")
 
+#: std of the noise a silent start gets when the response is flat at silence (z-scored spectrogram units)
+NUDGE_SCALE = 1e-3
+
 
 @dataclass
 class DreamProgress:
@@ -62,7 +65,8 @@ class DreamResult:
     ``stimulus`` ``(K, 1, F, T)`` float32 on the CPU (K = number of neurons, or 1 for a population);
     ``responses`` ``(steps_done + 1, K)``: row ``s`` is the response after ``s`` updates (row 0: the
     initial stimulus, last row: the returned stimulus); ``losses`` ``(steps_done,)``;
-    ``neurons``: the neuron indices (dreamt one each, or averaged when ``population``).
+    ``neurons``: the neuron indices (dreamt one each, or averaged when ``population``); ``notes``: what
+    the dream changed on its own (a silent start nudged off a flat point).
     """
 
     stimulus: Tensor
@@ -73,6 +77,7 @@ class DreamResult:
     steps_done: int
     cancelled: bool
     settings: Dict[str, Any] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
 
     @property
     def final_response(self) -> np.ndarray:
@@ -94,7 +99,9 @@ def dream(model: nn.Module, neurons: Union[int, Sequence[int], None] = None, ste
     model : an audio encoding model (spectrogram- or waveform-input; dreams are spectrograms).
     neurons : an index, a list of indices, or None for all neurons.
     steps : Adam updates (default 1500); ``lr`` its learning rate (spectrogram units per step).
-    init : ``'silence'`` (zeros), ``'noise'`` (Gaussian, ``noise_scale`` std, ``seed``), or a spectrogram
+    init : ``'silence'`` (zeros; where the response's gradient there is identically zero, as for a
+        rectifying prefilter, noise of std ``NUDGE_SCALE`` instead, said in ``notes``), ``'noise'``
+        (Gaussian, ``noise_scale`` std, ``seed``), or a spectrogram
         ``(F, T)``, ``(1, F, T)``, ``(1, 1, F, T)`` or ``(K, 1, F, T)`` (its T overrides ``T``).
     T : frames of the dreamt stimulus; default the gradmap window (the model's reach).
     readout : which value of the response is maximised: ``'last'``, ``'mean'``, ``'peak'`` or a callable
@@ -129,8 +136,6 @@ def dream(model: nn.Module, neurons: Union[int, Sequence[int], None] = None, ste
     T = int(x.shape[-1])
     if clamp is not None:
         x.clamp_(low, high)
-    x.requires_grad_(True)
-    optimiser = torch.optim.Adam([x], lr=lr)
     rows = torch.arange(K, device=device)
     chosen = torch.as_tensor(index, device=device)
 
@@ -139,6 +144,15 @@ def dream(model: nn.Module, neurons: Union[int, Sequence[int], None] = None, ste
         if population:
             return read_out(r[0, chosen], readout).mean()[None]
         return read_out(r[rows, chosen], readout)                # (K,)
+
+    notes: List[str] = []
+    if steps > 0 and isinstance(init, str) and init == "silence":
+        x, nudged = _off_flat_silence(respond, x, NUDGE_SCALE, seed)
+        if nudged:
+            notes.append(f"the response is flat at silence for {nudged} of {K} dream(s) (e.g. a rectifying "
+                         f"prefilter at its kink): started them from noise of std {NUDGE_SCALE:g} instead")
+    x.requires_grad_(True)
+    optimiser = torch.optim.Adam([x], lr=lr)
 
     responses, losses, cancelled, done = [], [], False, 0
     for step in range(1, steps + 1):
@@ -168,7 +182,21 @@ def dream(model: nn.Module, neurons: Union[int, Sequence[int], None] = None, ste
                     smooth=smooth, noise_scale=noise_scale, seed=seed)
     return DreamResult(stimulus=x.detach().to("cpu", torch.float32), responses=np.stack(responses),
                        losses=np.asarray(losses, dtype=np.float64), neurons=index, population=population,
-                       steps_done=done, cancelled=cancelled, settings=settings)
+                       steps_done=done, cancelled=cancelled, settings=settings, notes=notes)
+
+
+def _off_flat_silence(respond: Callable[[Tensor], Tensor], x: Tensor, scale: float, seed: int):
+    """``(x, n)``: the stimuli whose response has an identically zero gradient at ``x`` (silence) replaced by
+    Gaussian noise of std ``scale`` (else gradient ascent never moves them); ``n`` how many were."""
+    probe_x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        grad, = torch.autograd.grad(respond(probe_x).sum(), probe_x)
+    flat = ~(grad != 0).flatten(1).any(dim=1)                  # (K,)
+    if not bool(flat.any()):
+        return x, 0
+    generator = torch.Generator().manual_seed(int(seed))
+    noise = (scale * torch.randn(x.shape, generator=generator)).to(device=x.device, dtype=x.dtype)
+    return torch.where(flat[:, None, None, None], x + noise, x), int(flat.sum())
 
 
 def stimulus_range(dataset, split: Optional[str] = "train") -> Tuple[float, float]:

@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         result = dream(model, neurons=neurons, steps=args.steps, lr=args.lr, init=init, T=T,
                        readout=args.readout, population=args.population, clamp=clamp, l2=args.l2,
                        smooth=args.smooth, seed=args.seed, progress=_Progress(not args.quiet), cancel=stop)
+    notes += result.notes
     arrays = dream_arrays(result, axes.neuron_names, axes.freqs_hz, axes.dt_ms)
     out = write_npz(Path(args.out).expanduser(), arrays)
     if not args.quiet:
