@@ -70,6 +70,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("strfviewer: interrupted", file=sys.stderr)
         return 130
     except (MemoryError, RuntimeError) as exc:
+        if _reports_bad_input(exc):
+            print(f"strfviewer {args.command}: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+            return 2
         if not _out_of_memory(exc):
             raise  # a genuine bug: keep the traceback
         asked = re.search(r"tried to allocate ([0-9.]+ ?[A-Za-z]*)", str(exc))
@@ -82,6 +85,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         msg = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         print(f"strfviewer {args.command}: error: {msg}", file=sys.stderr)
         return 2
+
+
+def _reports_bad_input(exc: BaseException) -> bool:
+    """Engine errors that are RuntimeErrors but describe the user's files (an unusable run history)."""
+    from strfviewer.runs.history import HistoryError
+
+    return isinstance(exc, HistoryError) and bool(str(exc).strip())
 
 
 def _out_of_memory(exc: BaseException) -> bool:

@@ -87,3 +87,11 @@ def test_other_runtime_errors_keep_their_traceback(monkeypatch):
     monkeypatch.setattr(fit_command, "run", boom)
     with pytest.raises(RuntimeError, match="a bug"):
         cli.main(["fit", "demo", "--out", "x"])
+
+
+def test_an_unusable_history_file_is_one_line(tmp_path, capsys):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database")
+    assert cli.main(["runs", "--history", str(junk)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(junk) in err[0]
