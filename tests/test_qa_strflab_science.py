@@ -63,3 +63,10 @@ def test_fitted_folder_reproduces_its_metrics(strflab_cell, tmp_path, monkeypatc
     for part in ("train", "val", "test"):
         assert np.allclose(again[part].cc_norm, written[part]["cc_norm"], atol=1e-5)
         assert written[part]["mean_cc_norm"] == pytest.approx(float(np.nanmean(written[part]["cc_norm"])))
+
+
+def test_ln_does_not_score_below_linear(cell_dataset, ridge_outcome):
+    # an LN model contains the Linear one: scoring below it means the fit is at fault (science notes)
+    ln = run_fit(cell_dataset, FitRequest(spec=ModelSpec("LinearNonlinear", T=15), epochs=10, patience=5,
+                                          num_threads=1))
+    assert float(np.nanmean(ln.metrics["test"].cc_norm)) >= float(np.nanmean(ridge_outcome.metrics["test"].cc_norm))
