@@ -12,9 +12,9 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 from strfviewer.gui.views.axes import BandAxis, diverging_cmap, symmetric_level
 from strfviewer.gui.views.strf_data import (READOUTS, compute_gradmaps, gradmap_key, has_kernel_strf,
@@ -22,6 +22,26 @@ from strfviewer.gui.views.strf_data import (READOUTS, compute_gradmaps, gradmap_
 
 CHANNEL_NAMES = {2: ("ON", "OFF")}
 MODES = ("gradmap", "kernel STRF")
+
+
+#: frame of the selected neuron's tile in grid mode
+SELECTED_TILE_PEN = pg.mkPen("#1f77b4", width=3)
+
+
+class _NoteLabel(QLabel):
+    """A label that is visible only while it has text."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        super().setText(text)
+        self.setVisible(bool(text))
+
+
+def _diverging_colorbar() -> pg.ColorBarItem:
+    """A symmetric diverging colour bar whose axis widens to its tick labels (pyqtgraph's fixed 45 px dropped
+    labels such as ``-0.0002``, leaving a bar labelled only ``0``)."""
+    bar = pg.ColorBarItem(colorMap=diverging_cmap(), interactive=False, width=12)
+    bar.axis.setWidth(None)
+    return bar
 
 
 class GradmapView(QWidget):
@@ -56,7 +76,7 @@ class GradmapView(QWidget):
         self.readout_box.setToolTip("which value of the response the gradient is taken of: the last time step,"
                                     " the mean over time, or the peak")
         self.channels_box = QComboBox()
-        self.channels_box.addItems(["prefilter channels", "spectrogram"])
+        self.channels_box.addItems(["channels", "spectrogram"])
         self.channels_box.setToolTip("for prefiltered models (AdapTrans ON/OFF): the gradmap at each prefilter "
                                      "output channel side by side, or at the raw spectrogram")
         self.sign_box = QCheckBox("deepSTRF sign")
@@ -68,8 +88,9 @@ class GradmapView(QWidget):
         self.k_spin = QSpinBox()
         self.k_spin.setRange(1, 64)
         self.k_spin.setValue(16)
-        self.busy = QLabel("")
+        self.busy = _NoteLabel("")
         self.busy.setObjectName("gradmapBusy")
+        self.single_title = None  # label above the channel plots (single mode)
         for w in (self.mode_box, self.readout_box, self.channels_box):
             w.currentIndexChanged.connect(self.redraw)
         for w in (self.sign_box, self.grid_box):
@@ -80,21 +101,29 @@ class GradmapView(QWidget):
         controls.setContentsMargins(2, 0, 2, 0)
         controls.setSpacing(2)
         for row_widgets in ((self.mode_box, self.readout_box, self.channels_box),
-                            (self.sign_box, self.grid_box, self.k_spin, self.busy)):
+                            (self.sign_box, self.grid_box, self.k_spin)):
             row = QHBoxLayout()
             for w in row_widgets:
                 row.addWidget(w)
             row.addStretch(1)
             controls.addLayout(row)
+        # notes ("computing…", "all zero …") on a third, wrapped row shown only when there is one: a long note
+        # in a control row widened the whole view
+        self.busy.setWordWrap(True)
+        self.busy.setVisible(False)
+        self.busy.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        controls.addWidget(self.busy)
         for box in (self.mode_box, self.readout_box, self.channels_box):
             box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(6)
+        self.channels_box.setMinimumContentsLength(len("spectrogram"))  # no clipped "spectrogran"
 
         # single neuron: channels side by side
         self.single = pg.GraphicsLayoutWidget()
         self.single.setObjectName("gradmapSingle")
         self.single.setBackground("w")
-        self.colorbar = pg.ColorBarItem(colorMap=diverging_cmap(), interactive=False, width=12)
+        self.single.installEventFilter(self)
+        self.colorbar = _diverging_colorbar()
         # grid of top-K neurons
         self.grid = pg.GraphicsLayoutWidget()
         self.grid.setObjectName("gradmapGrid")
@@ -275,23 +304,27 @@ class GradmapView(QWidget):
             self.single.clear()
             self.plots, self.images = [], []
             names = self._channel_names(C)
+            self.single_title = self.single.addLabel("", row=0, col=0, colspan=C, size="9pt")
             for c in range(C):
                 axis = BandAxis("left")
-                plot = self.single.addPlot(row=0, col=c, axisItems={"left": axis})
+                plot = self.single.addPlot(row=1, col=c, axisItems={"left": axis})
                 plot.setLabel("bottom", "lag", units="ms")
                 plot.getAxis("bottom").enableAutoSIPrefix(False)
                 plot.setMouseEnabled(x=True, y=False)
-                if c > 0:
+                if c > 0:  # same bands as the first channel: no repeated tick labels
                     plot.getAxis("left").setLabel("")
+                    plot.getAxis("left").setStyle(showValues=False)
                     plot.setYLink(self.plots[0])
                 img = pg.ImageItem(axisOrder="row-major", autoLevels=False)
                 plot.addItem(img)
-                plot.setTitle(names[c], size="9pt")
+                if names[c]:
+                    plot.setTitle(names[c], size="9pt")
                 self.plots.append(plot)
                 self.images.append(img)
-            self.colorbar = pg.ColorBarItem(colorMap=diverging_cmap(), interactive=False, width=12)
+            self.colorbar = _diverging_colorbar()
             self.colorbar.setImageItem(self.images)
-            self.single.addItem(self.colorbar, row=0, col=C)
+            self.single.addItem(self.colorbar, row=1, col=C)
+            QTimer.singleShot(0, self._balance_channels)
         dt = float(ds.dt_ms)
         for c in range(C):
             self.images[c].setImage(maps[c], autoLevels=False)
@@ -302,8 +335,30 @@ class GradmapView(QWidget):
                                    padding=0)
         self.colorbar.setLevels((-level, level))
         what = self.title()
-        self.plots[0].setTitle(f"{ds.neuron_names[self.session.neuron]} — {what}"
-                               + (f" — {self._channel_names(C)[0]}" if C > 1 else ""), size="9pt")
+        self.single_title.setText(f"{ds.neuron_names[self.session.neuron]} — {what}", size="9pt")
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
+        if watched is self.single and event.type() == QEvent.Type.Resize:
+            QTimer.singleShot(0, self._balance_channels)
+        return False
+
+    def _balance_channels(self) -> None:
+        """Give the channels' images (ON | OFF) equal widths: the first column also holds the frequency axis, so
+        equal columns drew OFF narrower, and a long title on ON squeezed OFF to a sliver."""
+        C = len(self.plots)
+        if C < 2:
+            return
+        layout = self.single.ci.layout
+        left, _top, right, _bottom = layout.getContentsMargins()
+        spacing = max(layout.horizontalSpacing(), 0)
+        bar = self.colorbar.geometry().width() if self.colorbar.scene() is not None else 0
+        room = self.single.ci.geometry().width() - bar - left - right - spacing * C
+        extra = [p.geometry().width() - p.getViewBox().geometry().width() for p in self.plots]  # axes, margins
+        image = (room - sum(extra)) / C
+        if image < 10:
+            return
+        for c in range(C):
+            layout.setColumnFixedWidth(c, image + extra[c])
 
     def _draw_grid(self, run, arr: np.ndarray) -> None:
         ds = self.session.dataset
@@ -321,7 +376,6 @@ class GradmapView(QWidget):
                 parts.append(arr[n, c])
             tiles.append(np.concatenate(parts, axis=1))
         self.displayed = arr[self.session.neuron]
-        level = symmetric_level(tiles)
         if self.grid_neurons != neurons or len(self.grid_images) != len(neurons):
             self._grid_content = None
             self.grid.clear()
@@ -345,6 +399,7 @@ class GradmapView(QWidget):
         if content != self._grid_content:  # a new selection alone only moves the bold title
             self._grid_content = content
             for i, tile in enumerate(tiles):
+                level = symmetric_level([tile])  # each tile on its own symmetric scale: weak STRFs stay legible
                 self.grid_images[i].setImage(tile, autoLevels=False, levels=(-level, level))
                 self.grid_images[i].setRect(0, 0, width, F)
                 self.grid_plots[i].setRange(xRange=(0, width), yRange=(0, F), padding=0)
@@ -354,6 +409,7 @@ class GradmapView(QWidget):
             title = f"<b>{label}</b>" if n == self.session.neuron else label
             if self.grid_plots[i].titleLabel.text != title:  # re-laying out 16 titles costs ~1 ms each
                 self.grid_plots[i].setTitle(title, size="8pt")
+                self.grid_plots[i].getViewBox().setBorder(SELECTED_TILE_PEN if n == self.session.neuron else None)
 
     # --- grid clicks --------------------------------------------------------------------------------
     def tile_at(self, scene_pos) -> Optional[int]:
