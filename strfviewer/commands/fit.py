@@ -16,8 +16,11 @@ import argparse
 import json
 import math
 import shutil
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -230,9 +233,11 @@ def run(args: argparse.Namespace) -> int:
         for w in dataset.warnings:
             print(f"warning: {w}", file=sys.stderr)
     recorder = None if args.no_history else _HistoryRecorder(args.history, args.data, request)
+    cancel = threading.Event()
     try:
-        outcome = run_fit(dataset, request, progress=_ProgressBar(sys.stderr, not quiet))
-        write_output(out, outcome, dataset, request)
+        with _first_interrupt_cancels(cancel):
+            outcome = run_fit(dataset, request, progress=_ProgressBar(sys.stderr, not quiet), cancel=cancel)
+            write_output(out, outcome, dataset, request)
     except BaseException as exc:
         if recorder is not None:
             recorder.failed(exc)
@@ -244,6 +249,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"{request.spec.family} ({request.method}): {outcome.message}", file=sys.stderr)
         print(f"{parts}; {outcome.history.n_epochs} epoch(s) in {outcome.seconds:.1f} s -> {out}", file=sys.stderr)
     return 0
+
+
+@contextmanager
+def _first_interrupt_cancels(cancel: threading.Event):
+    """While inside: the first Ctrl-C (SIGINT) sets ``cancel`` (the fit stops after its current step and the
+    best weights so far are written), a second one raises ``KeyboardInterrupt`` (abort, exit code 130).
+    Outside the main thread (no signal handlers there) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\ncancelling: stopping after this step and writing the best weights so far "
+              "(Ctrl-C again aborts without writing)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _HistoryRecorder:

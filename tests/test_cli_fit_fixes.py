@@ -1,0 +1,55 @@
+"""``strfviewer fit``: Ctrl-C keeps the best weights so far, front-end options, small output fixes."""
+
+import json
+import os
+import signal
+
+import pytest
+
+from strfviewer.cli import main
+from strfviewer.commands import fit as fit_command
+from strfviewer.runs.history import RunHistory
+
+LN_ARGS = ["fit", "demo", "--model", "LN", "-T", "6", "--epochs", "50", "--patience", "0", "--no-warm-start",
+           "--device", "cpu", "--batch-size", "1"]
+
+
+def _interrupt_on_first_event(monkeypatch, n_signals):
+    """Send SIGINT to this process ``n_signals`` times at the fit's first progress event (a real signal)."""
+    sent = []
+
+    def on_event(self, ev):
+        if not sent:
+            sent.append(ev)
+            for _ in range(n_signals):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(fit_command._ProgressBar, "__call__", on_event)
+
+
+def test_first_ctrl_c_stops_the_fit_and_writes_the_best_weights(tmp_path, monkeypatch, capsys):
+    _interrupt_on_first_event(monkeypatch, 1)
+    out, db = tmp_path / "run", tmp_path / "h.sqlite"
+    rc = main(LN_ARGS + ["--out", str(out), "--history", str(db)])
+    assert rc == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped"] == "cancelled"
+    assert metrics["epochs"] == 0  # stopped before its first optimisation step was taken
+    assert len(metrics["test"]["cc_norm"]) == 12
+    assert (out / "model.safetensors").is_file()
+    assert "cancelling" in capsys.readouterr().err
+    with RunHistory(db) as history:
+        (record,) = history.runs()
+    assert record.status == "cancelled" and record.checkpoint == str(out.resolve())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_second_ctrl_c_aborts_at_once(tmp_path, monkeypatch, capsys):
+    _interrupt_on_first_event(monkeypatch, 2)
+    out, db = tmp_path / "run", tmp_path / "h.sqlite"
+    assert main(LN_ARGS + ["--out", str(out), "--history", str(db)]) == 130
+    assert not out.exists()
+    assert "interrupted" in capsys.readouterr().err
+    with RunHistory(db) as history:
+        (record,) = history.runs()
+    assert record.status == "failed"
