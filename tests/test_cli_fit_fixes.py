@@ -53,3 +53,31 @@ def test_second_ctrl_c_aborts_at_once(tmp_path, monkeypatch, capsys):
     with RunHistory(db) as history:
         (record,) = history.runs()
     assert record.status == "failed"
+
+
+def test_frontend_and_smoothing_options_reach_the_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    rc = main(["fit", "demo", "--method", "ridge", "-T", "4", "--bands", "16", "--dt-ms", "10", "--fmin-hz", "400",
+               "--fmax-hz", "8000", "--scale", "erb", "--compression", "none", "--smoothing-ms", "21",
+               "--out", str(out), "--quiet", "--no-history"])
+    assert rc == 0
+    from strfviewer.io.checkpoints import load_checkpoint
+
+    model, meta = load_checkpoint(out)
+    fe = meta["frontend"]
+    assert (fe["n_bands"], fe["dt_ms"], fe["f_min_hz"], fe["f_max_hz"]) == (16, 10.0, 400.0, 8000.0)
+    assert (fe["scale"], fe["compression"], fe["smoothing_ms"]) == ("erb", "none", 21.0)
+    assert meta["dt_ms"] == 10.0 and len(meta["freqs_hz"]) == 16 and model.F == 16
+    assert min(meta["freqs_hz"]) == pytest.approx(400.0) and max(meta["freqs_hz"]) == pytest.approx(8000.0)
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--scale", "bark"], "scale must be one of"),
+    (["--fmin-hz", "9000", "--fmax-hz", "8000"], "f_min_hz"),
+    (["--smoothing-ms", "-3"], "--smoothing-ms"),
+])
+def test_bad_frontend_options_are_one_line_errors(tmp_path, capsys, option, message):
+    assert main(["fit", "demo", "--method", "ridge", "--out", str(tmp_path / "x"), "--quiet", "--no-history"]
+                + option) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

@@ -37,6 +37,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "download, an NPZ file or 'demo'. Spectrograms are z-scored per band.")
     p.add_argument("data", metavar="DATA", help="cell folder, population folder, NPZ file or 'demo'")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoint + metrics.json)")
+    f = p.add_argument_group("front-end (spectrogram settings; default: 34 mel bands 500 Hz - 16 kHz, 5 ms frames, "
+                             "log amplitude)")
+    f.add_argument("--bands", type=int, metavar="F", help="number of frequency bands")
+    f.add_argument("--dt-ms", type=float, metavar="MS", help="frame (time bin) length in ms")
+    f.add_argument("--fmin-hz", type=float, metavar="HZ", help="lowest band centre in Hz")
+    f.add_argument("--fmax-hz", type=float, metavar="HZ", help="highest band centre in Hz (capped at Nyquist)")
+    f.add_argument("--scale", metavar="S", help="band spacing: mel, erb or log")
+    f.add_argument("--compression", metavar="C", help="amplitude compression: log or none")
+    f.add_argument("--smoothing-ms", type=float, metavar="MS",
+                   help="smooth the responses with a unit-gain Hanning window this wide (e.g. 21)")
     m = p.add_argument_group("model")
     m.add_argument("--model", default="Linear", metavar="NAME",
                    help="model family: Linear, LinearNonlinear (LN), NetworkReceptiveField, DNet, ConvNet2D, "
@@ -107,6 +117,36 @@ def _parse_split(text: Optional[str]):
     if len(fractions) != 3:
         raise ValueError(f"--split {text!r}: expected three fractions such as 0.7,0.15,0.15")
     return fractions
+
+
+#: command-line option (argparse dest) -> SpectrogramConfig field
+FRONTEND_OPTIONS = {"bands": "n_bands", "dt_ms": "dt_ms", "fmin_hz": "f_min_hz", "fmax_hz": "f_max_hz",
+                    "scale": "scale", "compression": "compression"}
+
+
+def frontend_config(args: argparse.Namespace):
+    """The :class:`SpectrogramConfig` the front-end options describe (``None`` when none is given: the
+    loader's default); ``ValueError`` naming the bad setting."""
+    from strfviewer.data.spectrogram import SpectrogramConfig
+
+    given = {field: getattr(args, dest) for dest, field in FRONTEND_OPTIONS.items()
+             if getattr(args, dest, None) is not None}
+    if not given:
+        return None
+    if str(args.data).strip().lower() == "demo":
+        from strfviewer.data.demo import DEMO_LOG_OFFSET
+
+        base = SpectrogramConfig(log_offset=DEMO_LOG_OFFSET)  # the demo's own default floor
+    else:
+        base = SpectrogramConfig()
+    return base.replace(**given)
+
+
+def _smoothing_ms(args: argparse.Namespace) -> Optional[float]:
+    value = getattr(args, "smoothing_ms", None)
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"--smoothing-ms must be > 0, not {value:g}")
+    return value
 
 
 def _family_name(name: str) -> str:
@@ -223,8 +263,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a folder")
+    frontend, smoothing_ms = frontend_config(args), _smoothing_ms(args)
     t0 = time.perf_counter()
-    dataset = load(args.data)
+    dataset = load(args.data, frontend=frontend, smoothing_ms=smoothing_ms)
+    if frontend is not None and str(args.data).lower().endswith(".npz"):
+        print(f"warning: {args.data}: an NPZ file holds computed spectrograms; the front-end options were "
+              f"ignored", file=sys.stderr)
     quiet = args.quiet
     if not quiet:
         print(f"{dataset.name or dataset.source}: {dataset.n_neurons} neuron(s), {len(dataset.stimuli)} stimuli, "
