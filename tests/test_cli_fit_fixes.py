@@ -81,3 +81,13 @@ def test_bad_frontend_options_are_one_line_errors(tmp_path, capsys, option, mess
                 + option) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_ridge_too_large_for_memory_is_a_clear_error(tmp_path, capsys):
+    # 34 bands x 3000 frames = 102000 columns: an 83 GB Gram matrix, more than any test machine has
+    rc = main(["fit", "demo", "-T", "3000", "--method", "ridge", "--out", str(tmp_path / "x"), "--quiet",
+               "--no-history"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "102000 x 102000" in err and "GB" in err and "--method sgd" in err
+    assert not (tmp_path / "x").exists()

@@ -113,3 +113,25 @@ def test_lagged_moments_equal_explicit_design_products():
     np.testing.assert_allclose(mx.numpy(), X.mean(0), atol=1e-12)
     np.testing.assert_allclose(gram.numpy(), Xc.T @ Xc, atol=1e-9)
     np.testing.assert_allclose(cross.numpy(), Xc.T @ Yc, atol=1e-9)
+
+
+def test_ridge_refuses_a_design_too_large_for_memory(monkeypatch):
+    from strfviewer.data import load
+    from strfviewer.fit import ridge
+    from strfviewer.fit.run import FitRequest, run_fit
+    from strfviewer.models.factory import ModelSpec
+
+    ds = load("demo")
+    monkeypatch.setattr(ridge, "available_memory_bytes", lambda: 20 * 1024 ** 2)  # 20 MB free
+    with pytest.raises(ridge.RidgeMemoryError) as info:  # 34 * 40 = 1360 columns: 4 x 15 MB of Gram matrices
+        fit_ridge_details(ds, T=40)
+    message = str(info.value)
+    assert "1360 x 1360" in message and "-T" in message and "sgd" in message
+    fit_ridge_details(ds, T=4)  # 136 columns still fit
+    # an SGD fit whose ridge warm start would not fit starts cold and says so
+    out = run_fit(ds, FitRequest(spec=ModelSpec(family="LinearNonlinear", T=40), epochs=0, device="cpu"))
+    assert out.details["warm_start"].startswith("skipped") and "no ridge warm start" in out.message
+    monkeypatch.setattr(ridge, "available_memory_bytes", lambda: None)  # unknown: a fixed cap
+    assert ridge.ridge_memory_bytes(1360) < ridge.FALLBACK_MEMORY_LIMIT
+    with pytest.raises(ridge.RidgeMemoryError, match="cap"):
+        ridge.check_ridge_memory(20000)

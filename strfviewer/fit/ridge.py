@@ -17,6 +17,7 @@ gradient descent of Linear, LinearNonlinear and similar models.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -28,6 +29,63 @@ from strfviewer.fit.metrics import pearson_cc
 
 #: default penalty grid, relative to the mean eigenvalue of the centred ``X'X``
 RELATIVE_ALPHAS = tuple(10.0 ** k for k in np.arange(-4.0, 3.01, 0.5))
+#: the ridge fit may use at most this fraction of the memory available when it starts
+MEMORY_FRACTION = 0.5
+#: the limit when the available memory cannot be read (bytes)
+FALLBACK_MEMORY_LIMIT = 2 * 1024 ** 3
+#: float64 ``D x D`` arrays alive at once at the peak (the Gram blocks, their reordered copy and the
+#: eigenvectors; the eigendecomposition's workspace is of the same order)
+_GRAM_COPIES = 4
+
+
+class RidgeMemoryError(ValueError):
+    """The ridge fit would need more memory than is safe to ask for (the message gives the sizes)."""
+
+    def __init__(self, message: str, needed_bytes: int) -> None:
+        super().__init__(message)
+        self.needed_bytes = needed_bytes
+
+
+def available_memory_bytes() -> Optional[int]:
+    """Memory the system can give without swapping (``MemAvailable`` of ``/proc/meminfo``, else the free
+    physical pages), ``None`` when neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def ridge_memory_bytes(n_columns: int, design_rows: int = 0) -> int:
+    """Estimated peak bytes of a ridge fit with ``n_columns`` design columns (``C * F * T``) that also
+    builds ``design_rows`` rows of explicit float64 design matrices."""
+    return int(_GRAM_COPIES * 8 * n_columns ** 2 + 8 * n_columns * design_rows)
+
+
+def _format_bytes(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
+
+
+def check_ridge_memory(n_columns: int, design_rows: int = 0, T: Optional[int] = None) -> None:
+    """Raise :class:`RidgeMemoryError` when the estimated peak memory of the fit exceeds
+    :data:`MEMORY_FRACTION` of the available memory (:data:`FALLBACK_MEMORY_LIMIT` when unknown)."""
+    needed = ridge_memory_bytes(n_columns, design_rows)
+    available = available_memory_bytes()
+    limit = MEMORY_FRACTION * available if available else FALLBACK_MEMORY_LIMIT
+    if needed <= limit:
+        return
+    where = (f"{_format_bytes(available)} available" if available
+             else f"a {_format_bytes(limit)} cap (available memory unknown)")
+    window = f"a smaller -T (now {T} frames)" if T is not None else "a smaller temporal window"
+    raise RidgeMemoryError(
+        f"ridge needs a {n_columns} x {n_columns} matrix ({_format_bytes(8 * n_columns ** 2)}; about "
+        f"{_format_bytes(needed)} in all, {where}); use {window}, fewer bands or --method sgd", needed)
 
 
 def lagged_design(features: np.ndarray, T: int) -> np.ndarray:
@@ -247,8 +305,10 @@ def fit_ridge_details(dataset, T: int, alphas: Optional[Sequence[float]] = None,
     strf = _strf_conv(model)
     if int(model.T) != int(T):
         raise ValueError(f"the model's temporal window is {model.T} frames, the ridge fit asked for {T}")
-    features = [_features(model, s.spec) for s in train]  # (C, F, L) each
     targets = [_targets(s.responses) for s in train]
+    explicit_rows = 2 * sum(len(y) for y in targets) if any(not np.isfinite(y).all() for y in targets) else 0
+    check_ridge_memory(int(strf.weight[0].numel()), explicit_rows + sum(s.spec.shape[-1] for s in val), int(T))
+    features = [_features(model, s.spec) for s in train]  # (C, F, L) each
     D = features[0].shape[0] * features[0].shape[1] * int(T)
     if D != strf.weight[0].numel():
         raise ValueError(f"design has {D} columns, the model's kernel {tuple(strf.weight.shape)} expects "

@@ -354,6 +354,8 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     metrics = score(dataset, predictions, request.metric_method)
     seconds = time.perf_counter() - t0
     message = history.message
+    if str(details.get("warm_start", "")).startswith("skipped"):
+        message = f"{message}; no ridge warm start (it would not fit in memory)"
     if "test" in metrics:
         message = f"{message}; test mean cc_norm {metrics['test'].mean_cc_norm:.3f}"
     return FitOutcome(model=model, history=history, metrics=metrics, predictions=predictions, seconds=seconds,
@@ -387,9 +389,13 @@ def _ridge(model, dataset, request, details, cancel, progress, threads):
 def _warm_start(model, dataset, request, details, threads) -> None:
     """Ridge solution written straight into the model's STRF kernel and readout BatchNorm (the output
     activation, if any, keeps its initialisation)."""
-    from strfviewer.fit.ridge import fit_ridge_details
+    from strfviewer.fit.ridge import RidgeMemoryError, fit_ridge_details
 
-    with torch_threads(threads):
-        res = fit_ridge_details(dataset, int(model.T), request.ridge_alphas, model=model)
+    try:
+        with torch_threads(threads):
+            res = fit_ridge_details(dataset, int(model.T), request.ridge_alphas, model=model)
+    except RidgeMemoryError as exc:  # the SGD fit itself may still fit in memory: start it cold
+        details["warm_start"] = f"skipped: {exc}"
+        return
     details["warm_start"] = "ridge"
     details["ridge_alpha"] = res.alpha.tolist()
