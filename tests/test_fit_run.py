@@ -115,3 +115,29 @@ def test_auto_loss_and_calibration_follow_the_model():
     assert effective_loss(lin, FitRequest()) == "mse"
     assert effective_loss(gru, FitRequest(loss="mse")) == "mse"
     assert "loss must be" in FitRequest(loss="l1").problems()[0]
+
+
+def test_separable_kernel_starts_from_the_rank1_ridge_strf():
+    import numpy as np
+
+    from strfviewer.data import load
+    from strfviewer.fit.ridge import rank1_factors
+    from strfviewer.fit.run import FitRequest, run_fit
+    from strfviewer.models.factory import ModelSpec
+
+    ds = load("demo")
+    ridge = run_fit(ds, FitRequest(spec=ModelSpec(family="Linear", T=8), method="ridge", device="cpu"))
+    for family in ("Linear", "LinearNonlinear"):
+        sep = run_fit(ds, FitRequest(spec=ModelSpec(family=family, kernel="separable", T=8), epochs=0,
+                                     device="cpu", loss="mse"))  # no epoch: the warm start itself
+        assert sep.details["warm_start"] == "ridge (rank-1 part)"
+        for name in [s.name for s in ds.stimuli_in("test")]:
+            a, b = ridge.predictions[name], sep.predictions[name]
+            cc = [np.corrcoef(a[n], b[n])[0, 1] for n in range(a.shape[0])]
+            assert np.median(cc) > 0.9, (family, name, cc)
+    # the factors are the leading SVD term, split evenly
+    w = np.random.default_rng(0).normal(size=(2, 1, 5, 4))
+    f, t = rank1_factors(w)
+    u, s, vh = np.linalg.svd(w[1, 0])
+    assert np.allclose(np.outer(f[1, 0], t[1, 0]), s[0] * np.outer(u[:, 0], vh[0]))
+    assert np.isclose(np.linalg.norm(f[1, 0]), np.linalg.norm(t[1, 0]))

@@ -76,7 +76,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--split", metavar="TRAIN,VAL,TEST",
                    help="stimulus split fractions in natural name order (default: the dataset's, 70/15/15)")
     t.add_argument("--no-warm-start", action="store_true",
-                   help="do not start Linear/LinearNonlinear from the ridge solution")
+                   help="do not start Linear/LinearNonlinear from the ridge solution (its rank-1 part for the "
+                        "separable kernel)")
     t.add_argument("--no-calibrate", action="store_true",
                    help="do not place the output nonlinearity at each neuron's mean rate before SGD")
     t.add_argument("--chunk-frames", type=int, metavar="N",

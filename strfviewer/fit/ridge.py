@@ -414,3 +414,30 @@ def warm_start(model: nn.Module, source: nn.Module) -> List[str]:
             dbn.load_state_dict(sbn.state_dict())
             copied.append("readout.bn")
     return copied
+
+
+def rank1_factors(weights: np.ndarray) -> tuple:
+    """Best rank-1 approximation of each ``(F, T)`` kernel of ``weights`` ``(N, C, F, T)``: ``(f (N, C, F),
+    t (N, C, T))`` with ``f[n, c] outer t[n, c]`` the leading SVD term ``s u v'`` (``f = sqrt(s) u``,
+    ``t = sqrt(s) v``: both factors get the same norm)."""
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+    u, s, vh = torch.linalg.svd(w, full_matrices=False)  # batched over (N, C)
+    root = s[..., 0].sqrt()
+    return (u[..., :, 0] * root[..., None]).numpy(), (vh[..., 0, :] * root[..., None]).numpy()
+
+
+@torch.no_grad()
+def warm_start_separable(model: nn.Module, result: RidgeResult) -> None:
+    """Set a separable STRF kernel (``readout.strf.kernel`` with ``weight_f (N, C, F, 1)``, ``weight_t
+    (N, C, 1, T)``) to the rank-1 part of the ridge STRFs of ``result``, its bias to the ridge bias, and the
+    readout BatchNorm to pass the ridge prediction through (as for the full kernel)."""
+    kernel = model.readout.strf.kernel
+    f, t = rank1_factors(result.weights)
+    dev, dtype = kernel.weight_f.device, kernel.weight_f.dtype
+    kernel.weight_f.copy_(torch.as_tensor(f, dtype=dtype, device=dev).reshape(kernel.weight_f.shape))
+    kernel.weight_t.copy_(torch.as_tensor(t, dtype=dtype, device=dev).reshape(kernel.weight_t.shape))
+    if kernel.bias is not None:
+        kernel.bias.copy_(torch.as_tensor(result.bias, dtype=dtype, device=dev))
+    dbn, sbn = getattr(model.readout, "bn", None), getattr(result.model.readout, "bn", None)
+    if isinstance(dbn, nn.modules.batchnorm._BatchNorm) and isinstance(sbn, nn.modules.batchnorm._BatchNorm):
+        dbn.load_state_dict(sbn.state_dict())

@@ -269,6 +269,13 @@ def _full_kernel(model: nn.Module) -> bool:
     return isinstance(kernel, nn.Conv2d)
 
 
+def _separable_kernel(model: nn.Module) -> bool:
+    from strfviewer.models.kernels import SeparableSTRF
+
+    kernel = getattr(getattr(getattr(model, "readout", None), "strf", None), "kernel", None)
+    return isinstance(kernel, SeparableSTRF)
+
+
 def is_recurrent(model: nn.Module) -> bool:
     """True when the model holds a GRU / LSTM / RNN layer."""
     return any(isinstance(m, nn.RNNBase) for m in model.modules())
@@ -330,7 +337,8 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
                              f"{' with kernel ' + spec.kernel if spec.kernel else ''}); use method 'sgd'")
         history, cancelled = _ridge(model, dataset, request, details, cancel, progress, threads)
     else:
-        if request.warm_start and spec.family in WARM_START_FAMILIES and _full_kernel(model):
+        if request.warm_start and spec.family in WARM_START_FAMILIES and (_full_kernel(model)
+                                                                          or _separable_kernel(model)):
             _warm_start(model, dataset, request, details, threads)
         loss = effective_loss(model, request)
         if request.calibrate and loss == "poisson":
@@ -388,14 +396,26 @@ def _ridge(model, dataset, request, details, cancel, progress, threads):
 
 def _warm_start(model, dataset, request, details, threads) -> None:
     """Ridge solution written straight into the model's STRF kernel and readout BatchNorm (the output
-    activation, if any, keeps its initialisation)."""
-    from strfviewer.fit.ridge import RidgeMemoryError, fit_ridge_details
+    activation, if any, keeps its initialisation).
 
+    A separable kernel starts from the rank-1 part of each ridge STRF (fitted on a full-kernel twin that
+    shares the model's prefilter)."""
+    from strfviewer.fit.ridge import RidgeMemoryError, fit_ridge_details, warm_start_separable
+
+    separable = not _full_kernel(model)
+    target = model
+    if separable:
+        from strfviewer.models.factory import build_model, swap
+
+        target = build_model(swap(request.spec, kernel="full"), dataset.n_freqs, dataset.n_neurons)
+        target.prefiltering = model.prefiltering  # the same (untrained) prefilter output feeds the ridge
     try:
         with torch_threads(threads):
-            res = fit_ridge_details(dataset, int(model.T), request.ridge_alphas, model=model)
+            res = fit_ridge_details(dataset, int(model.T), request.ridge_alphas, model=target)
     except RidgeMemoryError as exc:  # the SGD fit itself may still fit in memory: start it cold
         details["warm_start"] = f"skipped: {exc}"
         return
-    details["warm_start"] = "ridge"
+    if separable:
+        warm_start_separable(model, res)
+    details["warm_start"] = "ridge (rank-1 part)" if separable else "ridge"
     details["ridge_alpha"] = res.alpha.tolist()
