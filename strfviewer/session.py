@@ -293,5 +293,7 @@ class Session:
             return "no dataset"
         counts = [sum(1 for s in ds.stimuli if ds.split.get(s.name) == k) for k in ("train", "val", "test")]
         label = ds.name or ds.source or "dataset"
-        return (f"{label}: {ds.n_neurons} neurons, {len(ds.stimuli)} stimuli "
+        neurons = "1 neuron" if ds.n_neurons == 1 else f"{ds.n_neurons} neurons"
+        stimuli = "1 stimulus" if len(ds.stimuli) == 1 else f"{len(ds.stimuli)} stimuli"
+        return (f"{label}: {neurons}, {stimuli} "
                 f"({counts[0]}/{counts[1]}/{counts[2]}), {ds.n_freqs} bands, {ds.dt_ms:g} ms")

@@ -8,8 +8,10 @@ import warnings
 from typing import List, Optional
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from strfviewer.gui.views.table_keys import RowHomeEnd
 
 SORT_ROLE = Qt.UserRole + 1
 FIXED_COLUMNS = ("#", "neuron", "spikes", "cc_max")
@@ -131,6 +133,8 @@ class NeuronTableModel(QAbstractTableModel):
             if isinstance(v, float) and not math.isfinite(v):
                 return -math.inf
             return v
+        if role == Qt.ToolTipRole and index.column() == 1:
+            return str(v)  # the full name when the column is narrowed
         if role == Qt.TextAlignmentRole:
             return int(Qt.AlignLeft | Qt.AlignVCenter) if index.column() == 1 else int(Qt.AlignRight | Qt.AlignVCenter)
         return None
@@ -167,6 +171,8 @@ class NeuronTableView(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.sortByColumn(0, Qt.AscendingOrder)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self._home_end = RowHomeEnd(self.table)
+        self.table.viewport().installEventFilter(self)
         self._syncing = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -197,6 +203,32 @@ class NeuronTableView(QWidget):
         header = self.table.horizontalHeader()
         header.setResizeContentsPrecision(200)
         self.table.resizeColumnsToContents()
+        self._squeeze_columns()
+
+    def _squeeze_columns(self) -> None:
+        """When the columns are wider than the table, narrow the name column (long names are elided, the
+        tooltip has them in full) so that the cc_max and cc_norm numbers stay in view: a long neuron name (a
+        cell folder's) pushed the only cc_norm column out of the dock. Several runs' columns may still scroll."""
+        header = self.table.horizontalHeader()
+        room = self.table.viewport().width()
+        if room <= 0 or self.proxy.columnCount() < 2:
+            return
+        excess = header.length() - room
+        if excess <= 0:
+            return
+        name_min = self.table.fontMetrics().horizontalAdvance("neuron") + 16
+        width = max(header.sectionSize(1) - excess, name_min)
+        if width < header.sectionSize(1):
+            header.resizeSection(1, width)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            old, new = event.oldSize().width(), event.size().width()
+            if new < old or old <= 0:
+                self._squeeze_columns()
+            elif new > old:
+                self._fit_columns()
+        return False
 
     def sync_selection(self) -> None:
         """Make the current row the session's neuron (no signal back to the session)."""

@@ -8,6 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from strfviewer.gui.views.table_keys import RowHomeEnd
+
 SPLIT_COLOURS = {"train": QColor(60, 140, 60), "val": QColor(200, 130, 20), "test": QColor(40, 100, 200)}
 
 
@@ -30,6 +32,7 @@ class StimulusListView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.currentCellChanged.connect(self._row_changed)
+        self._home_end = RowHomeEnd(self.table)
         self._names: list = []
         self._syncing = False
         layout = QVBoxLayout(self)
