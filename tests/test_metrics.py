@@ -160,3 +160,21 @@ def test_pearson_and_bad_shapes():
     _, responses = _population(rng, n_stim=1, n_neurons=1, length=100, noise_sd=(1.0,))
     m = cc_norm_from_trials(responses, [np.zeros((1, 100))])
     assert np.isnan(m.cc[0]) and np.isnan(m.cc_norm[0])
+
+
+def test_neuron_without_data_is_not_called_single_trial():
+    rng = np.random.default_rng(0)
+    resp = rng.poisson(2.0, size=(3, 5, 200)).astype(float)  # 3 neurons, 5 trials
+    resp[1, 1:] = np.nan  # neuron 1: a single trial
+    resp[2] = np.nan  # neuron 2: not recorded on these stimuli at all
+    pred = resp[:, :1].mean(axis=1) + rng.normal(size=(3, 200))
+    m = cc_norm_from_trials([resp], [np.nan_to_num(pred)])
+    assert list(m.single_trial) == [False, True, False]
+    assert list(m.no_data) == [False, False, True]
+    assert np.isnan(m.cc_norm[2]) and np.isfinite(m.cc_norm[1])
+    notes = " ".join(m.notes)
+    assert "1 neuron(s) have a single trial" in notes and "1 neuron(s) have no recorded responses" in notes
+    assert "no measurable signal" not in notes
+    d = m.to_dict()
+    assert d["no_data"] == [False, False, True]
+    assert list(type(m).from_dict(d).no_data) == [False, False, True]

@@ -16,7 +16,9 @@ Two ceilings:
   (stimuli with ``rho <= 0`` dropped), combined weighted by valid bins; ``cc_norm = cc / cc_max``.
 
 With a single trial (``R = 1`` for every stimulus of a neuron) no ceiling can be estimated: ``cc_norm`` falls
-back to the plain ``cc``, ``cc_max`` is ``NaN`` and ``NeuronMetrics.single_trial`` flags the neuron.
+back to the plain ``cc``, ``cc_max`` is ``NaN`` and ``NeuronMetrics.single_trial`` flags the neuron. A neuron
+with no recorded response at all in the stimuli scored (e.g. a cell not played the test stimuli) gets ``NaN``
+scores and is flagged by ``NeuronMetrics.no_data`` (not as single-trial).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class NeuronMetrics:
     single_trial: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     n_bins: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     notes: List[str] = field(default_factory=list)
+    no_data: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def n_neurons(self) -> int:
@@ -131,6 +134,7 @@ class NeuronMetrics:
             "mean_cc_norm": _json_float(self.mean_cc_norm),
             "method": self.method,
             "single_trial": [bool(x) for x in self.single_trial],
+            "no_data": [bool(x) for x in self.no_data],
             "notes": list(self.notes),
         }
 
@@ -142,7 +146,8 @@ class NeuronMetrics:
         cc = arr("cc")
         return cls(cc=cc, cc_max=arr("cc_max"), cc_norm=arr("cc_norm"), method=str(d.get("method", "sp")),
                    single_trial=np.array(d.get("single_trial", [False] * len(cc)), dtype=bool),
-                   n_bins=np.zeros(len(cc), dtype=np.int64), notes=list(d.get("notes", [])))
+                   n_bins=np.zeros(len(cc), dtype=np.int64), notes=list(d.get("notes", [])),
+                   no_data=np.array(d.get("no_data", [False] * len(cc)), dtype=bool))
 
 
 def _nanmean(x: np.ndarray) -> float:
@@ -361,8 +366,8 @@ class NoiseCeiling:
     """What the ceiling needs from the responses alone, computed once and reused every epoch.
 
     ``psths``: per-stimulus trial means ``(N, T_s)``; ``sp``: signal power ``(N,)``; ``split_half``:
-    split-half ``cc_max`` ``(N,)`` (only for that method); ``single_trial``: ``(N,)`` neurons where no
-    stimulus has 2 trials.
+    split-half ``cc_max`` ``(N,)`` (only for that method); ``single_trial``: ``(N,)`` neurons with data where
+    no stimulus has 2 trials; ``no_data``: ``(N,)`` neurons without a single recorded bin in these stimuli.
     """
 
     psths: List[np.ndarray]
@@ -370,6 +375,11 @@ class NoiseCeiling:
     sp: np.ndarray
     split_half: Optional[np.ndarray]
     single_trial: np.ndarray
+    no_data: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        if self.no_data is None:
+            self.no_data = np.zeros(len(self.single_trial), dtype=bool)
 
 
 def noise_ceiling(responses, method: str = "sp", max_splits: int = MAX_SPLITS) -> NoiseCeiling:
@@ -382,14 +392,18 @@ def noise_ceiling(responses, method: str = "sp", max_splits: int = MAX_SPLITS) -
         if r.shape[0] != n_neurons:
             raise ValueError(f"responses[{i}]: {r.shape[0]} neurons, expected {n_neurons}")
     multi = np.zeros(n_neurons, dtype=bool)
+    has_data = np.zeros(n_neurons, dtype=bool)
     for r in resp:
-        multi |= np.isfinite(r).any(axis=2).sum(axis=1) >= 2
+        trials_with_data = np.isfinite(r).any(axis=2).sum(axis=1)
+        multi |= trials_with_data >= 2
+        has_data |= trials_with_data >= 1
     return NoiseCeiling(
         psths=[trial_mean(r) for r in resp],
         method=method,
         sp=signal_power(resp),
         split_half=split_half_ceiling(resp, max_splits) if method == "split_half" else None,
-        single_trial=~multi,
+        single_trial=has_data & ~multi,
+        no_data=~has_data,
     )
 
 
@@ -418,11 +432,15 @@ def metrics_with_ceiling(ceiling: NoiseCeiling, predictions) -> NeuronMetrics:
         cc_max = np.where(single, np.nan, cc_max)
         notes.append(f"{int(single.sum())} neuron(s) have a single trial per stimulus: cc_norm is the plain cc "
                      f"(no noise ceiling can be estimated)")
-    no_signal = ~single & ~np.isfinite(cc_max)
+    no_data = ceiling.no_data
+    if no_data.any():
+        notes.append(f"{int(no_data.sum())} neuron(s) have no recorded responses in these stimuli (none in this "
+                     f"split): no scores")
+    no_signal = ~single & ~no_data & ~np.isfinite(cc_max)
     if no_signal.any():
         notes.append(f"{int(no_signal.sum())} neuron(s) have no measurable signal power: cc_norm is NaN")
     return NeuronMetrics(cc=cc, cc_max=cc_max, cc_norm=cc_norm, method=ceiling.method, single_trial=single.copy(),
-                         n_bins=mom.n.astype(np.int64), notes=notes)
+                         n_bins=mom.n.astype(np.int64), notes=notes, no_data=no_data.copy())
 
 
 def cc_norm_from_trials(responses, predictions, method: str = "sp", max_splits: int = MAX_SPLITS) -> NeuronMetrics:
