@@ -91,3 +91,29 @@ def test_ridge_too_large_for_memory_is_a_clear_error(tmp_path, capsys):
     assert rc == 2 and len(err.splitlines()) == 1
     assert "102000 x 102000" in err and "GB" in err and "--method sgd" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_ridge_metadata_has_the_data_hash_and_closed_form_stop(tmp_path):
+    from strfviewer.io.checkpoints import load_checkpoint
+    from strfviewer.runs.identity import dataset_hash
+
+    out = tmp_path / "ridge"
+    assert main(["fit", "demo", "--method", "ridge", "-T", "4", "--out", str(out), "--quiet", "--no-history"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped"] == "closed_form" and metrics["epochs"] == 0
+    _, meta = load_checkpoint(out)
+    assert meta["dataset"]["hash"] == dataset_hash("demo") and meta["dataset"]["source"] == "demo"
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "proc"])
+def test_unwritable_out_is_one_readable_line_before_fitting(tmp_path, capsys, where):
+    if where == "under_a_file":
+        (tmp_path / "file").write_text("x")
+        out = tmp_path / "file" / "run"
+    else:
+        out = "/proc/strfviewer-nope"
+    rc = main(["fit", "demo", "--model", "LN", "--epochs", "100", "--out", str(out), "--quiet", "--no-history"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert f"--out {out}: cannot create the folder" in err
+    assert ".part" not in err and ".probe" not in err and "Errno" not in err

@@ -227,8 +227,40 @@ def _json_safe(value):
     return value
 
 
-def write_output(out: Path, outcome, dataset, request) -> Path:
-    """Checkpoint + ``metrics.json`` into ``out``, atomically; refuses a folder holding other files."""
+def check_writable(out: Path) -> None:
+    """``ValueError`` (one readable line) when the output folder ``out`` cannot be created beside its
+    parent; checked before a fit so that hours of fitting are not lost at the end."""
+    import tempfile
+
+    out = Path(out).expanduser()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".probe", dir=out.parent)).rmdir()
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot create the folder ({_os_reason(exc)})") from None
+
+
+def _os_reason(exc: OSError) -> str:
+    """The reason of an ``OSError`` without the temporary file names it may carry."""
+    return exc.strerror or type(exc).__name__
+
+
+def _source_hash(dataset) -> Optional[str]:
+    """Content hash of the data behind ``dataset`` (:func:`strfviewer.runs.identity.dataset_hash`), or
+    ``None`` when its source is no longer readable."""
+    from strfviewer.runs.identity import dataset_hash
+
+    try:
+        return dataset_hash(str(dataset.source))
+    except OSError:
+        return None
+
+
+def write_output(out: Path, outcome, dataset, request, data_hash: Optional[str] = None) -> Path:
+    """Checkpoint + ``metrics.json`` into ``out``, atomically; refuses a folder holding other files.
+
+    ``data_hash``: the content hash of the data for the metadata's ``dataset`` (computed from
+    ``dataset.source`` when not given)."""
     from strfviewer.io.atomic import atomic_dir
     from strfviewer.io.checkpoints import save_checkpoint
 
@@ -244,26 +276,32 @@ def write_output(out: Path, outcome, dataset, request) -> Path:
         "frontend": dict(dataset.frontend), "freqs_hz": [float(f) for f in dataset.freqs_hz],
         "dt_ms": float(dataset.dt_ms), "spec": request.spec.to_dict(), "fit": request.to_dict(),
         "metrics": metrics, "neuron_names": list(dataset.neuron_names),
-        "dataset": {"source": str(dataset.source), "name": dataset.name, "split": outcome.split},
+        "dataset": {"source": str(dataset.source), "name": dataset.name, "split": outcome.split,
+                    "hash": data_hash or _source_hash(dataset)},
     }
-    with atomic_dir(out) as tmp:
-        ckpt = save_checkpoint(outcome.model.to("cpu"), tmp / "checkpoint", metadata=_json_safe(metadata))
-        for f in Path(ckpt).iterdir():
-            shutil.move(str(f), str(tmp / f.name))
-        Path(ckpt).rmdir()
-        (tmp / METRICS_FILE).write_text(json.dumps(_json_safe(metrics), indent=2, allow_nan=False) + "\n",
-                                        encoding="utf-8")
+    try:
+        with atomic_dir(out) as tmp:
+            ckpt = save_checkpoint(outcome.model.to("cpu"), tmp / "checkpoint", metadata=_json_safe(metadata))
+            for f in Path(ckpt).iterdir():
+                shutil.move(str(f), str(tmp / f.name))
+            Path(ckpt).rmdir()
+            (tmp / METRICS_FILE).write_text(json.dumps(_json_safe(metrics), indent=2, allow_nan=False) + "\n",
+                                            encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{out}: cannot write the output folder ({_os_reason(exc)})") from None
     return out
 
 
 def run(args: argparse.Namespace) -> int:
     from strfviewer.data import load
     from strfviewer.fit.run import run_fit
+    from strfviewer.runs.identity import dataset_hash
 
     request = build_request(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a folder")
+    check_writable(out)
     frontend, smoothing_ms = frontend_config(args), _smoothing_ms(args)
     t0 = time.perf_counter()
     dataset = load(args.data, frontend=frontend, smoothing_ms=smoothing_ms)
@@ -277,12 +315,13 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         for w in dataset.warnings:
             print(f"warning: {w}", file=sys.stderr)
-    recorder = None if args.no_history else _HistoryRecorder(args.history, args.data, request)
+    data_hash = dataset_hash(str(args.data))
+    recorder = None if args.no_history else _HistoryRecorder(args.history, args.data, request, data_hash)
     cancel = threading.Event()
     try:
         with _first_interrupt_cancels(cancel):
             outcome = run_fit(dataset, request, progress=_ProgressBar(sys.stderr, not quiet), cancel=cancel)
-            write_output(out, outcome, dataset, request)
+            write_output(out, outcome, dataset, request, data_hash)
     except BaseException as exc:
         if recorder is not None:
             recorder.failed(exc)
@@ -322,13 +361,12 @@ def _first_interrupt_cancels(cancel: threading.Event):
 class _HistoryRecorder:
     """Records one CLI fit in the run history: a 'running' row now, its result (or failure) at the end."""
 
-    def __init__(self, path, data: str, request) -> None:
+    def __init__(self, path, data: str, request, data_hash: str) -> None:
         from strfviewer.runs.history import RunHistory
-        from strfviewer.runs.identity import dataset_hash
 
         self.history = RunHistory(path)
         self.run_id = self.history.start_run({"spec": request.spec.to_dict(), "request": request.to_dict()},
-                                             dataset_path=str(data), dataset_hash=dataset_hash(str(data)),
+                                             dataset_path=str(data), dataset_hash=data_hash,
                                              source="cli")
         self.t0 = time.perf_counter()
 

@@ -91,7 +91,8 @@ class EpochRecord:
 class FitHistory:
     """What happened: one record per finished epoch, the best one, and why the fit stopped.
 
-    ``stopped``: ``"max_epochs"``, ``"early_stopping"``, ``"cancelled"`` or ``"non_finite_loss"``.
+    ``stopped``: ``"max_epochs"``, ``"early_stopping"``, ``"cancelled"`` or ``"non_finite_loss"``
+    (``"closed_form"`` for a ridge fit, which has no epochs).
     """
 
     epochs: List[EpochRecord] = field(default_factory=list)

@@ -374,7 +374,7 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
 def _ridge(model, dataset, request, details, cancel, progress, threads):
     from strfviewer.fit.ridge import fit_ridge_details
 
-    history = FitHistory(monitor="val_cc", stopped="max_epochs")
+    history = FitHistory(monitor="val_cc", stopped="closed_form")  # no epochs: solved directly
     if cancel.is_set():
         history.stopped, history.message = "cancelled", "cancelled before the ridge fit"
         return history, True
