@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     init = parse_init(args.init)
     if args.frames is not None and not isinstance(init, str):
         raise ValueError(f"-T {args.frames}: the dream takes its length from --init {args.init}; give one of them")
-    model, axes, metadata = load_model(args.checkpoint, args.device)
+    model, axes, metadata = load_model(args.checkpoint, args.device, args.model_args)
     notes = list(axes.notes)
     clamp = parse_clamp(args, metadata, notes)
     neurons = parse_neurons(args.neurons, int(model.N))

@@ -24,7 +24,7 @@ from typing import Optional
 
 import numpy as np
 
-from strfviewer.commands.gradmap import add_map_choice, channel_names, compute_maps
+from strfviewer.commands.gradmap import add_map_choice, add_model_arg_option, channel_names, compute_maps
 
 READOUTS = ("last", "mean", "peak")
 
@@ -48,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", metavar="W,H", default="9,5.5", help="figure size in inches (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_model_arg_option(p)
     p.set_defaults(run=run)
 
 
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.commands.checkpoint_data import load_for_checkpoint
     from strfviewer.fit.run import predict, score
     from strfviewer.io import exports
-    from strfviewer.io.checkpoints import load_checkpoint
+    from strfviewer.commands.gradmap import open_checkpoint
 
     if not (args.figure or args.csv or args.npz):
         raise ValueError("nothing to export: give --figure, --csv and/or --npz")
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         suffix = Path(args.figure).suffix.lower().lstrip(".")
         if suffix not in ("png", "svg", "pdf"):
             raise ValueError(f"--figure {args.figure}: unknown format {suffix!r} (use .png, .svg or .pdf)")
-    model, metadata = load_checkpoint(args.checkpoint)
+    model, metadata = open_checkpoint(args.checkpoint, args.model_args)
     dataset, notes = load_for_checkpoint(args.data, metadata)
     N, F = int(getattr(model, "N", dataset.n_neurons)), int(getattr(model, "F", dataset.n_freqs))
     if N != dataset.n_neurons or F != dataset.n_freqs:

@@ -96,16 +96,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _parse_hyper(items: List[str]) -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--hyper {item!r}: expected KEY=VALUE")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
+    from strfviewer.commands.options import parse_assignments
+
+    return parse_assignments(items, "--hyper")
 
 
 def _parse_split(text: Optional[str]):

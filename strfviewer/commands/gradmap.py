@@ -53,16 +53,53 @@ def add_model_arguments(p: argparse.ArgumentParser, frames_help: str) -> None:
                    help="response value maximised: last frame, mean over time, or peak (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or mps (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    add_model_arg_option(p)
 
 
-def load_model(checkpoint: str, device: str):
-    """``(model, axes, metadata)`` of a checkpoint, the model on ``device`` in eval mode."""
+def add_model_arg_option(p: argparse.ArgumentParser) -> None:
+    """``--model-arg KEY=VALUE`` (repeatable) -> ``args.model_args``: see :func:`open_checkpoint`."""
+    p.add_argument("--model-arg", action="append", default=[], dest="model_args", metavar="KEY=VALUE",
+                   help="constructor argument the checkpoint does not store, e.g. prefiltering.kernel_size=651 "
+                        "for a deepSTRF checkpoint with a prefilter (dotted keys reach a module's arguments; "
+                        "VALUE parsed as JSON when it can be); repeatable")
+
+
+def _cli_hint(message: str) -> str:
+    """A loader message asking for ``extra_kwargs={'slot': {'key': ...}}`` completed with the option."""
+    import re
+
+    found = re.search(r"extra_kwargs=\{'(\w+)': \{([^}]*)\}\}", message)
+    if not found:
+        return message
+    keys = re.findall(r"'(\w+)': \.\.\.", found.group(2)) or ["KEY"]
+    options = " ".join(f"--model-arg {found.group(1)}.{k}=VALUE" for k in keys)
+    return f"{message} (on the command line: {options})"
+
+
+def open_checkpoint(checkpoint: str, model_args=()):
+    """``(model, metadata)`` of a checkpoint; ``model_args`` ``KEY=VALUE`` items (dotted keys nest) go to
+    :func:`strfviewer.io.checkpoints.load_checkpoint` as ``extra_kwargs``."""
+    from strfviewer.commands.options import parse_assignments
+    from strfviewer.io.checkpoints import CheckpointError, load_checkpoint
+
+    extra = parse_assignments(model_args or (), "--model-arg", dotted=True)
+    try:
+        return load_checkpoint(checkpoint, extra_kwargs=extra or None)
+    except CheckpointError as exc:
+        hinted = _cli_hint(str(exc))
+        if hinted == str(exc):
+            raise
+        raise ValueError(hinted) from None
+
+
+def load_model(checkpoint: str, device: str, model_args=()):
+    """``(model, axes, metadata)`` of a checkpoint, the model on ``device`` in eval mode (``model_args``: see
+    :func:`open_checkpoint`)."""
     import torch
 
     from strfviewer.analysis.model_axes import ModelAxes
-    from strfviewer.io.checkpoints import load_checkpoint
 
-    model, metadata = load_checkpoint(checkpoint)
+    model, metadata = open_checkpoint(checkpoint, model_args)
     try:
         model = model.to(torch.device(device))
     except (RuntimeError, AssertionError) as exc:
@@ -116,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
-    model, axes, _metadata = load_model(args.checkpoint, args.device)
+    model, axes, _metadata = load_model(args.checkpoint, args.device, args.model_args)
     maps, per_channel, notes = compute_maps(model, args.frames, args.readout, args.per_channel, axes.dt_ms)
     T = int(maps.shape[-1])
     arrays = results_arrays(axes.neuron_names, axes.freqs_hz, axes.dt_ms, gradmaps=maps.cpu().numpy(),
