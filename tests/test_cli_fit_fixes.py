@@ -117,3 +117,18 @@ def test_unwritable_out_is_one_readable_line_before_fitting(tmp_path, capsys, wh
     assert rc == 2 and len(err.splitlines()) == 1
     assert f"--out {out}: cannot create the folder" in err
     assert ".part" not in err and ".probe" not in err and "Errno" not in err
+
+
+def test_summary_prints_the_metric_notes(tmp_path, capsys):
+    import dataclasses
+
+    from strfviewer.data import load, save_npz
+
+    ds = load("demo")
+    single = dataclasses.replace(ds, stimuli=[dataclasses.replace(s, responses=s.responses[:, :1])
+                                              for s in ds.stimuli])
+    path = tmp_path / "single.npz"
+    save_npz(single, path)
+    assert main(["fit", str(path), "--method", "ridge", "-T", "4", "--out", str(tmp_path / "r"), "--no-history"]) == 0
+    err = capsys.readouterr().err
+    assert "note (test):" in err and "single trial" in err
