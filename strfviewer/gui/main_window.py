@@ -75,6 +75,8 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
             self.installed_features = []
         if not self._restored_state:
             self.arrange_docks()
+        else:  # again, now that the feature packs' docks exist (the first pass only knew the left docks)
+            self.restore_dock_state()
 
     # ================================================================================================
     # public API

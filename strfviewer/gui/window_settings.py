@@ -70,6 +70,16 @@ class WindowSettingsMixin:
         if s.value("view/grid", False) in (True, "true"):
             self.views["gradmap"].set_grid(True)
 
+    def restore_dock_state(self) -> bool:
+        """Apply the saved dock layout to the docks that exist now. ``restore_settings`` runs before the feature
+        packs add their docks, and ``restoreState`` leaves docks it did not know at their default place: every
+        later start put the Training, Runs, Listening... docks side by side instead of tabbed, and their minimum
+        widths made the window wider than the screen."""
+        state = self._settings.value("window/state")
+        if not (isinstance(state, QByteArray) and not state.isEmpty()):
+            return False
+        return bool(self.restoreState(state))
+
     def save_settings(self) -> None:
         s = self._settings
         s.setValue("window/geometry", self.saveGeometry())

@@ -1,0 +1,37 @@
+"""QA: the dock layout of a later start is the saved one, feature packs' docks included. The saved state used to
+be applied before the feature packs added their docks, so from the second start on the Training, Runs,
+Listening, Dream and Run history docks sat side by side (not tabbed) and made the window wider than the screen."""
+
+from PySide6.QtCore import Qt
+
+from strfviewer.gui.main_window import MainWindow
+from strfviewer.session import Session
+
+from .conftest import make_dataset
+
+
+def _tab_group(win, key):
+    dock = win.docks[key]
+    return {key} | {k for k, d in win.docks.items() if d in win.tabifiedDockWidgets(dock)}
+
+
+def test_feature_docks_stay_tabbed_after_a_restart(qtbot, settings):
+    ds = make_dataset()
+    first = MainWindow(session=Session(ds), settings=settings)
+    qtbot.addWidget(first)
+    first.resize(1200, 800)
+    first.show()
+    qtbot.wait(50)
+    group = _tab_group(first, "training_dock")
+    assert {"runs_dock", "listening_dock"} <= group  # the default layout: one tabbed group at the bottom
+    first.docks["runs_dock"].raise_()
+    first.close()
+
+    again = MainWindow(session=Session(ds), settings=settings)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.wait(50)
+    assert _tab_group(again, "training_dock") == group
+    assert again.dockWidgetArea(again.docks["runs_dock"]) == Qt.BottomDockWidgetArea
+    assert again.width() <= 1200 and again.height() <= 800
+    again.close()
