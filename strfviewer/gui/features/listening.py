@@ -394,7 +394,8 @@ class ListeningFeature(QObject):
             readout = getattr(gview, "readout", "last") or "last"
             cached = run.cache.get(("gradmap", readout, False))
             label = f"sonified gradmap of {name} ({readout}, {p.part_box.currentText()} part)"
-            fn = sonified_gradmap_job(model, neuron, readout, part, cached, ds.frontend, ds.freqs_hz, ds.dt_ms)
+            fn = sonified_gradmap_job(model, neuron, readout, part, cached, ds.frontend, ds.freqs_hz, ds.dt_ms,
+                                      cached_channels=run.cache.get(("gradmap", readout, True)))
 
         def finished(result) -> None:
             self.worker = None
@@ -498,13 +499,23 @@ def waveform_gradmap_job(model, neuron: int, reduce: str, wave: Optional[np.ndar
 
 
 def sonified_gradmap_job(model, neuron: int, readout: str, part: str, cached: Optional[np.ndarray],
-                         frontend: dict, freqs_hz, dt_ms: float) -> Callable:
+                         frontend: dict, freqs_hz, dt_ms: float,
+                         cached_channels: Optional[np.ndarray] = None) -> Callable:
+    """The raw-spectrogram gradmap of ``neuron``; for a prefiltered model whose raw map is zero everywhere
+    (AdapTrans / ICAdaptation at silence sit on a ReLU kink) its per-channel maps, channels summed (the raw map
+    played silence)."""
     def job(progress, cancel):
         from strfviewer.analysis import sonify
-        from strfviewer.gui.views.strf_data import compute_gradmaps
+        from strfviewer.gui.views.strf_data import compute_gradmaps, n_channels
 
         g = cached if cached is not None else compute_gradmaps(model, readout=readout, per_channel=False)
         strf = -np.asarray(g[neuron], dtype=np.float64)  # excitation positive
+        if not np.any(strf) and n_channels(model) > 1:
+            g = cached_channels if cached_channels is not None else compute_gradmaps(model, readout=readout,
+                                                                                     per_channel=True)
+            strf = -np.asarray(g[neuron], dtype=np.float64)  # (C, F, T): sonify sums the channels
+        if not np.any(strf):
+            raise ValueError("this neuron's gradmap is zero everywhere: there is nothing to play")
         cfg, rate = sonify.dataset_frontend(frontend, freqs_hz, dt_ms)
         result = sonify.sonify_strf(strf, cfg, rate, part=part, peak=SAFE_PEAK, cancel=cancel,
                                     progress=lambda step, n, loss: progress((step, n)) if step % 10 == 0 else None)
