@@ -75,6 +75,7 @@ def test_local_processes_record_results_skip_repeats_and_record_failures(tmp_pat
                 assert 0 < r.mean_test_cc_norm <= 1.2
                 model, meta = load_checkpoint(r.checkpoint)
                 assert len(meta["neuron_names"]) == len(r.neuron_names)
+                assert meta["dataset"]["hash"] == r.dataset_hash  # same identity as the history row
                 saved = json.loads((Path(r.checkpoint) / "metrics.json").read_text())
                 assert math.isclose(saved["test"]["mean_cc_norm"], r.mean_test_cc_norm)
             assert max(e[2] for e in events) == 2  # two trials ran at once

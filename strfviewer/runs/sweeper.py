@@ -115,7 +115,7 @@ def run_sweep(spec: SweepSpec, history: RunHistory, executor, *, checkpoints_dir
                     history.fail_run(run_id, report.errors.get(t.label(), "dataset not found"))
                     prog.failed += 1
                     continue
-                in_flight[executor.submit(t.to_dict())] = (t, run_id, time.monotonic())
+                in_flight[executor.submit({**t.to_dict(), "data_hash": hashes[t.data]})] = (t, run_id, time.monotonic())
                 prog.running = len(in_flight)
                 emit()
             if not in_flight:

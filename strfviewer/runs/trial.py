@@ -18,7 +18,7 @@ from strfviewer.runs.history import json_safe
 
 
 def execute_trial(trial: Dict[str, Any], torch_threads: Optional[int] = None) -> Dict[str, Any]:
-    """Fit one trial (``Trial.to_dict()``) and return its result dict.
+    """Fit one trial (``Trial.to_dict()``, plus ``data_hash`` when the driver knows it) and return its result.
 
     Keys: ``metrics`` (JSON layout above), ``neuron_names``, ``n_params``, ``epochs``, ``seconds``, ``device``,
     ``cancelled``, ``checkpoint_files`` ``{file name: bytes}``. Exceptions propagate (the driver records the
@@ -39,7 +39,8 @@ def execute_trial(trial: Dict[str, Any], torch_threads: Optional[int] = None) ->
     outcome = run_fit(dataset, request)
     metrics = json_safe(metrics_json(outcome))
     with tempfile.TemporaryDirectory(prefix="strfviewer-trial-") as tmp:
-        folder = write_output(Path(tmp) / "checkpoint", outcome, dataset, request)
+        folder = write_output(Path(tmp) / "checkpoint", outcome, dataset, request,
+                              data_hash=trial.get("data_hash"))
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     n_params = sum(p.numel() for p in outcome.model.parameters() if p.requires_grad)
     return {
