@@ -354,9 +354,10 @@ def run_checkpoint_metadata(run: Run, dataset) -> dict:
         meta["fit"] = run.request.to_dict()
     metrics = run.get_metrics() or {}
     meta["metrics"] = {split: m.to_dict() for split, m in metrics.items() if m is not None}
-    split = getattr(run.outcome, "split", None)
-    if split:  # the split the metrics were computed on
+    split = getattr(run.outcome, "split", None) or (dict(dataset.split or {}) if dataset is not None else None)
+    if split:  # the split the metrics were computed on; under "dataset" too, where the CLI writes and reads it
         meta["split"] = dict(split)
+        meta.setdefault("dataset", {})["split"] = dict(split)
     meta["run"] = {"name": run.name, "status": run.status, "message": run.message,
                    "epochs": run_epochs(run), "seconds": run_seconds(run)}
     return meta
@@ -435,7 +436,7 @@ def open_run_checkpoint(folder, dataset=None, device: str = "cpu") -> Run:
 
             predictions = predict(model, dataset, device)
             if metrics is None:  # a checkpoint saved without metrics (e.g. deepSTRF's): score it here
-                split = meta.get("split")
+                split = meta.get("split") or (meta.get("dataset") or {}).get("split")
                 scored = dataset.with_split(split) if isinstance(split, dict) and split else dataset
                 metrics = score(scored, predictions) or None
         else:
