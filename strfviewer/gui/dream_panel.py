@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QProgressBar, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from strfviewer.gui.views.axes import BandAxis, diverging_cmap
 
@@ -112,6 +112,7 @@ class DreamPanel(QWidget):
         self.progress.setValue(0)
         self.state = QLabel("")
         self.state.setObjectName("dreamState")
+        self.state.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # a long note must not widen the dock
         self.show_box = QComboBox()
         self.show_box.setToolTip("which dream the image shows")
 

@@ -182,11 +182,13 @@ class DreamFeature(QObject):
         self.panel.progress.setValue(int(1000 * result.steps_done / max(1, result.settings.get("steps", 1) or 1)))
         final = ", ".join(f"{v:.3g}" for v in np.asarray(result.final_response).ravel())
         what = "cancelled" if result.cancelled else "done"
-        self.panel.state.setText(f"{what} after {result.steps_done} steps; response {final}")
+        notes = "".join(f"; note: {n}" for n in (getattr(result, "notes", None) or []))
+        self.panel.state.setText(f"{what} after {result.steps_done} steps; response {final}{notes}")
+        self.panel.state.setToolTip(self.panel.state.text())
         for b in (self.panel.export_npz_button, self.panel.export_png_button, self.panel.listen_button):
             b.setEnabled(True)
         self._on_selection()
-        self.window.status(f"dream {what}: response {final}", 8000)
+        self.window.status(f"dream {what}: response {final}{notes}", 8000)
 
     def _failed(self, message: str) -> None:
         self.worker = None
