@@ -91,7 +91,7 @@ class WindowSettingsMixin:
 
     def arrange_docks(self) -> None:
         """Default layout: neurons above stimuli on the left; the docks feature packs add share one tabbed
-        area at the bottom (the first in front), so the four views keep most of the window."""
+        area at the bottom (Runs in front, else the first), so the four views keep most of the window."""
         for dock in self.docks.values():
             dock.setFloating(False)
             dock.show()
@@ -102,8 +102,10 @@ class WindowSettingsMixin:
             self.addDockWidget(Qt.BottomDockWidgetArea, dock)
         for other in group[1:]:
             self.tabifyDockWidget(group[0], other)
-        if group:
-            group[0].raise_()
+        if group:  # the Runs dock in front (an empty Training dock says little; a fit brings it forward)
+            front = self.docks.get("runs_dock")
+            self._front_dock = front if front in group else group[0]
+            self._front_dock.raise_()
         self._sizes_pending = (left, group[:1])
         if self.isVisible():
             self._apply_default_sizes()
@@ -115,6 +117,9 @@ class WindowSettingsMixin:
             self.resizeDocks(left, [max(240, min(380, self.width() // 4))] * len(left), Qt.Horizontal)
         if bottom:
             self.resizeDocks(bottom, [max(180, self.height() // 4)], Qt.Vertical)
+            front = getattr(self, "_front_dock", None)
+            if front is not None:  # again once shown: a raise before the first show may be lost
+                front.raise_()
         width = max(400, self.main_splitter.width())
         self.main_splitter.setSizes([width * 3 // 5, width * 2 // 5])
 

@@ -15,6 +15,12 @@ def _tab_group(win, key):
     return {key} | {k for k, d in win.docks.items() if d in win.tabifiedDockWidgets(dock)}
 
 
+def _in_front(win, key):
+    """The dock is the current tab of its group (a tabbed dock behind others still reports isVisible())."""
+    win.grab()
+    return not win.docks[key].visibleRegion().isEmpty()
+
+
 def test_feature_docks_stay_tabbed_after_a_restart(qtbot, settings):
     ds = make_dataset()
     first = MainWindow(session=Session(ds), settings=settings)
@@ -35,3 +41,20 @@ def test_feature_docks_stay_tabbed_after_a_restart(qtbot, settings):
     assert again.dockWidgetArea(again.docks["runs_dock"]) == Qt.BottomDockWidgetArea
     assert again.width() <= 1200 and again.height() <= 800
     again.close()
+
+
+def test_default_layout_shows_the_runs_tab_and_a_fit_brings_training_forward(qtbot, settings):
+    from .conftest import make_run
+
+    ds = make_dataset()
+    win = MainWindow(session=Session(ds), settings=settings)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.wait(50)
+    assert _in_front(win, "runs_dock") and not _in_front(win, "training_dock")
+    run = make_run(ds)
+    win.fitting._on_fit_started(run)  # what the fit queue's fit_started signal calls
+    qtbot.waitUntil(lambda: _in_front(win, "training_dock"), timeout=3000)
+    assert not _in_front(win, "runs_dock")
+    win.close()

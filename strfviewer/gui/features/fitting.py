@@ -153,9 +153,8 @@ class FittingFeature(QObject):
         self.training_panel.begin(run.name, getattr(request, "epochs", None)
                                   if getattr(request, "method", "sgd") != "ridge" else None)
         self.window.set_progress(0.0)  # determinate from the start: no busy animation during a long fit
-        if not self.training_dock.isVisible():
-            self.training_dock.show()
-            self.training_dock.raise_()
+        self.training_dock.show()
+        self.training_dock.raise_()  # in front of its tab group (a tabbed dock behind others still isVisible())
         self.window.status(f"Fitting {run.name}...")
         self._update_cancel_actions()
 
