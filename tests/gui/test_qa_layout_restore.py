@@ -21,22 +21,25 @@ def _in_front(win, key):
     return not win.docks[key].visibleRegion().isEmpty()
 
 
+def _shown_window(qtbot, settings, ds, size=None):
+    win = MainWindow(session=Session(ds), settings=settings)
+    qtbot.addWidget(win)
+    if size:
+        win.resize(*size)
+    win.show()
+    qtbot.wait(50)
+    return win
+
+
 def test_feature_docks_stay_tabbed_after_a_restart(qtbot, settings):
     ds = make_dataset()
-    first = MainWindow(session=Session(ds), settings=settings)
-    qtbot.addWidget(first)
-    first.resize(1200, 800)
-    first.show()
-    qtbot.wait(50)
+    first = _shown_window(qtbot, settings, ds, (1200, 800))
     group = _tab_group(first, "training_dock")
     assert {"runs_dock", "listening_dock"} <= group  # the default layout: one tabbed group at the bottom
     first.docks["runs_dock"].raise_()
     first.close()
 
-    again = MainWindow(session=Session(ds), settings=settings)
-    qtbot.addWidget(again)
-    again.show()
-    qtbot.wait(50)
+    again = _shown_window(qtbot, settings, ds)
     assert _tab_group(again, "training_dock") == group
     assert again.dockWidgetArea(again.docks["runs_dock"]) == Qt.BottomDockWidgetArea
     assert again.width() <= 1200 and again.height() <= 800
@@ -47,11 +50,7 @@ def test_default_layout_shows_the_runs_tab_and_a_fit_brings_training_forward(qtb
     from .conftest import make_run
 
     ds = make_dataset()
-    win = MainWindow(session=Session(ds), settings=settings)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.wait(50)
+    win = _shown_window(qtbot, settings, ds, (1200, 800))
     assert _in_front(win, "runs_dock") and not _in_front(win, "training_dock")
     run = make_run(ds)
     win.fitting._on_fit_started(run)  # what the fit queue's fit_started signal calls
