@@ -198,7 +198,7 @@ class _ProgressBar:
 
 def metrics_json(outcome) -> Dict[str, Any]:
     """The ``metrics.json`` content of a :class:`FitOutcome` (NaN as ``None``)."""
-    out: Dict[str, Any] = {part: m.to_dict() for part, m in outcome.metrics.items()}
+    out: Dict[str, Any] = outcome.metrics_dict()
     out["epochs"] = outcome.history.n_epochs
     out["best_epoch"] = outcome.history.best_epoch
     out["seconds"] = round(float(outcome.seconds), 3)
@@ -206,18 +206,6 @@ def metrics_json(outcome) -> Dict[str, Any]:
     out["message"] = outcome.message
     out["device"] = str(outcome.device)
     return out
-
-
-def _json_safe(value):
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _json_safe(value.tolist())
-    return value
 
 
 def check_writable(out: Path) -> None:
@@ -256,6 +244,7 @@ def write_output(out: Path, outcome, dataset, request, data_hash: Optional[str] 
     ``dataset.source`` when not given)."""
     from strfviewer.io.atomic import atomic_dir
     from strfviewer.io.checkpoints import save_checkpoint
+    from strfviewer.runs.history import json_safe
 
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
@@ -274,11 +263,11 @@ def write_output(out: Path, outcome, dataset, request, data_hash: Optional[str] 
     }
     try:
         with atomic_dir(out) as tmp:
-            ckpt = save_checkpoint(outcome.model.to("cpu"), tmp / "checkpoint", metadata=_json_safe(metadata))
+            ckpt = save_checkpoint(outcome.model.to("cpu"), tmp / "checkpoint", metadata=json_safe(metadata))
             for f in Path(ckpt).iterdir():
                 shutil.move(str(f), str(tmp / f.name))
             Path(ckpt).rmdir()
-            (tmp / METRICS_FILE).write_text(json.dumps(_json_safe(metrics), indent=2, allow_nan=False) + "\n",
+            (tmp / METRICS_FILE).write_text(json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n",
                                             encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"{out}: cannot write the output folder ({_os_reason(exc)})") from None
@@ -368,7 +357,7 @@ class _HistoryRecorder:
 
     def done(self, outcome, dataset, out: Path) -> None:
         n_params = sum(p.numel() for p in outcome.model.parameters() if p.requires_grad)
-        self.history.finish_run(self.run_id, metrics=_json_safe(metrics_json(outcome)),
+        self.history.finish_run(self.run_id, metrics=metrics_json(outcome),
                                 neuron_names=list(dataset.neuron_names), n_params=int(n_params),
                                 epochs=outcome.history.n_epochs, seconds=float(outcome.seconds),
                                 device=str(outcome.device), checkpoint=str(Path(out).resolve()),
