@@ -24,9 +24,8 @@ from typing import Optional
 
 import numpy as np
 
-from strfviewer.commands.gradmap import add_map_choice, add_model_arg_option, channel_names, compute_maps
-
-READOUTS = ("last", "mean", "peak")
+from strfviewer.commands.gradmap import (READOUT_CHOICES, add_map_choice, add_model_arg_option, channel_names,
+                                         compute_maps)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--neuron", metavar="I|NAME",
                    help="neuron of the figure: index or name (default: the best by test cc_norm)")
     p.add_argument("--stimulus", metavar="NAME", help="stimulus of the figure (default: the first test stimulus)")
-    p.add_argument("--readout", choices=READOUTS, default="last", help="gradmap readout (default: %(default)s)")
+    p.add_argument("--readout", choices=READOUT_CHOICES, default="last", help="gradmap readout (default: %(default)s)")
     add_map_choice(p)
     p.add_argument("--dpi", type=float, default=300.0, help="PNG resolution (default: %(default)s)")
     p.add_argument("--size", metavar="W,H", default="9,5.5", help="figure size in inches (default: %(default)s)")
