@@ -91,7 +91,9 @@ class Run:
         """Number of trainable parameters of the model, ``None`` without a model."""
         if self.model is None or not hasattr(self.model, "parameters"):
             return None
-        return int(sum(p.numel() for p in self.model.parameters() if p.requires_grad))
+        from strfviewer.models.factory import n_trainable_params
+
+        return n_trainable_params(self.model)
 
     @property
     def family(self) -> str:

@@ -356,7 +356,9 @@ class _HistoryRecorder:
         self.t0 = time.perf_counter()
 
     def done(self, outcome, dataset, out: Path) -> None:
-        n_params = sum(p.numel() for p in outcome.model.parameters() if p.requires_grad)
+        from strfviewer.models.factory import n_trainable_params
+
+        n_params = n_trainable_params(outcome.model)
         self.history.finish_run(self.run_id, metrics=metrics_json(outcome),
                                 neuron_names=list(dataset.neuron_names), n_params=int(n_params),
                                 epochs=outcome.history.n_epochs, seconds=float(outcome.seconds),

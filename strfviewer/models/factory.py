@@ -378,7 +378,8 @@ def spec_of(model: nn.Module) -> Optional[ModelSpec]:
                      T=int(getattr(model, "T", 15)) if fam.uses_T else 15, hyper=hyper)
 
 
-def _n_params(module: nn.Module) -> int:
+def n_trainable_params(module: nn.Module) -> int:
+    """Number of trainable (``requires_grad``) parameter values of ``module``."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
@@ -410,10 +411,10 @@ def describe(model: nn.Module) -> List[SlotInfo]:
             name = " + ".join(type(m).__name__ for m in mods)
             own = getattr(model, "core_summary", None)
             summary = own() if callable(own) else " -> ".join(_core_summary(m) for m in mods)
-            infos.append(SlotInfo(slot, name, sum(_n_params(m) for m in mods), summary))
+            infos.append(SlotInfo(slot, name, sum(n_trainable_params(m) for m in mods), summary))
             continue
         m = getattr(model, slot, nn.Identity())
-        infos.append(SlotInfo(slot, type(m).__name__, _n_params(m), _slot_summary(slot, m)))
+        infos.append(SlotInfo(slot, type(m).__name__, n_trainable_params(m), _slot_summary(slot, m)))
     return infos
 
 
@@ -428,7 +429,7 @@ def _slot_summary(slot: str, m: nn.Module) -> str:
         return "none (spectrogram input)" if slot == "wav2spec" else "identity"
     if slot == "prefiltering":
         return (f"{type(m).__name__}: {getattr(m, 'out_channels', 1)} channel(s), "
-                f"{getattr(m, 'K', '?')}-frame kernel, {'learnable' if _n_params(m) else 'frozen'}")
+                f"{getattr(m, 'K', '?')}-frame kernel, {'learnable' if n_trainable_params(m) else 'frozen'}")
     if slot == "readout":
         strf = getattr(m, "strf", None)
         act = type(getattr(m, "activation", nn.Identity())).__name__

@@ -29,7 +29,7 @@ def execute_trial(trial: Dict[str, Any], torch_threads: Optional[int] = None) ->
     from strfviewer.commands.fit import metrics_json, write_output
     from strfviewer.data import load
     from strfviewer.fit.run import FitRequest, run_fit
-    from strfviewer.models.factory import ModelSpec
+    from strfviewer.models.factory import ModelSpec, n_trainable_params
 
     if torch_threads:
         torch.set_num_threads(int(torch_threads))
@@ -42,7 +42,7 @@ def execute_trial(trial: Dict[str, Any], torch_threads: Optional[int] = None) ->
         folder = write_output(Path(tmp) / "checkpoint", outcome, dataset, request,
                               data_hash=trial.get("data_hash"))
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-    n_params = sum(p.numel() for p in outcome.model.parameters() if p.requires_grad)
+    n_params = n_trainable_params(outcome.model)
     return {
         "metrics": metrics, "neuron_names": list(dataset.neuron_names), "n_params": int(n_params),
         "epochs": outcome.history.n_epochs, "seconds": time.perf_counter() - t0, "device": str(outcome.device),
