@@ -209,7 +209,7 @@ def _check_descriptions(value: Any, config_path: Path, where: str) -> None:
         if kind not in _MODULE_KINDS:
             raise CheckpointError(config_path, f"{where}: {kind!r} is not a kind of module strfviewer builds "
                                                f"(expected one of {', '.join(_MODULE_KINDS)})")
-        if not isinstance(name, str) or not _is_registered(kind, name):
+        if not isinstance(name, str) or not registry.is_registered(kind, name):
             raise CheckpointError(config_path, f"{where}: unknown {kind} {name!r}; known {kind}s: "
                                                f"{', '.join(registry.names(kind))}")
         if not isinstance(value.get("kwargs", {}), dict):
@@ -217,16 +217,6 @@ def _check_descriptions(value: Any, config_path: Path, where: str) -> None:
         value = value.get("kwargs", {})
     for key, item in value.items():
         _check_descriptions(item, config_path, f"{where}.{key}")
-
-
-def _is_registered(kind: str, name: str) -> bool:
-    from strfviewer.models import registry
-
-    try:
-        registry.entry(kind, name)
-        return True
-    except KeyError:
-        return False
 
 
 def _shapes(model: nn.Module) -> Dict[str, Tuple[int, ...]]:

@@ -206,7 +206,7 @@ def check_spec(spec: ModelSpec) -> List[str]:
     reasons: List[str] = []
     if spec.family not in FAMILIES:
         return [f"unknown model family {spec.family!r}; known: {', '.join(FAMILIES)}"]
-    if not _is_alias("model", spec.family):
+    if not registry.is_registered("model", spec.family):
         return [f"model family {spec.family!r} is not available in this installation"]
     fam = FAMILIES[spec.family]
     cls = registry.get("model", spec.family)
@@ -214,7 +214,7 @@ def check_spec(spec: ModelSpec) -> List[str]:
         if not fam.has_kernel:
             reasons.append(f"{spec.family} has no STRF convolution, so it takes no kernel "
                            f"(kernels apply to: {', '.join(n for n, f in FAMILIES.items() if f.has_kernel)})")
-        elif not _is_alias("kernel", spec.kernel):
+        elif not registry.is_registered("kernel", spec.kernel):
             reasons.append(f"unknown kernel {spec.kernel!r}; known: {', '.join(registry.names('kernel'))}")
         else:
             allowed = [k for k in _kwarg_names(registry.get("kernel", spec.kernel).__init__)
@@ -223,7 +223,7 @@ def check_spec(spec: ModelSpec) -> List[str]:
     elif spec.kernel_kwargs:
         reasons.append("kernel_kwargs given without a kernel")
     if spec.prefilter not in (None, *NONE_NAMES):
-        if not _is_alias("prefilter", spec.prefilter):
+        if not registry.is_registered("prefilter", spec.prefilter):
             reasons.append(f"unknown prefilter {spec.prefilter!r}; known: {', '.join(registry.names('prefilter'))}")
         else:
             from strfviewer.models.prefilters import make_prefiltering
@@ -231,7 +231,7 @@ def check_spec(spec: ModelSpec) -> List[str]:
             reasons += _check_names("prefilter", list(spec.prefilter_kwargs), allowed)
     elif spec.prefilter_kwargs:
         reasons.append("prefilter_kwargs given without a prefilter")
-    if spec.activation is not None and not _is_alias("activation", spec.activation):
+    if spec.activation is not None and not registry.is_registered("activation", spec.activation):
         reasons.append(f"unknown activation {spec.activation!r}; known: {', '.join(registry.names('activation'))}")
     if spec.rnn_type is not None:
         if spec.family != "StateNet":
@@ -265,14 +265,6 @@ def _check_option(opt: Option, value: Any) -> List[str]:
         if opt.maximum is not None and value > opt.maximum:
             return [f"{opt.name} must be <= {opt.maximum}, got {value}"]
     return []
-
-
-def _is_alias(kind: str, name: str) -> bool:
-    try:
-        registry.entry(kind, name)
-        return True
-    except KeyError:
-        return False
 
 
 def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:

@@ -83,6 +83,15 @@ def entry(kind: str, name: str) -> Entry:
             f"unknown {kind} {name!r}; known {kind}s: {', '.join(names(kind)) or '(none)'}") from None
 
 
+def is_registered(kind: str, name: str) -> bool:
+    """Whether ``name`` (a primary name or an alias) is registered for ``kind``."""
+    try:
+        entry(kind, name)
+        return True
+    except KeyError:
+        return False
+
+
 def names(kind: str) -> List[str]:
     """Primary names registered for ``kind``, in registration order (aliases excluded)."""
     _ensure_loaded()
