@@ -114,7 +114,9 @@ class NeuralDataset:
 
     def lags_ms(self, T: int) -> np.ndarray:
         """Lag axis ``(T,)`` in ms for a kernel of ``T`` frames, oldest first (``-(T-1)*dt .. 0``)."""
-        return (np.arange(T) - (T - 1)) * float(self.dt_ms)
+        from strfviewer.io.exports import lags_axis_ms
+
+        return lags_axis_ms(T, self.dt_ms)
 
     def with_split(self, split: Dict[str, str]) -> "NeuralDataset":
         """A shallow copy with another split assignment."""

@@ -84,7 +84,8 @@ def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def lags_axis_ms(T: int, dt_ms: float) -> np.ndarray:
-    """Lag axis ``(T,)`` in ms, oldest first: ``-(T-1)*dt .. 0`` (same as ``NeuralDataset.lags_ms``)."""
+    """Lag axis ``(T,)`` in ms, oldest first: ``-(T-1)*dt .. 0`` (``NeuralDataset.lags_ms`` and
+    ``ModelAxes.lags_ms`` return this)."""
     return (np.arange(int(T)) - (int(T) - 1)) * float(dt_ms)
 
 
