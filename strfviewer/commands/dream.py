@@ -11,8 +11,6 @@ Ctrl-C stops the dream and still writes what it reached.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -155,16 +153,9 @@ def run(args: argparse.Namespace) -> int:
     return 130 if result.cancelled else 0
 
 
-@contextlib.contextmanager
 def _interrupt_sets(stop: threading.Event):
     """While the block runs, Ctrl-C sets ``stop`` (the dream ends after its current step, results kept)
     instead of raising; outside the main thread signals cannot be caught and nothing changes."""
-    try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    except ValueError:          # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    from strfviewer.commands.interrupts import sigint_calls
+
+    return sigint_calls(lambda signum, frame: stop.set())

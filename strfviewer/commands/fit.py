@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import shutil
-import signal
 import sys
 import threading
 import time
@@ -325,9 +324,7 @@ def _first_interrupt_cancels(cancel: threading.Event):
     """While inside: the first Ctrl-C (SIGINT) sets ``cancel`` (the fit stops after its current step and the
     best weights so far are written), a second one raises ``KeyboardInterrupt`` (abort, exit code 130).
     Outside the main thread (no signal handlers there) nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    from strfviewer.commands.interrupts import sigint_calls
 
     def on_sigint(signum, frame):
         if cancel.is_set():
@@ -336,11 +333,8 @@ def _first_interrupt_cancels(cancel: threading.Event):
         print("\ncancelling: stopping after this step and writing the best weights so far "
               "(Ctrl-C again aborts without writing)", file=sys.stderr, flush=True)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
+    with sigint_calls(on_sigint):
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class _HistoryRecorder:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 
+from strfviewer.commands.interrupts import sigint_calls
 from strfviewer.runs.history import RunHistory, default_history_path
 from strfviewer.runs.sweep_spec import SweepSpec
 from strfviewer.runs.sweeper import CancelToken, SweepProgress, run_sweep
@@ -68,16 +68,15 @@ def run(args: argparse.Namespace) -> int:
                if level == 1 else "killing running trials")
         print(f"\n{msg}", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    executor = make_executor(args.address, args.workers)
-    print(f"sweep {spec.name!r}: {len(trials)} trial(s) on {executor.describe()}", file=sys.stderr)
-    try:
-        with RunHistory(args.history) as history:
-            report = run_sweep(spec, history, executor, checkpoints_dir=args.checkpoints,
-                               progress=_printer(sys.stderr), cancel=cancel)
-    finally:
-        executor.shutdown()
-        signal.signal(signal.SIGINT, previous)
+    with sigint_calls(on_sigint):
+        executor = make_executor(args.address, args.workers)
+        print(f"sweep {spec.name!r}: {len(trials)} trial(s) on {executor.describe()}", file=sys.stderr)
+        try:
+            with RunHistory(args.history) as history:
+                report = run_sweep(spec, history, executor, checkpoints_dir=args.checkpoints,
+                                   progress=_printer(sys.stderr), cancel=cancel)
+        finally:
+            executor.shutdown()
     p = report.progress
     print(f"sweep {spec.name!r} finished: {p.done} done, {p.failed} failed, {p.skipped} skipped (already in the "
           f"history), {p.cancelled} cancelled")
