@@ -39,6 +39,25 @@ def data_ceiling(dataset) -> np.ndarray:
     return np.asarray(m.cc_max, dtype=float)
 
 
+#: family names shortened in column headers (as deepSTRF's documentation writes them); tooltips keep the full names
+SHORT_FAMILIES = {"LinearNonlinear": "LN", "NetworkReceptiveField": "NRF"}
+HEADER_LINE = 14  # characters per header line for a run's name
+
+
+def header_name(name: str) -> str:
+    """A run name for a narrow column header: long family names shortened, wrapped on spaces at
+    ``HEADER_LINE`` characters (``'LinearNonlinear / AdapTrans'`` -> ``'LN / AdapTrans'``)."""
+    for long, short in SHORT_FAMILIES.items():
+        name = name.replace(long, short)
+    lines: List[str] = []
+    for word in name.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= HEADER_LINE:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
 class NeuronTableModel(QAbstractTableModel):
     """Rows = neurons (source order = dataset order). ``SORT_ROLE`` gives numbers for sorting."""
 
@@ -95,7 +114,7 @@ class NeuronTableModel(QAbstractTableModel):
             if section < len(FIXED_COLUMNS):
                 return FIXED_COLUMNS[section]
             run = self.run_values[section - len(FIXED_COLUMNS)][0]
-            return f"cc_norm\n{run.name}"
+            return f"cc_norm\n{header_name(run.name)}"
         if role == Qt.ToolTipRole:
             tips = {0: "index in the dataset", 1: "neuron name", 2: "spikes over all stimuli and trials",
                     3: "noise ceiling of the test stimuli (from the trials)"}
@@ -206,20 +225,34 @@ class NeuronTableView(QWidget):
         self._squeeze_columns()
 
     def _squeeze_columns(self) -> None:
-        """When the columns are wider than the table, narrow the name column (long names are elided, the
-        tooltip has them in full) so that the cc_max and cc_norm numbers stay in view: a long neuron name (a
-        cell folder's) pushed the only cc_norm column out of the dock. Several runs' columns may still scroll."""
+        """When the columns are wider than the table, take back the room Qt keeps for the sort arrow in the
+        numeric columns (down to their header and cell text), then narrow the name column (long names are elided, the tooltip
+        has them in full), so that the numbers stay in view: a long neuron name (a cell folder's) pushed the only
+        cc_norm column out of the dock. Many runs' columns may still scroll."""
         header = self.table.horizontalHeader()
         room = self.table.viewport().width()
-        if room <= 0 or self.proxy.columnCount() < 2:
+        count = self.proxy.columnCount()
+        if room <= 0 or count < 2:
             return
         excess = header.length() - room
         if excess <= 0:
             return
+        widths = [header.sectionSize(c) for c in range(count)]
+        metrics = header.fontMetrics()
+        header.setStretchLastSection(False)  # else the last section keeps its width whatever resizeSection says
+        for c in list(range(len(FIXED_COLUMNS), count)) + [0, 2, 3]:  # the run columns, then #, spikes, cc_max
+            text = str(self.proxy.headerData(c, Qt.Horizontal) or "")
+            cells = self.table.sizeHintForColumn(c)  # the rows' text (ResizeContentsPrecision rows)
+            tight = max(max(metrics.horizontalAdvance(line) for line in text.split("\n")) + 10, cells)
+            cut = min(excess, max(widths[c] - tight, 0))
+            widths[c] -= cut
+            excess -= cut
         name_min = self.table.fontMetrics().horizontalAdvance("neuron") + 16
-        width = max(header.sectionSize(1) - excess, name_min)
-        if width < header.sectionSize(1):
-            header.resizeSection(1, width)
+        widths[1] -= min(max(excess, 0), max(widths[1] - name_min, 0))
+        for c in range(count):
+            if widths[c] != header.sectionSize(c):
+                header.resizeSection(c, widths[c])
+        header.setStretchLastSection(True)
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
