@@ -32,7 +32,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -189,10 +189,3 @@ def _unwrap(v: Any) -> Any:
     if isinstance(v, dict) and set(v) == {"value"}:
         return v["value"]
     return v
-
-
-def trials_from_lists(name: str, data: Sequence[str], seeds: Sequence[int], models: Sequence[Dict[str, Any]],
-                      fit: Optional[Dict[str, Any]] = None) -> SweepSpec:
-    """Build a sweep in code (the app's Fit > New sweep... does this)."""
-    return SweepSpec.from_dict({"name": name, "data": list(data), "seeds": list(seeds), "model": list(models),
-                                "fit": dict(fit or {})})
