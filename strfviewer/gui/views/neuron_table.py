@@ -8,7 +8,7 @@ import warnings
 from typing import List, Optional
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
 
 from strfviewer.gui.views.table_keys import RowHomeEnd
@@ -191,6 +191,7 @@ class NeuronTableView(QWidget):
         self.table.sortByColumn(0, Qt.AscendingOrder)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self._home_end = RowHomeEnd(self.table)
+        self._squeeze_due = False
         self.table.viewport().installEventFilter(self)
         self._syncing = False
         layout = QVBoxLayout(self)
@@ -255,13 +256,14 @@ class NeuronTableView(QWidget):
         header.setStretchLastSection(True)
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
-        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
-            old, new = event.oldSize().width(), event.size().width()
-            if new < old or old <= 0:
-                self._squeeze_columns()
-            elif new > old:
-                self._fit_columns()
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize and not self._squeeze_due:
+            self._squeeze_due = True  # once per burst of resizes, after them (no resize feedback loop)
+            QTimer.singleShot(0, self._squeeze_after_resize)
         return False
+
+    def _squeeze_after_resize(self) -> None:
+        self._squeeze_due = False
+        self._squeeze_columns()
 
     def sync_selection(self) -> None:
         """Make the current row the session's neuron (no signal back to the session)."""
