@@ -148,7 +148,7 @@ def main(argv=None) -> int:
 
     window.fitting.queue.isolation = args.isolation
     if args.isolation == "process" and not args.cold:  # as when the fit dialog opens
-        from strfviewer.gui.fit_queue import fit_server
+        from strfviewer.gui.fitting.fit_queue import fit_server
 
         t1 = time.perf_counter()
         ready = fit_server().wait_ready()

@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from strfviewer.data import make_demo
     from strfviewer.fit.run import run_fit
     from strfviewer.gui.main_window import MainWindow
-    from strfviewer.gui.model_io import ridge_request
+    from strfviewer.gui.window.model_io import ridge_request
     from strfviewer.session import Run, Session
 
     t0 = time.perf_counter()

@@ -13,7 +13,7 @@ Listeners are plain callables ``cb(event: str, payload)`` registered with :meth:
 ``results``     predictions / metrics / gradmaps of a run became available (payload: the ``Run``)
 =============== ==================================================
 
-Nothing here imports Qt; the GUI wraps a session in :class:`strfviewer.gui.qt_session.QtSession`. Call the
+Nothing here imports Qt; the GUI wraps a session in :class:`strfviewer.gui.window.qt_session.QtSession`. Call the
 mutating methods from one thread (the GUI thread in the app).
 """
 

@@ -95,7 +95,7 @@ def test_ridge_too_large_for_memory_is_a_clear_error(tmp_path, capsys):
 
 def test_ridge_metadata_has_the_data_hash_and_closed_form_stop(tmp_path):
     from strfviewer.io.checkpoints import load_checkpoint
-    from strfviewer.runs.identity import dataset_hash
+    from strfviewer.data.identity import dataset_hash
 
     out = tmp_path / "ridge"
     assert main(["fit", "demo", "--method", "ridge", "-T", "4", "--out", str(out), "--quiet", "--no-history"]) == 0

@@ -92,3 +92,51 @@ def test_no_engine_module_imports_qt_at_module_level():
     assert proc.returncode == 0, proc.stderr[-3000:]
     offenders = json.loads(proc.stdout.strip().splitlines()[-1])
     assert offenders == {}, f"engine modules importing Qt/audio at module level: {offenders}"
+
+
+# Layers, lowest first. An engine package may import its own layer and the layers below it, never the CLI
+# (``strfviewer.cli``, ``strfviewer.commands``) nor the app (``strfviewer.gui``).
+UPPER_LAYERS = ("strfviewer.cli", "strfviewer.commands", "strfviewer.gui")
+ENGINE_SOURCES = ENGINE_PACKAGES + ("strfviewer.runs", "strfviewer.session")
+
+
+def _imported_modules(path):
+    """Every module name an ``import`` or ``from ... import`` statement of the file names, at any depth
+    (lazy imports inside functions included)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_engine_imports_nothing_from_the_cli_or_the_app():
+    """No module of the engine (``models``, ``data``, ``fit``, ``analysis``, ``io``, ``runs``, ``session``)
+    imports ``strfviewer.cli``, ``strfviewer.commands`` or ``strfviewer.gui``, even lazily in a function."""
+    import importlib.util
+    from pathlib import Path
+
+    offenders = {}
+    for name in ENGINE_SOURCES:
+        spec = importlib.util.find_spec(name)
+        root = Path(spec.origin)
+        files = [root] if root.name != "__init__.py" else sorted(root.parent.rglob("*.py"))
+        for f in files:
+            bad = sorted(m for m in _imported_modules(f)
+                         if any(m == up or m.startswith(up + ".") for up in UPPER_LAYERS))
+            if bad:
+                offenders[str(f.relative_to(root.parents[1] if root.name == "__init__.py" else root.parent))] = bad
+    assert offenders == {}, f"engine modules importing the CLI or the app: {offenders}"
+
+
+def test_the_layer_rule_catches_an_upward_import(tmp_path):
+    """The checker itself: a lazy ``from strfviewer.commands.fit import x`` inside a function is found."""
+    f = tmp_path / "m.py"
+    f.write_text("def g():\n    from strfviewer.commands.fit import metrics_json\n    return metrics_json\n")
+    assert "strfviewer.commands.fit" in _imported_modules(f)

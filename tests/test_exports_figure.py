@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from strfviewer.gui import figures  # noqa: E402
+from strfviewer.gui.exporting import figures  # noqa: E402
 
 
 def _panels(C: int = 1) -> figures.FigurePanels:

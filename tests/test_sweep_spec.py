@@ -1,6 +1,6 @@
 import pytest
 
-from strfviewer.runs.identity import dataset_hash
+from strfviewer.data.identity import dataset_hash
 from strfviewer.runs.sweep_spec import SweepError, SweepSpec
 
 TOML = """

@@ -9,7 +9,7 @@ from typing import Any, List, Mapping, Optional
 import numpy as np
 
 from strfviewer.analysis._probe import DEFAULT_DT_MS
-from strfviewer.io.exports import lags_axis_ms
+from strfviewer.data.lags import lags_axis_ms
 
 
 @dataclass

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             dataset.stimulus(stimulus)
         except KeyError:
             raise ValueError(f"--stimulus {stimulus!r}: no stimulus of that name in {args.data}") from None
-        from strfviewer.gui import figures  # Qt only for figures
+        from strfviewer.gui.exporting import figures  # Qt only for figures
 
         figures.ensure_app()
         where = ", prefilter output" if per_channel and gradmaps.shape[1] == 1 else ""  # else ON/OFF say it

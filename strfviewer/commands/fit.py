@@ -13,9 +13,7 @@ with NaN written as ``null``. The folder is written atomically (built beside it,
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import shutil
 import sys
 import threading
 import time
@@ -23,9 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-METRICS_FILE = "metrics.json"
-#: files of an earlier ``strfviewer fit`` output that may be replaced
-_OUTPUT_FILES = {"config.json", "model.safetensors", "metadata.json", "README.md", METRICS_FILE}
+from strfviewer.io.fit_output import metrics_json, os_reason, write_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -195,18 +191,6 @@ class _ProgressBar:
         self.stream.flush()
 
 
-def metrics_json(outcome) -> Dict[str, Any]:
-    """The ``metrics.json`` content of a :class:`FitOutcome` (NaN as ``None``)."""
-    out: Dict[str, Any] = outcome.metrics_dict()
-    out["epochs"] = outcome.history.n_epochs
-    out["best_epoch"] = outcome.history.best_epoch
-    out["seconds"] = round(float(outcome.seconds), 3)
-    out["stopped"] = outcome.history.stopped
-    out["message"] = outcome.message
-    out["device"] = str(outcome.device)
-    return out
-
-
 def check_writable(out: Path) -> None:
     """``ValueError`` (one readable line) when the output folder ``out`` cannot be created beside its
     parent; checked before a fit so that hours of fitting are not lost at the end."""
@@ -217,66 +201,13 @@ def check_writable(out: Path) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".probe", dir=out.parent)).rmdir()
     except OSError as exc:
-        raise ValueError(f"--out {out}: cannot create the folder ({_os_reason(exc)})") from None
-
-
-def _os_reason(exc: OSError) -> str:
-    """The reason of an ``OSError`` without the temporary file names it may carry."""
-    return exc.strerror or type(exc).__name__
-
-
-def _source_hash(dataset) -> Optional[str]:
-    """Content hash of the data behind ``dataset`` (:func:`strfviewer.runs.identity.dataset_hash`), or
-    ``None`` when its source is no longer readable."""
-    from strfviewer.runs.identity import dataset_hash
-
-    try:
-        return dataset_hash(str(dataset.source))
-    except OSError:
-        return None
-
-
-def write_output(out: Path, outcome, dataset, request, data_hash: Optional[str] = None) -> Path:
-    """Checkpoint + ``metrics.json`` into ``out``, atomically; refuses a folder holding other files.
-
-    ``data_hash``: the content hash of the data for the metadata's ``dataset`` (computed from
-    ``dataset.source`` when not given)."""
-    from strfviewer.io.atomic import atomic_dir
-    from strfviewer.io.checkpoints import save_checkpoint
-    from strfviewer.runs.history import json_safe
-
-    out = Path(out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: exists and is not a folder")
-    if out.is_dir():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in _OUTPUT_FILES)
-        if foreign:
-            raise ValueError(f"{out}: holds other files ({', '.join(foreign[:5])}); choose an empty or new folder")
-    metrics = metrics_json(outcome)
-    metadata = {
-        "frontend": dict(dataset.frontend), "freqs_hz": [float(f) for f in dataset.freqs_hz],
-        "dt_ms": float(dataset.dt_ms), "spec": request.spec.to_dict(), "fit": request.to_dict(),
-        "metrics": metrics, "neuron_names": list(dataset.neuron_names),
-        "dataset": {"source": str(dataset.source), "name": dataset.name, "split": outcome.split,
-                    "hash": data_hash or _source_hash(dataset)},
-    }
-    try:
-        with atomic_dir(out) as tmp:
-            ckpt = save_checkpoint(outcome.model.to("cpu"), tmp / "checkpoint", metadata=json_safe(metadata))
-            for f in Path(ckpt).iterdir():
-                shutil.move(str(f), str(tmp / f.name))
-            Path(ckpt).rmdir()
-            (tmp / METRICS_FILE).write_text(json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n",
-                                            encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"{out}: cannot write the output folder ({_os_reason(exc)})") from None
-    return out
+        raise ValueError(f"--out {out}: cannot create the folder ({os_reason(exc)})") from None
 
 
 def run(args: argparse.Namespace) -> int:
     from strfviewer.data import load
     from strfviewer.fit.run import run_fit
-    from strfviewer.runs.identity import dataset_hash
+    from strfviewer.data.identity import dataset_hash
 
     request = build_request(args)
     out = Path(args.out)

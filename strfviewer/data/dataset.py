@@ -114,7 +114,7 @@ class NeuralDataset:
 
     def lags_ms(self, T: int) -> np.ndarray:
         """Lag axis ``(T,)`` in ms for a kernel of ``T`` frames, oldest first (``-(T-1)*dt .. 0``)."""
-        from strfviewer.io.exports import lags_axis_ms
+        from strfviewer.data.lags import lags_axis_ms
 
         return lags_axis_ms(T, self.dt_ms)
 

@@ -1,5 +1,5 @@
 """The PySide6 application (the only package that imports Qt)."""
 
-from strfviewer.gui import _refcount_guard
+from strfviewer.gui.window import refcount_guard as _refcount_guard
 
 _refcount_guard.install()

@@ -2,8 +2,8 @@
 
 Public API (see ``docs/contracts.md``): ``session``, ``qt_session``, ``menu(name)``, ``add_dock(...)``,
 ``views``, ``actions``, ``status(...)``, ``show_error(...)``, ``start_worker(...)``, ``settings()``.
-File actions live in :mod:`strfviewer.gui.window_io`, settings and layout in
-:mod:`strfviewer.gui.window_settings` (mixins of the window).
+File actions live in :mod:`strfviewer.gui.window.file_actions`, settings and layout in
+:mod:`strfviewer.gui.window.layout_settings` (mixins of the window).
 Long work (opening data or models, predictions, gradmaps, fits) runs in workers; errors from the engine
 become a dialog and the previous dataset stays open.
 """
@@ -18,16 +18,16 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
                                QSplitter, QWidget)
 
-from strfviewer.gui import model_io
-from strfviewer.gui.qt_session import QtSession
+from strfviewer.gui.window import model_io
+from strfviewer.gui.window.qt_session import QtSession
 from strfviewer.gui.views.gradmap_view import GradmapView
 from strfviewer.gui.views.neuron_table import NeuronTableView
 from strfviewer.gui.views.psth_view import PSTHView
 from strfviewer.gui.views.spectrogram_view import SpectrogramView
 from strfviewer.gui.views.stimulus_list import StimulusListView
-from strfviewer.gui.window_io import WindowIOMixin
-from strfviewer.gui.window_settings import WindowSettingsMixin
-from strfviewer.gui.workers import Worker, WorkerPool
+from strfviewer.gui.window.file_actions import WindowIOMixin
+from strfviewer.gui.window.layout_settings import WindowSettingsMixin
+from strfviewer.gui.window.workers import Worker, WorkerPool
 from strfviewer.session import Session
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         if self.session.dataset is not None:
             self._on_dataset(self.session.dataset)
         if install_features:
-            from strfviewer.gui import features
+            from strfviewer.gui.window import feature_packs as features
 
             self.installed_features = features.install_all(self)
         else:

@@ -29,6 +29,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from strfviewer.data.lags import lags_axis_ms
 from strfviewer.io.atomic import atomic_path, atomic_write_text
 
 PathLike = Union[str, os.PathLike]
@@ -81,12 +82,6 @@ def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     for row in rows:
         writer.writerow([_cell(v) for v in row])
     return buf.getvalue()
-
-
-def lags_axis_ms(T: int, dt_ms: float) -> np.ndarray:
-    """Lag axis ``(T,)`` in ms, oldest first: ``-(T-1)*dt .. 0`` (``NeuralDataset.lags_ms`` and
-    ``ModelAxes.lags_ms`` return this)."""
-    return (np.arange(int(T)) - (int(T) - 1)) * float(dt_ms)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 from strfviewer import __version__
 from strfviewer.io.atomic import atomic_write_text
+from strfviewer.io.json_safe import json_safe
 
 STATUSES = ("running", "done", "failed", "cancelled")
 
@@ -96,19 +97,6 @@ def _finite_or_none(x: Any) -> Optional[float]:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
-
-
-def json_safe(obj: Any) -> Any:
-    """Recursively turn numpy arrays/scalars into lists/floats and NaN/inf into ``None``."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if hasattr(obj, "tolist"):  # numpy array or scalar, torch tensor
-        return json_safe(obj.tolist())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return obj
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional
 
 from strfviewer.io.atomic import atomic_dir
 from strfviewer.runs.history import RunHistory
-from strfviewer.runs.identity import dataset_hash
+from strfviewer.data.identity import dataset_hash
 from strfviewer.runs.sweep_spec import SweepSpec
 from strfviewer.runs.trial import describe_exception
 

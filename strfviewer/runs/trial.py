@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from strfviewer.runs.history import json_safe
+from strfviewer.io.json_safe import json_safe
 
 
 def execute_trial(trial: Dict[str, Any], torch_threads: Optional[int] = None) -> Dict[str, Any]:
@@ -26,7 +26,7 @@ def execute_trial(trial: Dict[str, Any], torch_threads: Optional[int] = None) ->
     """
     import torch
 
-    from strfviewer.commands.fit import metrics_json, write_output
+    from strfviewer.io.fit_output import metrics_json, write_output
     from strfviewer.data import load
     from strfviewer.fit.run import FitRequest, run_fit
     from strfviewer.models.factory import ModelSpec, n_trainable_params

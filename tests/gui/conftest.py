@@ -34,7 +34,7 @@ def make_run(dataset: NeuralDataset, name: str = "lin", seed: int = 0, prefilter
     """A Linear model (random weights) with its predictions and metrics on ``dataset``."""
     import torch
 
-    from strfviewer.gui.model_io import split_metrics
+    from strfviewer.gui.window.model_io import split_metrics
     from strfviewer.models.factory import ModelSpec, build_model
 
     torch.manual_seed(seed)

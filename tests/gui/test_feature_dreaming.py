@@ -7,8 +7,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from strfviewer.gui.audio import AudioPlayer  # noqa: E402
-from strfviewer.gui.features import dreaming, listening  # noqa: E402
+from strfviewer.gui.listening.audio import AudioPlayer  # noqa: E402
+from strfviewer.gui.dreaming import feature as dreaming  # noqa: E402
+from strfviewer.gui.listening import feature as listening  # noqa: E402
 
 from .test_feature_listening_player import FakeBackend  # noqa: E402
 
@@ -86,7 +87,7 @@ def test_listen_makes_the_dream_a_sound_of_the_listening_feature(feature, window
 
 
 def test_parse_neurons():
-    from strfviewer.gui.dream_panel import parse_neurons
+    from strfviewer.gui.dreaming.dream_panel import parse_neurons
 
     assert parse_neurons("3", 10) == [3]
     assert parse_neurons("1, 4;7", 10) == [1, 4, 7]

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from strfviewer.gui import figures  # noqa: E402
-from strfviewer.gui.features import exporting  # noqa: E402
+from strfviewer.gui.exporting import figures  # noqa: E402
+from strfviewer.gui.exporting import feature as exporting  # noqa: E402
 
 
 @pytest.fixture
@@ -163,8 +163,8 @@ def test_table_and_list_right_click_menus_open_the_dialog_on_their_exports(featu
 def test_sounds_of_the_listening_feature_export_as_wav(feature, window, tmp_path):
     import soundfile
 
-    from strfviewer.gui.audio import AudioPlayer
-    from strfviewer.gui.features import listening
+    from strfviewer.gui.listening.audio import AudioPlayer
+    from strfviewer.gui.listening import feature as listening
 
     def no_audio():
         raise OSError("PortAudio library not found")
@@ -185,7 +185,7 @@ def test_sounds_of_the_listening_feature_export_as_wav(feature, window, tmp_path
 def test_plots_of_other_docks_get_a_working_export_entry(window, tmp_path, qtbot, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    from strfviewer.gui.features import dreaming
+    from strfviewer.gui.dreaming import feature as dreaming
 
     exporting.install(window)
     dream = dreaming.install(window)  # installed after exporting, in the same event-loop turn, as in the app

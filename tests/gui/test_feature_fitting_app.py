@@ -136,7 +136,7 @@ def test_a_dead_fit_process_fails_the_fit_and_is_replaced(qtbot, window):
     import os
     import signal
 
-    from strfviewer.gui.fit_queue import fit_server
+    from strfviewer.gui.fitting.fit_queue import fit_server
 
     feature = window.fitting
     feature.submit(_request(epochs=500, patience=500))
@@ -226,7 +226,7 @@ def test_save_and_reopen_a_run_gives_the_same_results(qtbot, window, tmp_path):
                                atol=1e-5)
 
     # the same model met with spectrograms made otherwise: said, and no predictions on inputs it never saw
-    from strfviewer.gui.runs_table import open_run_checkpoint
+    from strfviewer.gui.fitting.runs_table import open_run_checkpoint
 
     demo = window.session.dataset
     other = dataclasses.replace(demo, frontend=dict(demo.frontend, dt_ms=2 * demo.dt_ms))

@@ -18,11 +18,11 @@ from PySide6.QtWidgets import QDialogButtonBox  # noqa: E402
 from strfviewer.fit.fitter import ProgressEvent  # noqa: E402
 from strfviewer.fit.metrics import NeuronMetrics  # noqa: E402
 from strfviewer.fit.run import FitRequest  # noqa: E402
-from strfviewer.gui import fit_dialog as fit_dialog_module  # noqa: E402
-from strfviewer.gui.fit_dialog import FitDialog  # noqa: E402
-from strfviewer.gui.model_panel import ModelPanel  # noqa: E402
-from strfviewer.gui.runs_table import COLUMNS, RunsPanel  # noqa: E402
-from strfviewer.gui.training_panel import TrainingPanel  # noqa: E402
+from strfviewer.gui.fitting import fit_dialog as fit_dialog_module  # noqa: E402
+from strfviewer.gui.fitting.fit_dialog import FitDialog  # noqa: E402
+from strfviewer.gui.fitting.model_panel import ModelPanel  # noqa: E402
+from strfviewer.gui.fitting.runs_table import COLUMNS, RunsPanel  # noqa: E402
+from strfviewer.gui.fitting.training_panel import TrainingPanel  # noqa: E402
 from strfviewer.models import factory  # noqa: E402
 from strfviewer.session import Run, Session  # noqa: E402
 

@@ -19,12 +19,12 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
 import strfviewer.fit.run as fit_run  # noqa: E402
 from strfviewer.data import load  # noqa: E402
-from strfviewer.gui.features.history import HISTORY_PATH_KEY  # noqa: E402
-from strfviewer.gui.history_panel import COLUMNS  # noqa: E402
+from strfviewer.gui.history.feature import HISTORY_PATH_KEY  # noqa: E402
+from strfviewer.gui.history.history_panel import COLUMNS  # noqa: E402
 from strfviewer.gui.main_window import MainWindow  # noqa: E402
 from strfviewer.models.factory import ModelSpec  # noqa: E402
 from strfviewer.runs.history import RunHistory  # noqa: E402
-from strfviewer.runs.identity import dataset_hash  # noqa: E402
+from strfviewer.data.identity import dataset_hash  # noqa: E402
 from strfviewer.session import Session  # noqa: E402
 
 TIMEOUT_MS = 60000
@@ -250,7 +250,7 @@ def test_history_location_action_switches_the_database(qtbot, window, tmp_path):
 
 
 def test_summary_settings_name_what_differs_between_configurations():
-    from strfviewer.gui.history_panel import distinguishing_settings
+    from strfviewer.gui.history.history_panel import distinguishing_settings
     from strfviewer.runs.history import RunRecord
     from strfviewer.runs.summary import summarize
 
@@ -283,8 +283,8 @@ def test_dataset_identity_is_computed_once_per_dataset_across_threads(monkeypatc
     import threading
     import time
 
-    import strfviewer.gui.features.history as history_feature
-    from strfviewer.gui.features.history import IdentityCache, dataset_identity
+    import strfviewer.gui.history.feature as history_feature
+    from strfviewer.gui.history.feature import IdentityCache, dataset_identity
 
     from .conftest import make_dataset
 

@@ -13,10 +13,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from strfviewer.gui.features.history import AppCancelToken  # noqa: E402
-from strfviewer.gui.sweep_dialog import (NONE_PREFILTER, SweepDialog, format_seeds, grid_blocks,  # noqa: E402
+from strfviewer.gui.history.feature import AppCancelToken  # noqa: E402
+from strfviewer.gui.history.sweep_dialog import (NONE_PREFILTER, SweepDialog, format_seeds, grid_blocks,  # noqa: E402
                                          parse_seeds, sweep_to_toml)
-from strfviewer.gui.sweep_panel import KILL_TEXT, format_eta  # noqa: E402
+from strfviewer.gui.history.sweep_panel import KILL_TEXT, format_eta  # noqa: E402
 from strfviewer.runs.sweep_spec import SweepError, SweepSpec  # noqa: E402
 
 from .test_feature_history import TIMEOUT_MS, _history_rows, demo, history_path, window  # noqa: E402,F401
@@ -53,7 +53,7 @@ def test_the_dialog_counts_trials_checks_them_and_round_trips_toml(qtbot, demo, 
     assert dialog.update_summary() == 0 and dialog.problems
     assert not dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()
 
-    from strfviewer.gui.sweep_dialog import set_checked
+    from strfviewer.gui.history.sweep_dialog import set_checked
 
     set_checked(dialog.family_list, ["Linear", "LinearNonlinear"])
     set_checked(dialog.kernel_list, ["full", "separable", "gaussian"])
@@ -227,7 +227,7 @@ def test_a_tiny_sweep_from_the_app_runs_in_a_worker_process(qtbot, window, histo
 
 def test_a_model_from_the_fit_dialog_becomes_one_block(qtbot, demo, tmp_path):
     from strfviewer.fit.run import FitRequest
-    from strfviewer.gui.sweep_dialog import block_from_request
+    from strfviewer.gui.history.sweep_dialog import block_from_request
     from strfviewer.models.factory import ModelSpec
 
     spec = ModelSpec("StateNet", rnn_type="GRU", hyper={"hidden_size": 8, "sizes": [3, 4]})
@@ -274,7 +274,7 @@ def test_the_dialog_remembers_the_last_sweep_with_the_new_datas_prefilter_argume
 
     from PySide6.QtCore import QSettings
 
-    from strfviewer.gui.sweep_dialog import set_checked
+    from strfviewer.gui.history.sweep_dialog import set_checked
 
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     first = SweepDialog(dataset=demo, settings=settings)

@@ -9,8 +9,8 @@ import soundfile
 pytest.importorskip("pytestqt")
 
 from .conftest import make_dataset  # noqa: E402
-from strfviewer.gui.audio import AudioPlayer, resample_for_device  # noqa: E402
-from strfviewer.gui.features import listening  # noqa: E402
+from strfviewer.gui.listening.audio import AudioPlayer, resample_for_device  # noqa: E402
+from strfviewer.gui.listening import feature as listening  # noqa: E402
 from .test_feature_listening_player import FakeBackend  # noqa: E402
 
 RATE = 8000

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from strfviewer.gui.audio import AudioPlayer, AudioUnavailable, OutputDevice, SoundDeviceBackend
+from strfviewer.gui.listening.audio import AudioPlayer, AudioUnavailable, OutputDevice, SoundDeviceBackend
 
 
 class FakeStop(Exception):

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from strfviewer.gui import model_io
+from strfviewer.gui.window import model_io
 from strfviewer.session import Run
 
 from .conftest import make_dataset, make_run

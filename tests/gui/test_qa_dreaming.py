@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from strfviewer.gui.features import dreaming  # noqa: E402
+from strfviewer.gui.dreaming import feature as dreaming  # noqa: E402
 
 
 def test_dream_notes_are_shown(qtbot, window):

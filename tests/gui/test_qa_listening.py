@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from strfviewer.gui.features.listening import sonified_gradmap_job
+from strfviewer.gui.listening.feature import sonified_gradmap_job
 
 from .conftest import make_dataset, make_run
 

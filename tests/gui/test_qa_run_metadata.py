@@ -3,7 +3,7 @@
 on, not on the data's default split."""
 
 from strfviewer.commands.checkpoint_data import _saved_split
-from strfviewer.gui.runs_table import run_checkpoint_metadata
+from strfviewer.gui.fitting.runs_table import run_checkpoint_metadata
 
 from .conftest import make_dataset, make_run
 

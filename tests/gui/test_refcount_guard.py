@@ -3,7 +3,7 @@
 import sys
 
 import strfviewer.gui  # noqa: F401 - installs the guard
-from strfviewer.gui import _refcount_guard
+from strfviewer.gui.window import refcount_guard as _refcount_guard
 
 
 def test_many_void_qt_calls_leave_none_alive():

@@ -5,7 +5,7 @@ import time
 
 from PySide6.QtCore import QThread
 
-from strfviewer.gui.workers import WorkerPool, readable_error, start_worker
+from strfviewer.gui.window.workers import WorkerPool, readable_error, start_worker
 
 
 def test_result_progress_and_partial_arrive_in_the_gui_thread(qtbot):

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
-from strfviewer.gui.dream_panel import DreamPanel, parse_neurons
+from strfviewer.gui.dreaming.dream_panel import DreamPanel, parse_neurons
 
 REDRAW_MS = 100
 SNAPSHOT_EVERY = 10
@@ -208,7 +208,7 @@ class DreamFeature(QObject):
         return write_npz(path, dream_arrays(self.result, ds.neuron_names, ds.freqs_hz, ds.dt_ms))
 
     def save_image(self, path, dpi: float = 200.0) -> Path:
-        from strfviewer.gui.figures import save_widgets
+        from strfviewer.gui.exporting.figures import save_widgets
 
         if self.result is None:
             raise ValueError("no dream to save yet")

@@ -1,6 +1,6 @@
 """The File > Export... dialog: pick what to export, the format (PNG with a DPI, SVG, PDF), the file.
 
-The work is done by :class:`strfviewer.gui.features.exporting.ExportFeature`; this dialog only collects the
+The work is done by :class:`strfviewer.gui.exporting.feature.ExportFeature`; this dialog only collects the
 choices. Errors appear in the main window's error dialog; the dialog stays open for another try.
 """
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, List, Optional
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from strfviewer.gui import main_thread_gc
+from strfviewer.gui.window import main_thread_gc
 
 log = logging.getLogger(__name__)
 

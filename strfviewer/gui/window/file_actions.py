@@ -2,7 +2,7 @@
 
 A mixin of :class:`strfviewer.gui.main_window.MainWindow` (it uses ``session``, ``start_worker``,
 ``show_error``, ``status``, ``settings`` of the window); the work itself runs in workers through
-:mod:`strfviewer.gui.model_io`.
+:mod:`strfviewer.gui.window.model_io`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Callable, Optional
 
 from PySide6.QtWidgets import QFileDialog
 
-from strfviewer.gui import model_io
-from strfviewer.gui.workers import Worker
+from strfviewer.gui.window import model_io
+from strfviewer.gui.window.workers import Worker
 from strfviewer.session import Run
 
 
@@ -168,7 +168,7 @@ class WindowIOMixin:
             self.open_data(path)
 
     def open_model_dialog(self) -> None:
-        from strfviewer.gui.open_model_dialog import OpenModelDialog
+        from strfviewer.gui.window.open_model_dialog import OpenModelDialog
 
         dialog = OpenModelDialog(self, self._start_dir())
         if dialog.exec() and dialog.target():

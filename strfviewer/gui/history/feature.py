@@ -7,10 +7,10 @@
   final update when its status turns ``done`` / ``cancelled`` / ``failed`` (metrics, epochs, seconds, device,
   and the checkpoint saved to ``runs/<id>/`` beside the database). The database work and the dataset's content
   hash run in workers, never in the GUI thread;
-* the "Run history" dock (:class:`strfviewer.gui.history_panel.HistoryPanel`) showing the runs on the open
+* the "Run history" dock (:class:`strfviewer.gui.history.history_panel.HistoryPanel`) showing the runs on the open
   dataset; reopening a run loads its checkpoint in a worker and makes it the current run;
-* Fit > New sweep... (:class:`strfviewer.gui.sweep_dialog.SweepDialog`) and the "Sweep" dock with its progress
-  and two-level Cancel (:class:`strfviewer.gui.sweep_panel.SweepPanel`);
+* Fit > New sweep... (:class:`strfviewer.gui.history.sweep_dialog.SweepDialog`) and the "Sweep" dock with its progress
+  and two-level Cancel (:class:`strfviewer.gui.history.sweep_panel.SweepPanel`);
 * Fit > Run history location... (QSettings key :data:`HISTORY_PATH_KEY`; default
   :func:`strfviewer.runs.history.default_history_path`, i.e. ``$STRFVIEWER_HISTORY`` or the user data folder).
 
@@ -34,7 +34,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QFileDialog
 
-from strfviewer.gui.history_panel import HistoryPanel
+from strfviewer.gui.history.history_panel import HistoryPanel
 from strfviewer.runs.history import HistoryError, RunHistory, default_history_path
 from strfviewer.runs.sweeper import CancelToken
 from strfviewer.session import Run
@@ -54,13 +54,13 @@ def history_path_from(settings) -> Path:
 
 
 def dataset_identity(dataset) -> Tuple[str, str]:
-    """``(path, content hash)`` of a dataset: :func:`strfviewer.runs.identity.dataset_hash` of its source.
+    """``(path, content hash)`` of a dataset: :func:`strfviewer.data.identity.dataset_hash` of its source.
 
     A dataset built in memory (its source is no file, folder or ``demo``) is hashed from its contents (neuron and
     stimulus names, spectrograms, responses) with a ``mem-`` prefix. Hashing a folder reads every file: call this
     in a worker.
     """
-    from strfviewer.runs.identity import dataset_hash
+    from strfviewer.data.identity import dataset_hash
 
     source = str(getattr(dataset, "source", "") or "")
     if source:
@@ -137,8 +137,8 @@ def record_end(history: RunHistory, run_id: int, run: Run, status: str, message:
     ``done``/``cancelled`` runs with an outcome get their metrics (``metrics_json``), epochs, seconds, device and
     ``checkpoints_dir/<run_id>/``; a ``failed`` run (or one without an outcome) gets ``message`` as its error.
     """
-    from strfviewer.commands.fit import metrics_json
-    from strfviewer.gui.runs_table import save_run_checkpoint
+    from strfviewer.io.fit_output import metrics_json
+    from strfviewer.gui.fitting.runs_table import save_run_checkpoint
 
     outcome = run.outcome
     if status == "cancelled" and outcome is None:  # e.g. dropped because another dataset was opened
@@ -437,7 +437,7 @@ class HistoryFeature(QObject):
     @Slot(object)
     def reopen(self, record) -> None:
         """Load ``record``'s checkpoint in a worker and make it the current run of the session."""
-        from strfviewer.gui.runs_table import open_run_checkpoint
+        from strfviewer.gui.fitting.runs_table import open_run_checkpoint
 
         if not record.checkpoint:
             self.window.show_error("No checkpoint", f"Run {record.id} of the history has no saved checkpoint.")
@@ -446,7 +446,7 @@ class HistoryFeature(QObject):
         folder = record.checkpoint
 
         def done(run: Run) -> None:
-            from strfviewer.gui import model_io
+            from strfviewer.gui.window import model_io
 
             problem = model_io.mismatch(run.model, self.session.dataset)
             if problem:
@@ -470,7 +470,7 @@ class HistoryFeature(QObject):
 
     # -- sweeps ------------------------------------------------------------------------------------------------
     def make_sweep_dialog(self):
-        from strfviewer.gui.sweep_dialog import SweepDialog
+        from strfviewer.gui.history.sweep_dialog import SweepDialog
 
         return SweepDialog(self.window, dataset=self.session.dataset, settings=self.window.settings())
 
@@ -503,7 +503,7 @@ class HistoryFeature(QObject):
 
     def _ensure_sweep_dock(self):
         if self.sweep_panel is None:
-            from strfviewer.gui.sweep_panel import SweepPanel
+            from strfviewer.gui.history.sweep_panel import SweepPanel
 
             self.sweep_panel = SweepPanel()
             self.sweep_dock = self.window.add_dock("Sweep", self.sweep_panel, Qt.DockWidgetArea.BottomDockWidgetArea,

@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QTimer
 
-from strfviewer.gui import figures
+from strfviewer.gui.exporting import figures
 from strfviewer.io import exports
 
 VIEW_LABELS = {"spectrogram": "Spectrogram view", "psth": "PSTH view", "gradmap": "Gradmap / STRF view"}
@@ -224,7 +224,7 @@ class ExportFeature(QObject):
 
     # --- UI ------------------------------------------------------------------------------------------
     def open_dialog(self, target: Optional[str] = None):
-        from strfviewer.gui.export_dialog import ExportDialog
+        from strfviewer.gui.exporting.export_dialog import ExportDialog
 
         if self.dialog is None:
             self.dialog = ExportDialog(self, self.window)
@@ -284,7 +284,7 @@ class ExportFeature(QObject):
         """Save one plot as PNG / SVG / PDF through a file dialog (DPI from the export dialog's setting)."""
         from PySide6.QtWidgets import QFileDialog
 
-        from strfviewer.gui.export_dialog import DPI_KEY, LAST_FOLDER_KEY
+        from strfviewer.gui.exporting.export_dialog import DPI_KEY, LAST_FOLDER_KEY
 
         settings = self.window.settings()
         folder = Path(str(settings.value(LAST_FOLDER_KEY, str(Path.home()))))

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from strfviewer.gui.fit_dialog import prefilter_kwargs_for
+from strfviewer.gui.fitting.fit_dialog import prefilter_kwargs_for
 from strfviewer.session import Run, Session
 
 SLOT_COLUMNS = ("Slot", "Class", "Parameters", "Summary")

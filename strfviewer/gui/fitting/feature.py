@@ -2,7 +2,7 @@
 
 ``install(window)`` adds to the main window:
 
-* Fit > New fit... (Ctrl+Shift+F): :class:`strfviewer.gui.fit_dialog.FitDialog`, its request queued;
+* Fit > New fit... (Ctrl+Shift+F): :class:`strfviewer.gui.fitting.fit_dialog.FitDialog`, its request queued;
 * Fit > Cancel fit (Ctrl+.), Fit > Cancel all queued fits, Fit > Save current run..., Fit > Open run...,
   Fit > Undo (deleting runs);
 * docks "Training" (live curves, progress, Cancel), "Runs" (runs table) and "Model" (architecture and
@@ -21,11 +21,11 @@ from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog
 
-from strfviewer.gui.fit_dialog import FitDialog
-from strfviewer.gui.fit_queue import FitQueue, warm_up_fit_server
-from strfviewer.gui.model_panel import ModelPanel
-from strfviewer.gui.runs_table import RunsPanel, open_run_checkpoint, save_run_checkpoint
-from strfviewer.gui.training_panel import TrainingPanel, fraction_done
+from strfviewer.gui.fitting.fit_dialog import FitDialog
+from strfviewer.gui.fitting.fit_queue import FitQueue, warm_up_fit_server
+from strfviewer.gui.fitting.model_panel import ModelPanel
+from strfviewer.gui.fitting.runs_table import RunsPanel, open_run_checkpoint, save_run_checkpoint
+from strfviewer.gui.fitting.training_panel import TrainingPanel, fraction_done
 from strfviewer.session import Run
 
 LAST_RUN_FOLDER_KEY = "fitting/last_run_folder"

@@ -28,8 +28,8 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
 
-from strfviewer.gui.audio import AudioPlayer, AudioUnavailable
-from strfviewer.gui.preferences import PreferencesDialog, device_index, stored_device_name
+from strfviewer.gui.listening.audio import AudioPlayer, AudioUnavailable
+from strfviewer.gui.window.preferences import PreferencesDialog, device_index, stored_device_name
 from strfviewer.gui.views.axes import BandAxis
 
 POLL_MS = 30

@@ -1,6 +1,6 @@
 """The Dream dock: settings, a live image of the dream and the response reached per step.
 
-Only widgets and drawing; the dreaming feature (:mod:`strfviewer.gui.features.dreaming`) runs the engine.
+Only widgets and drawing; the dreaming feature (:mod:`strfviewer.gui.dreaming.feature`) runs the engine.
 """
 
 from __future__ import annotations

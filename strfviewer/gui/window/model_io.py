@@ -55,14 +55,14 @@ def mismatch(model, dataset) -> Optional[str]:
 
 def open_checkpoint(path_or_id: str, dataset) -> Run:
     """A :class:`Run` from a checkpoint folder or Hub id, with predictions on ``dataset`` when it fits."""
-    from strfviewer.gui.runs_table import open_run_checkpoint
+    from strfviewer.gui.fitting.runs_table import open_run_checkpoint
 
     return open_run_checkpoint(path_or_id, dataset)
 
 
 def save_run(run: Run, dataset, folder: str) -> str:
     """Save ``run`` as a checkpoint folder (atomic); returns its path."""
-    from strfviewer.gui.runs_table import save_run_checkpoint
+    from strfviewer.gui.fitting.runs_table import save_run_checkpoint
 
     return save_run_checkpoint(run, folder, dataset)
 

@@ -1,6 +1,6 @@
 """Optional feature packs plugged into the main window.
 
-Each module in :data:`FEATURE_MODULES` exposes ``install(window) -> None`` and adds its menus, docks,
+Each package in :data:`FEATURE_MODULES` (``strfviewer.gui.<name>``) exposes ``install(window)`` and adds its menus, docks,
 toolbar actions and context-menu entries through the main window's public API (``window.menu(name)``,
 ``window.add_dock(...)``, ``window.session`` ...). Keeping features out of ``main_window.py`` keeps that
 file small and lets each feature be tested on its own.
@@ -14,7 +14,7 @@ from typing import List
 
 log = logging.getLogger(__name__)
 
-#: feature modules under strfviewer.gui.features, installed in this order
+#: feature packages under strfviewer.gui, installed in this order
 FEATURE_MODULES = ("fitting", "listening", "exporting", "dreaming", "history")
 
 
@@ -23,9 +23,9 @@ def install_all(window) -> List[str]:
     installed = []
     for name in FEATURE_MODULES:
         try:
-            module = importlib.import_module(f"{__name__}.{name}")
+            module = importlib.import_module(f"strfviewer.gui.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{name}":
+            if exc.name == f"strfviewer.gui.{name}":
                 continue
             raise
         module.install(window)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBo
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
 
-from strfviewer.gui.fit_dialog import prefilter_kwargs_for
+from strfviewer.gui.fitting.fit_dialog import prefilter_kwargs_for
 from strfviewer.runs.sweep_spec import SweepError, SweepSpec
 
 SETTINGS_KEY = "history/last_sweep"
@@ -460,7 +460,7 @@ class SweepDialog(QDialog):
 
     def open_fit_dialog(self):
         """Show the fit dialog (G1's :class:`FitDialog`); its model is added when accepted."""
-        from strfviewer.gui.fit_dialog import FitDialog
+        from strfviewer.gui.fitting.fit_dialog import FitDialog
 
         self.fit_dialog = dialog = FitDialog(self, dataset=self.dataset, settings=self.settings)
         dialog.setWindowTitle("Model for the sweep")

@@ -2,7 +2,7 @@
 
 :meth:`FitQueue.enqueue` takes a ``FitRequest``; when the previous fit has ended, the next one starts: a
 :class:`strfviewer.session.Run` with status ``running`` is added to the session, a
-:class:`strfviewer.gui.workers.Worker` thread drives the fit and relays its ``ProgressEvent``s; at the end the run
+:class:`strfviewer.gui.window.workers.Worker` thread drives the fit and relays its ``ProgressEvent``s; at the end the run
 gets its model and outcome and the status ``done`` or ``cancelled`` (best weights kept), or ``failed`` with a
 readable message (NaN loss, CUDA out of memory, ...). The app keeps running in every case.
 

@@ -1,0 +1,84 @@
+"""A finished fit on disk: its checkpoint folder and ``metrics.json``, as ``strfviewer fit --out`` and sweep trials
+write them (both call :func:`write_output`; the app's run history stores :func:`metrics_json` too).
+
+Layout of the folder: the checkpoint (``config.json``, ``model.safetensors``, ``metadata.json`` with the
+front-end parameters, band frequencies in Hz, dt in ms, the model spec, the fit request, the metrics and the
+neuron names, ``README.md``) and ``metrics.json``, NaN written as ``null``; written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from strfviewer.io.json_safe import json_safe
+
+METRICS_FILE = "metrics.json"
+#: files of an earlier fit output that may be replaced
+OUTPUT_FILES = {"config.json", "model.safetensors", "metadata.json", "README.md", METRICS_FILE}
+
+
+def metrics_json(outcome) -> Dict[str, Any]:
+    """The ``metrics.json`` content of a :class:`FitOutcome` (NaN as ``None``)."""
+    out: Dict[str, Any] = outcome.metrics_dict()
+    out["epochs"] = outcome.history.n_epochs
+    out["best_epoch"] = outcome.history.best_epoch
+    out["seconds"] = round(float(outcome.seconds), 3)
+    out["stopped"] = outcome.history.stopped
+    out["message"] = outcome.message
+    out["device"] = str(outcome.device)
+    return out
+
+
+def os_reason(exc: OSError) -> str:
+    """The reason of an ``OSError`` without the temporary file names it may carry."""
+    return exc.strerror or type(exc).__name__
+
+
+def _source_hash(dataset) -> Optional[str]:
+    """Content hash of the data behind ``dataset`` (:func:`strfviewer.data.identity.dataset_hash`), or
+    ``None`` when its source is no longer readable."""
+    from strfviewer.data.identity import dataset_hash
+
+    try:
+        return dataset_hash(str(dataset.source))
+    except OSError:
+        return None
+
+
+def write_output(out: Path, outcome, dataset, request, data_hash: Optional[str] = None) -> Path:
+    """Checkpoint + ``metrics.json`` into ``out``, atomically; refuses a folder holding other files.
+
+    ``data_hash``: the content hash of the data for the metadata's ``dataset`` (computed from
+    ``dataset.source`` when not given)."""
+    from strfviewer.io.atomic import atomic_dir
+    from strfviewer.io.checkpoints import save_checkpoint
+    
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUT_FILES)
+        if foreign:
+            raise ValueError(f"{out}: holds other files ({', '.join(foreign[:5])}); choose an empty or new folder")
+    metrics = metrics_json(outcome)
+    metadata = {
+        "frontend": dict(dataset.frontend), "freqs_hz": [float(f) for f in dataset.freqs_hz],
+        "dt_ms": float(dataset.dt_ms), "spec": request.spec.to_dict(), "fit": request.to_dict(),
+        "metrics": metrics, "neuron_names": list(dataset.neuron_names),
+        "dataset": {"source": str(dataset.source), "name": dataset.name, "split": outcome.split,
+                    "hash": data_hash or _source_hash(dataset)},
+    }
+    try:
+        with atomic_dir(out) as tmp:
+            ckpt = save_checkpoint(outcome.model.to("cpu"), tmp / "checkpoint", metadata=json_safe(metadata))
+            for f in Path(ckpt).iterdir():
+                shutil.move(str(f), str(tmp / f.name))
+            Path(ckpt).rmdir()
+            (tmp / METRICS_FILE).write_text(json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n",
+                                            encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{out}: cannot write the output folder ({os_reason(exc)})") from None
+    return out
