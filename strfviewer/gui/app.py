@@ -57,15 +57,17 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
 
 
 def write_view_geometry(window, path: str, scale: float = 1.0) -> None:
-    """``{view name: [x, y, w, h]}`` of each view's plot area in screenshot pixels (smoke-test helper)."""
+    """``{view name: [x, y, w, h]}`` of each registered view's plot area in screenshot pixels (smoke-test
+    helper); hidden views are left out."""
     import json
 
     from PySide6.QtCore import QPoint
 
+    from strfviewer.gui.views.registry import plot_widgets
+
     rects = {}
-    for name, view in window.views.items():
-        widgets = view.plot_widgets() or [view]
-        w = widgets[0]
+    for name in window.view_specs:
+        w = plot_widgets(window.views[name])[0]
         if not w.isVisible():
             continue
         top_left = w.mapTo(window, QPoint(0, 0))

@@ -1,7 +1,10 @@
-"""The main window: menus, docks, the four live views, the status bar and the public API feature packs use.
+"""The main window: menus, docks, the registered views, the status bar and the public API feature packs use.
 
 Public API (see ``docs/contracts.md``): ``session``, ``qt_session``, ``menu(name)``, ``add_dock(...)``,
-``views``, ``actions``, ``status(...)``, ``show_error(...)``, ``start_worker(...)``, ``settings()``.
+``add_view(spec)``, ``views``, ``view_specs``, ``actions``, ``status(...)``, ``show_error(...)``,
+``start_worker(...)``, ``settings()``.
+Views come from the view registry (:mod:`strfviewer.gui.views.registry`): the window builds and places each,
+and subscribes it to the Qt session's signals of what it depends on (redraws debounced).
 File actions live in :mod:`strfviewer.gui.window.file_actions`, settings and layout in
 :mod:`strfviewer.gui.window.layout_settings` (mixins of the window).
 Long work (opening data or models, predictions, gradmaps, fits) runs in workers; errors from the engine
@@ -18,15 +21,12 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
                                QSplitter, QWidget)
 
+from strfviewer.gui.views import registry as view_registry
+from strfviewer.gui.views.registry import ViewSpec
 from strfviewer.gui.window import model_io
-from strfviewer.gui.window.qt_session import QtSession
-from strfviewer.gui.views.gradmap_view import GradmapView
-from strfviewer.gui.views.neuron_table import NeuronTableView
-from strfviewer.gui.views.psth_view import PSTHView
-from strfviewer.gui.views.spectrogram_view import SpectrogramView
-from strfviewer.gui.views.stimulus_list import StimulusListView
 from strfviewer.gui.window.file_actions import WindowIOMixin
-from strfviewer.gui.window.layout_settings import WindowSettingsMixin
+from strfviewer.gui.window.layout_settings import DOCK_AREAS, WindowSettingsMixin
+from strfviewer.gui.window.qt_session import QtSession
 from strfviewer.gui.window.workers import Worker, WorkerPool
 from strfviewer.session import Session
 
@@ -58,15 +58,16 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         self._menus: Dict[str, QMenu] = {}
         self.docks: Dict[str, QDockWidget] = {}
 
-        self._build_views()
+        self._build_central()
         self._build_menus()
-        self.add_dock("Neurons", self.views["neurons"], Qt.LeftDockWidgetArea, "neurons")
-        self.add_dock("Stimuli", self.views["stimuli"], Qt.LeftDockWidgetArea, "stimuli")
+        self._build_views()
         self._build_status_bar()
         self._connect_session()
         self.restore_settings()
         if self.session.dataset is not None:
             self._on_dataset(self.session.dataset)
+            for name in self.views:
+                self._bring_up_to_date(name)
         if install_features:
             from strfviewer.gui.window import feature_packs as features
 
@@ -145,28 +146,16 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
     # ================================================================================================
     # layout
     # ================================================================================================
-    def _build_views(self) -> None:
-        s = self.session
-        self.views: Dict[str, QWidget] = {
-            "spectrogram": SpectrogramView(s),
-            "psth": PSTHView(s),
-            "gradmap": GradmapView(s, self.start_worker),
-            "neurons": NeuronTableView(s),
-            "stimuli": StimulusListView(s),
-        }
-        self.views["psth"].plot.setXLink(self.views["spectrogram"].plot)
+    def _build_central(self) -> None:
+        """The central area: a column of time views (x-linked) left of the other central views."""
+        self.views: Dict[str, QWidget] = {}
+        self.view_specs: Dict[str, ViewSpec] = {}
         self.plots_splitter = QSplitter(Qt.Vertical)
         self.plots_splitter.setObjectName("plotsSplitter")
-        self.plots_splitter.addWidget(self.views["spectrogram"])
-        self.plots_splitter.addWidget(self.views["psth"])
-        self.plots_splitter.setSizes([300, 300])
         self.main_splitter = QSplitter(Qt.Horizontal)
         self.main_splitter.setObjectName("mainSplitter")
         self.main_splitter.addWidget(self.plots_splitter)
-        self.main_splitter.addWidget(self.views["gradmap"])
-        self.main_splitter.setSizes([700, 440])
         self.main_splitter.setStretchFactor(0, 3)
-        self.main_splitter.setStretchFactor(1, 2)
         self.setCentralWidget(self.main_splitter)
         self.splitters = {"plots": self.plots_splitter, "main": self.main_splitter}
         self._redraw_timer = QTimer(self)
@@ -174,6 +163,73 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         self._redraw_timer.setInterval(REDRAW_DELAY_MS)
         self._redraw_timer.timeout.connect(self._redraw_due)
         self._due: set = set()
+
+    def _build_views(self) -> None:
+        """Every registered view (see :mod:`strfviewer.gui.views.registry`), in registry order."""
+        for spec in view_registry.view_specs():
+            self.add_view(spec, refresh=False)
+        self.plots_splitter.setSizes([300] * self.plots_splitter.count())
+        self.main_splitter.setSizes([700] + [440] * (self.main_splitter.count() - 1))
+        gradmap = self.views.get("gradmap")
+        grid = self.actions["grid_mode"]
+        if gradmap is not None:
+            grid.toggled.connect(gradmap.set_grid)
+            gradmap.grid_box.toggled.connect(grid.setChecked)
+        else:
+            grid.setEnabled(False)
+
+    def add_view(self, spec: ViewSpec, refresh: bool = True) -> QWidget:
+        """Build the view of ``spec``, place it (central area or a dock, listed in View), subscribe it to the
+        Qt session's signals of what it depends on, and (``refresh``) bring it up to date; returns it."""
+        if spec.name in self.views:
+            raise ValueError(f"the window has a view named {spec.name!r} already")
+        view = spec.create(self)
+        view.setObjectName(view.objectName() or f"view_{spec.name}")
+        self.views[spec.name] = view
+        self.view_specs[spec.name] = spec
+        if spec.area == "time":
+            first = next((v for n, v in self.views.items() if self.view_specs[n].area == "time"), None)
+            if first is not view and hasattr(view, "plot") and hasattr(first, "plot"):
+                view.plot.setXLink(first.plot)  # one time axis (ms) for the whole column
+            self.plots_splitter.addWidget(view)
+        elif spec.area == "center":
+            self.main_splitter.addWidget(view)
+            self.main_splitter.setStretchFactor(self.main_splitter.count() - 1, 2)
+        else:
+            self.add_dock(spec.title, view, DOCK_AREAS[spec.area], spec.name)
+        if spec.is_central:
+            self._add_central_toggle(spec, view)
+        self.qt_session.follow(view, spec.depends,
+                               lambda dependency, _payload, n=spec.name: self._view_changed(n, dependency))
+        if refresh and self.session.dataset is not None:
+            self._bring_up_to_date(spec.name)
+        return view
+
+    def _add_central_toggle(self, spec: ViewSpec, view: QWidget) -> None:
+        """View > <title>: show or hide a central view (docks have their own toggle)."""
+        action = QAction(spec.title, self)
+        action.setObjectName(f"action_view_{spec.name}")
+        action.setCheckable(True)
+        action.setChecked(True)
+        action.toggled.connect(view.setVisible)
+        self.menu("View").insertAction(self._view_separator, action)
+        self.actions[f"view_{spec.name}"] = action
+
+    def _view_changed(self, name: str, dependency: str) -> None:
+        """Something view ``name`` depends on changed: its handler for it now, else a debounced redraw."""
+        method = self.view_specs[name].on.get(dependency)
+        if method is not None:
+            getattr(self.views[name], method)()
+        else:
+            self.schedule(name)
+
+    def _bring_up_to_date(self, name: str) -> None:
+        """A view that has just been built (or a new dataset at start): its 'dataset' handler, then a redraw."""
+        spec = self.view_specs[name]
+        if "dataset" in spec.on:
+            getattr(self.views[name], spec.on["dataset"])()
+        if spec.redraws:
+            self.schedule(name)
 
     def _build_menus(self) -> None:
         for name in MENUS:
@@ -201,9 +257,7 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         a("next_stimulus", "View", "Next &stimulus", lambda: self.step_stimulus(+1), "Alt+Right")
         a("previous_stimulus", "View", "Previous s&timulus", lambda: self.step_stimulus(-1), "Alt+Left")
         grid = a("grid_mode", "View", "STRF &grid of the best neurons", None, "Ctrl+G")
-        grid.setCheckable(True)
-        grid.toggled.connect(self.views["gradmap"].set_grid)
-        self.views["gradmap"].grid_box.toggled.connect(grid.setChecked)
+        grid.setCheckable(True)  # connected to the gradmap view once it exists (_build_views)
         a("filter_neurons", "View", "&Filter neurons", self._focus_filter, "Ctrl+F")
         v.addSeparator()
         self._view_separator = v.addSeparator()
@@ -275,14 +329,10 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
     # session -> views
     # ================================================================================================
     def _connect_session(self) -> None:
-        q = self.qt_session
-        q.datasetChanged.connect(self._on_dataset)
-        q.runsChanged.connect(self._on_runs)
-        q.currentRunChanged.connect(self._on_run_shown)
-        q.compareRunChanged.connect(self._on_run_shown)
-        q.neuronChanged.connect(self._on_neuron)
-        q.stimulusChanged.connect(self._on_stimulus)
-        q.resultsChanged.connect(self._on_results)
+        """The window's own subscriptions (title, status bar); views subscribe in :meth:`add_view`."""
+        handlers = {"dataset": self._on_dataset, "runs": self._on_runs_or_results,
+                    "results": self._on_runs_or_results, "run": self._on_runs_or_results}
+        self.qt_session.follow(self, handlers, lambda dependency, payload: handlers[dependency](payload))
 
     def schedule(self, *views: str) -> None:
         """Redraw ``views`` soon, once, however many changes arrive meanwhile (debounced)."""
@@ -296,39 +346,18 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
 
     def _redraw_due(self) -> None:
         due, self._due = self._due, set()
-        for name in ("spectrogram", "psth", "gradmap"):
+        for name, view in self.views.items():  # registry order
             if name in due:
-                self.views[name].redraw()
+                view.redraw()
 
     def _on_dataset(self, dataset) -> None:
-        self.views["neurons"].reload()
-        self.views["stimuli"].reload()
         self.setWindowTitle(f"strfviewer — {dataset.name or dataset.source}")
         self.update_status_labels()
-        self.schedule("spectrogram", "psth", "gradmap")
         for w in getattr(dataset, "warnings", []) or []:
             self.status(f"note: {w}", 8000)
 
-    def _on_runs(self, _runs) -> None:
-        self.views["neurons"].reload_runs()
+    def _on_runs_or_results(self, _payload) -> None:
         self.update_status_labels()
-
-    def _on_run_shown(self, _run) -> None:
-        self.update_status_labels()
-        self.schedule("psth", "gradmap")
-
-    def _on_neuron(self, _index: int) -> None:
-        self.views["neurons"].sync_selection()
-        self.schedule("psth", "gradmap")
-
-    def _on_stimulus(self, _name: str) -> None:
-        self.views["stimuli"].sync_selection()
-        self.schedule("spectrogram", "psth")
-
-    def _on_results(self, _run) -> None:
-        self.views["neurons"].refresh_results()
-        self.update_status_labels()
-        self.schedule("psth", "gradmap")
 
     # ================================================================================================
     # navigation

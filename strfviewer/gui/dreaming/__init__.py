@@ -4,6 +4,9 @@
 - ``dream_panel.py``: the "Dream" dock (the dream as it forms, response per step, save).
 """
 
+#: feature packs are installed by increasing order (see strfviewer.gui.window.feature_packs)
+INSTALL_ORDER = 40
+
 
 def install(window):
     """Install the dreaming feature into ``window`` (kept as ``window.dreaming``)."""

@@ -6,6 +6,9 @@
 - ``figures.py``: the one-neuron figure and view renderings (PNG / SVG / PDF); the CLI's ``export`` uses it too.
 """
 
+#: feature packs are installed by increasing order (see strfviewer.gui.window.feature_packs)
+INSTALL_ORDER = 30
+
 
 def install(window):
     """Install the exporting feature into ``window`` (kept as ``window.exporting``)."""

@@ -21,7 +21,12 @@ from PySide6.QtCore import QObject, QTimer
 from strfviewer.gui.exporting import figures
 from strfviewer.io import exports
 
-VIEW_LABELS = {"spectrogram": "Spectrogram view", "psth": "PSTH view", "gradmap": "Gradmap / STRF view"}
+
+
+def exportable_views(window) -> Dict[str, str]:
+    """name -> label of the window's views that File > Export offers (``exportable`` in the view registry)."""
+    specs = getattr(window, "view_specs", {})
+    return {name: spec.export_label for name, spec in specs.items() if spec.exportable and name in window.views}
 
 
 class ExportFeature(QObject):
@@ -41,7 +46,7 @@ class ExportFeature(QObject):
     # --- what is available ---------------------------------------------------------------------------
     def targets(self) -> Dict[str, str]:
         """key -> label of everything exportable now."""
-        out = {f"view:{name}": label for name, label in VIEW_LABELS.items() if name in self.window.views}
+        out = {f"view:{name}": label for name, label in exportable_views(self.window).items()}
         s = self.session
         if s.dataset is not None and s.stimulus_obj() is not None:
             out["figure"] = "Figure: spectrogram + PSTH + gradmap of the selected neuron"
@@ -109,7 +114,8 @@ class ExportFeature(QObject):
     def export_view(self, name: str, path, dpi: float = 150.0) -> Path:
         """A view as shown (its plot widgets stacked), with axes and labels."""
         view = self.window.views[name]
-        return figures.save_widgets(figures.view_widgets(view), path, dpi=dpi, title=VIEW_LABELS.get(name, name))
+        label = exportable_views(self.window).get(name, name)
+        return figures.save_widgets(figures.view_widgets(view), path, dpi=dpi, title=label)
 
     def _current_gradmap(self) -> Optional[np.ndarray]:
         """The gradmap view's arrays for every neuron ``(N, C, F, T)`` as shown (sign applied), if ready."""
@@ -253,15 +259,13 @@ class ExportFeature(QObject):
                 view.addAction(action)
 
     def hook_context_menus(self) -> None:
-        """Turn pyqtgraph's right-click "Export..." of every plot in the window into ours: for the three
+        """Turn pyqtgraph's right-click "Export..." of every plot in the window into ours: for the exportable
         views it opens the export dialog on that view, for other plots (training curves, dock panels) a save
         dialog for that plot. Idempotent; called again once every feature pack is installed."""
         views = {}
-        for name in VIEW_LABELS:
-            view = self.window.views.get(name)
-            if view is not None:
-                for gv in view.findChildren(pg.GraphicsView):
-                    views[id(gv)] = name
+        for name in exportable_views(self.window):
+            for gv in self.window.views[name].findChildren(pg.GraphicsView):
+                views[id(gv)] = name
         for gv in self.window.findChildren(pg.GraphicsView):
             menu = getattr(gv.scene(), "contextMenu", None)
             if not menu or menu[0].property("strfviewer_export"):

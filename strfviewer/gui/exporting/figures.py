@@ -24,6 +24,7 @@ from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QGraphicsView, QWidget
 
 from strfviewer.gui.views.axes import BandAxis, diverging_cmap, sequential_cmap, symmetric_level
+from strfviewer.gui.views.registry import plot_widgets
 from strfviewer.io.atomic import atomic_path
 
 FORMATS = ("png", "svg", "pdf")
@@ -395,6 +396,4 @@ def save_figure(panels: FigurePanels, path: PathLike, fmt: Optional[str] = None,
 
 def view_widgets(view: QWidget) -> List[QWidget]:
     """The widgets to export for a view: its ``plot_widgets()``, else the view itself."""
-    getter = getattr(view, "plot_widgets", None)
-    widgets = list(getter()) if callable(getter) else []
-    return widgets or [view]
+    return plot_widgets(view)

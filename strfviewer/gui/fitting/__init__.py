@@ -9,6 +9,9 @@
 - ``model_panel.py``: the current model's architecture and one-click kernel / prefilter swaps.
 """
 
+#: feature packs are installed by increasing order (see strfviewer.gui.window.feature_packs)
+INSTALL_ORDER = 10
+
 
 def install(window):
     """Install the fitting feature into ``window`` (kept as ``window.fitting``)."""

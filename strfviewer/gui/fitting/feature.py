@@ -44,8 +44,8 @@ class FittingFeature(QObject):
         self.session = window.session
         self.queue = FitQueue(self.session, self._start_worker, parent=self)
         self.training_panel = TrainingPanel()
-        self.runs_panel = RunsPanel(self.session, save_run=self.ask_save_run, open_run=self.ask_open_run)
-        self.model_panel = ModelPanel(self.session)
+        self.runs_panel = RunsPanel(window.qt_session, save_run=self.ask_save_run, open_run=self.ask_open_run)
+        self.model_panel = ModelPanel(window.qt_session)
         self.dialog: Optional[FitDialog] = None
 
         area = Qt.DockWidgetArea

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPus
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from strfviewer.gui.fitting.fit_dialog import prefilter_kwargs_for
+from strfviewer.gui.window.qt_session import QtSession, qt_session_of
 from strfviewer.session import Run, Session
 
 SLOT_COLUMNS = ("Slot", "Class", "Parameters", "Summary")
@@ -63,14 +64,19 @@ def refit_request(run: Run, spec):
 
 
 class ModelPanel(QWidget):
-    """Shows ``session.current_run``'s model; ``refit_requested(request, run)`` asks for a swapped refit."""
+    """Shows ``session.current_run``'s model; ``refit_requested(request, run)`` asks for a swapped refit.
+
+    ``session``: the window's :class:`QtSession` (or a plain :class:`Session`, wrapped in one); the panel follows
+    the shown run, its results and the list of runs through the Qt session's signals, like the views.
+    """
 
     refit_requested = Signal(object, object)
 
-    def __init__(self, session: Session, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, session: Session | QtSession, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.setObjectName("model_panel")
-        self.session = session
+        self.qt_session = qt_session_of(session, self)
+        self.session = session = self.qt_session.session
         self.run: Optional[Run] = None
 
         self.title = QLabel("No model")
@@ -119,8 +125,7 @@ class ModelPanel(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(body, 1)
 
-        self._unsubscribe = session.subscribe(self._on_session_event)
-        self.destroyed.connect(lambda *_, u=self._unsubscribe: u())
+        self.qt_session.follow(self, ("run", "results", "runs"), self._on_session_change)
         self.show_run(session.current_run)
 
     def _button(self, name: str, slot) -> QPushButton:
@@ -131,10 +136,10 @@ class ModelPanel(QWidget):
         return button
 
     # -- showing -----------------------------------------------------------------------------------------------
-    def _on_session_event(self, event: str, payload) -> None:
-        if event == "current_run" or (event in ("results", "runs") and self.session.current_run is not self.run) \
-                or (event == "results" and payload is self.run):
-            self.show_run(self.session.current_run)
+    def _on_session_change(self, dependency: str, payload) -> None:
+        current = self.session.current_run
+        if current is not self.run or (dependency == "results" and payload is self.run):
+            self.show_run(current)
 
     def show_run(self, run: Optional[Run]) -> None:
         """Describe ``run``'s model (slots, parameter counts) and enable the swaps that make sense for it."""

@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMenu, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
 
+from strfviewer.gui.window.qt_session import QtSession, qt_session_of
 from strfviewer.session import Run, Session
 
 COLUMNS = ("Run", "Shown", "Model", "Kernel", "Prefilter", "Params", "Epochs", "Time", "Test cc_norm", "Status")
@@ -181,12 +182,13 @@ class RunsPanel(QWidget):
     (they ask for a folder and start workers). ``undo_stack`` holds the deletions.
     """
 
-    def __init__(self, session: Session, parent: Optional[QWidget] = None,
+    def __init__(self, session: Session | QtSession, parent: Optional[QWidget] = None,
                  save_run: Optional[Callable[[Run], None]] = None,
                  open_run: Optional[Callable[[], None]] = None) -> None:
         super().__init__(parent)
         self.setObjectName("runs_panel")
-        self.session = session
+        self.qt_session = qt_session_of(session, self)  # the window's, or one over a plain Session
+        self.session = session = self.qt_session.session
         self._save_run = save_run
         self._open_run = open_run
         self.undo_stack = QUndoStack(self)
@@ -244,8 +246,7 @@ class RunsPanel(QWidget):
         layout.addLayout(buttons)
 
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
-        self._unsubscribe = session.subscribe(self._on_session_event)
-        self.destroyed.connect(lambda *_, u=self._unsubscribe: u())
+        self.qt_session.follow(self, ("dataset", "runs", "run", "results"), self._on_session_change)
         self._update_actions()
 
     def _action(self, text: str, tip: str, slot, shortcut=None) -> QAction:
@@ -315,13 +316,12 @@ class RunsPanel(QWidget):
             menu.addAction(action)
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
-    def _on_session_event(self, event: str, payload) -> None:
-        if event in ("runs", "current_run", "compare_run", "results", "dataset"):
-            selected = self.selected_run()
-            self.model.refresh()
-            if selected is not None:
-                self.select_run(selected)
-            self._update_actions()
+    def _on_session_change(self, _dependency: str, _payload) -> None:
+        selected = self.selected_run()
+        self.model.refresh()
+        if selected is not None:
+            self.select_run(selected)
+        self._update_actions()
 
     def _update_actions(self, *args) -> None:
         run = self.selected_run()

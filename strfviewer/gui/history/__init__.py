@@ -7,6 +7,9 @@
 - ``sweep_panel.py``: the "Sweep" dock (progress, two-level Cancel).
 """
 
+#: feature packs are installed by increasing order (see strfviewer.gui.window.feature_packs)
+INSTALL_ORDER = 50
+
 
 def install(window):
     """Install the run history feature into ``window`` (kept as ``window.run_history``)."""

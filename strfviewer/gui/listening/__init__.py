@@ -5,6 +5,9 @@
 - ``audio.py``: the audio player over ``sounddevice`` (device choice, play-head, safe levels, no-device mode).
 """
 
+#: feature packs are installed by increasing order (see strfviewer.gui.window.feature_packs)
+INSTALL_ORDER = 20
+
 
 def install(window, player=None):
     """Install the listening feature into ``window`` (kept as ``window.listening``)."""

@@ -307,9 +307,8 @@ class ListeningFeature(QObject):
         self.update_controls()
 
     def _set_playheads(self, t_ms: Optional[float]) -> None:
-        for name in ("spectrogram", "psth"):
-            view = self.window.views.get(name)
-            if view is not None and hasattr(view, "set_playhead"):
+        for view in list(self.window.views.values()):  # every view with a time axis (spectrogram, PSTH ...)
+            if hasattr(view, "set_playhead"):
                 view.set_playhead(t_ms)
 
     # --- controls ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizeP
                                QVBoxLayout, QWidget)
 
 from strfviewer.gui.views.axes import BandAxis, diverging_cmap, symmetric_level
+from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.strf_data import (READOUTS, compute_gradmaps, gradmap_key, has_kernel_strf,
                                             kernel_strf, lags_ms, n_channels, top_neurons)
 
@@ -427,3 +428,7 @@ class GradmapView(QWidget):
     def _select_tile(self, neuron: int) -> None:
         if self.session.dataset is not None:
             self.session.select_neuron(neuron)
+
+
+register_view(ViewSpec("gradmap", "Gradmap / STRF", lambda window: GradmapView(window.session, window.start_worker),
+                       area="center", depends=("dataset", "neuron", "run", "results"), exportable=True, order=30))

@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
 
+from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.table_keys import RowHomeEnd
 
 SORT_ROLE = Qt.UserRole + 1
@@ -296,3 +297,9 @@ class NeuronTableView(QWidget):
     def source_row_at(self, proxy_row: int) -> int:
         """Dataset index of the neuron shown at ``proxy_row``."""
         return self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()
+
+
+register_view(ViewSpec("neurons", "Neurons", lambda window: NeuronTableView(window.session), area="left",
+                       depends=("dataset", "runs", "results", "neuron"),
+                       on={"dataset": "reload", "runs": "reload_runs", "results": "refresh_results",
+                           "neuron": "sync_selection"}, order=40))

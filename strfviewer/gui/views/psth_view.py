@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from strfviewer.gui.views.axes import LEFT_AXIS_WIDTH, reserve_right_column
+from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.time_plot import TimePlotMixin
 
 RUN_PENS = (pg.mkPen((230, 110, 20), width=2), pg.mkPen((40, 120, 220), width=2, style=Qt.DashLine))
@@ -187,3 +188,7 @@ class PSTHView(TimePlotMixin, QWidget):
         self.info.setText(" &nbsp;|&nbsp; ".join(parts))
         if self.raster_box.isChecked():
             self._draw_raster()
+
+
+register_view(ViewSpec("psth", "PSTH", lambda window: PSTHView(window.session), area="time",
+                       depends=("dataset", "stimulus", "neuron", "run", "results"), exportable=True, order=20))

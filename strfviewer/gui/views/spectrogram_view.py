@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from strfviewer.gui.views.axes import COLORBAR_WIDTH, LEFT_AXIS_WIDTH, BandAxis, sequential_cmap
+from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.time_plot import TimePlotMixin
 
 
@@ -68,3 +69,7 @@ class SpectrogramView(TimePlotMixin, QWidget):
         vb = self.plot.getViewBox()
         vb.setLimits(xMin=-dt, xMax=(T + 1) * dt, yMin=-0.5, yMax=F - 0.5)
         vb.setRange(xRange=(0, T * dt), yRange=(-0.5, F - 0.5), padding=0)
+
+
+register_view(ViewSpec("spectrogram", "Spectrogram", lambda window: SpectrogramView(window.session), area="time",
+                       depends=("dataset", "stimulus"), exportable=True, order=10))

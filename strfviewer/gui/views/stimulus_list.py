@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.table_keys import RowHomeEnd
 
 SPLIT_COLOURS = {"train": QColor(60, 140, 60), "val": QColor(200, 130, 20), "test": QColor(40, 100, 200)}
@@ -86,3 +87,8 @@ class StimulusListView(QWidget):
             return
         if self._names[row] != self.session.stimulus:
             self.session.select_stimulus(self._names[row])
+
+
+register_view(ViewSpec("stimuli", "Stimuli", lambda window: StimulusListView(window.session), area="left",
+                       depends=("dataset", "stimulus"), on={"dataset": "reload", "stimulus": "sync_selection"},
+                       order=50))

@@ -1,7 +1,7 @@
 """The main window's settings and layout: last paths, recent items, window/dock/splitter state, default layout.
 
 A mixin of :class:`strfviewer.gui.main_window.MainWindow` (uses ``_settings``, ``docks``, ``splitters``,
-``views``, ``recent_menu`` of the window).
+``views``, ``view_specs``, ``recent_menu`` of the window).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtWidgets import QWidget
 
 MAX_RECENT = 10
+#: dock areas of the view registry's areas (the others, 'time' and 'center', are central)
+DOCK_AREAS = {"left": Qt.LeftDockWidgetArea, "right": Qt.RightDockWidgetArea, "bottom": Qt.BottomDockWidgetArea}
 
 
 def default_window_size(widget: QWidget) -> tuple:
@@ -67,7 +69,7 @@ class WindowSettingsMixin:
         self._pending_splitters = {name: value for name in self.splitters
                                    if isinstance(value := s.value(f"splitters/{name}"), QByteArray)
                                    and not value.isEmpty()}
-        if s.value("view/grid", False) in (True, "true"):
+        if s.value("view/grid", False) in (True, "true") and "gradmap" in self.views:
             self.views["gradmap"].set_grid(True)
 
     def restore_dock_state(self) -> bool:
@@ -86,18 +88,23 @@ class WindowSettingsMixin:
         s.setValue("window/state", self.saveState())
         for name, splitter in self.splitters.items():
             s.setValue(f"splitters/{name}", splitter.saveState())
-        s.setValue("view/grid", self.views["gradmap"].grid_box.isChecked())
+        if "gradmap" in self.views:
+            s.setValue("view/grid", self.views["gradmap"].grid_box.isChecked())
         s.sync()
 
     def arrange_docks(self) -> None:
-        """Default layout: neurons above stimuli on the left; the docks feature packs add share one tabbed
-        area at the bottom (Runs in front, else the first), so the four views keep most of the window."""
-        for dock in self.docks.values():
+        """Default layout: the left docks (neurons above stimuli) on the left; the other docks (views of the
+        right or bottom area, feature packs' panels) share one tabbed area at the bottom (Runs in front, else the
+        first), so the central views keep most of the window."""
+        for name, dock in self.docks.items():
             dock.setFloating(False)
             dock.show()
-        left = [d for d in (self.docks.get("neurons"), self.docks.get("stimuli")) if d is not None]
-        group = [d for name, d in self.docks.items() if name not in ("neurons", "stimuli")
-                 and self.dockWidgetArea(d) in (Qt.BottomDockWidgetArea, Qt.RightDockWidgetArea)]
+            spec = self.view_specs.get(name)
+            if spec is not None and spec.area in DOCK_AREAS:  # a view's dock back in its own area
+                self.addDockWidget(DOCK_AREAS[spec.area], dock)
+        left = [d for d in self.docks.values() if self.dockWidgetArea(d) == Qt.LeftDockWidgetArea]
+        group = [d for d in self.docks.values()
+                 if self.dockWidgetArea(d) in (Qt.BottomDockWidgetArea, Qt.RightDockWidgetArea)]
         for dock in group:
             self.addDockWidget(Qt.BottomDockWidgetArea, dock)
         for other in group[1:]:
@@ -131,5 +138,8 @@ class WindowSettingsMixin:
 
     def reset_layout(self) -> None:
         self.arrange_docks()
-        self.plots_splitter.setSizes([300, 300])
-        self.main_splitter.setSizes([700, 440])
+        for name, action in self.actions.items():
+            if name.startswith("view_"):  # every central view shown again
+                action.setChecked(True)
+        self.plots_splitter.setSizes([300] * self.plots_splitter.count())
+        self.main_splitter.setSizes([700] + [440] * (self.main_splitter.count() - 1))
