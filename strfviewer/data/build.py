@@ -1,8 +1,9 @@
 """Recording on disk (:class:`~strfviewer.data.layouts.Recording`) -> :class:`NeuralDataset`.
 
 Steps: read every stimulus's audio (mono, one common sample rate), compute its spectrogram through the
-front-end (cached on disk), bin every neuron's spikes per trial on the same frames, mask what a neuron
-lacks with NaN, then assign the split, optionally smooth the responses and z-score the spectrograms.
+front-end (cached on disk), bin every neuron's spikes per trial on the same frames (keeping the spike times
+the counts count, ``Stimulus.spike_times``), mask what a neuron lacks with NaN, then assign the split,
+optionally smooth the responses and z-score the spectrograms.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from strfviewer.data.dataset import NeuralDataset, Stimulus
 from strfviewer.data.errors import DataError
 from strfviewer.data.layouts import Recording
 from strfviewer.data.spectrogram import SpectrogramConfig, compute_spectrogram
-from strfviewer.data.spikes import bin_trials, read_spike_file
+from strfviewer.data.spikes import bin_trials, read_spike_file, times_in_frames
 
 
 def _read_stimulus_audio(paths) -> Audio:
@@ -85,10 +86,12 @@ def build_dataset(rec: Recording, frontend: Optional[SpectrogramConfig] = None, 
         spec, freqs_hz = spectrogram_of(audio, cfg, device=device, use_cache=use_cache)
         T = spec.shape[1]
         per_neuron = []
+        times = []  # per neuron: None or the spike times (ms) of each trial, as counted
         for neuron in rec.neurons:
             path = neuron.spike_files.get(stim.name)
             if path is None:
                 per_neuron.append(None)
+                times.append(None)
                 masked += 1
                 continue
             trials = read_spike_file(path, pre_onset=policy)
@@ -98,6 +101,7 @@ def build_dataset(rec: Recording, frontend: Optional[SpectrogramConfig] = None, 
                 dropped_late += late
                 files_late.add(str(path))
             per_neuron.append(counts)
+            times.append(times_in_frames(trials.trials, T, cfg.dt_ms))
         present = [c for c in per_neuron if c is not None]
         if not present:
             empty.append(stim.name)
@@ -110,7 +114,7 @@ def build_dataset(rec: Recording, frontend: Optional[SpectrogramConfig] = None, 
         meta = dict(stim.metadata)
         meta.update({"wav_path": str(stim.wav_paths[0]), "duration_ms": audio.duration_ms})
         stimuli.append(Stimulus(stim.name, spec[None].astype(np.float32), responses, audio.waveform,
-                                audio.sample_rate, meta))
+                                audio.sample_rate, meta, spike_times=times))
     if dropped_late:
         warnings.append(f"dropped {dropped_late} spikes after the stimulus end (in {len(files_late)} spike files)")
     if dropped_early:

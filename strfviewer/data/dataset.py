@@ -8,6 +8,11 @@ Shapes (per stimulus ``s``):
   masked. Metrics ignore NaN entries.
 * ``waveform``   ``(T_audio,)``   float32 mono audio at ``sample_rate`` Hz, optional (kept for playback and
   waveform-domain models)
+* ``spike_times`` optional, where the source has them (spike-time files; not the demo, not counts-only NPZ):
+  one entry per neuron, ``None`` where that neuron has no times for this stimulus, else one float64 array
+  of spike times in ms from stimulus onset per trial (sorted; ``len`` = that neuron's recorded trials, at most
+  ``R``). They are the spikes the counts count (``0 <= t < T_s * dt_ms``): binning them gives ``responses``
+  before any smoothing.
 
 Stimuli have different lengths ``T_s``; batching pads and masks (see :mod:`strfviewer.data.batching`).
 """
@@ -21,10 +26,14 @@ import numpy as np
 
 SPLITS = ("train", "val", "test")
 
+#: spike times of one stimulus: per neuron, ``None`` or one array of times (ms) per trial
+SpikeTimes = List[Optional[List[np.ndarray]]]
+
 
 @dataclass
 class Stimulus:
-    """One stimulus: its spectrogram, the responses of every neuron and (optionally) the audio."""
+    """One stimulus: its spectrogram, the responses of every neuron and (optionally) the audio and the spike
+    times the responses were binned from."""
 
     name: str
     spec: np.ndarray  # (1, F, T) float32
@@ -32,10 +41,17 @@ class Stimulus:
     waveform: Optional[np.ndarray] = None  # (T_audio,) float32
     sample_rate: Optional[int] = None  # Hz, for waveform
     metadata: Dict[str, object] = field(default_factory=dict)
+    spike_times: Optional[SpikeTimes] = None  # per neuron: None or per trial (n_spikes,) float64 ms
 
     @property
     def n_frames(self) -> int:
         return int(self.spec.shape[-1])
+
+    def spike_times_of(self, neuron: int) -> Optional[List[np.ndarray]]:
+        """Spike times (ms) of each trial of ``neuron``, or ``None`` when the source has none for it."""
+        if self.spike_times is None:
+            return None
+        return self.spike_times[neuron]
 
     def psth(self) -> np.ndarray:
         """Trial-mean response ``(N, T)`` ignoring NaN trials; NaN where no trial exists."""
@@ -81,6 +97,11 @@ class NeuralDataset:
     def n_freqs(self) -> int:
         return int(len(self.freqs_hz))
 
+    @property
+    def has_spike_times(self) -> bool:
+        """True when some stimulus keeps spike times beside its counts."""
+        return any(s.spike_times is not None for s in self.stimuli)
+
     def duration_ms(self, stimulus: Stimulus) -> float:
         return stimulus.n_frames * float(self.dt_ms)
 
@@ -95,6 +116,14 @@ class NeuralDataset:
             if s.responses.ndim != 3 or s.responses.shape[0] != N or s.responses.shape[2] != s.spec.shape[2]:
                 raise ValueError(f"stimulus {s.name!r}: responses shape {s.responses.shape}, expected "
                                  f"({N}, R, {s.spec.shape[2]})")
+            if s.spike_times is not None:
+                if len(s.spike_times) != N:
+                    raise ValueError(f"stimulus {s.name!r}: spike times of {len(s.spike_times)} neurons, "
+                                     f"expected {N}")
+                R = s.responses.shape[1]
+                if any(t is not None and len(t) > R for t in s.spike_times):
+                    raise ValueError(f"stimulus {s.name!r}: spike times of more trials than the {R} of its "
+                                     "responses")
         for k, v in self.split.items():
             if v not in SPLITS:
                 raise ValueError(f"stimulus {k!r}: split {v!r} is not one of {SPLITS}")
@@ -129,7 +158,9 @@ class NeuralDataset:
         import dataclasses
 
         idx = list(indices)
-        stims = [dataclasses.replace(s, responses=s.responses[idx]) for s in self.stimuli]
+        stims = [dataclasses.replace(s, responses=s.responses[idx],
+                                     spike_times=None if s.spike_times is None else [s.spike_times[i] for i in idx])
+                 for s in self.stimuli]
         meta = [self.neuron_metadata[i] for i in idx] if self.neuron_metadata else []
         return dataclasses.replace(self, stimuli=stims, neuron_names=[self.neuron_names[i] for i in idx],
                                    neuron_metadata=meta)

@@ -11,6 +11,11 @@ Keys (``S`` stimuli, ``N`` neurons, ``R`` trials, ``F`` bands, ``T`` the longest
   train/val/test, ``waveforms (S, T_audio)`` float32 + ``n_samples (S,)`` + ``sample_rate`` scalar,
   ``frontend_json``, ``stim_metadata_json``, ``neuron_metadata_json``, ``warnings_json`` (JSON strings),
   ``format`` ("strfviewer-binned-v1").
+* optional spike times (all three or none; files without them load with ``spike_times = None``):
+  ``spike_n_trials (S, N)`` int, the number of trials with spike times of each (stimulus, neuron), ``-1``
+  where there are none; ``spike_trial_sizes (M,)`` int, the number of spikes of each of those trials, in
+  stimulus, neuron, trial order; ``spike_times (K,)`` float64, their times in ms from stimulus onset, each
+  in ``[0, n_frames * dt_ms)``, concatenated in the same order (``K = sum(spike_trial_sizes)``).
 
 Files are read with ``allow_pickle=False``: object arrays are refused.
 """
@@ -21,14 +26,16 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import Dict, List, Optional, Union
 
 import numpy as np
 
-from strfviewer.data.dataset import SPLITS, NeuralDataset, Stimulus
+from strfviewer.data.dataset import SPLITS, NeuralDataset, SpikeTimes, Stimulus
 from strfviewer.data.errors import DataError
+from strfviewer.data.spikes import frame_index
 
 FORMAT = "strfviewer-binned-v1"
+SPIKE_KEYS = ("spike_n_trials", "spike_trial_sizes", "spike_times")
 
 
 def save_npz(dataset: NeuralDataset, path: Union[str, Path]) -> Path:
@@ -67,9 +74,77 @@ def save_npz(dataset: NeuralDataset, path: Union[str, Path]) -> Path:
         for i, w in enumerate(waves):
             padded[i, : len(w)] = w
         arrays.update(waveforms=padded, n_samples=n_samples, sample_rate=np.array(int(rates.pop())))
+    if dataset.has_spike_times:
+        arrays.update(_pack_spike_times(dataset))
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _pack_spike_times(dataset: NeuralDataset) -> Dict[str, np.ndarray]:
+    """The three ``spike_*`` arrays of the format (see the module docstring)."""
+    n_trials = np.full((len(dataset.stimuli), dataset.n_neurons), -1, dtype=np.int64)
+    sizes: List[int] = []
+    times: List[np.ndarray] = []
+    for i, stim in enumerate(dataset.stimuli):
+        for n, trials in enumerate(stim.spike_times or []):
+            if trials is None:
+                continue
+            n_trials[i, n] = len(trials)
+            for t in trials:
+                sizes.append(len(t))
+                times.append(np.asarray(t, dtype=np.float64).reshape(-1))
+    return {"spike_n_trials": n_trials, "spike_trial_sizes": np.asarray(sizes, dtype=np.int64),
+            "spike_times": np.concatenate(times) if times else np.zeros(0, dtype=np.float64)}
+
+
+def _unpack_spike_times(data: Dict[str, np.ndarray], path: Path, names: List[str], n_frames: np.ndarray,
+                        n_trials_max: int, n_neurons: int, dt_ms: float) -> List[Optional[SpikeTimes]]:
+    """Per stimulus, the spike times stored under the ``spike_*`` keys (``None`` for every stimulus when the
+    file has none); DataError naming the key for arrays that do not fit together."""
+    S = len(names)
+    present = [k for k in SPIKE_KEYS if k in data]
+    if not present:
+        return [None] * S
+    if len(present) != len(SPIKE_KEYS):
+        missing = next(k for k in SPIKE_KEYS if k not in data)
+        raise DataError(path, None, f"missing key {missing!r}: spike times need {', '.join(SPIKE_KEYS)}")
+    counts = np.asarray(data["spike_n_trials"])
+    sizes = np.asarray(data["spike_trial_sizes"]).reshape(-1)
+    times = np.asarray(data["spike_times"]).reshape(-1)
+    if counts.shape != (S, n_neurons) or not np.issubdtype(counts.dtype, np.integer):
+        raise DataError(path, None, f"'spike_n_trials' must be integers of shape ({S}, {n_neurons}), "
+                                    f"got {counts.dtype} {counts.shape}")
+    if np.any(counts < -1) or np.any(counts > n_trials_max):
+        raise DataError(path, None, f"'spike_n_trials' values must be -1 (no times) or 0..{n_trials_max} trials")
+    if len(sizes) != int(counts[counts > 0].sum()) or not np.issubdtype(sizes.dtype, np.integer) \
+            or np.any(sizes < 0):
+        raise DataError(path, None, f"'spike_trial_sizes' must hold {int(counts[counts > 0].sum())} spike counts "
+                                    "(>= 0), one per trial that 'spike_n_trials' announces")
+    if len(times) != int(sizes.sum()) or not np.issubdtype(times.dtype, np.floating):
+        raise DataError(path, None, f"'spike_times' must hold {int(sizes.sum())} times in ms (floats), "
+                                    f"as 'spike_trial_sizes' adds up to; got {len(times)} {times.dtype}")
+    out: List[Optional[SpikeTimes]] = []
+    trial = start = 0
+    for i in range(S):
+        end_ms = float(n_frames[i]) * dt_ms  # for the message; the test is the binning's own
+        per_neuron: SpikeTimes = []
+        for n in range(n_neurons):
+            if counts[i, n] < 0:
+                per_neuron.append(None)
+                continue
+            trials = []
+            for size in sizes[trial: trial + counts[i, n]]:
+                t = np.sort(times[start: start + size].astype(np.float64))
+                if t.size and not frame_index(t, int(n_frames[i]), dt_ms)[1].all():
+                    raise DataError(path, None, f"'spike_times' of stimulus {names[i]!r}: times must be finite, in "
+                                                f"[0, {end_ms:g}) ms (the stimulus), got {t[0]:g} .. {t[-1]:g}")
+                trials.append(t)
+                start += int(size)
+            trial += int(counts[i, n])
+            per_neuron.append(trials)
+        out.append(None if all(t is None for t in per_neuron) else per_neuron)
+    return out
 
 
 def _jsonable(value):
@@ -178,12 +253,13 @@ def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDatas
     if neuron_meta and (len(neuron_meta) != responses.shape[1] or not all(isinstance(m, dict) for m in neuron_meta)):
         raise DataError(path, None, f"'neuron_metadata_json' must be a list of {responses.shape[1]} objects")
     waves, rate = _waveforms(data, S, path)
+    spike_times = _unpack_spike_times(data, path, names, n_frames, responses.shape[2], responses.shape[1], dt_ms)
     stimuli = []
     for i in range(S):
         t = int(n_frames[i])
         # trials that are NaN over the whole stimulus are padding of ragged trial counts: keep them (NaN)
         stimuli.append(Stimulus(names[i], spec[i : i + 1, :, :t].copy(), responses[i, :, :, :t].copy(),
-                                waves[i], rate, dict(stim_meta[i])))
+                                waves[i], rate, dict(stim_meta[i]), spike_times=spike_times[i]))
     frontend = _json(data, "frontend_json", path, {})
     try:
         return NeuralDataset(stimuli, neuron_names, freqs, dt_ms, split=split, frontend=frontend,

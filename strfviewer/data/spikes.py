@@ -1,5 +1,8 @@
 """Spike-time files (STRFlab / CRCNS ``spikeK``) -> trials of spike times -> spike counts per bin.
 
+The times a dataset keeps beside its counts (``Stimulus.spike_times``) are those :func:`times_in_frames`
+returns: the spikes the counts count, so binning them again gives the counts.
+
 File format: one line per trial; each line holds the spike times of that trial in ms from stimulus onset,
 separated by white space (a trailing space is usual). A blank line is a trial with no spikes.
 """
@@ -86,6 +89,13 @@ def read_spike_file(path: Union[str, Path], pre_onset: str = "error") -> SpikeTr
     return parse_spike_text(raw, path, pre_onset=pre_onset)
 
 
+def frame_index(times: np.ndarray, n_frames: int, dt_ms: float) -> Tuple[np.ndarray, np.ndarray]:
+    """``(frame index (float), inside (bool))`` of spike ``times`` (ms): frame ``i`` holds ``[i*dt_ms,
+    (i+1)*dt_ms)``; decided in float, so huge times never overflow a cast."""
+    idx = np.floor(np.asarray(times, dtype=np.float64) / float(dt_ms))
+    return idx, (idx >= 0) & (idx < n_frames)
+
+
 def bin_trials(trials: Sequence[np.ndarray], n_frames: int, dt_ms: float,
                n_trials: Optional[int] = None) -> Tuple[np.ndarray, int]:
     """Count spikes per bin: bin ``i`` holds times in ``[i*dt_ms, (i+1)*dt_ms)``.
@@ -98,9 +108,18 @@ def bin_trials(trials: Sequence[np.ndarray], n_frames: int, dt_ms: float,
     counts = np.full((R, n_frames), np.nan, dtype=np.float32)
     dropped = 0
     for r, times in enumerate(trials):
-        times = np.asarray(times, dtype=np.float64)
-        idx = np.floor(times / float(dt_ms))
-        inside = (idx >= 0) & (idx < n_frames)  # decided in float: huge times never overflow a cast
+        idx, inside = frame_index(times, n_frames, dt_ms)
         dropped += int(np.count_nonzero(~inside))
         counts[r] = np.bincount(idx[inside].astype(np.int64), minlength=n_frames)[:n_frames]
     return counts, dropped
+
+
+def times_in_frames(trials: Sequence[np.ndarray], n_frames: int, dt_ms: float) -> List[np.ndarray]:
+    """The spike times (ms, float64, sorted) of each trial that :func:`bin_trials` counts: those in
+    ``[0, n_frames*dt_ms)``. Binning these times with :func:`bin_trials` gives the same counts."""
+    out = []
+    for times in trials:
+        times = np.sort(np.asarray(times, dtype=np.float64))
+        out.append(times[frame_index(times, n_frames, dt_ms)[1]])
+    return out
+
