@@ -107,6 +107,24 @@ def test_raster_of_the_selected_neurons_trials(window):
     np.testing.assert_allclose(x, bins * 5.0)
 
 
+def test_raster_uses_spike_times_where_the_dataset_keeps_them(window):
+    psth, s = window.views["psth"], window.session
+    stim = s.stimulus_obj()
+    times = [np.array([1.25, 7.0]), np.array([]), np.array([3.5])]
+    stim.spike_times = [times if n == 2 else None for n in range(s.dataset.n_neurons)]
+    s.select_neuron(2)
+    window.redraw_now()
+    psth.raster_box.setChecked(True)
+    x, y = psth.raster_ticks.getData()
+    np.testing.assert_allclose(x, [1.25, 7.0, 3.5])  # at the recorded times, not bin starts
+    np.testing.assert_array_equal(y, [1, 1, 3])
+    s.select_neuron(1)  # no times for this neuron: one tick per bin with spikes
+    window.redraw_now()
+    x, y = psth.raster_ticks.getData()
+    trials, bins = np.nonzero(stim.responses[1] > 0)
+    np.testing.assert_allclose(x, bins * 5.0)
+
+
 def test_view_menu_steps_through_the_sorted_table(window):
     view, s = window.views["neurons"], window.session
     view.table.sortByColumn(2, Qt.DescendingOrder)

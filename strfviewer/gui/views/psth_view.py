@@ -35,7 +35,8 @@ def _fmt(x: float) -> str:
 class PSTHView(TimePlotMixin, QWidget):
     """Recorded vs predicted response. Attributes for inspection: ``mean_curve`` (``PlotDataItem`` of the
     trial mean), ``pred_curves`` (run id -> ``PlotDataItem``), ``scores`` (run id -> ``(cc, cc_norm)``),
-    ``raster_ticks`` (``ScatterPlotItem`` of the trials, shown with the "raster" box)."""
+    ``raster_ticks`` (``ScatterPlotItem`` of the trials, shown with the "raster" box: spike times at full
+    resolution where the dataset keeps them, else one tick per bin with spikes)."""
 
     def __init__(self, session, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -71,7 +72,8 @@ class PSTHView(TimePlotMixin, QWidget):
         self.info.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.raster_box = QCheckBox("raster")
-        self.raster_box.setToolTip("show every trial as a row of spike ticks above the PSTH")
+        self.raster_box.setToolTip("show every trial as a row of spike ticks above the PSTH (at the recorded spike "
+                                   "times when the data has them, else one tick per bin with spikes)")
         self.raster_box.toggled.connect(self._toggle_raster)
         self._build_raster()
         header = QHBoxLayout()
@@ -104,14 +106,21 @@ class PSTHView(TimePlotMixin, QWidget):
             self._draw_raster()
 
     def _draw_raster(self) -> None:
-        """Ticks at ``(t_ms, trial)`` for every bin with at least one spike of the selected neuron."""
+        """Ticks at ``(t_ms, trial)``: every spike at its recorded time when the dataset keeps spike times,
+        else one per bin with at least one spike of the selected neuron."""
         stim, ds = self.session.stimulus_obj(), self.session.dataset
         if stim is None or ds is None:
             self.raster_ticks.setData([], [])
             return
         resp = np.asarray(stim.responses[self.session.neuron])  # (R, T)
-        trials, bins = np.nonzero(np.nan_to_num(resp) > 0)
-        self.raster_ticks.setData(bins * float(ds.dt_ms), trials + 1.0)
+        times = stim.spike_times_of(self.session.neuron)  # per trial (n,) ms, or None
+        if times is not None:
+            x = np.concatenate([np.asarray(t, dtype=np.float64) for t in times] or [np.zeros(0)])
+            y = np.concatenate([np.full(len(t), r + 1.0) for r, t in enumerate(times)] or [np.zeros(0)])
+            self.raster_ticks.setData(x, y)
+        else:
+            trials, bins = np.nonzero(np.nan_to_num(resp) > 0)
+            self.raster_ticks.setData(bins * float(ds.dt_ms), trials + 1.0)
         self.raster.setYRange(0.5, resp.shape[0] + 0.5, padding=0)
 
     def _show_slot(self, k: int, name, x=None, y=None) -> None:
