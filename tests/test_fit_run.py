@@ -121,7 +121,7 @@ def test_separable_kernel_starts_from_the_rank1_ridge_strf():
     import numpy as np
 
     from strfviewer.data import load
-    from strfviewer.fit.ridge import rank1_factors
+    from strfviewer.models.kernels import rank1_factors
     from strfviewer.fit.run import FitRequest, run_fit
     from strfviewer.models.factory import ModelSpec
 

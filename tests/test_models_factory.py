@@ -129,8 +129,10 @@ def test_kernel_on_a_family_without_strf_conv_is_refused():
 
 
 def test_values_refused_by_the_model_become_value_errors():
+    # each value is within its declared range; together they are not (lowest band above the highest)
     with pytest.raises(ValueError, match="cannot build"):
-        build_model(ModelSpec("Linear", prefilter="AdapTrans", prefilter_kwargs={"init_w": 0.0}), F, N)
+        build_model(ModelSpec("Linear", prefilter="AdapTrans", prefilter_kwargs={"min_freq": 8000.0,
+                                                                                  "max_freq": 1000.0}), F, N)
 
 
 def test_swap_kernel_and_prefilter():

@@ -25,8 +25,11 @@ from strfviewer.io.fit_output import metrics_json, os_reason, write_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from strfviewer.commands.options import RegistryHelpFormatter
+
     p = sub.add_parser(
         "fit", help="fit a model to a dataset and save its checkpoint and metrics",
+        formatter_class=RegistryHelpFormatter,
         description="Fit an encoding model to DATA and write the checkpoint and metrics.json to --out. "
                     "DATA is a cell folder (stimK.wav + spikeK), a population folder, a CRCNS AA1/AA2 "
                     "download, an NPZ file or 'demo'. Spectrograms are z-scored per band.")
@@ -44,12 +47,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="smooth the responses with a unit-gain Hanning window this wide (e.g. 21)")
     m = p.add_argument_group("model")
     m.add_argument("--model", default="Linear", metavar="NAME",
-                   help="model family: Linear, LinearNonlinear (LN), NetworkReceptiveField, DNet, ConvNet2D, "
-                        "Transformer, StateNet (registry names or aliases) (default: %(default)s)")
-    m.add_argument("--kernel", metavar="K", help="STRF kernel: full, separable, gaussian (families with a STRF)")
-    m.add_argument("--prefilter", metavar="P", help="prefilter: AdapTrans, ICAdaptation (default: none)")
-    m.add_argument("--activation", metavar="A", help="output activation (registry name; default: the family's)")
-    m.add_argument("--rnn-type", metavar="R", help="StateNet recurrence: GRU, LSTM, RNN, ...")
+                   help="model family: {names:model} (registry names or aliases) (default: %(default)s)")
+    m.add_argument("--kernel", metavar="K", help="STRF kernel: {names:kernel} (families with a STRF)")
+    m.add_argument("--kernel-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="option of the kernel, repeatable: {options:kernel}")
+    m.add_argument("--prefilter", metavar="P", help="prefilter: {names:prefilter} (default: none)")
+    m.add_argument("--prefilter-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="option of the prefilter, repeatable: {options:prefilter}")
+    m.add_argument("--activation", metavar="A", help="output activation: {names:activation} (default: the "
+                                                      "family's)")
+    m.add_argument("--activation-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="option of the activation, repeatable: {options:activation}")
+    m.add_argument("--rnn-type", metavar="R", help="StateNet recurrence: {choices:StateNet.rnn_type}")
     m.add_argument("-T", "--window", type=int, default=15, metavar="FRAMES",
                    help="temporal window of the STRF in frames (default: %(default)s)")
     m.add_argument("--hyper", action="append", default=[], metavar="KEY=VALUE",
@@ -71,8 +80,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--split", metavar="TRAIN,VAL,TEST",
                    help="stimulus split fractions in natural name order (default: the dataset's, 70/15/15)")
     t.add_argument("--no-warm-start", action="store_true",
-                   help="do not start Linear/LinearNonlinear from the ridge solution (its rank-1 part for the "
-                        "separable kernel)")
+                   help="do not start Linear/LinearNonlinear from the ridge STRFs (each kernel with a warm "
+                        "start keeps what it can of them; the fit's message says when a kernel starts cold)")
     t.add_argument("--no-calibrate", action="store_true",
                    help="do not place the output nonlinearity at each neuron's mean rate before SGD")
     t.add_argument("--chunk-frames", type=int, metavar="N",
@@ -90,10 +99,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _parse_hyper(items: List[str]) -> Dict[str, Any]:
+def _parse_hyper(items: List[str], option: str = "--hyper") -> Dict[str, Any]:
     from strfviewer.commands.options import parse_assignments
 
-    return parse_assignments(items, "--hyper")
+    return parse_assignments(items, option)
 
 
 def _parse_split(text: Optional[str]):
@@ -151,7 +160,9 @@ def build_request(args: argparse.Namespace):
 
     spec = ModelSpec(family=_family_name(args.model), kernel=args.kernel, prefilter=args.prefilter,
                      activation=args.activation, rnn_type=args.rnn_type, T=int(args.window),
-                     hyper=_parse_hyper(args.hyper))
+                     hyper=_parse_hyper(args.hyper),
+                     **{f"{part}_kwargs": _parse_hyper(getattr(args, f"{part}_arg"), f"--{part}-arg")
+                        for part in ("kernel", "prefilter", "activation")})
     reasons = check_spec(spec)
     if reasons:
         raise ValueError("invalid model: " + "; ".join(reasons))

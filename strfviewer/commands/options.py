@@ -1,9 +1,40 @@
-"""Parsing of repeatable ``KEY=VALUE`` command-line options (``fit --hyper``, ``--model-arg``)."""
+"""Parsing of repeatable ``KEY=VALUE`` command-line options (``fit --hyper``, ``--kernel-arg``, ``--model-arg``)
+and help texts that list the registry's names (:class:`RegistryHelpFormatter`)."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 from typing import Any, Dict, Iterable
+
+_REGISTRY_FIELD = re.compile(r"\{(names|options|choices):([\w.]+)\}")
+
+
+def expand_registry_fields(text: str) -> str:
+    """``{names:kernel}`` -> ``full, separable, gaussian``; ``{options:kernel}`` -> each kernel's options with
+    their ranges and defaults (:mod:`strfviewer.models.options`); ``{choices:StateNet.rnn_type}`` -> the
+    choices of a model family's option."""
+    if "{" not in text:
+        return text
+    from strfviewer.models import factory, options
+
+    def field(m: re.Match) -> str:
+        what, key = m.groups()
+        if what == "choices":
+            family, _, name = key.partition(".")
+            return ", ".join(next(map(str, o.choices) for o in factory.family_options(family) if o.name == name))
+        return options.names_text(key) if what == "names" else options.options_help(key)
+
+    return _REGISTRY_FIELD.sub(field, text)
+
+
+class RegistryHelpFormatter(argparse.HelpFormatter):
+    """Help formatter that fills ``{names:KIND}``/``{options:KIND}`` from the model registry when help is
+    shown, so the lists follow what is registered and the registry (torch) is imported only for ``--help``."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return expand_registry_fields(super()._get_help_string(action) or "")
 
 
 def json_or_text(value: str) -> Any:

@@ -12,7 +12,8 @@ The weights go into a :class:`strfviewer.models.Linear` so that its eval-mode fo
 prediction: the kernel holds ``W`` and the bias ``b``; the readout's BatchNorm is set to the mean and
 standard deviation of the ridge prediction on the training frames with matching affine parameters (an
 identity map in eval mode, close to one in train mode), which also makes the model a good warm start for
-gradient descent of Linear, LinearNonlinear and similar models.
+gradient descent of Linear, LinearNonlinear and similar models: :func:`seed_kernel` hands the ridge STRFs to
+any kernel that implements ``init_from_strf`` (the kernel contract, :mod:`strfviewer.models.kernels`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from strfviewer.fit.metrics import pearson_cc
+from strfviewer.models.kernels import init_from_strf, is_unconstrained, strf_kernel_of
 
 #: default penalty grid, relative to the mean eigenvalue of the centred ``X'X``
 RELATIVE_ALPHAS = tuple(10.0 ** k for k in np.arange(-4.0, 3.01, 0.5))
@@ -347,8 +349,8 @@ def fit_ridge(dataset, T: int, alphas: Optional[Sequence[float]] = None, model: 
 
 def _strf_conv(model: nn.Module) -> nn.Conv2d:
     """The model's full STRF convolution (``readout.strf.kernel``), or a clear error."""
-    kernel = getattr(getattr(getattr(model, "readout", None), "strf", None), "kernel", None)
-    if not isinstance(kernel, nn.Conv2d):
+    kernel = strf_kernel_of(model)
+    if not is_unconstrained(kernel):
         raise ValueError(f"closed-form ridge needs a model with a full STRF kernel (readout.strf.kernel a Conv2d); "
                          f"{type(model).__name__} has {type(kernel).__name__ if kernel is not None else 'none'}")
     return kernel
@@ -391,53 +393,45 @@ def _set_linear_weights(model: nn.Module, conv: nn.Conv2d, w: np.ndarray, b: np.
     model.eval()
 
 
-@torch.no_grad()
-def warm_start(model: nn.Module, source: nn.Module) -> List[str]:
-    """Copy the STRF kernel (and readout BatchNorm) of a ridge ``source`` into ``model`` where shapes match.
-
-    Returns what was copied (empty when nothing fits, e.g. another kernel type); the rest of ``model``
-    keeps its initialisation.
-    """
-    copied = []
-    try:
-        dst, src = _strf_conv(model), _strf_conv(source)
-    except ValueError:
-        return copied
-    if dst.weight.shape == src.weight.shape:
-        dst.weight.copy_(src.weight)
-        if dst.bias is not None and src.bias is not None:
-            dst.bias.copy_(src.bias)
-        copied.append("readout.strf")
-        dbn, sbn = getattr(model.readout, "bn", None), getattr(source.readout, "bn", None)
-        if isinstance(dbn, nn.modules.batchnorm._BatchNorm) and isinstance(sbn, nn.modules.batchnorm._BatchNorm) \
-                and dbn.num_features == sbn.num_features:
-            dbn.load_state_dict(sbn.state_dict())
-            copied.append("readout.bn")
-    return copied
-
-
-def rank1_factors(weights: np.ndarray) -> tuple:
-    """Best rank-1 approximation of each ``(F, T)`` kernel of ``weights`` ``(N, C, F, T)``: ``(f (N, C, F),
-    t (N, C, T))`` with ``f[n, c] outer t[n, c]`` the leading SVD term ``s u v'`` (``f = sqrt(s) u``,
-    ``t = sqrt(s) v``: both factors get the same norm)."""
-    w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
-    u, s, vh = torch.linalg.svd(w, full_matrices=False)  # batched over (N, C)
-    root = s[..., 0].sqrt()
-    return (u[..., :, 0] * root[..., None]).numpy(), (vh[..., 0, :] * root[..., None]).numpy()
-
-
-@torch.no_grad()
-def warm_start_separable(model: nn.Module, result: RidgeResult) -> None:
-    """Set a separable STRF kernel (``readout.strf.kernel`` with ``weight_f (N, C, F, 1)``, ``weight_t
-    (N, C, 1, T)``) to the rank-1 part of the ridge STRFs of ``result``, its bias to the ridge bias, and the
-    readout BatchNorm to pass the ridge prediction through (as for the full kernel)."""
-    kernel = model.readout.strf.kernel
-    f, t = rank1_factors(result.weights)
-    dev, dtype = kernel.weight_f.device, kernel.weight_f.dtype
-    kernel.weight_f.copy_(torch.as_tensor(f, dtype=dtype, device=dev).reshape(kernel.weight_f.shape))
-    kernel.weight_t.copy_(torch.as_tensor(t, dtype=dtype, device=dev).reshape(kernel.weight_t.shape))
-    if kernel.bias is not None:
-        kernel.bias.copy_(torch.as_tensor(result.bias, dtype=dtype, device=dev))
-    dbn, sbn = getattr(model.readout, "bn", None), getattr(result.model.readout, "bn", None)
-    if isinstance(dbn, nn.modules.batchnorm._BatchNorm) and isinstance(sbn, nn.modules.batchnorm._BatchNorm):
+def _copy_readout_bn(model: nn.Module, source: nn.Module) -> bool:
+    """Copy ``source``'s readout BatchNorm state into ``model``'s when both have one of the same size."""
+    dbn, sbn = getattr(model.readout, "bn", None), getattr(source.readout, "bn", None)
+    if isinstance(dbn, nn.modules.batchnorm._BatchNorm) and isinstance(sbn, nn.modules.batchnorm._BatchNorm) \
+            and dbn.num_features == sbn.num_features:
         dbn.load_state_dict(sbn.state_dict())
+        return True
+    return False
+
+
+@torch.no_grad()
+def seed_kernel(model: nn.Module, source: nn.Module) -> Optional[str]:
+    """Warm-start ``model``'s STRF kernel from the ridge STRFs of ``source`` (a full-kernel model, e.g. filled by
+    :func:`fit_ridge_details`) through the kernel's ``init_from_strf`` (see :mod:`strfviewer.models.kernels`),
+    and its readout BatchNorm from ``source``'s (it then passes the ridge prediction through).
+
+    Returns what the kernel says it kept (e.g. ``"ridge (rank-1 part)"``), ``None`` when the kernel has no warm
+    start (``model`` is left as it is). ``ValueError`` when the STRF shapes differ."""
+    kernel = strf_kernel_of(model)
+    if kernel is None:
+        raise ValueError(f"{type(model).__name__} has no STRF readout to warm-start")
+    conv = _strf_conv(source)
+    said = init_from_strf(kernel, conv.weight.detach(), None if conv.bias is None else conv.bias.detach())
+    if said is not None:
+        _copy_readout_bn(model, source)
+    return said
+
+
+def warm_start(model: nn.Module, source: nn.Module) -> List[str]:
+    """Copy the STRF kernel (and readout BatchNorm) of a ridge ``source`` into ``model`` where shapes match and
+    the kernel has a warm start (:func:`seed_kernel`).
+
+    Returns what was copied (empty when nothing fits); the rest of ``model`` keeps its initialisation.
+    """
+    try:
+        said = seed_kernel(model, source)
+    except ValueError:
+        return []
+    if said is None:
+        return []
+    bn = getattr(model.readout, "bn", None)
+    return ["readout.strf"] + (["readout.bn"] if isinstance(bn, nn.modules.batchnorm._BatchNorm) else [])

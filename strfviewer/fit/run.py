@@ -2,8 +2,9 @@
 
 Used by the CLI, the app's fit workers and sweeps, so that a fit means the same thing everywhere: build the
 model from its :class:`~strfviewer.models.factory.ModelSpec`, apply the split, fit it (closed-form ridge, or
-gradient descent with the :class:`~strfviewer.fit.fitter.Fitter`, warm-started from ridge where the model
-has a full STRF kernel), then score it on train / val / test and predict every stimulus.
+gradient descent with the :class:`~strfviewer.fit.fitter.Fitter`, warm-started from the ridge STRFs where the
+model's kernel implements ``init_from_strf``; otherwise the fit's details and message say "cold start"), then
+score it on train / val / test and predict every stimulus.
 
 The dataset's spectrograms are taken as the model's input as they are (``strfviewer.data.load`` z-scores
 them per band by default and records the statistics in ``dataset.frontend``).
@@ -265,15 +266,9 @@ def _apply_split(dataset, split):
 
 
 def _full_kernel(model: nn.Module) -> bool:
-    kernel = getattr(getattr(getattr(model, "readout", None), "strf", None), "kernel", None)
-    return isinstance(kernel, nn.Conv2d)
+    from strfviewer.models.kernels import is_unconstrained, strf_kernel_of
 
-
-def _separable_kernel(model: nn.Module) -> bool:
-    from strfviewer.models.kernels import SeparableSTRF
-
-    kernel = getattr(getattr(getattr(model, "readout", None), "strf", None), "kernel", None)
-    return isinstance(kernel, SeparableSTRF)
+    return is_unconstrained(strf_kernel_of(model))
 
 
 def is_recurrent(model: nn.Module) -> bool:
@@ -337,8 +332,7 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
                              f"{' with kernel ' + spec.kernel if spec.kernel else ''}); use method 'sgd'")
         history, cancelled = _ridge(model, dataset, request, details, cancel, progress, threads)
     else:
-        if request.warm_start and spec.family in WARM_START_FAMILIES and (_full_kernel(model)
-                                                                          or _separable_kernel(model)):
+        if request.warm_start and spec.family in WARM_START_FAMILIES:
             _warm_start(model, dataset, request, details, threads)
         loss = effective_loss(model, request)
         if request.calibrate and loss == "poisson":
@@ -364,6 +358,8 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     message = history.message
     if str(details.get("warm_start", "")).startswith("skipped"):
         message = f"{message}; no ridge warm start (it would not fit in memory)"
+    elif str(details.get("warm_start", "")).startswith("cold start"):
+        message = f"{message}; {details['warm_start']}"
     if "test" in metrics:
         message = f"{message}; test mean cc_norm {metrics['test'].mean_cc_norm:.3f}"
     return FitOutcome(model=model, history=history, metrics=metrics, predictions=predictions, seconds=seconds,
@@ -395,27 +391,36 @@ def _ridge(model, dataset, request, details, cancel, progress, threads):
 
 
 def _warm_start(model, dataset, request, details, threads) -> None:
-    """Ridge solution written straight into the model's STRF kernel and readout BatchNorm (the output
-    activation, if any, keeps its initialisation).
+    """Ridge STRFs (fitted on a full-kernel twin that shares the model's prefilter) handed to the model's kernel
+    through its ``init_from_strf`` (:func:`strfviewer.fit.ridge.seed_kernel`), the readout BatchNorm set to pass
+    the ridge prediction through (the output activation, if any, keeps its initialisation).
 
-    A separable kernel starts from the rank-1 part of each ridge STRF (fitted on a full-kernel twin that
-    shares the model's prefilter)."""
-    from strfviewer.fit.ridge import RidgeMemoryError, fit_ridge_details, warm_start_separable
+    ``details["warm_start"]``: what the kernel kept (``"ridge"``, ``"ridge (rank-1 part)"``, ...), ``"cold start:
+    kernel X has no warm start"`` for a kernel without the method, or ``"skipped: ..."`` when the ridge fit would
+    not fit in memory."""
+    from strfviewer.fit.ridge import RidgeMemoryError, fit_ridge_details, seed_kernel
+    from strfviewer.models import registry
+    from strfviewer.models.factory import build_model, swap
+    from strfviewer.models.kernels import strf_kernel_of
 
-    separable = not _full_kernel(model)
-    target = model
-    if separable:
-        from strfviewer.models.factory import build_model, swap
-
-        target = build_model(swap(request.spec, kernel="full"), dataset.n_freqs, dataset.n_neurons)
-        target.prefiltering = model.prefiltering  # the same (untrained) prefilter output feeds the ridge
+    kernel = strf_kernel_of(model)
+    if kernel is None:
+        return
+    if not callable(getattr(kernel, "init_from_strf", None)):
+        try:
+            name = registry.name_of("kernel", kernel)
+        except KeyError:
+            name = type(kernel).__name__
+        details["warm_start"] = f"cold start: kernel {name} has no warm start"
+        return
+    with torch.random.fork_rng(devices=[]):  # the twin's initialisation leaves the model's random stream alone
+        twin = build_model(swap(request.spec, kernel="full"), dataset.n_freqs, dataset.n_neurons)
+    twin.prefiltering = model.prefiltering  # the same (untrained) prefilter output feeds the ridge
     try:
         with torch_threads(threads):
-            res = fit_ridge_details(dataset, int(model.T), request.ridge_alphas, model=target)
+            res = fit_ridge_details(dataset, int(model.T), request.ridge_alphas, model=twin)
+            details["warm_start"] = seed_kernel(model, twin)
     except RidgeMemoryError as exc:  # the SGD fit itself may still fit in memory: start it cold
         details["warm_start"] = f"skipped: {exc}"
         return
-    if separable:
-        warm_start_separable(model, res)
-    details["warm_start"] = "ridge (rank-1 part)" if separable else "ridge"
     details["ridge_alpha"] = res.alpha.tolist()

@@ -13,12 +13,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from strfviewer.models.capture import CapturesInitKwargs
+from strfviewer.models.options import Option
 from strfviewer.models.registry import register
 
-register("activation", "Identity", aliases=("identity", "linear", "none"))(nn.Identity)
-register("activation", "Sigmoid", aliases=("sigmoid",))(nn.Sigmoid)
-register("activation", "Tanh", aliases=("tanh",))(nn.Tanh)
-register("activation", "ReLU", aliases=("relu",))(nn.ReLU)
+register("activation", "Identity", aliases=("identity", "linear", "none"), options=(),
+         description="none: the readout's output as it is")(nn.Identity)
+register("activation", "Sigmoid", aliases=("sigmoid",), options=(), description="logistic sigmoid")(nn.Sigmoid)
+register("activation", "Tanh", aliases=("tanh",), options=(), description="hyperbolic tangent")(nn.Tanh)
+register("activation", "ReLU", aliases=("relu",), options=(), description="half-wave rectification")(nn.ReLU)
+
+_NON_NEGATIVE = Option("non_negative_output", "bool", True, label="Non-negative output",
+                       tooltip="Keep the output >= 0 for any input (suits spike counts and the Poisson loss).")
+_BASELINE = Option("bias", "bool", True, label="Baseline", tooltip="Add a learnable per-neuron baseline rate.")
 
 
 def _positive(raw: torch.Tensor, enabled: bool) -> torch.Tensor:
@@ -36,13 +42,16 @@ def _add_amplitude_and_baseline(module: nn.Module, amplitude: str, baseline: str
         setattr(module, baseline, nn.Parameter(torch.empty(n).uniform_(lo, hi)))
 
 
-@register("activation", "ParametricSigmoid", aliases=("psigmoid",))
+@register("activation", "ParametricSigmoid", aliases=("psigmoid",),
+          description="per-neuron sigmoid with range, threshold, gain and baseline (Willmore et al. 2016)")
 class ParametricSigmoid(CapturesInitKwargs, nn.Module):
     """``f(x) = b * sigmoid((x - c) / d) + a`` per neuron (Willmore et al. 2016).
 
     ``b``: dynamic range, ``a``: baseline (only with ``bias``), ``c``: inflection point, ``d``: inverse
     gain. Parameters ``c, d, _raw_b`` and (with ``bias``) ``_raw_a``, each ``(N,)``.
     """
+
+    OPTIONS = (_BASELINE, _NON_NEGATIVE)
 
     def __init__(self, num_features: int, bias: bool = True, non_negative_output: bool = True):
         super().__init__()
@@ -67,13 +76,16 @@ class ParametricSigmoid(CapturesInitKwargs, nn.Module):
         return f"N={self.N}, bias={self.bias}, non_negative_output={self.non_negative_output}"
 
 
-@register("activation", "ParametricDoubleExponential", aliases=("doubleexp",))
+@register("activation", "ParametricDoubleExponential", aliases=("doubleexp",),
+          description="per-neuron double exponential (Thorson et al. 2015)")
 class ParametricDoubleExponential(CapturesInitKwargs, nn.Module):
     """``f(x) = a * exp(-exp(k x - s)) + b`` per neuron (Thorson et al. 2015).
 
     ``a``: saturation rate, ``b``: baseline (only with ``bias``), ``k``: gain, ``s``: threshold.
     Parameters ``k, s, _raw_a`` and (with ``bias``) ``_raw_b``, each ``(N,)``.
     """
+
+    OPTIONS = (_BASELINE, _NON_NEGATIVE)
 
     def __init__(self, num_features: int, bias: bool = True, non_negative_output: bool = True):
         super().__init__()
@@ -98,7 +110,8 @@ class ParametricDoubleExponential(CapturesInitKwargs, nn.Module):
         return f"N={self.N}, bias={self.bias}, non_negative_output={self.non_negative_output}"
 
 
-@register("activation", "ParametricSoftplus", aliases=("softplus", "psoftplus"))
+@register("activation", "ParametricSoftplus", aliases=("softplus", "psoftplus"),
+          description="per-neuron softplus with gain and baseline: non-saturating")
 class ParametricSoftplus(CapturesInitKwargs, nn.Module):
     """``f(x) = softplus(beta x) / beta + b`` per neuron: non-saturating and >= b.
 
@@ -106,6 +119,8 @@ class ParametricSoftplus(CapturesInitKwargs, nn.Module):
     (initialised near 0.02 so the baseline does not impose a floor), else ``b = _raw_b``.
     Parameters ``_raw_beta, _raw_b``, each ``(N,)``.
     """
+
+    OPTIONS = (_NON_NEGATIVE,)
 
     def __init__(self, num_features: int, non_negative_output: bool = True):
         super().__init__()
@@ -130,12 +145,16 @@ class ParametricSoftplus(CapturesInitKwargs, nn.Module):
         return f"N={self.N}, non_negative_output={self.non_negative_output}"
 
 
-PER_NEURON_ACTIVATIONS = (ParametricSigmoid, ParametricDoubleExponential, ParametricSoftplus)
+def make_activation(name, n_neurons: int, **options) -> nn.Module:
+    """Build the registered activation ``name`` with its ``options``; one taking ``num_features`` (a per-neuron
+    activation) gets ``n_neurons`` parameter sets."""
+    import inspect
 
-
-def make_activation(name, n_neurons: int) -> nn.Module:
-    """Build the registered activation ``name``; per-neuron ones get ``n_neurons`` parameter sets."""
     from strfviewer.models import registry
 
     cls = registry.get("activation", name)
-    return cls(n_neurons) if cls in PER_NEURON_ACTIVATIONS else cls()
+    try:
+        per_neuron = "num_features" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        per_neuron = False
+    return cls(n_neurons, **options) if per_neuron else cls(**options)

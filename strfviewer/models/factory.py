@@ -1,9 +1,11 @@
 """Build models from a small JSON-able description (:class:`ModelSpec`) and describe built models.
 
 This is what the fit dialog, the model panel, the CLI and sweeps use instead of calling the model
-classes directly. A spec names the family (a registered model name), the STRF kernel and prefilter by
-registry name with their keyword arguments, the output activation, the StateNet recurrence, the
-temporal window ``T`` (frames) and any other constructor keyword argument in ``hyper``.
+classes directly. A spec names the family (a registered model name), the STRF kernel, the prefilter and
+the output activation by registry name with their options (``*_kwargs``: the ``OPTIONS`` each class
+declares, see :mod:`strfviewer.models.options`), the StateNet recurrence, the temporal window ``T``
+(frames) and any other constructor keyword argument in ``hyper``. :func:`check_spec` checks every value
+against the declared options before anything is built or loaded.
 
 ``T`` is the ``temporal_window_size`` of the families that have one (Linear, LinearNonlinear,
 NetworkReceptiveField, DNet); ConvNet2D, Transformer and StateNet take their temporal extent from
@@ -21,21 +23,21 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch.nn as nn
 
+from strfviewer.models import options as _options
 from strfviewer.models import registry
 from strfviewer.models.capture import build_from_description, is_description
+from strfviewer.models.options import STRUCTURAL, Option  # noqa: F401  (Option: re-exported)
 
 # Constructor arguments the factory fills itself; they are never taken from ``spec.hyper``.
-_RESERVED = ("n_frequency_bands", "out_neurons", "temporal_window_size", "kernel", "prefiltering",
-             "output_activation", "rnn_type")
-_STRUCTURAL_KERNEL_KWARGS = ("F", "T", "C_in", "C_out")
+_RESERVED = STRUCTURAL["model"]
 NONE_NAMES = ("", "none", "None")
 
 
 @dataclass
 class ModelSpec:
     """What to build. ``kernel``/``prefilter``/``activation``: registry names or ``None`` (family
-    default); ``rnn_type``: StateNet's recurrence; ``T``: temporal window in frames; ``hyper``: other
-    constructor keyword arguments of the family."""
+    default), each with its options in ``*_kwargs``; ``rnn_type``: StateNet's recurrence; ``T``: temporal
+    window in frames; ``hyper``: other constructor keyword arguments of the family."""
 
     family: str = "Linear"
     kernel: Optional[str] = None
@@ -43,6 +45,7 @@ class ModelSpec:
     prefilter: Optional[str] = None
     prefilter_kwargs: Dict[str, Any] = field(default_factory=dict)
     activation: Optional[str] = None
+    activation_kwargs: Dict[str, Any] = field(default_factory=dict)
     rnn_type: Optional[str] = None
     T: int = 15
     hyper: Dict[str, Any] = field(default_factory=dict)
@@ -59,27 +62,17 @@ class ModelSpec:
         if unknown:
             raise ValueError(f"unknown model spec field(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()}
-        for name in ("kernel_kwargs", "prefilter_kwargs", "hyper"):
+        for name in _KWARGS_FIELDS:
             if values.get(name) is None:
                 values[name] = {}
             elif not isinstance(values[name], dict):
                 raise ValueError(f"model spec field {name} must be an object, got {type(values[name]).__name__}")
+        # specs saved before the structural arguments had one definition could carry the kernel's bias
+        values["kernel_kwargs"] = {k: v for k, v in values["kernel_kwargs"].items() if k not in STRUCTURAL["kernel"]}
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class Option:
-    """One hyperparameter the fit dialog shows. ``kind``: 'int', 'float', 'choice' or 'bool'.
-    ``name`` is ``T`` (-> ``spec.T``), ``rnn_type`` (-> ``spec.rnn_type``) or a constructor keyword
-    argument (-> ``spec.hyper``); see :func:`apply_options`."""
-
-    name: str
-    kind: str
-    default: Any
-    choices: tuple = ()
-    tooltip: str = ""
-    minimum: Optional[float] = None
-    maximum: Optional[float] = None
+_KWARGS_FIELDS = ("kernel_kwargs", "prefilter_kwargs", "activation_kwargs", "hyper")
 
 
 @dataclass(frozen=True)
@@ -100,10 +93,12 @@ class _Family:
     options: tuple
 
 
+# A family option's ``name`` is ``T`` (-> ``spec.T``), ``rnn_type`` (-> ``spec.rnn_type``) or a constructor
+# keyword argument (-> ``spec.hyper``); see :func:`apply_options`.
 _T_OPTION = Option("T", "int", 15, tooltip="Temporal window of the STRF in frames (15 frames = 75 ms at 5 ms).",
-                   minimum=1, maximum=400)
+                   minimum=1, maximum=400, label="T (frames)")
 _NHIDDEN = Option("n_hidden", "int", 20, tooltip="Number of hidden units (each with its own STRF).",
-                  minimum=1, maximum=512)
+                  minimum=1, maximum=512, label="Hidden units")
 RNN_TYPES = ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4")
 
 FAMILIES: Dict[str, _Family] = {
@@ -124,13 +119,13 @@ FAMILIES: Dict[str, _Family] = {
         Option("embedding_dim", "int", 48, tooltip="Features per token (even; a multiple of n_heads).",
                minimum=2, maximum=512),
         Option("n_heads", "int", 1, tooltip="Attention heads (must divide the token size).", minimum=1,
-               maximum=16),
-        Option("n_layers", "int", 1, tooltip="Transformer encoder layers.", minimum=1, maximum=8),
+               maximum=16, label="Attention heads"),
+        Option("n_layers", "int", 1, tooltip="Transformer encoder layers.", minimum=1, maximum=8, label="Layers"),
         Option("context_window", "int", 0, tooltip="Frames of past each frame may attend to (0 = all the past).",
                minimum=0, maximum=2000))),
     "StateNet": _Family(False, False, "", (
         Option("rnn_type", "choice", "GRU", choices=RNN_TYPES,
-               tooltip="Recurrent or state-space layer that carries the memory."),
+               tooltip="Recurrent or state-space layer that carries the memory.", label="RNN type"),
         Option("hidden_channels", "int", 7, tooltip="Channels of the per-frame spectral encoder.", minimum=1,
                maximum=64),
         Option("kernel_size", "int", 7, tooltip="Frequency extent (bands) of the spectral encoder's filters.",
@@ -217,22 +212,27 @@ def check_spec(spec: ModelSpec) -> List[str]:
         elif not registry.is_registered("kernel", spec.kernel):
             reasons.append(f"unknown kernel {spec.kernel!r}; known: {', '.join(registry.names('kernel'))}")
         else:
-            allowed = [k for k in _kwarg_names(registry.get("kernel", spec.kernel).__init__)
-                       if k not in _STRUCTURAL_KERNEL_KWARGS]
-            reasons += _check_names(f"kernel {spec.kernel!r}", list(spec.kernel_kwargs), allowed)
+            reasons += _options.check_values("kernel", registry.entry("kernel", spec.kernel).name,
+                                             spec.kernel_kwargs)
     elif spec.kernel_kwargs:
         reasons.append("kernel_kwargs given without a kernel")
     if spec.prefilter not in (None, *NONE_NAMES):
         if not registry.is_registered("prefilter", spec.prefilter):
             reasons.append(f"unknown prefilter {spec.prefilter!r}; known: {', '.join(registry.names('prefilter'))}")
         else:
-            from strfviewer.models.prefilters import make_prefiltering
-            allowed = [k for k in _kwarg_names(make_prefiltering) if k not in ("kind", "n_frequency_bands")]
-            reasons += _check_names("prefilter", list(spec.prefilter_kwargs), allowed)
+            reasons += _options.check_values("prefilter", registry.entry("prefilter", spec.prefilter).name,
+                                             spec.prefilter_kwargs)
     elif spec.prefilter_kwargs:
         reasons.append("prefilter_kwargs given without a prefilter")
-    if spec.activation is not None and not registry.is_registered("activation", spec.activation):
-        reasons.append(f"unknown activation {spec.activation!r}; known: {', '.join(registry.names('activation'))}")
+    if spec.activation is not None:
+        if not registry.is_registered("activation", spec.activation):
+            reasons.append(f"unknown activation {spec.activation!r}; known: "
+                           f"{', '.join(registry.names('activation'))}")
+        else:
+            reasons += _options.check_values("activation", registry.entry("activation", spec.activation).name,
+                                             spec.activation_kwargs)
+    elif spec.activation_kwargs:
+        reasons.append("activation_kwargs given without an activation")
     if spec.rnn_type is not None:
         if spec.family != "StateNet":
             reasons.append(f"rnn_type applies to StateNet only, not {spec.family}")
@@ -243,28 +243,9 @@ def check_spec(spec: ModelSpec) -> List[str]:
     allowed = [k for k in _kwarg_names(cls.__init__) if k not in _RESERVED]
     reasons += _check_names(f"{spec.family}", list(spec.hyper), allowed)
     for opt in fam.options:
-        if opt.name in spec.hyper:
-            reasons += _check_option(opt, spec.hyper[opt.name])
+        if opt.name in spec.hyper and opt.problem(spec.hyper[opt.name]):
+            reasons.append(opt.problem(spec.hyper[opt.name]))
     return reasons
-
-
-def _check_option(opt: Option, value: Any) -> List[str]:
-    if value is None:
-        return []
-    if opt.kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
-        return [f"{opt.name} must be an integer, got {value!r}"]
-    if opt.kind == "float" and not isinstance(value, (int, float)):
-        return [f"{opt.name} must be a number, got {value!r}"]
-    if opt.kind == "bool" and not isinstance(value, bool):
-        return [f"{opt.name} must be true or false, got {value!r}"]
-    if opt.kind == "choice" and value not in opt.choices:
-        return [f"{opt.name} must be one of {', '.join(map(str, opt.choices))}, got {value!r}"]
-    if opt.kind in ("int", "float"):
-        if opt.minimum is not None and value < opt.minimum:
-            return [f"{opt.name} must be >= {opt.minimum}, got {value}"]
-        if opt.maximum is not None and value > opt.maximum:
-            return [f"{opt.name} must be <= {opt.maximum}, got {value}"]
-    return []
 
 
 def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
@@ -277,7 +258,6 @@ def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
         raise ValueError("invalid model spec: " + "; ".join(reasons))
     from strfviewer.models.activations import make_activation
     from strfviewer.models.kernels import make_kernel
-    from strfviewer.models.prefilters import make_prefiltering
 
     fam = FAMILIES[spec.family]
     cls = registry.get("model", spec.family)
@@ -287,7 +267,7 @@ def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
     try:
         prefilter = None
         if spec.prefilter not in (None, *NONE_NAMES):
-            prefilter = make_prefiltering(spec.prefilter, int(n_freqs), **_prefilter_kwargs(spec.prefilter_kwargs))
+            prefilter = make_prefilter(spec.prefilter, int(n_freqs), **spec.prefilter_kwargs)
             kwargs["prefiltering"] = prefilter
         if fam.uses_T:
             kwargs["temporal_window_size"] = int(spec.T)
@@ -297,35 +277,34 @@ def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
                 "n_hidden", inspect.signature(cls.__init__).parameters["n_hidden"].default))
             kwargs["kernel"] = make_kernel(spec.kernel, int(n_freqs), int(spec.T), c_in, c_out, **spec.kernel_kwargs)
         if spec.activation is not None:
-            kwargs["output_activation"] = make_activation(spec.activation, int(n_neurons))
+            kwargs["output_activation"] = make_activation(spec.activation, int(n_neurons), **spec.activation_kwargs)
         if spec.rnn_type is not None:
             kwargs["rnn_type"] = spec.rnn_type
         model = cls(**kwargs)
     except (ValueError, TypeError, AssertionError, NotImplementedError, RuntimeError) as exc:
         raise ValueError(f"cannot build {spec.family}: {exc}") from exc
-    model.spec = dataclasses.replace(spec, kernel_kwargs=dict(spec.kernel_kwargs),
-                                     prefilter_kwargs=dict(spec.prefilter_kwargs), hyper=dict(spec.hyper))
+    model.spec = copy_spec(spec)
     return model
 
 
-def _prefilter_kwargs(given: Dict[str, Any]) -> Dict[str, Any]:
-    """``make_prefiltering`` arguments with a kernel length in frames of the data (``kernel_frames``) when none
-    is given: ``make_prefiltering``'s own default follows deepSTRF, which counts milliseconds as frames (651
-    frames at 5 ms), and stays as it is for deepSTRF checkpoints."""
-    from strfviewer.models.prefilters import PREFILTER_DEFAULTS, kernel_frames
+def copy_spec(spec: ModelSpec) -> ModelSpec:
+    """A copy of ``spec`` whose option dicts are its own."""
+    return dataclasses.replace(spec, **{name: dict(getattr(spec, name)) for name in _KWARGS_FIELDS})
 
-    out = dict(given)
-    if out.get("kernel_size") is None:
-        out["kernel_size"] = kernel_frames(float(out.get("min_freq", PREFILTER_DEFAULTS["min_freq"])),
-                                           float(out.get("dt", PREFILTER_DEFAULTS["dt"])))
-    return out
+
+def make_prefilter(name: str, n_freqs: int, **options) -> nn.Module:
+    """The registered prefilter ``name`` for ``n_freqs`` bands with its ``options``: through the class's
+    ``for_bands(n_frequency_bands, **options)`` when it has one, else its constructor
+    ``(n_frequency_bands, **options)``."""
+    cls = registry.get("prefilter", name)
+    builder = getattr(cls, "for_bands", None)
+    return builder(int(n_freqs), **options) if builder is not None else cls(int(n_freqs), **options)
 
 
 def swap(spec: ModelSpec, kernel: Optional[str] = None, prefilter: Optional[str] = None) -> ModelSpec:
     """Copy of ``spec`` with another kernel and/or prefilter (``None`` = keep; ``'none'`` removes the
     prefilter). The kernel or prefilter keyword arguments are reset when it changes."""
-    new = dataclasses.replace(spec, kernel_kwargs=dict(spec.kernel_kwargs),
-                              prefilter_kwargs=dict(spec.prefilter_kwargs), hyper=dict(spec.hyper))
+    new = copy_spec(spec)
     if kernel is not None and kernel != spec.kernel:
         new.kernel, new.kernel_kwargs = (None if kernel in NONE_NAMES else kernel), {}
     if prefilter is not None and prefilter != spec.prefilter:
@@ -340,8 +319,7 @@ def spec_of(model: nn.Module) -> Optional[ModelSpec]:
     ``init_kwargs``; ``None`` when the model is not a registered family."""
     spec = getattr(model, "spec", None)
     if isinstance(spec, ModelSpec):
-        return dataclasses.replace(spec, kernel_kwargs=dict(spec.kernel_kwargs),
-                                   prefilter_kwargs=dict(spec.prefilter_kwargs), hyper=dict(spec.hyper))
+        return copy_spec(spec)
     try:
         family = registry.name_of("model", model)
     except KeyError:
@@ -350,24 +328,33 @@ def spec_of(model: nn.Module) -> Optional[ModelSpec]:
         return None
     init = dict(getattr(model, "init_kwargs", {}) or {})
     fam = FAMILIES[family]
-    kernel, kernel_kwargs = None, {}
-    if is_description(init.get("kernel")):
-        kernel = init["kernel"]["name"]
-        kernel_kwargs = {k: v for k, v in init["kernel"]["kwargs"].items() if k not in _STRUCTURAL_KERNEL_KWARGS}
+    kernel, kernel_kwargs = _described(init.get("kernel"))
     prefilter, prefilter_kwargs = None, {}
     if not isinstance(getattr(model, "prefiltering", nn.Identity()), nn.Identity):
         prefilter = registry.name_of("prefilter", model.prefiltering)
-        prefilter_kwargs = dict(getattr(model.prefiltering, "make_kwargs", {}) or {})
-        if not prefilter_kwargs:
+        declared = {o.name for o in _options.options_of("prefilter", prefilter)}
+        prefilter_kwargs = {k: v for k, v in (getattr(model.prefiltering, "make_kwargs", {}) or {}).items()
+                            if k in declared}
+        if not prefilter_kwargs and "kernel_size" in declared:
             prefilter_kwargs = {"kernel_size": int(model.prefiltering.K)}
-    activation = init["output_activation"]["name"] if is_description(init.get("output_activation")) else None
+    activation, activation_kwargs = _described(init.get("output_activation"))
     defaults = {k: p.default for k, p in inspect.signature(type(model).__init__).parameters.items()}
     hyper = {k: v for k, v in init.items()
              if k not in _RESERVED and not (v is None and defaults.get(k, inspect.Parameter.empty) is None)}
     return ModelSpec(family=family, kernel=kernel, kernel_kwargs=kernel_kwargs, prefilter=prefilter,
-                     prefilter_kwargs=prefilter_kwargs, activation=activation,
+                     prefilter_kwargs=prefilter_kwargs, activation=activation, activation_kwargs=activation_kwargs,
                      rnn_type=init.get("rnn_type") if family == "StateNet" else None,
                      T=int(getattr(model, "T", 15)) if fam.uses_T else 15, hyper=hyper)
+
+
+def _described(value: Any) -> tuple:
+    """``(registry name, options)`` of a module-valued constructor argument recorded as a registry description
+    (the structural arguments its model filled in left out), ``(None, {})`` for anything else."""
+    if not is_description(value):
+        return None, {}
+    kind = value["_registry"]
+    structural = STRUCTURAL.get(kind, ())
+    return value["name"], {k: v for k, v in value.get("kwargs", {}).items() if k not in structural}
 
 
 def n_trainable_params(module: nn.Module) -> int:

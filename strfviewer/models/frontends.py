@@ -15,8 +15,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from strfviewer.models.capture import CapturesInitKwargs
+from strfviewer.models.options import Option
 from strfviewer.models.registry import register
-from strfviewer.models.scales import ERB_bandwidth, get_CFs
+from strfviewer.models.scales import _SCALES, ERB_bandwidth, get_CFs
 
 
 def _subsampling_step(hop: int, min_points: int = 8) -> int:
@@ -27,7 +28,8 @@ def _subsampling_step(hop: int, min_points: int = 8) -> int:
     return 1
 
 
-@register("frontend", "GaborFilterbank", aliases=("gabor",))
+@register("frontend", "GaborFilterbank", aliases=("gabor",),
+          description="learnable complex Gabor filterbank: waveform -> log band energies")
 class GaborFilterbank(CapturesInitKwargs, nn.Module):
     """Bank of ``n_bands`` complex Gabor filters with learnable centre frequencies and bandwidths.
 
@@ -39,6 +41,27 @@ class GaborFilterbank(CapturesInitKwargs, nn.Module):
     Input ``(B, 1, T_audio)`` (or ``(B, T_audio)``), output ``(B, 1, n_bands, T_audio // hop)``.
     Parameters: ``log_cf (F,)`` (log Hz) and ``log_bw (F,)`` (log Hz), frozen when ``learnable=False``.
     """
+
+    OPTIONS = (
+        Option("n_bands", "int", 34, tooltip="Number of frequency bands (F).", minimum=1, maximum=512,
+               label="Bands"),
+        Option("sample_rate", "int", 16000, tooltip="Sample rate of the waveform in Hz.", minimum=1000,
+               maximum=384000, label="Sample rate (Hz)"),
+        Option("dt_ms", "float", 5.0, tooltip="Frame step of the output in ms.", minimum=0.1, maximum=1000.0,
+               label="Frame step (ms)"),
+        Option("f_min_hz", "float", 500.0, tooltip="Lowest band centre in Hz.", minimum=1.0, maximum=192000.0,
+               label="Lowest band (Hz)"),
+        Option("f_max_hz", "float", 8000.0, tooltip="Highest band centre in Hz (at most half the sample rate).",
+               minimum=1.0, maximum=192000.0, label="Highest band (Hz)"),
+        Option("scale", "choice", "mel", choices=tuple(_SCALES), tooltip="Spacing of the initial band centres.",
+               label="Band scale"),
+        Option("window_ms", "float", 0.0, tooltip="Filter length in ms (0: six standard deviations of the widest "
+               "envelope).", minimum=0.0, maximum=1000.0, label="Window (ms)"),
+        Option("floor", "float", 1e-4, tooltip="Energy floor of the log compression log(1 + energy / floor).",
+               minimum=1e-12, maximum=1e6, label="Compression floor"),
+        Option("learnable", "bool", True, tooltip="Train the centre frequencies and bandwidths with the model.",
+               label="Learnable"),
+    )
 
     def __init__(self, n_bands: int = 34, sample_rate: int = 16000, dt_ms: float = 5.0, f_min_hz: float = 500.0,
                  f_max_hz: float = 8000.0, scale: str = "mel", window_ms: float = 0.0, floor: float = 1e-4,

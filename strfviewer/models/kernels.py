@@ -5,6 +5,12 @@ the full frequency axis) and exposes ``build_kernel()`` -> the effective weight 
 Registered kernel names: ``full`` (one free weight per cell), ``separable`` (rank-1 frequency x time)
 and ``gaussian`` (a sum of K 2-D Gaussians). :class:`CausalSTRFConv` left-pads time with ``T - 1``
 zeros so that output frame ``t`` only sees input frames ``t - T + 1 .. t``.
+
+The kernel contract (docs/contracts.md): a kernel class takes ``(F, T, C_in, C_out)`` (and may take ``bias``),
+declares its user options in ``OPTIONS`` (:mod:`strfviewer.models.options`), exposes ``build_kernel()`` and
+may implement ``init_from_strf(strf (C_out, C_in, F, T), bias (C_out,) or None) -> str``, its warm start from
+a ridge STRF: it sets its parameters so that ``build_kernel()`` approximates ``strf`` and returns a short
+phrase saying what it kept. :func:`init_from_strf` calls it (``None`` when the kernel has none).
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from strfviewer.models.capture import CapturesInitKwargs
+from strfviewer.models.options import Option
 from strfviewer.models.registry import register
 
 
@@ -25,12 +33,20 @@ def _init_bias(bias: Optional[nn.Parameter]) -> None:
         nn.init.uniform_(bias, -1.0, 1.0)
 
 
-@register("kernel", "full", aliases=("FullSTRF", "Conv2d"))
+def _copy_bias(kernel: nn.Module, bias: Optional[torch.Tensor]) -> None:
+    if bias is not None and getattr(kernel, "bias", None) is not None:
+        kernel.bias.copy_(bias.reshape(kernel.bias.shape))
+
+
+@register("kernel", "full", aliases=("FullSTRF", "Conv2d"),
+          description="one free weight per frequency band x lag (C_out*C_in*F*T weights)")
 class FullSTRF(CapturesInitKwargs, nn.Conv2d):
     """Unconstrained STRF: an ``nn.Conv2d(C_in, C_out, kernel_size=(F, T))`` (``C_out*C_in*F*T`` weights).
 
     State-dict names are those of ``nn.Conv2d`` (``weight (C_out, C_in, F, T)``, ``bias (C_out,)``).
     """
+
+    OPTIONS = ()
 
     def __init__(self, F: int, T: int, C_in: int, C_out: int, bias: bool = True):
         nn.Conv2d.__init__(self, C_in, C_out, kernel_size=(F, T), bias=bias)
@@ -40,14 +56,34 @@ class FullSTRF(CapturesInitKwargs, nn.Conv2d):
         """The weight itself, ``(C_out, C_in, F, T)``."""
         return self.weight if device is None else self.weight.to(device)
 
+    @torch.no_grad()
+    def init_from_strf(self, strf: torch.Tensor, bias: Optional[torch.Tensor]) -> str:
+        """Warm start: the weight becomes ``strf`` ``(C_out, C_in, F, T)``, the bias ``bias`` ``(C_out,)``."""
+        self.weight.copy_(strf)
+        _copy_bias(self, bias)
+        return "ridge"
 
-@register("kernel", "separable", aliases=("SeparableSTRF",))
+
+def rank1_factors(weights) -> tuple:
+    """Best rank-1 approximation of each ``(F, T)`` kernel of ``weights`` ``(N, C, F, T)``: ``(f (N, C, F),
+    t (N, C, T))`` (numpy) with ``f[n, c] outer t[n, c]`` the leading SVD term ``s u v'`` (``f = sqrt(s) u``,
+    ``t = sqrt(s) v``: both factors get the same norm)."""
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+    u, s, vh = torch.linalg.svd(w, full_matrices=False)  # batched over (N, C)
+    root = s[..., 0].sqrt()
+    return (u[..., :, 0] * root[..., None]).numpy(), (vh[..., 0, :] * root[..., None]).numpy()
+
+
+@register("kernel", "separable", aliases=("SeparableSTRF",),
+          description="rank 1: a frequency profile times a temporal profile (C_out*C_in*(F+T) weights)")
 class SeparableSTRF(CapturesInitKwargs, nn.Module):
     """Rank-1 STRF: the outer product of a spectral profile and a temporal profile per (C_out, C_in).
 
     Parameters ``weight_f (C_out, C_in, F, 1)``, ``weight_t (C_out, C_in, 1, T)`` and ``bias (C_out,)``:
     ``C_out*C_in*(F+T)`` weights instead of ``C_out*C_in*F*T``.
     """
+
+    OPTIONS = ()
 
     def __init__(self, F: int, T: int, C_in: int, C_out: int, bias: bool = True):
         super().__init__()
@@ -67,8 +103,20 @@ class SeparableSTRF(CapturesInitKwargs, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.build_kernel(), self.bias)
 
+    @torch.no_grad()
+    def init_from_strf(self, strf: torch.Tensor, bias: Optional[torch.Tensor]) -> str:
+        """Warm start: the rank-1 part (leading SVD term) of each ``(F, T)`` STRF of ``strf``
+        ``(C_out, C_in, F, T)``; the bias becomes ``bias`` ``(C_out,)``."""
+        f, t = rank1_factors(strf.detach().cpu().double().numpy())
+        like = dict(dtype=self.weight_f.dtype, device=self.weight_f.device)
+        self.weight_f.copy_(torch.as_tensor(f, **like).reshape(self.weight_f.shape))
+        self.weight_t.copy_(torch.as_tensor(t, **like).reshape(self.weight_t.shape))
+        _copy_bias(self, bias)
+        return "ridge (rank-1 part)"
 
-@register("kernel", "gaussian", aliases=("ParametricSTRF", "dcls"))
+
+@register("kernel", "gaussian", aliases=("ParametricSTRF", "dcls"),
+          description="a mixture of K 2-D Gaussians per STRF (4K+K weights each: centre, widths, weight)")
 class ParametricSTRF(CapturesInitKwargs, nn.Module):
     """STRF made of ``num_gaussians`` weighted 2-D Gaussians per (C_out, C_in) on the ``(F, T)`` grid.
 
@@ -81,6 +129,8 @@ class ParametricSTRF(CapturesInitKwargs, nn.Module):
     """
 
     SIGMA_FLOOR = 0.27
+    OPTIONS = (Option("num_gaussians", "int", 1, tooltip="Number of 2-D Gaussians that make up each STRF.",
+                      minimum=1, maximum=64, label="K (Gaussians)"),)
 
     def __init__(self, F: int, T: int, C_in: int, C_out: int, num_gaussians: int = 1, bias: bool = True):
         super().__init__()
@@ -112,6 +162,45 @@ class ParametricSTRF(CapturesInitKwargs, nn.Module):
         """Effective weight ``(C_out, C_in, F, T)``: the weighted sum of the Gaussians."""
         k = torch.einsum("oikft,oik->oift", self.gaussians(), self.weight)
         return k if device is None else k.to(device)
+
+    def init_from_strf(self, strf: torch.Tensor, bias: Optional[torch.Tensor], steps: int = 300) -> str:
+        """Warm start: the mixture fitted to each STRF of ``strf`` ``(C_out, C_in, F, T)``, the bias set to
+        ``bias`` ``(C_out,)``.
+
+        Gaussians are placed greedily, each at the largest remaining value of the STRF (weight = that value
+        times the Gaussian's mass at its peak, width one cell), then centres, widths and weights are refined
+        together by ``steps`` Adam steps on the squared error. Returns the share of the STRFs' energy the
+        mixture explains."""
+        target = strf.detach().to(self.P.dtype)
+        O, I, K = self.C_out, self.C_in, self.G
+        with torch.no_grad():
+            residual = target.clone()
+            self.SIG.fill_(1.0)
+            self.weight.zero_()
+            peak_mass = None
+            for g in range(K):
+                flat = residual.abs().reshape(O, I, -1).argmax(dim=-1)                 # (O, I)
+                f_idx, t_idx = flat // self.T, flat % self.T
+                self.P[0, :, :, g] = f_idx.to(self.P.dtype)
+                self.P[1, :, :, g] = t_idx.to(self.P.dtype)
+                if peak_mass is None:  # mass at the peak of a unit-sum Gaussian of this width (interior cell)
+                    peak_mass = 1.0 / float(self.gaussians()[0, 0, 0].max())
+                value = residual.reshape(O, I, -1).gather(-1, flat[..., None])[..., 0]
+                self.weight[:, :, g] = value * peak_mass
+                residual = target - self.build_kernel()
+        params = [self.P, self.SIG, self.weight]
+        energy = float((target ** 2).sum()) or 1.0
+        with torch.enable_grad():
+            opt = torch.optim.Adam(params, lr=0.05)
+            for _ in range(int(steps)):
+                opt.zero_grad()
+                loss = ((self.build_kernel() - target) ** 2).sum() / energy
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            _copy_bias(self, bias)
+            explained = 1.0 - float(((self.build_kernel() - target) ** 2).sum()) / energy
+        return f"ridge STRF fitted by {K} Gaussian(s) ({100 * explained:.0f}% of its energy)"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.build_kernel(), self.bias)
@@ -155,6 +244,38 @@ def check_kernel_shape(kernel: nn.Module, F: int, T: int, C_in: int, C_out: int)
     if declared != (C_out, C_in, F, T):
         raise ValueError(f"{type(kernel).__name__} has shape (C_out, C_in, F, T)={declared}, "
                          f"the layer needs {(C_out, C_in, F, T)}")
+
+
+def strf_kernel_of(model: nn.Module) -> Optional[nn.Module]:
+    """The kernel module of a model's STRF readout (``model.readout.strf.kernel``), ``None`` without one."""
+    return getattr(getattr(getattr(model, "readout", None), "strf", None), "kernel", None)
+
+
+def is_unconstrained(kernel: Optional[nn.Module]) -> bool:
+    """True for a kernel with one free weight per cell held in ``weight (C_out, C_in, F, T)`` (a convolution):
+    what closed-form ridge regression fills directly."""
+    return isinstance(kernel, nn.Conv2d)
+
+
+def init_from_strf(kernel: nn.Module, strf, bias=None) -> Optional[str]:
+    """Warm-start ``kernel`` from STRFs ``strf`` ``(C_out, C_in, F, T)`` (tensor or array) and ``bias``
+    ``(C_out,)`` through its ``init_from_strf`` method; returns what it says it kept, or ``None`` when the
+    kernel has no warm start (it is left as it is). ``ValueError`` when the shapes do not match the kernel."""
+    method = getattr(kernel, "init_from_strf", None)
+    if method is None:
+        return None
+    ref = next(kernel.parameters(), None)
+    like = dict(dtype=ref.dtype, device=ref.device) if ref is not None else {}
+    strf = torch.as_tensor(np.asarray(strf) if not isinstance(strf, torch.Tensor) else strf, **like)
+    declared = tuple(getattr(kernel, a, None) for a in ("C_out", "C_in", "F", "T"))
+    if None not in declared and tuple(strf.shape) != declared:
+        raise ValueError(f"{type(kernel).__name__}: a warm start needs STRFs (C_out, C_in, F, T)={declared}, "
+                         f"got {tuple(strf.shape)}")
+    if bias is not None:
+        bias = torch.as_tensor(np.asarray(bias) if not isinstance(bias, torch.Tensor) else bias, **like)
+    with torch.no_grad():
+        said = method(strf, bias)
+    return str(said) if said else "ridge"
 
 
 def make_kernel(name: str, F: int, T: int, C_in: int, C_out: int, **kwargs) -> nn.Module:

@@ -20,8 +20,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from strfviewer.models.capture import CapturesInitKwargs
+from strfviewer.models.options import Option
 from strfviewer.models.registry import register
-from strfviewer.models.scales import a_to_tau, freq_to_tau, get_CFs, tau_to_a  # noqa: F401 (re-export)
+from strfviewer.models.scales import _SCALES, a_to_tau, freq_to_tau, get_CFs, tau_to_a  # noqa: F401 (re-export)
 
 ArrayLike = Union[torch.Tensor, Sequence[float]]
 
@@ -58,8 +59,42 @@ def _check_input(x: torch.Tensor, n_bands: int, who: str) -> torch.Tensor:
     return x[:, 0]
 
 
-@register("prefilter", "ICAdaptation", aliases=("icadaptation", "willmore", "Willmore_Adaptation"))
-class ICAdaptation(CapturesInitKwargs, nn.Module):
+#: options of both prefilters (the arguments of :func:`make_prefiltering`); the first four must match the data
+#: (the fit dialog fills them from the dataset's front-end)
+BAND_OPTIONS = (
+    Option("dt", "float", 5.0, tooltip="Frame step of the spectrogram in ms (must match the data).",
+           minimum=0.01, maximum=1000.0, label="Frame step (ms)"),
+    Option("min_freq", "float", 500.0, tooltip="Lowest band centre in Hz (sets the slowest time constant).",
+           minimum=1.0, maximum=100000.0, label="Lowest band (Hz)"),
+    Option("max_freq", "float", 16000.0, tooltip="Highest band centre in Hz.", minimum=1.0, maximum=100000.0,
+           label="Highest band (Hz)"),
+    Option("scale", "choice", "mel", choices=tuple(_SCALES), tooltip="Spacing of the band centres.",
+           label="Band scale"),
+    Option("kernel_size", "int", None, tooltip="Kernel length in frames (default: three time constants of the "
+           "lowest band at the frame step).", minimum=2, maximum=100000, label="Kernel (frames)"),
+)
+#: the band options that describe the data rather than the model
+DATA_BOUND_OPTIONS = ("dt", "min_freq", "max_freq", "scale")
+
+
+class _FromBands:
+    """The factory's way to build a prefilter: :meth:`for_bands` (``n_frequency_bands`` + the options)."""
+
+    @classmethod
+    def for_bands(cls, n_frequency_bands: int, **options) -> nn.Module:
+        """This prefilter for ``n_frequency_bands`` bands from its :data:`BAND_OPTIONS` (and AdapTrans's own);
+        without a ``kernel_size``, one that reaches three time constants back in frames of ``dt`` ms
+        (:func:`kernel_frames`), not deepSTRF's milliseconds-as-frames default of :func:`make_prefiltering`."""
+        given = dict(options)
+        if given.get("kernel_size") is None:
+            given["kernel_size"] = kernel_frames(float(given.get("min_freq", PREFILTER_DEFAULTS["min_freq"])),
+                                                 float(given.get("dt", PREFILTER_DEFAULTS["dt"])))
+        return make_prefiltering(cls.__name__, int(n_frequency_bands), **given)
+
+
+@register("prefilter", "ICAdaptation", aliases=("icadaptation", "willmore", "Willmore_Adaptation"),
+          description="frozen inferior-colliculus adaptation (Willmore et al. 2016), one channel")
+class ICAdaptation(_FromBands, CapturesInitKwargs, nn.Module):
     """Frozen inferior-colliculus adaptation (Willmore et al. 2016): ``(B, 1, F, T) -> (B, 1, F, T)``.
 
     ``init_a_vals``: per-band decay factor per frame (buffer ``a``); ``kernel_size``: frames in the
@@ -67,6 +102,7 @@ class ICAdaptation(CapturesInitKwargs, nn.Module):
     """
 
     out_channels: int = 1
+    OPTIONS = BAND_OPTIONS
 
     def __init__(self, init_a_vals: ArrayLike, kernel_size: int = 2):
         super().__init__()
@@ -85,8 +121,9 @@ class ICAdaptation(CapturesInitKwargs, nn.Module):
         return torch.relu(_filter_bands(x, self.build_kernels())).unsqueeze(1)
 
 
-@register("prefilter", "AdapTrans", aliases=("adaptrans",))
-class AdapTrans(CapturesInitKwargs, nn.Module):
+@register("prefilter", "AdapTrans", aliases=("adaptrans",),
+          description="learnable ON/OFF adaptation (Rancon et al. 2024), two channels (onsets, offsets)")
+class AdapTrans(_FromBands, CapturesInitKwargs, nn.Module):
     """Learnable ON/OFF adaptation (AdapTrans, Rancon et al. 2024): ``(B, 1, F, T) -> (B, 2, F, T)``.
 
     Stored through unconstrained parameters ``d_on, d_off, p`` (``(F,)`` each) with
@@ -96,6 +133,12 @@ class AdapTrans(CapturesInitKwargs, nn.Module):
     """
 
     out_channels: int = 2
+    OPTIONS = BAND_OPTIONS + (
+        Option("learnable", "bool", True, tooltip="Train the adaptation time constants and weight with the model.",
+               label="Learnable adaptation"),
+        Option("init_w", "float", 0.75, tooltip="Initial weight of the past average (0 < w <= 1).", minimum=0.01,
+               maximum=1.0, label="Initial weight w"),
+    )
 
     def __init__(self, init_a_vals: ArrayLike, init_w_vals: ArrayLike, kernel_size: int = 2,
                  learnable: bool = True):
@@ -181,8 +224,8 @@ def make_prefiltering(kind: str, n_frequency_bands: int, dt: float = 5.0, min_fr
         module = AdapTrans(a, torch.full_like(a, init_w), kernel_size=K, learnable=learnable)
     else:
         module = ICAdaptation(a, kernel_size=K)
-    module.make_kwargs = dict(dt=dt, min_freq=min_freq, max_freq=max_freq, scale=scale, learnable=learnable,
-                              init_w=init_w, kernel_size=kernel_size)
+    module.make_kwargs = dict(dt=dt, min_freq=min_freq, max_freq=max_freq, scale=scale, kernel_size=kernel_size,
+                              **(dict(learnable=learnable, init_w=init_w) if key == "adaptrans" else {}))
     return module
 
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from strfviewer.models.kernels import CausalSTRFConv
+from strfviewer.models.options import Option
 from strfviewer.models.registry import register
 
 
@@ -25,6 +26,8 @@ class STRFReadout(nn.Module):
     with ``C_out = N``), ``bn``, ``activation``. Every parameter has the neuron as leading axis, so
     neurons share nothing. In eval mode the BatchNorm is a fixed per-neuron affine map: causal.
     """
+
+    OPTIONS = ()  # built by the families from their own arguments: nothing for a user to set here
 
     def __init__(self, F: int, T: int, C_in: int, out_neurons: int, kernel: Optional[nn.Module] = None,
                  activation: Optional[nn.Module] = None, bias: bool = True):
@@ -62,6 +65,9 @@ class LinearReadout(nn.Module):
     Input ``(B, in_features, T)`` or ``(B, in_features, 1, T)``, output ``(B, N, 1, T)``. Submodule
     ``fc`` is an ``nn.Linear`` or, with ``hidden``, ``nn.Sequential(Linear, LeakyReLU, Linear)``.
     """
+
+    OPTIONS = (Option("hidden", "int", None, tooltip="Width of a hidden layer (LeakyReLU) before the projection "
+                      "(none: a direct projection).", minimum=1, maximum=4096, label="Hidden units"),)
 
     def __init__(self, in_features: int, out_neurons: int, hidden: Optional[int] = None,
                  activation: Optional[nn.Module] = None, bias: bool = True):

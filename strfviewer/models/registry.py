@@ -24,6 +24,7 @@ class Entry:
     obj: Any
     description: str = ""
     aliases: tuple = field(default_factory=tuple)
+    options: Optional[tuple] = None   # user options when the object cannot carry an ``OPTIONS`` attribute
 
 
 class UnknownNameError(KeyError):
@@ -42,12 +43,14 @@ def _check_kind(kind: str) -> None:
 
 
 def register(kind: str, name: Optional[str] = None, *, description: str = "",
-             aliases: tuple = ()) -> Callable[[Any], Any]:
+             aliases: tuple = (), options: Optional[tuple] = None) -> Callable[[Any], Any]:
     """Class/function decorator: ``@register("kernel", "separable")``.
 
     ``name`` defaults to the object's ``__name__``. Aliases (e.g. deepSTRF's class names) resolve to the
     same entry but are not listed by :func:`names`. Registering a different object under a taken name
-    raises ``ValueError``; re-registering the same object (module reload) is a no-op.
+    raises ``ValueError``; re-registering the same object (module reload) is a no-op. ``options``: the user
+    options (:class:`strfviewer.models.options.Option`) of an object that cannot declare ``OPTIONS`` itself
+    (e.g. a ``torch.nn`` class); a class of this project declares them as its ``OPTIONS`` attribute.
     """
     _check_kind(kind)
 
@@ -55,7 +58,7 @@ def register(kind: str, name: Optional[str] = None, *, description: str = "",
         key = name or obj.__name__
         table = _REGISTRY[kind]
         doc = description or (obj.__doc__ or "").strip().split("\n")[0]
-        entry = Entry(kind, key, obj, doc, tuple(aliases))
+        entry = Entry(kind, key, obj, doc, tuple(aliases), None if options is None else tuple(options))
         for k in (key, *aliases):
             old = table.get(k)
             if old is not None and old.obj is not obj and getattr(old.obj, "__qualname__", None) != getattr(
@@ -65,6 +68,17 @@ def register(kind: str, name: Optional[str] = None, *, description: str = "",
         return obj
 
     return deco
+
+
+def unregister(kind: str, name: str) -> None:
+    """Remove ``name`` and its aliases (tests that register a throwaway class clean up with it)."""
+    _check_kind(kind)
+    table = _REGISTRY[kind]
+    found = table.get(name)
+    if found is None:
+        raise UnknownNameError(f"unknown {kind} {name!r}")
+    for k in (found.name, *found.aliases):
+        table.pop(k, None)
 
 
 def get(kind: str, name: str) -> Any:
