@@ -474,8 +474,12 @@ def test_metadata_not_json(linear_ckpt):
 @pytest.mark.parametrize("family", ["Linear", "StateNet"])
 def test_waveform_model_round_trip(frontend, family, tmp_path):
     """A wav-native model: its front-end is saved as a description and rebuilt with the same weights."""
-    front = registry.get("frontend", frontend)(n_bands=F, sample_rate=8000, dt_ms=5.0, f_min_hz=200.0,
-                                               f_max_hz=3000.0)
+    if frontend == "GaborFilterbank":
+        kwargs = {"n_bands": F, "sample_rate": 8000, "dt_ms": 5.0, "f_min_hz": 200.0, "f_max_hz": 3000.0}
+    else:  # deepSTRF's front-ends
+        kwargs = {"n_mels" if frontend == "CausalMel" else "n_filters": F, "audio_fs": 8000, "f_min": 200.0,
+                  "f_max": 3000.0}
+    front = registry.get("frontend", frontend)(**kwargs)
     torch.manual_seed(4)
     model = perturb(registry.get("model", family)(**FAMILY_KWARGS[family], wav2spec=front))
     folder = save_checkpoint(model, tmp_path / "wav")

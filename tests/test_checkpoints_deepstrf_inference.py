@@ -73,11 +73,14 @@ def test_weightless_module_passed_as_activation(tmp_path):
     assert isinstance(model.readout.activation, torch.nn.ReLU)
 
 
-def test_deepstrf_waveform_frontends_are_refused(tmp_path):
+def test_unknown_waveform_frontend_tensors_are_refused(tmp_path):
+    """Front-ends deepSTRF's five are inferred (tests/test_deepstrf_wav2spec_fixtures.py); other tensors are not."""
     folder = copy_fixture("statenet_gru", tmp_path)
     edit(folder, drop_keys=["wav2spec"], add_tensors={"wav2spec.filters": torch.ones(16, 1, 64)})
-    with pytest.raises(CheckpointError, match="wav2spec: deepSTRF waveform front-ends are not strfviewer"):
+    with pytest.raises(CheckpointError, match=r"wav2spec: unrecognised waveform front-end tensors \['filters'\]"):
         load_checkpoint(folder)
+    with pytest.raises(CheckpointError, match=r"wav2spec: unrecognised waveform front-end tensors"):
+        load_checkpoint(folder, extra_kwargs={"wav2spec": {"audio_fs": 16000}})
 
 
 def test_sequential_separable_kernel_is_refused(tmp_path):

@@ -121,3 +121,52 @@ def test_s4_fft_path_is_causal_to_rounding():
         y3 = direct(x)[0]
     assert (y1[:, :25] - y2[:, :25]).abs().max() < 1e-5
     assert torch.allclose(y1, y3, atol=1e-5)                         # FFT and direct paths agree
+
+
+# ---- waveform front-ends: output frame k depends on audio samples < (k + 1) * hop only ------------------
+
+WAV_FS, WAV_FRAMES, WAV_CUT = 16000, 30, 17
+WAV_FRONTENDS = {  # small but otherwise default settings of every registered front-end
+    "GaborFilterbank": {"n_bands": 8, "sample_rate": WAV_FS, "f_min_hz": 300.0, "f_max_hz": 6000.0},
+    "CausalMel": {"audio_fs": WAV_FS, "n_mels": 8},
+    "Gammatone": {"audio_fs": WAV_FS, "n_filters": 8},
+    "Gammatonegram": {"audio_fs": WAV_FS, "n_filters": 8},
+    "LEAF": {"audio_fs": WAV_FS, "n_filters": 8},
+    "SincNet": {"audio_fs": WAV_FS, "n_filters": 8},
+}
+WAV_VARIANTS = [  # options that change the framing
+    ("Gammatone", {"compression": "pcen", "env_window_ms": 12.0}),
+    ("Gammatonegram", {"window_ms": 5.0}),
+    ("SincNet", {"envelope": True, "env_window_ms": 12.0}),
+    ("SincNet", {"kernel_size": 40}),                 # kernel shorter than a hop: read at the bin's start
+    ("LEAF", {"pool_ms": 7.0, "kernel_ms": 30.0}),
+    ("CausalMel", {"win_ms": 32.0, "compression": "cubic"}),
+]
+
+
+def _wav_frontend(name, **changes):
+    kwargs = {**WAV_FRONTENDS[name], **changes}
+    return registry.get("frontend", name)(**kwargs)
+
+
+def test_every_registered_frontend_is_covered():
+    assert set(registry.names("frontend")) == set(WAV_FRONTENDS)
+
+
+@pytest.mark.parametrize("name,changes", [(n, {}) for n in WAV_FRONTENDS] + WAV_VARIANTS,
+                         ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}={x}" for k, x in v.items()))
+def test_waveform_frontends_are_causal(name, changes):
+    frontend = _wav_frontend(name, **changes)
+    hop = frontend.hop
+    torch.manual_seed(0)
+    wav = 0.1 * torch.randn(2, 1, hop * WAV_FRAMES)
+    _assert_causal(frontend, wav, WAV_CUT, frames_per_input=hop)
+
+
+@pytest.mark.parametrize("name", sorted(WAV_FRONTENDS))
+def test_wav_native_models_are_causal_with_every_frontend(name):
+    torch.manual_seed(0)
+    frontend = _wav_frontend(name)
+    model = sm.LinearNonlinear(n_frequency_bands=8, temporal_window_size=4, out_neurons=2, wav2spec=frontend)
+    wav = 0.1 * torch.randn(1, 1, frontend.hop * WAV_FRAMES)
+    _assert_causal(model, wav, WAV_CUT, frames_per_input=frontend.hop)

@@ -7,6 +7,8 @@
   neurons, with constraints, progress and cancel) and ``stimulus_range``.
 - :mod:`~strfviewer.analysis.model_axes`: ``ModelAxes`` (Hz, ms and neuron names from checkpoint metadata).
 - :mod:`~strfviewer.analysis.sonify`: spectrograms made audible through the data's front-end.
+- :mod:`~strfviewer.analysis.filterbank`: ``learned_filterbank`` (a waveform model's bands: centre frequency,
+  bandwidth, frequency response; for learnable front-ends how far training moved them from initialisation).
 
 Submodules are imported on use (``from strfviewer.analysis.gradmaps import strf_gradmap``).
 """

@@ -145,7 +145,7 @@ def load_checkpoint(path_or_repo_id: PathLike, extra_kwargs: Optional[Mapping[st
 
     kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
     if written_by is None:  # deepSTRF (or hand-written): module-valued arguments were not saved
-        kwargs = deepstrf_compat.infer_module_kwargs(cls, class_name, kwargs, tensors)
+        kwargs = deepstrf_compat.infer_module_kwargs(cls, class_name, kwargs, tensors, metadata)
     kwargs = deepstrf_compat.apply_extra_kwargs(kwargs, extra_kwargs or {})
     deepstrf_compat.raise_if_unresolved(kwargs, config_path)
     for key, value in kwargs.items():

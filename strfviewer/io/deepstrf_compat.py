@@ -17,14 +17,19 @@ What the weights determine (deepSTRF tensor names, relative to the slot):
 - output activation ``readout.activation.*``: ``_raw_beta,_raw_b`` -> ParametricSoftplus; ``c,d,_raw_b[,_raw_a]``
   -> ParametricSigmoid; ``k,s,_raw_a[,_raw_b]`` -> ParametricDoubleExponential. Its ``non_negative_output``
   flag changes the forward pass but not the tensor names, so a passed-in activation needs it given.
+- waveform front-end ``wav2spec.*`` (see :mod:`strfviewer.io.deepstrf_frontends`): the tensor names give the
+  class (``CausalMelSpectrogram``, ``CausalGammatone``, ``Gammatonegram``, ``CausalLEAF``, ``SincNet``) and the
+  shapes its band count and filter lengths; the audio sample rate is never stored, so it must be given
+  (``extra_kwargs={"wav2spec": {"audio_fs": 16000}}``).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import torch
 
@@ -62,13 +67,16 @@ class Unresolved:
     """A module-valued argument the weights do not fully determine.
 
     ``partial`` is the description as far as it is known (``None`` if even the class is unknown) and
-    ``missing`` the keyword arguments of that module the caller must add.
+    ``missing`` the keyword arguments of that module the caller must add. ``finish``, when set, completes the
+    description once they are given: ``finish(description, given)`` -> description, ``given`` the caller's
+    keyword arguments (which it must not override).
     """
 
     slot: str
     reason: str
     partial: Optional[Dict[str, Any]] = None
     missing: Tuple[str, ...] = field(default_factory=tuple)
+    finish: Optional[Callable[[Dict[str, Any], Mapping[str, Any]], Dict[str, Any]]] = None
 
 
 def describe(kind: str, name: str, **kwargs: Any) -> Dict[str, Any]:
@@ -77,13 +85,18 @@ def describe(kind: str, name: str, **kwargs: Any) -> Dict[str, Any]:
 
 
 def infer_module_kwargs(cls: type, class_name: str, kwargs: Mapping[str, Any],
-                        tensors: Mapping[str, torch.Tensor]) -> Dict[str, Any]:
-    """``kwargs`` with every module-valued argument of ``cls`` that deepSTRF did not save filled in."""
+                        tensors: Mapping[str, torch.Tensor],
+                        metadata: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """``kwargs`` with every module-valued argument of ``cls`` that deepSTRF did not save filled in
+    (``metadata``: the checkpoint's, whose ``dt_ms`` gives a waveform front-end's ``hop_ms``)."""
+    from strfviewer.io.deepstrf_frontends import infer_frontend
+
     params = inspect.signature(cls.__init__).parameters
     deepstrf_args = DEEPSTRF_MODULE_ARGS.get(class_name, set())
     out = dict(kwargs)
     inferers = (("prefiltering", _infer_prefilter), ("kernel", _infer_kernel),
-                ("output_activation", _infer_activation), ("wav2spec", _infer_frontend))
+                ("output_activation", _infer_activation),
+                ("wav2spec", functools.partial(infer_frontend, metadata=metadata or {})))
     for slot, infer in inferers:
         if slot not in params:
             continue
@@ -97,7 +110,8 @@ def infer_module_kwargs(cls: type, class_name: str, kwargs: Mapping[str, Any],
 def apply_extra_kwargs(kwargs: Mapping[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
     """Merge the caller's ``extra_kwargs``: modules, descriptions and plain values replace; a plain dict for
     an argument holding a description (or an :class:`Unresolved` with a partial description) is merged into
-    that module's keyword arguments."""
+    that module's keyword arguments (and ignored for an :class:`Unresolved` whose class is unknown, which
+    :func:`raise_if_unresolved` then reports)."""
     out = dict(kwargs)
     for key, value in extra.items():
         current = out.get(key)
@@ -105,10 +119,15 @@ def apply_extra_kwargs(kwargs: Mapping[str, Any], extra: Mapping[str, Any]) -> D
             if is_description(current):
                 out[key] = {**current, "kwargs": {**current.get("kwargs", {}), **value}}
                 continue
-            if isinstance(current, Unresolved) and current.partial is not None:
+            if isinstance(current, Unresolved) and current.partial is None:
+                continue  # keyword arguments cannot complete a module whose class is unknown: report why
+            if isinstance(current, Unresolved):
                 merged = {**current.partial, "kwargs": {**current.partial["kwargs"], **value}}
                 still = tuple(k for k in current.missing if k not in value)
-                out[key] = merged if not still else Unresolved(current.slot, current.reason, merged, still)
+                if still:
+                    out[key] = Unresolved(current.slot, current.reason, merged, still, current.finish)
+                else:
+                    out[key] = current.finish(merged, value) if current.finish else merged
                 continue
         out[key] = value
     return out
@@ -215,11 +234,3 @@ def _infer_activation(class_name, kwargs, tensors, passed):
                                                    "non_negative_output flag is not stored", partial,
                               ("non_negative_output",))
     return Unresolved("output_activation", f"unrecognised activation tensors {sorted(names)}")
-
-
-def _infer_frontend(class_name, kwargs, tensors, passed):
-    if _slot_tensors(tensors, FRONTEND_PREFIX):
-        return Unresolved("wav2spec", "deepSTRF waveform front-ends are not strfviewer front-ends")
-    if passed:
-        return Unresolved("wav2spec", "a waveform front-end without weights was passed to deepSTRF")
-    return None

@@ -6,11 +6,12 @@ Importing this package registers every built-in class. The names most callers ne
 
 from strfviewer.models import registry  # noqa: F401  (first: everything below registers into it)
 from strfviewer.models import capture, scales, layers, kernels, activations, readouts, prefilters  # noqa: F401
-from strfviewer.models import frontends, base, linear, networks, convnet, transformer, ssm, statenet  # noqa: F401
+from strfviewer.models import frontends, wav2spec, base, linear, networks, convnet, transformer, ssm, statenet  # noqa: F401
 from strfviewer.models.base import AudioEncodingModel, NeuralModel
 from strfviewer.models.kernels import CausalSTRFConv, FullSTRF, ParametricSTRF, SeparableSTRF
 from strfviewer.models.convnet import ConvNet2D
 from strfviewer.models.frontends import GaborFilterbank
+from strfviewer.models.wav2spec import CausalGammatone, CausalLEAF, CausalMelSpectrogram, Gammatonegram, SincNet
 from strfviewer.models.linear import Linear, LinearNonlinear
 from strfviewer.models.networks import DNet, NetworkReceptiveField
 from strfviewer.models.statenet import StateNet
@@ -20,5 +21,6 @@ from strfviewer.models.prefilters import AdapTrans, ICAdaptation, make_prefilter
 __all__ = [
     "AudioEncodingModel", "NeuralModel", "CausalSTRFConv", "FullSTRF", "ParametricSTRF", "SeparableSTRF",
     "Linear", "LinearNonlinear", "NetworkReceptiveField", "DNet", "ConvNet2D", "Transformer", "StateNet",
-    "AdapTrans", "ICAdaptation", "make_prefiltering", "GaborFilterbank",
+    "AdapTrans", "ICAdaptation", "make_prefiltering", "GaborFilterbank", "CausalMelSpectrogram",
+    "CausalGammatone", "Gammatonegram", "CausalLEAF", "SincNet",
 ]

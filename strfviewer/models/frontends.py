@@ -108,6 +108,15 @@ class GaborFilterbank(CapturesInitKwargs, nn.Module):
         kernel = torch.cat([env * torch.cos(phase), env * torch.sin(phase)], dim=0)
         return kernel.flip(-1).unsqueeze(1)
 
+    def frequency_response(self, freqs_hz: torch.Tensor) -> torch.Tensor:
+        """Magnitude ``(F, M)`` of the complex filters at ``freqs_hz`` (1 at the centre frequency)."""
+        from strfviewer.models.wav2spec._common import fir_response
+
+        with torch.no_grad():
+            taps = self.filters()[:, 0].flip(-1)                            # (2F, window), oldest sample last
+            complex_taps = torch.complex(taps[: self.out_channels], taps[self.out_channels:])
+            return fir_response(complex_taps, freqs_hz, self.sample_rate).float()
+
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         if wav.dim() == 2:
             wav = wav.unsqueeze(1)

@@ -1,0 +1,143 @@
+"""What every deepSTRF-compatible waveform front-end shares: framing, argument checks, causal helpers.
+
+A front-end maps a waveform ``(B, 1, T_audio)`` (or ``(B, T_audio)``) at ``audio_fs`` Hz to a spectrogram
+``(B, 1, F, T)`` with one frame per ``hop = audio_fs * hop_ms / 1000`` samples; frame ``k`` stands for the
+response bin ``[k * hop_ms, (k + 1) * hop_ms)`` ms and depends on samples ``< (k + 1) * hop`` only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from strfviewer.models.capture import CapturesInitKwargs
+from strfviewer.models.ssm import linear_recurrence_scan
+
+
+def check_choice(option: str, value, choices: Sequence) -> None:
+    """One-line ``ValueError`` naming ``option`` when ``value`` is not one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{option} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+
+
+def check_count(option: str, value) -> int:
+    """A positive integer (``ValueError`` naming ``option`` otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
+        raise ValueError(f"{option} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_positive(option: str, value) -> float:
+    """A finite number > 0 (``ValueError`` naming ``option`` otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{option} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def samples(option: str, ms: float, audio_fs: int) -> int:
+    """``round(audio_fs * ms / 1000)`` samples, at least 1 (deepSTRF's rounding), ``ms`` checked > 0."""
+    return max(1, int(round(audio_fs * check_positive(option, ms) / 1000.0)))
+
+
+def frequency_range(f_min, f_max, audio_fs: int, default_f_max: Optional[float]) -> tuple:
+    """``(f_min, f_max)`` in Hz, checked against the Nyquist frequency ``audio_fs / 2``.
+
+    ``f_max=None`` means Nyquist. deepSTRF lowers a too-high ``f_max`` to Nyquist silently; here only the
+    default value (``default_f_max``, e.g. 22627 Hz) is lowered that way, an ``f_max`` chosen above Nyquist is
+    an error (the bands it asks for cannot exist at this sample rate).
+    """
+    nyquist = audio_fs / 2.0
+    if isinstance(f_min, bool) or not isinstance(f_min, (int, float)) or not math.isfinite(f_min) or f_min < 0:
+        raise ValueError(f"f_min must be a frequency >= 0 Hz, got {f_min!r}")
+    if f_max is None or (default_f_max is not None and f_max == default_f_max):
+        f_max = nyquist if f_max is None else min(float(f_max), nyquist)
+    elif isinstance(f_max, bool) or not isinstance(f_max, (int, float)) or not math.isfinite(f_max):
+        raise ValueError(f"f_max must be a frequency in Hz, got {f_max!r}")
+    elif f_max > nyquist:
+        raise ValueError(f"f_max={f_max:g} Hz needs a sample rate of at least {2 * f_max:g} Hz, got "
+                         f"audio_fs={audio_fs} (Nyquist {nyquist:g} Hz)")
+    if not f_min < f_max:
+        raise ValueError(f"f_min={f_min:g} Hz must be below f_max={f_max:g} Hz (audio_fs={audio_fs}: Nyquist "
+                         f"{nyquist:g} Hz)")
+    return float(f_min), float(f_max)
+
+
+class WaveformFrontend(CapturesInitKwargs, nn.Module):
+    """Base of the deepSTRF ``wav2spec`` front-ends: timing attributes, input framing and the filter description.
+
+    Attributes: ``audio_fs`` = ``sample_rate`` (Hz, int), ``hop`` (samples per frame), ``hop_ms`` = ``dt_ms``
+    (ms per frame = response bin), ``out_channels`` (= F). Subclasses implement ``center_frequencies()`` and
+    ``bandwidths()`` (Hz, ``(F,)``) and ``frequency_response(freqs_hz)`` (``(F, K)`` magnitude of each band's
+    linear filtering stage for a unit sine at each frequency).
+    """
+
+    def _set_timing(self, audio_fs, hop_ms) -> None:
+        if isinstance(audio_fs, bool) or not isinstance(audio_fs, (int, float)) or audio_fs != int(audio_fs) \
+                or audio_fs <= 0:
+            raise ValueError(f"audio_fs must be a positive whole number of Hz, got {audio_fs!r}")
+        self.audio_fs = self.sample_rate = int(audio_fs)
+        self.hop_ms = self.dt_ms = check_positive("hop_ms", hop_ms)
+        exact = self.audio_fs * self.hop_ms / 1000.0
+        if abs(exact - round(exact)) > 1e-6 * max(1.0, exact):
+            raise ValueError(f"hop_ms={hop_ms:g} is {exact:g} samples at audio_fs={self.audio_fs}; a frame must "
+                             f"be a whole number of samples (choose a sample rate or hop_ms that fit)")
+        self.hop = max(1, int(round(exact)))
+
+    def _frames(self, wav: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, n * hop)``: the input as a mono batch cut to whole frames."""
+        if wav.dim() == 2:
+            wav = wav.unsqueeze(1)
+        if wav.dim() != 3 or wav.shape[1] != 1:
+            raise ValueError(f"{type(self).__name__} expects a waveform (B, 1, T_audio) or (B, T_audio), got "
+                             f"shape {tuple(wav.shape)}")
+        n_frames = wav.shape[-1] // self.hop
+        if n_frames < 1:
+            raise ValueError(f"waveform of {wav.shape[-1]} samples is shorter than one frame ({self.hop} samples "
+                             f"= hop_ms {self.hop_ms:g} ms at audio_fs={self.audio_fs})")
+        return wav[..., : n_frames * self.hop]
+
+    def center_frequencies(self) -> torch.Tensor:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def bandwidths(self) -> torch.Tensor:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def frequency_response(self, freqs_hz: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+def fir_response(kernels: torch.Tensor, freqs_hz: torch.Tensor, audio_fs: int) -> torch.Tensor:
+    """``|sum_n h[n] exp(-2 pi i f n / fs)|`` of real or complex FIR taps ``(F, K)`` at ``freqs_hz (M,)`` -> ``(F, M)``."""
+    n = torch.arange(kernels.shape[-1], dtype=torch.float64)
+    phase = -2.0 * math.pi * freqs_hz.to(torch.float64)[:, None] * n[None, :] / audio_fs     # (M, K)
+    basis = torch.polar(torch.ones_like(phase), phase)
+    return (kernels.detach().to(torch.complex128) @ basis.T).abs()
+
+
+def safe_root(x: torch.Tensor, power: float) -> torch.Tensor:
+    """``max(x, 0) ** power`` for ``0 < power < 1`` with a zero (not infinite) gradient where ``x <= 0``.
+
+    Same values as ``x.clamp(min=0) ** power``; silent frames no longer turn a waveform gradient into NaN.
+    """
+    positive = x > 0
+    return torch.where(positive, torch.where(positive, x, torch.ones_like(x)) ** power, torch.zeros_like(x))
+
+
+def exponential_smoother(energy: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """``M[t] = (1 - s) M[t-1] + s E[t]`` from ``M[-1] = 0`` along the last axis of ``energy (B, F, T)``.
+
+    ``s`` is a scalar or per-channel ``(F,)`` in ``(0, 1)``; causal (a scan over past frames only).
+    """
+    s = torch.as_tensor(s, dtype=energy.dtype, device=energy.device)
+    s = s.view(1, -1, 1) if s.dim() == 1 else s
+    drive = (s * energy).transpose(1, 2)                                # (B, T, F)
+    decay = (1.0 - s).transpose(1, 2).expand_as(drive) if s.dim() == 3 else (1.0 - s).expand_as(drive)
+    return linear_recurrence_scan(decay, drive).transpose(1, 2)
+
+
+def pcen(energy: torch.Tensor, smoothed: torch.Tensor, alpha, delta, root, eps: float) -> torch.Tensor:
+    """Per-channel energy normalisation ``(E / (eps + M) ** alpha + delta) ** root - delta ** root``."""
+    return (energy / (eps + smoothed) ** alpha + delta) ** root - delta ** root
