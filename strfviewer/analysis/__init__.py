@@ -6,6 +6,9 @@
 - :mod:`~strfviewer.analysis.dreams`: ``dream`` (stimuli synthesised by gradient ascent, batched over
   neurons, with constraints, progress and cancel) and ``stimulus_range``.
 - :mod:`~strfviewer.analysis.model_axes`: ``ModelAxes`` (Hz, ms and neuron names from checkpoint metadata).
+- :mod:`~strfviewer.analysis.tuning`: ``tuning`` / ``tuning_batch`` (best frequency, bandwidth, latencies,
+  E/I balance, separability, best modulations of STRFs or gradmaps), ``modulation_transfer`` (MTF),
+  ``tuning_intervals`` (confidence intervals from resampled maps); definitions in docs/analysis.md.
 - :mod:`~strfviewer.analysis.sonify`: spectrograms made audible through the data's front-end.
 
 Submodules are imported on use (``from strfviewer.analysis.gradmaps import strf_gradmap``).
