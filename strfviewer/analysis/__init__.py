@@ -9,6 +9,9 @@
 - :mod:`~strfviewer.analysis.tuning`: ``tuning`` / ``tuning_batch`` (best frequency, bandwidth, latencies,
   E/I balance, separability, best modulations of STRFs or gradmaps), ``modulation_transfer`` (MTF),
   ``tuning_intervals`` (confidence intervals from resampled maps); definitions in docs/analysis.md.
+- :mod:`~strfviewer.analysis.significance`: ``ridge_jackknife`` (closed-form leave-one-stimulus-out ridge
+  STRFs), ``gradmap_jackknife`` (any model, refit per fold), ``Jackknife`` (standard errors, z, mask),
+  ``ridge_bootstrap`` / ``pixel_bootstrap`` (resampled maps for ``tuning_intervals``).
 - :mod:`~strfviewer.analysis.sonify`: spectrograms made audible through the data's front-end.
 
 Submodules are imported on use (``from strfviewer.analysis.gradmaps import strf_gradmap``).
