@@ -12,6 +12,8 @@
 - :mod:`~strfviewer.analysis.significance`: ``ridge_jackknife`` (closed-form leave-one-stimulus-out ridge
   STRFs), ``gradmap_jackknife`` (any model, refit per fold), ``Jackknife`` (standard errors, z, mask),
   ``ridge_bootstrap`` / ``pixel_bootstrap`` (resampled maps for ``tuning_intervals``).
+- :mod:`~strfviewer.analysis.dstrf`: ``dstrf`` (a neuron's gradmap at every frame of a real stimulus) and
+  its principal components across time.
 - :mod:`~strfviewer.analysis.sonify`: spectrograms made audible through the data's front-end.
 
 Submodules are imported on use (``from strfviewer.analysis.gradmaps import strf_gradmap``).
