@@ -14,6 +14,8 @@
   ``ridge_bootstrap`` / ``pixel_bootstrap`` (resampled maps for ``tuning_intervals``).
 - :mod:`~strfviewer.analysis.dstrf`: ``dstrf`` (a neuron's gradmap at every frame of a real stimulus) and
   its principal components across time.
+- :mod:`~strfviewer.analysis.compare`: ``compare_runs`` (paired comparison of two runs' cc_norm: bootstrap CI,
+  Wilcoxon signed-rank p, per-neuron split-half noise test).
 - :mod:`~strfviewer.analysis.sonify`: spectrograms made audible through the data's front-end.
 
 Submodules are imported on use (``from strfviewer.analysis.gradmaps import strf_gradmap``).
