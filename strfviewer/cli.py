@@ -18,7 +18,7 @@ from typing import List, Optional
 from strfviewer import __version__
 
 #: sub-command modules under strfviewer.commands, in the order --help lists them
-COMMANDS = ("fit", "gradmap", "dream", "export", "runs", "sweep")
+COMMANDS = ("fit", "gradmap", "dream", "export", "tuning", "compare", "dstrf", "runs", "sweep")
 #: options of the desktop app (strfviewer.gui.app.parse_args) accepted before its optional PATH
 APP_OPTIONS = ("--settings", "--quit-after", "--screenshot")
 

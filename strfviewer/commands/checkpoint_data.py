@@ -46,3 +46,37 @@ def load_for_checkpoint(data: str, metadata: Optional[Mapping[str, Any]]) -> Tup
         notes.append(f"{data}: stimulus names differ from those the model was fitted on; "
                      "using the data's own train/val/test split")
     return dataset, notes
+
+
+def model_with_data(checkpoint: str, data: str, device: str = "cpu", model_args=()):
+    """``(model, axes, metadata, dataset, notes)``: a checkpoint's model in eval mode on ``device`` and
+    ``data`` loaded for it (:func:`load_for_checkpoint`); ``ValueError`` when the model's neurons or bands do
+    not match the data's."""
+    from strfviewer.commands.gradmap import load_model
+
+    model, axes, metadata = load_model(checkpoint, device, model_args)
+    dataset, notes = load_for_checkpoint(data, metadata)
+    N, F = int(getattr(model, "N", dataset.n_neurons)), int(getattr(model, "F", dataset.n_freqs))
+    if N != dataset.n_neurons or F != dataset.n_freqs:
+        raise ValueError(f"{checkpoint}: the model has {N} neurons and {F} bands, the data {data} has "
+                         f"{dataset.n_neurons} neurons and {dataset.n_freqs} bands")
+    return model.eval(), axes, metadata, dataset, notes
+
+
+def check_data_option(data) -> None:
+    """A ``--data``/``DATA`` value names an existing file or folder, or 'demo' (checked before any loading)."""
+    from pathlib import Path
+
+    if data is not None and data.strip().lower() != "demo" and not Path(data).expanduser().exists():
+        raise ValueError(f"{data}: no such data file or folder (give a data folder, an NPZ file or 'demo')")
+
+
+def check_output_suffix(path: str, option: str, suffixes) -> None:
+    """``path`` ends with one of ``suffixes`` (e.g. ``('.csv',)``) and its folder exists."""
+    from pathlib import Path
+
+    p = Path(path).expanduser()
+    if p.suffix.lower() not in suffixes:
+        raise ValueError(f"{option} {path}: expected a {' or '.join(suffixes)} file")
+    if not p.parent.is_dir():
+        raise ValueError(f"{option} {path}: folder {p.parent} does not exist")

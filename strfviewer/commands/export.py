@@ -81,10 +81,9 @@ def pick_neuron(text: Optional[str], names, cc_norm: Optional[np.ndarray]) -> in
 
 
 def run(args: argparse.Namespace) -> int:
-    from strfviewer.commands.checkpoint_data import load_for_checkpoint
+    from strfviewer.commands.checkpoint_data import model_with_data
     from strfviewer.fit.run import predict, score
     from strfviewer.io import exports
-    from strfviewer.commands.gradmap import open_checkpoint
 
     if not (args.figure or args.csv or args.npz):
         raise ValueError("nothing to export: give --figure, --csv and/or --npz")
@@ -93,13 +92,8 @@ def run(args: argparse.Namespace) -> int:
         suffix = Path(args.figure).suffix.lower().lstrip(".")
         if suffix not in ("png", "svg", "pdf"):
             raise ValueError(f"--figure {args.figure}: unknown format {suffix!r} (use .png, .svg or .pdf)")
-    model, metadata = open_checkpoint(args.checkpoint, args.model_args)
-    dataset, notes = load_for_checkpoint(args.data, metadata)
-    N, F = int(getattr(model, "N", dataset.n_neurons)), int(getattr(model, "F", dataset.n_freqs))
-    if N != dataset.n_neurons or F != dataset.n_freqs:
-        raise ValueError(f"{args.checkpoint}: the model has {N} neurons and {F} bands, the data {args.data} has "
-                         f"{dataset.n_neurons} neurons and {dataset.n_freqs} bands")
-    model = model.eval()
+    model, _axes, _metadata, dataset, notes = model_with_data(args.checkpoint, args.data, args.device,
+                                                              args.model_args)
     predictions = predict(model, dataset, args.device)
     metrics = score(dataset, predictions)
     written = []

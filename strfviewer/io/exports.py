@@ -334,3 +334,8 @@ def dream_arrays(result: Any, neuron_names: Sequence[str], freqs_hz: Sequence[fl
         "cancelled": np.asarray(bool(result.cancelled)),
         "settings": np.asarray(json.dumps(settings)),
     }
+
+
+def write_table_csv(path: PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+    """Any table as a CSV (floats in full precision, NaN as empty), atomically; returns the path."""
+    return atomic_write_text(path, _csv_text(header, rows))

@@ -286,14 +286,20 @@ def _fmt(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.2f}"
 
 
-def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float = 5.5) -> pg.GraphicsLayoutWidget:
-    """An offscreen widget laying out the spectrogram (top left), the PSTH recorded vs predicted (bottom left,
-    same time axis) and the gradmap channels with a colour bar (right), sized ``width_in x height_in``."""
+def offscreen_figure(width_in: float, height_in: float) -> pg.GraphicsLayoutWidget:
+    """An empty white layout widget of ``width_in x height_in`` inches that is never shown on screen."""
     ensure_app()
     widget = pg.GraphicsLayoutWidget()
     widget.setAttribute(Qt.WA_DontShowOnScreen, True)
     widget.setBackground("w")
     widget.resize(int(width_in * SCREEN_DPI), int(height_in * SCREEN_DPI))
+    return widget
+
+
+def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float = 5.5) -> pg.GraphicsLayoutWidget:
+    """An offscreen widget laying out the spectrogram (top left), the PSTH recorded vs predicted (bottom left,
+    same time axis) and the gradmap channels with a colour bar (right), sized ``width_in x height_in``."""
+    widget = offscreen_figure(width_in, height_in)
     layout = widget.ci
     title = f"{panels.neuron_name} — stimulus {panels.stimulus_name}"
     layout.addLabel(title, row=0, col=0, colspan=4, color="k", size=f"{FONT_PT + 2}pt")
