@@ -148,3 +148,109 @@ def write_sorter(folder: Path, session: Sequence[Played], n_units: int = 1, rate
         lines.append(f"{onset},{rel}" + (f",{onset + played.duration_s}" if offsets else ""))
     (folder / events_name).write_text("\n".join(lines) + "\n")
     return folder
+
+
+# --- deepSTRF benchmark layouts ------------------------------------------------------------------------------
+def write_ns1(folder: Path, n_neurons: int = 3, n_sounds: int = 20, n_repeats: int = 4, T: int = 60, F: int = 6,
+              seed: int = 0) -> Path:
+    """A small NS1 download: test_data_5ms.mat (X_nfht (S, F, 1, T)), MetadataSHEnCneurons.mat (neuron struct
+    array) and spikesandwav/<path> per neuron (data.set(s).repeats(r).t, ms). Neuron k's spikes follow band
+    k % F of the spectrogram one frame later, so a STRF has something to find."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    X = rng.random((n_sounds, F, 1, T)).astype(np.float64)
+    savemat(folder / "test_data_5ms.mat", {"X_nfht": X})
+    fields = [("filename", "O"), ("path", "O"), ("depth", "O"), ("NoiseRatio", "O"), ("singleN", "O"),
+              ("singleT", "O"), ("NrOfElectrodes", "O"), ("ElectrodeNumber", "O")]
+    neurons = np.zeros((1, n_neurons), dtype=fields)
+    (folder / "spikesandwav" / "SH.En.C").mkdir(parents=True, exist_ok=True)
+    for k in range(n_neurons):
+        rel = f"SH.En.C/unit{k}.mat"
+        neurons[0, k] = (f"unit{k}.mat", rel, 100 * k, 0.5, 1, "Yes", 32, k + 1)
+        sets = np.zeros((1, n_sounds), dtype=[("repeats", "O")])  # data.set(s).repeats(r).t
+        for s in range(n_sounds):
+            reps = np.zeros((1, n_repeats), dtype=[("t", "O")])
+            drive = X[s, k % F, 0]
+            for r in range(n_repeats):
+                bins = np.flatnonzero(rng.random(T) < 0.6 * drive) + 1
+                t = (bins[bins < T] * 5.0 + rng.uniform(0, 5, size=(bins < T).sum()))
+                reps[0, r] = (np.sort(t)[None, :],)
+            sets[0, s] = (reps,)
+        savemat(folder / "spikesandwav" / rel, {"data": {"set": sets}})
+    savemat(folder / "MetadataSHEnCneurons.mat", {"neuron": neurons})
+    return folder
+
+
+def write_nat4(folder: Path, area: str = "A1", n_cells: int = 3, n_est: int = 12, n_val: int = 2,
+               n_reps: int = 5, T: int = 15, F: int = 4, single_sites: bool = True, seed: int = 0) -> Path:
+    """A small NAT4 download: <area>_NAT4_ozgf.fs100.ch18.tgz (meta/resp/stim/epoch files at 100 Hz, est
+    sounds one trial each, val sounds averaged, then 1 s of silence between epochs) and, optionally,
+    <area>_single_sites/<site>.tgz with per-cell spike times (s) in resp.h5 for the val repeats."""
+    import io as _io
+    import json
+    import tarfile
+
+    import h5py
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    cells = [f"ARM00{i // 2 + 1}a-0{i + 1}-1" for i in range(n_cells)]
+    epochs, resp_rows, stim_rows, t = [], [], [], 0
+    val_spikes = {c: [] for c in cells}
+    names = [f"STIM_00cat{v}_rec.wav" for v in range(n_val)] + [f"STIM_cat{e}_seg.wav" for e in range(n_est)]
+    for name in names:
+        stim = rng.random((T, F))
+        if name.startswith("STIM_00"):
+            reps = [rng.poisson(stim[:, :1].repeat(n_cells, 1)) for _ in range(n_reps)]
+            resp = np.mean(reps, axis=0)
+        else:
+            resp = rng.poisson(stim[:, :1].repeat(n_cells, 1)).astype(float)
+        epochs.append((name, t / 100.0, (t + T) / 100.0))
+        resp_rows.append(resp)
+        stim_rows.append(stim)
+        t += T
+    resp_all, stim_all = np.concatenate(resp_rows), np.concatenate(stim_rows)
+    resp_all[: T * n_val, -1] = np.nan  # the last cell was not recorded on the val sounds (masked)
+
+    def tgz(path, files):
+        with tarfile.open(path, "w:gz") as tf:
+            for fname, data in files.items():
+                info = tarfile.TarInfo(f"{path.stem.split('.')[0]}/{fname}")
+                info.size = len(data)
+                tf.addfile(info, _io.BytesIO(data))
+
+    def csv_bytes(a):
+        buf = _io.StringIO()
+        np.savetxt(buf, a, delimiter=",", fmt="%.6g")
+        return buf.getvalue().encode()
+
+    site = "pop"
+    epoch_csv = "name,start,end\n" + "".join(f"{n},{a},{b}\n" for n, a, b in epochs)
+    tgz(folder / f"{area}_NAT4_ozgf.fs100.ch18.tgz", {
+        f"{site}.meta.json": json.dumps({"siteid": site, "cellid": cells}).encode(),
+        f"{site}.resp.json": json.dumps({"chans": cells, "fs": 100, "segments": [[0, t]]}).encode(),
+        f"{site}.stim.json": json.dumps({"fs": 100}).encode(),
+        f"{site}.resp.csv": csv_bytes(resp_all), f"{site}.stim.csv": csv_bytes(stim_all),
+        f"{site}.resp.epoch.csv": epoch_csv.encode()})
+    if single_sites:
+        sites = folder / f"{area}_single_sites"
+        sites.mkdir(exist_ok=True)
+        rows, t_s, h5buf = [], 0.0, _io.BytesIO()
+        times = {c: [] for c in cells[:-1]}
+        for v in range(n_val):
+            for r in range(n_reps):
+                rows.append((names[v], t_s, t_s + T / 100.0))
+                for c in times:
+                    times[c].extend(t_s + np.sort(rng.uniform(0, T / 100.0, size=5)))
+                t_s += T / 100.0 + 0.5
+        with h5py.File(h5buf, "w") as h5:
+            for c, tt in times.items():
+                h5[c] = np.asarray(tt)
+        tgz(sites / "ARM001a.tgz", {
+            "ARM001a.meta.json": b"{}", "ARM001a.resp.json": json.dumps({"chans": list(times), "fs": 1000,
+                                             "segments": [[0, int(round(t_s * 1000))]]}).encode(),
+            "ARM001a.resp.h5": h5buf.getvalue(),
+            "ARM001a.resp.epoch.csv": ("name,start,end\n" + "".join(f"{n},{a},{b}\n" for n, a, b in rows)).encode()})
+    return folder

@@ -221,8 +221,8 @@ def run(args: argparse.Namespace) -> int:
     frontend, smoothing_ms = frontend_config(args), _smoothing_ms(args)
     t0 = time.perf_counter()
     dataset = load(args.data, frontend=frontend, smoothing_ms=smoothing_ms)
-    if frontend is not None and str(args.data).lower().endswith(".npz"):
-        print(f"warning: {args.data}: an NPZ file holds computed spectrograms; the front-end options were "
+    if frontend is not None and (str(args.data).lower().endswith(".npz") or dataset.frontend.get("precomputed")):
+        print(f"warning: {args.data}: the spectrograms are precomputed in the data; the front-end options were "
               f"ignored", file=sys.stderr)
     quiet = args.quiet
     if not quiet:

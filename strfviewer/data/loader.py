@@ -102,10 +102,13 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
             from strfviewer.data.npz import load_npz
 
             return finish_dataset(load_npz(p), split, smoothing_ms, normalize, keep_split=True, stats=stats)
-        if p.suffix.lower() != ".nwb":
-            raise DataError(p, None, "not a dataset: expected a folder, an .npz or .nwb file or 'demo'")
+        if p.suffix.lower() != ".nwb" and not _is_nat4(p):
+            raise DataError(p, None, "not a dataset: expected a folder, an .npz or .nwb file, a NAT4 .tgz or 'demo'")
     if not p.exists():
         raise DataError(p, None, "no such file or folder")
+    benchmark = _load_benchmark(p, source, cells)
+    if benchmark is not None:
+        return finish_dataset(benchmark, split, smoothing_ms, normalize, keep_split=True, stats=stats)
     rec = _discover(p, source, cells, stim_types)
     from strfviewer.data.build import build_dataset
 
@@ -153,3 +156,23 @@ def _discover(p: Path, source: DataSource, cells, stim_types):
     if kind == "crcns-aa1":
         return layouts.discover_aa1(p, cells=cells, stim_types=stim_types)
     return layouts.discover_aa2(p, cells=cells, stim_types=stim_types)
+
+
+def _is_nat4(p: Path) -> bool:
+    from strfviewer.data.benchmarks import nat4_recording
+
+    return nat4_recording(p) is not None
+
+
+def _load_benchmark(p: Path, source: DataSource, cells) -> Optional[NeuralDataset]:
+    """A deepSTRF benchmark download (NS1, NAT4; precomputed spectrograms), ``None`` for other paths."""
+    from strfviewer.data import benchmarks
+
+    if p.is_dir() and benchmarks.is_ns1_folder(p):
+        _refuse_options(source, (), "an NS1 folder")
+        return benchmarks.load_ns1(p, cells=list(cells) if cells else None)
+    recording = benchmarks.nat4_recording(p)
+    if recording is not None:
+        _refuse_options(source, (), "a NAT4 recording")
+        return benchmarks.load_nat4(recording)
+    return None
