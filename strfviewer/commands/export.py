@@ -24,6 +24,7 @@ from typing import Optional
 
 import numpy as np
 
+from strfviewer.commands.data_options import add_reader_options, data_source
 from strfviewer.commands.gradmap import (READOUT_CHOICES, add_map_choice, add_model_arg_option, channel_names,
                                          compute_maps)
 
@@ -34,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Evaluate a saved model on a dataset and write a figure (PNG/SVG/PDF), per-neuron "
                     "metrics (CSV) and/or predictions and gradmaps (NPZ).")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint folder (or Hugging Face repo id)")
-    p.add_argument("data", metavar="DATA", help="data folder, NPZ file or 'demo'")
+    p.add_argument("data", metavar="DATA", help="data folder, NWB file, NPZ file or 'demo'")
+    add_reader_options(p)
     p.add_argument("--figure", metavar="FILE", help="one-neuron figure: .png, .svg or .pdf")
     p.add_argument("--csv", metavar="FILE", help="per-neuron metrics table (CSV)")
     p.add_argument("--npz", metavar="FILE", help="predictions, recorded PSTHs and gradmaps (NPZ)")
@@ -92,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         suffix = Path(args.figure).suffix.lower().lstrip(".")
         if suffix not in ("png", "svg", "pdf"):
             raise ValueError(f"--figure {args.figure}: unknown format {suffix!r} (use .png, .svg or .pdf)")
+    args.data = data_source(args)
     model, _axes, _metadata, dataset, notes = model_with_data(args.checkpoint, args.data, args.device,
                                                               args.model_args)
     predictions = predict(model, dataset, args.device)

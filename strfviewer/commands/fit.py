@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from strfviewer.commands.data_options import add_reader_options, data_source
 from strfviewer.io.fit_output import metrics_json, os_reason, write_output
 
 
@@ -32,8 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=RegistryHelpFormatter,
         description="Fit an encoding model to DATA and write the checkpoint and metrics.json to --out. "
                     "DATA is a cell folder (stimK.wav + spikeK), a population folder, a CRCNS AA1/AA2 "
-                    "download, an NPZ file or 'demo'. Spectrograms are z-scored per band.")
-    p.add_argument("data", metavar="DATA", help="cell folder, population folder, NPZ file or 'demo'")
+                    "download, an NWB file, a phy/Kilosort folder (with --events), a deepSTRF benchmark "
+                    "download (NS1, NAT4), an NPZ file or 'demo'. Spectrograms are z-scored per band.")
+    p.add_argument("data", metavar="DATA", help="cell / population folder, NWB file, sorter folder, NPZ file or 'demo'")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoint + metrics.json)")
     f = p.add_argument_group("front-end (spectrogram settings; default: 34 mel bands 500 Hz - 16 kHz, 5 ms frames, "
                              "log amplitude)")
@@ -92,6 +94,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 or mps (default: %(default)s)")
     t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same fit on CPU) (default: %(default)s)")
     t.add_argument("--threads", type=int, help="CPU threads (default: all cores but one)")
+    add_reader_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--history", metavar="DB", help="run history to record this fit in (default: $STRFVIEWER_HISTORY "
                                                   "or ~/.local/share/strfviewer/runs.sqlite)")
@@ -220,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.fit.run import run_fit
     from strfviewer.data.identity import dataset_hash
 
+    args.data = data_source(args)
     request = build_request(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -228,8 +232,8 @@ def run(args: argparse.Namespace) -> int:
     frontend, smoothing_ms = frontend_config(args), _smoothing_ms(args)
     t0 = time.perf_counter()
     dataset = load(args.data, frontend=frontend, smoothing_ms=smoothing_ms)
-    if frontend is not None and str(args.data).lower().endswith(".npz"):
-        print(f"warning: {args.data}: an NPZ file holds computed spectrograms; the front-end options were "
+    if frontend is not None and (str(args.data).lower().endswith(".npz") or dataset.frontend.get("precomputed")):
+        print(f"warning: {args.data}: the spectrograms are precomputed in the data; the front-end options were "
               f"ignored", file=sys.stderr)
     quiet = args.quiet
     if not quiet:

@@ -26,7 +26,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="one line per configuration: mean and spread of test cc_norm over seeds and cells")
     p.add_argument("--csv", metavar="FILE", help="write the (filtered) runs as CSV to FILE instead of printing")
     p.add_argument("--delete", type=int, metavar="ID", help="delete the run with this id")
+    p.add_argument("--export-tensorboard", metavar="DIR",
+                   help="write the (filtered) runs as TensorBoard event files under DIR (settings, per-epoch "
+                        "curves, per-neuron cc_norm scalars and histograms); needs the 'tensorboard' extra")
+    p.add_argument("--export-mlflow", metavar="DIR",
+                   help="log the (filtered) runs into an MLflow file store at DIR (no server; view with "
+                        "mlflow ui --backend-store-uri DIR); needs the 'mlflow' extra")
     p.set_defaults(run=run)
+
+
+def _export_trackers(args: argparse.Namespace, records) -> None:
+    from strfviewer.runs.tracking_export import TrackerMissing, export_mlflow, export_tensorboard
+
+    for folder, export, name in ((args.export_tensorboard, export_tensorboard, "TensorBoard"),
+                                 (args.export_mlflow, export_mlflow, "MLflow")):
+        if not folder:
+            continue
+        try:
+            written, skipped = export(records, folder)
+        except TrackerMissing as exc:
+            raise ValueError(str(exc)) from None
+        except OSError as exc:
+            raise ValueError(f"{folder}: cannot write ({exc.strerror or exc})") from None
+        note = f" ({skipped} already there, skipped)" if skipped else ""
+        print(f"exported {written} run(s) to {name} at {folder}{note}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         if args.csv:
             h.export_csv(args.csv, records)
             print(f"wrote {len(records)} run(s) to {args.csv}")
+            return 0
+        if args.export_tensorboard or args.export_mlflow:
+            _export_trackers(args, records)
             return 0
     out = sys.stdout
     if args.summary:

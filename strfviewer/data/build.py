@@ -23,8 +23,12 @@ from strfviewer.data.spectrogram import SpectrogramConfig, compute_spectrogram
 from strfviewer.data.spikes import bin_trials, read_spike_file, times_in_frames
 
 
-def _read_stimulus_audio(paths) -> Audio:
-    """Audio of a stimulus; with several copies (population folder) they must be the same file content."""
+def _read_stimulus_audio(stim) -> Audio:
+    """Audio of a stimulus (its ``read_audio`` when set); with several wav copies (population folder) they
+    must be the same file content."""
+    if stim.read_audio is not None:
+        return stim.read_audio()
+    paths = stim.wav_paths
     audio = read_wav(paths[0])
     for other in paths[1:]:
         try:
@@ -64,7 +68,7 @@ def build_dataset(rec: Recording, frontend: Optional[SpectrogramConfig] = None, 
     cfg = frontend or SpectrogramConfig()
     warnings = list(rec.warnings)
     policy = pre_onset or rec.pre_onset
-    audios = [_read_stimulus_audio(s.wav_paths) for s in rec.stimuli]
+    audios = [_read_stimulus_audio(s) for s in rec.stimuli]
     for a in audios:
         warnings.extend(a.notes)
     rate = common_sample_rate([a.sample_rate for a in audios])
@@ -94,7 +98,7 @@ def build_dataset(rec: Recording, frontend: Optional[SpectrogramConfig] = None, 
                 times.append(None)
                 masked += 1
                 continue
-            trials = read_spike_file(path, pre_onset=policy)
+            trials = path.read(policy) if hasattr(path, "read") else read_spike_file(path, pre_onset=policy)
             dropped_early += trials.n_pre_onset_dropped
             counts, late = bin_trials(trials.trials, T, cfg.dt_ms)
             if late:
@@ -112,7 +116,8 @@ def build_dataset(rec: Recording, frontend: Optional[SpectrogramConfig] = None, 
             if counts is not None:
                 responses[n, : counts.shape[0]] = counts
         meta = dict(stim.metadata)
-        meta.update({"wav_path": str(stim.wav_paths[0]), "duration_ms": audio.duration_ms})
+        meta.update({"wav_path": str(stim.wav_paths[0]) if stim.wav_paths else audio.path,
+                     "duration_ms": audio.duration_ms})
         stimuli.append(Stimulus(stim.name, spec[None].astype(np.float32), responses, audio.waveform,
                                 audio.sample_rate, meta, spike_times=times))
     if dropped_late:

@@ -19,7 +19,7 @@ import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from strfviewer.data.errors import DataError
 from strfviewer.data.splits import natural_key
@@ -32,19 +32,28 @@ AA1_AREAS = ("Field_L_cells", "MLd_cells")
 
 @dataclass
 class StimulusFile:
-    """One stimulus: its name in the dataset and its wav file(s) (one per cell in a population folder)."""
+    """One stimulus: its name in the dataset and its wav file(s) (one per cell in a population folder).
+
+    ``read_audio``, when set, reads the audio instead (a sound stored inside an NWB file); it returns a
+    :class:`strfviewer.data.audio.Audio`.
+    """
 
     name: str
     wav_paths: List[Path]
     metadata: Dict[str, object] = field(default_factory=dict)
+    read_audio: Optional[Callable[[], object]] = None
 
 
 @dataclass
 class NeuronFiles:
-    """One neuron and its spike file per stimulus name (a stimulus absent here is masked with NaN)."""
+    """One neuron and its spike file per stimulus name (a stimulus absent here is masked with NaN).
+
+    A value may also be an object with ``read(pre_onset) -> SpikeTrials`` (trials cut from a continuous
+    recording, :class:`strfviewer.data.presentations.TrialSpikes`).
+    """
 
     name: str
-    spike_files: Dict[str, Path]
+    spike_files: Dict[str, Union[Path, object]]
     metadata: Dict[str, object] = field(default_factory=dict)
 
 
@@ -56,9 +65,10 @@ class Recording:
     neurons: List[NeuronFiles]
     source: str
     name: str
-    layout: str  # 'cell', 'population', 'crcns-aa1', 'crcns-aa2'
+    layout: str  # 'cell', 'population', 'crcns-aa1', 'crcns-aa2', 'nwb', 'sorter'
     pre_onset: str = "error"  # what negative spike times mean here (see spikes.PRE_ONSET_POLICIES)
     warnings: List[str] = field(default_factory=list)
+    close: Optional[Callable[[], None]] = None  # releases an open file once the dataset is built
 
 
 def _sorted_dirs(folder: Path) -> List[Path]:

@@ -13,6 +13,7 @@ from strfviewer.data.dataset import NeuralDataset
 from strfviewer.data.errors import DataError
 from strfviewer.data.normalize import zscore_dataset
 from strfviewer.data.responses import smooth_responses
+from strfviewer.data.sources import DataSource, parse_source
 from strfviewer.data.spectrogram import SpectrogramConfig
 from strfviewer.data.splits import SplitSpec, resolve_split
 
@@ -93,26 +94,85 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
         data = make_demo(frontend=frontend)
         return finish_dataset(data.dataset, split, smoothing_ms, normalize=None, keep_split=True) \
             if (split is not None or smoothing_ms) else data.dataset
-    p = Path(os.fspath(path)).expanduser()
+    source = parse_source(path)
+    p = Path(source.path).expanduser()
     if p.is_file():
         if p.suffix.lower() == ".npz":
+            _refuse_options(source, (), "an NPZ file")
             from strfviewer.data.npz import load_npz
 
             return finish_dataset(load_npz(p), split, smoothing_ms, normalize, keep_split=True, stats=stats)
-        raise DataError(p, None, "not a dataset: expected a folder, an .npz file or 'demo'")
+        if p.suffix.lower() != ".nwb" and not _is_nat4(p):
+            raise DataError(p, None, "not a dataset: expected a folder, an .npz or .nwb file, a NAT4 .tgz or 'demo'")
     if not p.exists():
         raise DataError(p, None, "no such file or folder")
-    from strfviewer.data import layouts
+    benchmark = _load_benchmark(p, source, cells)
+    if benchmark is not None:
+        return finish_dataset(benchmark, split, smoothing_ms, normalize, keep_split=True, stats=stats)
+    rec = _discover(p, source, cells, stim_types)
     from strfviewer.data.build import build_dataset
 
-    kind = layouts.detect_layout(p)
-    if kind == "cell":
-        rec = layouts.discover_cell(p)
-    elif kind == "population":
-        rec = layouts.discover_population(p)
-    elif kind == "crcns-aa1":
-        rec = layouts.discover_aa1(p, cells=cells, stim_types=stim_types)
-    else:
-        rec = layouts.discover_aa2(p, cells=cells, stim_types=stim_types)
-    dataset = build_dataset(rec, frontend, device=device, use_cache=use_cache, pre_onset=pre_onset)
+    try:
+        dataset = build_dataset(rec, frontend, device=device, use_cache=use_cache, pre_onset=pre_onset)
+    finally:
+        if rec.close is not None:
+            rec.close()
+    if source.options:
+        dataset = dataclasses.replace(dataset, source=str(source))
     return finish_dataset(dataset, split, smoothing_ms, normalize, stats=stats)
+
+
+#: the reader options each kind of source understands
+_OPTIONS_OF = {"nwb": ("units", "stimulus_column", "table"), "sorter": ("events", "clusters")}
+
+
+def _refuse_options(source: DataSource, allowed: Sequence[str], what: str) -> None:
+    extra = sorted(set(source.options) - set(allowed))
+    if extra:
+        raise DataError(source.path, None, f"option(s) {', '.join(extra)} do not apply to {what}")
+
+
+def _discover(p: Path, source: DataSource, cells, stim_types):
+    """The :class:`~strfviewer.data.layouts.Recording` of a file or folder (lazy: nothing big read yet)."""
+    from strfviewer.data import layouts
+
+    if p.is_file():  # .nwb (other files were turned away by the caller)
+        from strfviewer.data.nwb import discover_nwb
+
+        _refuse_options(source, _OPTIONS_OF["nwb"], "an NWB file")
+        return discover_nwb(p, units=source.option_list("units"), table=source.options.get("table"),
+                            stimulus_column=source.options.get("stimulus_column"))
+    from strfviewer.data.sorter import discover_sorter, is_sorter_folder
+
+    if is_sorter_folder(p):
+        _refuse_options(source, _OPTIONS_OF["sorter"], "a spike-sorter folder")
+        return discover_sorter(p, events=source.options.get("events"), clusters=source.option_list("clusters"))
+    kind = layouts.detect_layout(p)
+    _refuse_options(source, (), f"a {kind} folder")
+    if kind == "cell":
+        return layouts.discover_cell(p)
+    if kind == "population":
+        return layouts.discover_population(p)
+    if kind == "crcns-aa1":
+        return layouts.discover_aa1(p, cells=cells, stim_types=stim_types)
+    return layouts.discover_aa2(p, cells=cells, stim_types=stim_types)
+
+
+def _is_nat4(p: Path) -> bool:
+    from strfviewer.data.benchmarks import nat4_recording
+
+    return nat4_recording(p) is not None
+
+
+def _load_benchmark(p: Path, source: DataSource, cells) -> Optional[NeuralDataset]:
+    """A deepSTRF benchmark download (NS1, NAT4; precomputed spectrograms), ``None`` for other paths."""
+    from strfviewer.data import benchmarks
+
+    if p.is_dir() and benchmarks.is_ns1_folder(p):
+        _refuse_options(source, (), "an NS1 folder")
+        return benchmarks.load_ns1(p, cells=list(cells) if cells else None)
+    recording = benchmarks.nat4_recording(p)
+    if recording is not None:
+        _refuse_options(source, (), "a NAT4 recording")
+        return benchmarks.load_nat4(recording)
+    return None

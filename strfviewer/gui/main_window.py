@@ -237,7 +237,7 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         a = self._add_action
         f = self.menu("File")
         a("open_data", "File", "&Open data folder...", self.open_data_dialog, "Ctrl+O")
-        a("open_data_file", "File", "Open data &file (NPZ)...", self.open_data_file_dialog)
+        a("open_data_file", "File", "Open data &file (NWB, NPZ)...", self.open_data_file_dialog)
         a("open_model", "File", "Open &model (folder or Hub id)...", self.open_model_dialog, "Ctrl+Shift+O")
         a("open_demo", "File", "Open &demo data", lambda: self.open_demo(fit=True))
         self.recent_menu = f.addMenu("&Recent")

@@ -9,6 +9,7 @@ neuron names, ``README.md``) and ``metrics.json``, NaN written as ``null``; writ
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -29,6 +30,20 @@ def metrics_json(outcome) -> Dict[str, Any]:
     out["stopped"] = outcome.history.stopped
     out["message"] = outcome.message
     out["device"] = str(outcome.device)
+    out["curves"] = epoch_curves(outcome.history)
+    return out
+
+
+def epoch_curves(history) -> Dict[str, Any]:
+    """Per-epoch training curves of a fit: ``{"epoch": [1, 2, ...], "train_loss": [...], "val_loss": [...],
+    "val_cc": [...], "val_cc_norm": [...]}`` (NaN as ``None``; empty lists for a ridge fit). Recorded in
+    ``metrics.json`` and the run history so the curves can be exported later (TensorBoard, MLflow)."""
+    keys = ("epoch", "train_loss", "val_loss", "val_cc", "val_cc_norm")
+    epochs = list(getattr(history, "epochs", []) or [])
+    out: Dict[str, Any] = {}
+    for key in keys:
+        values = [getattr(e, key, None) for e in epochs]
+        out[key] = [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
     return out
 
 

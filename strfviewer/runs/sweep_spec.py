@@ -49,6 +49,23 @@ class SweepError(ValueError):
     """A sweep description is invalid; the message names the file and the key."""
 
 
+def _data_source(entry: "str | Dict[str, Any]", source: str) -> str:
+    """A ``data`` entry as a source string: a string as is, a table ``{path = ..., units = [...], ...}``
+    (reader options, :mod:`strfviewer.data.sources`) joined into ``path?units=...``."""
+    if isinstance(entry, str):
+        return entry
+    from strfviewer.data.sources import make_source
+
+    options = dict(entry)
+    path = options.pop("path", None)
+    if not isinstance(path, str) or not path:
+        raise SweepError(f"{source}: a 'data' table needs a 'path' (and reader options such as units, events)")
+    try:
+        return str(make_source(path, **options))
+    except ValueError as exc:
+        raise SweepError(f"{source}: data {path!r}: {exc}") from None
+
+
 @dataclass
 class Trial:
     """One fit of a sweep: a dataset source, a model spec dict and a request dict (with its seed)."""
@@ -82,7 +99,9 @@ class Trial:
         from strfviewer.models.factory import ModelSpec, check_spec
 
         out = []
-        if self.data.strip().lower() != "demo" and not Path(self.data).expanduser().exists():
+        from strfviewer.data.sources import source_exists
+
+        if not source_exists(self.data):
             out.append(f"{self.data}: no such data file or folder")
         try:
             request = FitRequest(spec=ModelSpec.from_dict(self.spec), **self.request)
@@ -120,10 +139,11 @@ class SweepSpec:
         if unknown:
             raise SweepError(f"{source}: unknown top-level keys {unknown}; expected {sorted(known)}")
         data = raw.get("data")
-        if isinstance(data, str):
+        if isinstance(data, (str, dict)):
             data = [data]
-        if not data or not all(isinstance(d, str) for d in data):
+        if not data or not all(isinstance(d, (str, dict)) for d in data):
             raise SweepError(f"{source}: 'data' must be a dataset source or a list of them")
+        data = [_data_source(d, source) for d in data]
         seeds = raw.get("seeds", [0])
         if isinstance(seeds, int):
             seeds = [seeds]

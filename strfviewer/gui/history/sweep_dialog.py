@@ -253,8 +253,11 @@ def loadable_source(dataset) -> Optional[str]:
     source = str(getattr(dataset, "source", "") or "")
     if source == "demo" or source.startswith("demo:"):
         return source
-    if source and Path(source).expanduser().exists():
-        return str(Path(source).expanduser().resolve())
+    from strfviewer.data.sources import DataSource, parse_source, source_exists
+
+    if source and source_exists(source):
+        parsed = parse_source(source)
+        return str(DataSource(str(Path(parsed.path).expanduser().resolve()), parsed.options))
     return None
 
 
@@ -485,7 +488,11 @@ class SweepDialog(QDialog):
         return [self.data_list.item(i).text() for i in range(self.data_list.count())]
 
     def add_data(self, source: str) -> None:
-        source = source if source.startswith("demo") else str(Path(source).expanduser().resolve())
+        if not source.startswith("demo"):
+            from strfviewer.data.sources import DataSource, parse_source
+
+            parsed = parse_source(source)
+            source = str(DataSource(str(Path(parsed.path).expanduser().resolve()), parsed.options))
         if source not in self.data_sources():
             self.data_list.addItem(source)
         self.update_summary()
@@ -496,7 +503,9 @@ class SweepDialog(QDialog):
             self.add_data(folder)
 
     def ask_add_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Add a dataset file", "", "NumPy archive (*.npz)")
+        from strfviewer.gui.window.file_actions import DATA_FILE_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(self, "Add a dataset file", "", DATA_FILE_FILTER)
         if path:
             self.add_data(path)
 

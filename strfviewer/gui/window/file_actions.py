@@ -12,9 +12,14 @@ from typing import Callable, Optional
 
 from PySide6.QtWidgets import QFileDialog
 
+from strfviewer.data.sources import source_exists
 from strfviewer.gui.window import model_io
 from strfviewer.gui.window.workers import Worker
 from strfviewer.session import Run
+
+
+#: File > Open data file...: the single-file formats strfviewer reads (folders go through Open data folder...)
+DATA_FILE_FILTER = "Data files (*.nwb *.npz *.tgz);;NWB recordings (*.nwb);;NumPy archive (*.npz);;All files (*)"
 
 
 class WindowIOMixin:
@@ -62,7 +67,7 @@ class WindowIOMixin:
 
         def finished(run: Run) -> None:
             source = str((run.metadata.get("dataset") or {}).get("source") or "")
-            if self.session.dataset is None and source and (source == "demo" or Path(source).exists()):
+            if self.session.dataset is None and source and source_exists(source):
                 self.open_data(source, then=lambda: self._attach_run(run, path_or_id, fresh=True))
             else:
                 self._attach_run(run, path_or_id, fresh=self.session.dataset is not dataset)
@@ -162,7 +167,7 @@ class WindowIOMixin:
             self.open_data(path)
 
     def open_data_file_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open data file", self._start_dir(), "NumPy archive (*.npz)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open data file", self._start_dir(), DATA_FILE_FILTER)
         if path:
             self._settings.setValue("paths/last_folder", str(Path(path).parent))
             self.open_data(path)

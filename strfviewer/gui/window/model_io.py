@@ -35,7 +35,9 @@ def load_dataset(path: str):
     """``strfviewer.data.load(path)``; raises ``DataError`` (a ``ValueError``) naming the problem."""
     from strfviewer.data import load
 
-    if path != "demo" and not Path(path).expanduser().exists():
+    from strfviewer.data.sources import source_exists
+
+    if not source_exists(path):
         raise FileNotFoundError(f"{path}: no such file or folder")
     return load(path)
 

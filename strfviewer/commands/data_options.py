@@ -1,0 +1,44 @@
+"""Command-line options of the readers of lab recordings (NWB files, spike-sorter folders).
+
+They turn into a data source string (``PATH?units=3,5``, :mod:`strfviewer.data.sources`), which the
+dataset records as its ``source``: reopening it later (history, checkpoints) reads the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_reader_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("lab recordings (NWB files, phy/Kilosort folders; docs/data-formats.md)")
+    g.add_argument("--units", metavar="IDS", help="NWB: unit ids or names, comma-separated (default: every unit)")
+    g.add_argument("--stimulus-column", metavar="COLUMN",
+                   help="NWB: the trials / intervals column naming each presentation's stimulus "
+                        "(default: stimulus_name, stimulus, sound, stim_file, ...)")
+    g.add_argument("--intervals", metavar="TABLE",
+                   help="NWB: the intervals table of the presentations (default: trials, else the first that fits)")
+    g.add_argument("--events", metavar="FILE.csv",
+                   help="sorter folder: stimulus events (onset_s, stimulus = wav path relative to the CSV, "
+                        "optional offset_s) (default: events.csv in the folder)")
+    g.add_argument("--clusters", metavar="IDS|LABELS",
+                   help="sorter folder: cluster ids or labels (good, mua, all), comma-separated (default: good)")
+
+
+def data_source(args: argparse.Namespace, attribute: str = "data") -> str:
+    """``args.<attribute>`` with the reader options given on the command line, as a source string."""
+    from pathlib import Path
+
+    from strfviewer.data.sources import with_options
+
+    events = getattr(args, "events", None)
+    options = {"units": getattr(args, "units", None), "stimulus_column": getattr(args, "stimulus_column", None),
+               "table": getattr(args, "intervals", None),
+               "events": str(Path(events).expanduser().resolve()) if events else None,
+               "clusters": getattr(args, "clusters", None)}
+    data = str(getattr(args, attribute))
+    if not any(v is not None for v in options.values()):
+        return data
+    if data.strip().lower() == "demo":
+        raise ValueError("--units / --stimulus-column / --intervals / --events / --clusters apply to NWB files "
+                         "and spike-sorter folders, not to the demo")
+    return with_options(data, options)
