@@ -26,7 +26,7 @@ from strfviewer.models.capture import build_from_description, is_description
 
 # Constructor arguments the factory fills itself; they are never taken from ``spec.hyper``.
 _RESERVED = ("n_frequency_bands", "out_neurons", "temporal_window_size", "kernel", "prefiltering",
-             "output_activation", "rnn_type")
+             "output_activation", "rnn_type", "wav2spec")
 _STRUCTURAL_KERNEL_KWARGS = ("F", "T", "C_in", "C_out")
 NONE_NAMES = ("", "none", "None")
 
@@ -35,7 +35,9 @@ NONE_NAMES = ("", "none", "None")
 class ModelSpec:
     """What to build. ``kernel``/``prefilter``/``activation``: registry names or ``None`` (family
     default); ``rnn_type``: StateNet's recurrence; ``T``: temporal window in frames; ``hyper``: other
-    constructor keyword arguments of the family."""
+    constructor keyword arguments of the family; ``frontend``: a registered waveform front-end (the
+    ``wav2spec`` slot: the model then takes audio ``(B, 1, T_audio)``) with its ``frontend_kwargs``
+    (see :mod:`strfviewer.models.frontend_args`), ``None`` for spectrogram input."""
 
     family: str = "Linear"
     kernel: Optional[str] = None
@@ -46,6 +48,8 @@ class ModelSpec:
     rnn_type: Optional[str] = None
     T: int = 15
     hyper: Dict[str, Any] = field(default_factory=dict)
+    frontend: Optional[str] = None
+    frontend_kwargs: Dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -59,7 +63,7 @@ class ModelSpec:
         if unknown:
             raise ValueError(f"unknown model spec field(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()}
-        for name in ("kernel_kwargs", "prefilter_kwargs", "hyper"):
+        for name in ("kernel_kwargs", "prefilter_kwargs", "hyper", "frontend_kwargs"):
             if values.get(name) is None:
                 values[name] = {}
             elif not isinstance(values[name], dict):
@@ -231,6 +235,14 @@ def check_spec(spec: ModelSpec) -> List[str]:
             reasons += _check_names("prefilter", list(spec.prefilter_kwargs), allowed)
     elif spec.prefilter_kwargs:
         reasons.append("prefilter_kwargs given without a prefilter")
+    if spec.frontend not in (None, *NONE_NAMES):
+        if not registry.is_registered("frontend", spec.frontend):
+            reasons.append(f"unknown front-end {spec.frontend!r}; known: {', '.join(registry.names('frontend'))}")
+        else:
+            allowed = _kwarg_names(registry.get("frontend", spec.frontend).__init__)
+            reasons += _check_names(f"front-end {spec.frontend!r}", list(spec.frontend_kwargs), allowed)
+    elif spec.frontend_kwargs:
+        reasons.append("frontend_kwargs given without a front-end")
     if spec.activation is not None and not registry.is_registered("activation", spec.activation):
         reasons.append(f"unknown activation {spec.activation!r}; known: {', '.join(registry.names('activation'))}")
     if spec.rnn_type is not None:
@@ -267,14 +279,27 @@ def _check_option(opt: Option, value: Any) -> List[str]:
     return []
 
 
-def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
+def build_model(spec: ModelSpec, n_freqs: Optional[int], n_neurons: int) -> nn.Module:
     """Build the model ``spec`` describes for ``n_freqs`` bands and ``n_neurons`` neurons.
 
+    With a front-end (``spec.frontend``) ``n_freqs`` may be ``None``: the front-end's band count
+    (``out_channels``); a given ``n_freqs`` that differs from it is an error naming both.
     Raises ``ValueError`` with the reason(s) when the spec is invalid or the family refuses the values.
     """
     reasons = check_spec(spec)
     if reasons:
         raise ValueError("invalid model spec: " + "; ".join(reasons))
+    wav2spec = None
+    if spec.frontend not in (None, *NONE_NAMES):
+        from strfviewer.models.frontend_args import build_frontend
+
+        wav2spec = build_frontend(spec.frontend, spec.frontend_kwargs)
+        bands = int(wav2spec.out_channels)
+        if n_freqs is not None and int(n_freqs) != bands:
+            raise ValueError(f"front-end {spec.frontend} has {bands} bands but the model has F={int(n_freqs)} bands")
+        n_freqs = bands
+    elif n_freqs is None:
+        raise ValueError("the number of frequency bands is needed for a model without a front-end")
     from strfviewer.models.activations import make_activation
     from strfviewer.models.kernels import make_kernel
     from strfviewer.models.prefilters import make_prefiltering
@@ -300,12 +325,21 @@ def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
             kwargs["output_activation"] = make_activation(spec.activation, int(n_neurons))
         if spec.rnn_type is not None:
             kwargs["rnn_type"] = spec.rnn_type
+        if wav2spec is not None:
+            kwargs["wav2spec"] = wav2spec
         model = cls(**kwargs)
     except (ValueError, TypeError, AssertionError, NotImplementedError, RuntimeError) as exc:
         raise ValueError(f"cannot build {spec.family}: {exc}") from exc
-    model.spec = dataclasses.replace(spec, kernel_kwargs=dict(spec.kernel_kwargs),
-                                     prefilter_kwargs=dict(spec.prefilter_kwargs), hyper=dict(spec.hyper))
+    model.spec = _copy(spec)
     return model
+
+
+def _copy(spec: ModelSpec, **changes) -> ModelSpec:
+    """A copy of ``spec`` whose dicts are not shared with it."""
+    fresh = dict(kernel_kwargs=dict(spec.kernel_kwargs), prefilter_kwargs=dict(spec.prefilter_kwargs),
+                 hyper=dict(spec.hyper), frontend_kwargs=dict(spec.frontend_kwargs))
+    fresh.update(changes)
+    return dataclasses.replace(spec, **fresh)
 
 
 def _prefilter_kwargs(given: Dict[str, Any]) -> Dict[str, Any]:
@@ -324,8 +358,7 @@ def _prefilter_kwargs(given: Dict[str, Any]) -> Dict[str, Any]:
 def swap(spec: ModelSpec, kernel: Optional[str] = None, prefilter: Optional[str] = None) -> ModelSpec:
     """Copy of ``spec`` with another kernel and/or prefilter (``None`` = keep; ``'none'`` removes the
     prefilter). The kernel or prefilter keyword arguments are reset when it changes."""
-    new = dataclasses.replace(spec, kernel_kwargs=dict(spec.kernel_kwargs),
-                              prefilter_kwargs=dict(spec.prefilter_kwargs), hyper=dict(spec.hyper))
+    new = _copy(spec)
     if kernel is not None and kernel != spec.kernel:
         new.kernel, new.kernel_kwargs = (None if kernel in NONE_NAMES else kernel), {}
     if prefilter is not None and prefilter != spec.prefilter:
@@ -340,8 +373,7 @@ def spec_of(model: nn.Module) -> Optional[ModelSpec]:
     ``init_kwargs``; ``None`` when the model is not a registered family."""
     spec = getattr(model, "spec", None)
     if isinstance(spec, ModelSpec):
-        return dataclasses.replace(spec, kernel_kwargs=dict(spec.kernel_kwargs),
-                                   prefilter_kwargs=dict(spec.prefilter_kwargs), hyper=dict(spec.hyper))
+        return _copy(spec)
     try:
         family = registry.name_of("model", model)
     except KeyError:
@@ -361,13 +393,17 @@ def spec_of(model: nn.Module) -> Optional[ModelSpec]:
         if not prefilter_kwargs:
             prefilter_kwargs = {"kernel_size": int(model.prefiltering.K)}
     activation = init["output_activation"]["name"] if is_description(init.get("output_activation")) else None
+    frontend, frontend_kwargs = None, {}
+    if is_description(init.get("wav2spec")):
+        frontend, frontend_kwargs = init["wav2spec"]["name"], dict(init["wav2spec"].get("kwargs") or {})
     defaults = {k: p.default for k, p in inspect.signature(type(model).__init__).parameters.items()}
     hyper = {k: v for k, v in init.items()
              if k not in _RESERVED and not (v is None and defaults.get(k, inspect.Parameter.empty) is None)}
     return ModelSpec(family=family, kernel=kernel, kernel_kwargs=kernel_kwargs, prefilter=prefilter,
                      prefilter_kwargs=prefilter_kwargs, activation=activation,
                      rnn_type=init.get("rnn_type") if family == "StateNet" else None,
-                     T=int(getattr(model, "T", 15)) if fam.uses_T else 15, hyper=hyper)
+                     T=int(getattr(model, "T", 15)) if fam.uses_T else 15, hyper=hyper, frontend=frontend,
+                     frontend_kwargs=frontend_kwargs)
 
 
 def n_trainable_params(module: nn.Module) -> int:
