@@ -141,3 +141,17 @@ def test_fit_frontend_on_an_npz_of_spectrograms(spectrogram_npz, tmp_path, capsy
 def test_fit_front_end_option_errors(tmp_path, capsys, argv, message):
     assert main(["fit", "demo", *argv, "--out", str(tmp_path / "o"), "--no-history"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_export_reopens_a_waveform_checkpoint_and_scores_it_on_audio(tmp_path):
+    ckpt = tmp_path / "g20"
+    assert main(["fit", "demo", "--frontend", "gabor", "--frontend-arg", "learnable=false", "--frontend-arg",
+                 "n_bands=20", "--method", "ridge", "--out", str(ckpt), "--quiet", "--no-history"]) == 0
+    out = tmp_path / "e.npz"
+    assert main(["export", str(ckpt), "demo", "--npz", str(out), "--quiet"]) == 0
+    meta = json.loads((ckpt / "metadata.json").read_text())
+    with np.load(out) as z:
+        assert z["gradmaps"].shape == (12, 1, 20, 15)              # the model's 20 bands, not the data's 34
+        np.testing.assert_allclose(z["freqs_hz"], meta["freqs_hz"])
+        for pred, frames in zip(z["predictions"], z["stimulus_frames"]):      # (N, T_max), NaN-padded
+            assert np.all(np.isfinite(pred[:, :frames])) and np.std(pred[:, :frames]) > 0

@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     model, metadata = open_checkpoint(args.checkpoint, args.model_args)
     dataset, notes = load_for_checkpoint(args.data, metadata)
     N, F = int(getattr(model, "N", dataset.n_neurons)), int(getattr(model, "F", dataset.n_freqs))
-    if N != dataset.n_neurons or F != dataset.n_freqs:
+    wav_native = bool(getattr(model, "is_wav_native", False))   # takes the audio: the data's bands do not matter
+    if N != dataset.n_neurons or (F != dataset.n_freqs and not wav_native):
         raise ValueError(f"{args.checkpoint}: the model has {N} neurons and {F} bands, the data {args.data} has "
                          f"{dataset.n_neurons} neurons and {dataset.n_freqs} bands")
     model = model.eval()
@@ -116,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     if args.npz:
         recorded = {s.name: s.psth() for s in dataset.stimuli}
         written.append(exports.write_results_npz(
-            args.npz, dataset.neuron_names, dataset.freqs_hz, dataset.dt_ms, gradmaps=gradmaps,
+            args.npz, dataset.neuron_names, metadata.get("freqs_hz") if wav_native else dataset.freqs_hz,
+            dataset.dt_ms, gradmaps=gradmaps,
             predictions=predictions, recorded=recorded,
             extra={"readout": np.asarray(args.readout), "channels": np.asarray(channel_names(model, per_channel))}))
     if args.figure:
