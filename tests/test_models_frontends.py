@@ -78,7 +78,7 @@ def test_wav_native_model_rebuilds_from_json_and_factory():
     wav = torch.randn(1, 1, 800)
     assert torch.equal(clone.eval()(wav), model.eval()(wav))
     spec = spec_of(model)
-    assert spec.family == "LinearNonlinear" and spec.hyper["wav2spec"]["name"] == "GaborFilterbank"
+    assert spec.family == "LinearNonlinear" and spec.frontend == "GaborFilterbank" and "wav2spec" not in spec.hyper
     built = build_model(spec, F, 2)
     assert built.is_wav_native and built(wav).shape == (1, 2, 1, 20)
     assert describe(built)[0].class_name == "GaborFilterbank" and describe(built)[0].n_params == 2 * F

@@ -24,7 +24,7 @@ deterministic, and live on the model's device.
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -334,7 +334,8 @@ WAVEFORM_REDUCES = ("last", "peak", "sum")
 
 def waveform_gradmap(model: nn.Module, stimulus: Union[Tensor, np.ndarray, Sequence[float], None] = None,
                      neuron: Union[int, Sequence[int], None] = None, reduce: str = "last",
-                     duration_ms: float = 500.0, noise_floor: float = 1e-4, seed: int = 0) -> Tensor:
+                     duration_ms: float = 500.0, noise_floor: float = 1e-4, seed: int = 0,
+                     at: Union[int, Sequence[int], None] = None, population: bool = False) -> Tensor:
     """Gradient of neurons' responses with respect to the input waveform (a listenable receptive field).
 
     Only for wav-native models (a ``wav2spec`` front-end that is not ``nn.Identity``); spectrogram-input
@@ -348,12 +349,18 @@ def waveform_gradmap(model: nn.Module, stimulus: Union[Tensor, np.ndarray, Seque
         zero or undefined. ``noise_floor=0`` gives exact silence.
     neuron : an index (result ``(T_audio,)``), a list of indices (``(K, T_audio)``) or None for all
         neurons (``(N, T_audio)``).
-    reduce : ``'last'`` (response at the last frame: supported on the receptive field before it),
-        ``'peak'`` (at each neuron's time of maximum), ``'sum'`` (over all frames: a whole-stimulus
-        saliency map rather than a receptive field).
+    reduce : which value of the response ``r_n`` up to frame ``k`` (``at``) is differentiated: ``'last'``
+        (``r_n[k]``: the receptive field before that frame), ``'peak'`` (at the time of the maximum of
+        ``r_n[:k+1]``), ``'sum'`` (``sum(r_n[:k+1])``: a saliency map of the whole stretch rather than a
+        receptive field).
+    at : the response frame ``k`` of each neuron: an int (all neurons), one int per neuron asked for, or
+        None for the last frame of the response.
+    population : return the gradient of the mean of the neurons' values instead, ``(T_audio,)`` (one
+        backward pass; the mean of their maps).
 
     Sign: the gradient of the response itself (positive samples increase the response), as in
-    deepSTRF's ``waveform_gradmap``. Computed in eval mode, restored afterwards.
+    deepSTRF's ``waveform_gradmap``. Computed in eval mode, restored afterwards. One forward pass; the
+    neurons' maps are batched in one backward pass.
     """
     front_end = getattr(model, "wav2spec", None)
     if not isinstance(front_end, nn.Module) or isinstance(front_end, nn.Identity):
@@ -366,18 +373,45 @@ def waveform_gradmap(model: nn.Module, stimulus: Union[Tensor, np.ndarray, Seque
     x = wave.reshape(1, 1, -1).clone().requires_grad_(True)
     with probe_mode(model, spectrogram_input=False):
         response = model(x)[0, :, 0, :]                                    # (N, T)
-        readout = {"last": "last", "peak": "peak", "sum": lambda r: r.sum(dim=-1)}[reduce]
-        values = read_out(response, readout)                              # (N,)
-        N = values.shape[0]
+        N, T = response.shape
         single = isinstance(neuron, (int, np.integer))
         index = list(range(N)) if neuron is None else ([int(neuron)] if single else [int(i) for i in neuron])
         bad = [i for i in index if not 0 <= int(i) < N]
         if bad or not index:
             raise IndexError(f"neuron index {bad or index} out of range for a model with {N} neurons")
-        cotangents = torch.zeros(len(index), N, device=device, dtype=dtype)
-        cotangents[torch.arange(len(index)), torch.as_tensor(index)] = 1.0
-        grads = _batched_vjp(values, x, cotangents).reshape(len(index), -1)
-    return (grads[0] if single else grads).detach()
+        cotangents = _response_cotangents(response.detach(), index, reduce, _end_frames(at, len(index), T))
+        if population:
+            cotangents = cotangents.mean(dim=0, keepdim=True)
+        grads = _batched_vjp(response, x, cotangents).reshape(cotangents.shape[0], -1)
+    return (grads[0] if single or population else grads).detach()
+
+
+def _end_frames(at, K: int, T: int) -> List[int]:
+    """One end frame per neuron asked for (``at``: None = the last frame, an int, or K ints)."""
+    if at is None:
+        return [T - 1] * K
+    frames = [int(at)] * K if isinstance(at, (int, np.integer)) else [int(a) for a in at]
+    if len(frames) != K:
+        raise ValueError(f"at gives {len(frames)} frames for {K} neurons")
+    bad = [k for k in frames if not 0 <= k < T]
+    if bad:
+        raise ValueError(f"response frame {bad[0]} is outside the response's {T} frames")
+    return frames
+
+
+def _response_cotangents(response: Tensor, index: Sequence[int], reduce: str, ends: Sequence[int]) -> Tensor:
+    """``(K, N, T)`` weights on the response whose pull-back is each asked-for neuron's map (see
+    :func:`waveform_gradmap` for ``reduce``)."""
+    N, T = response.shape
+    out = response.new_zeros(len(index), N, T)
+    for i, (n, k) in enumerate(zip(index, ends)):
+        if reduce == "last":
+            out[i, n, k] = 1.0
+        elif reduce == "peak":
+            out[i, n, int(torch.argmax(response[n, : k + 1]))] = 1.0
+        else:
+            out[i, n, : k + 1] = 1.0
+    return out
 
 
 def _waveform(front_end: nn.Module, stimulus, duration_ms: float, noise_floor: float, seed: int) -> Tensor:

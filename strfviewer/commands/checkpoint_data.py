@@ -57,7 +57,8 @@ def model_with_data(checkpoint: str, data: str, device: str = "cpu", model_args=
     model, axes, metadata = load_model(checkpoint, device, model_args)
     dataset, notes = load_for_checkpoint(data, metadata)
     N, F = int(getattr(model, "N", dataset.n_neurons)), int(getattr(model, "F", dataset.n_freqs))
-    if N != dataset.n_neurons or F != dataset.n_freqs:
+    wav_native = bool(getattr(model, "is_wav_native", False))   # takes the audio: the data's bands do not matter
+    if N != dataset.n_neurons or (F != dataset.n_freqs and not wav_native):
         raise ValueError(f"{checkpoint}: the model has {N} neurons and {F} bands, the data {data} has "
                          f"{dataset.n_neurons} neurons and {dataset.n_freqs} bands")
     return model.eval(), axes, metadata, dataset, notes

@@ -95,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
         if suffix not in ("png", "svg", "pdf"):
             raise ValueError(f"--figure {args.figure}: unknown format {suffix!r} (use .png, .svg or .pdf)")
     args.data = data_source(args)
-    model, _axes, _metadata, dataset, notes = model_with_data(args.checkpoint, args.data, args.device,
-                                                              args.model_args)
+    model, _axes, metadata, dataset, notes = model_with_data(args.checkpoint, args.data, args.device,
+                                                             args.model_args)
+    wav_native = bool(getattr(model, "is_wav_native", False))   # takes the audio: its own band axis
     predictions = predict(model, dataset, args.device)
     metrics = score(dataset, predictions)
     written = []
@@ -113,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if args.npz:
         recorded = {s.name: s.psth() for s in dataset.stimuli}
         written.append(exports.write_results_npz(
-            args.npz, dataset.neuron_names, dataset.freqs_hz, dataset.dt_ms, gradmaps=gradmaps,
+            args.npz, dataset.neuron_names, metadata.get("freqs_hz") if wav_native else dataset.freqs_hz,
+            dataset.dt_ms, gradmaps=gradmaps,
             predictions=predictions, recorded=recorded,
             extra={"readout": np.asarray(args.readout), "channels": np.asarray(channel_names(model, per_channel))}))
     if args.figure:

@@ -65,6 +65,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="temporal window of the STRF in frames (default: %(default)s)")
     m.add_argument("--hyper", action="append", default=[], metavar="KEY=VALUE",
                    help="other model constructor argument (VALUE parsed as JSON when it can be); repeatable")
+    from strfviewer.commands import frontend_options
+
+    frontend_options.add_arguments(p)
     t = p.add_argument_group("training")
     t.add_argument("--method", choices=("sgd", "ridge"), default="sgd",
                    help="gradient descent (AdamW) or closed-form ridge (Linear with a full kernel) (default: %(default)s)")
@@ -158,12 +161,13 @@ def _family_name(name: str) -> str:
 
 def build_request(args: argparse.Namespace):
     """The :class:`FitRequest` the command line describes (``ValueError`` on bad values)."""
+    from strfviewer.commands import frontend_options
     from strfviewer.fit.run import FitRequest
     from strfviewer.models.factory import ModelSpec, check_spec
 
     spec = ModelSpec(family=_family_name(args.model), kernel=args.kernel, prefilter=args.prefilter,
                      activation=args.activation, rnn_type=args.rnn_type, T=int(args.window),
-                     hyper=_parse_hyper(args.hyper),
+                     hyper=_parse_hyper(args.hyper), **frontend_options.spec_fields(args),
                      **{f"{part}_kwargs": _parse_hyper(getattr(args, f"{part}_arg"), f"--{part}-arg")
                         for part in ("kernel", "prefilter", "activation")})
     reasons = check_spec(spec)
@@ -174,7 +178,7 @@ def build_request(args: argparse.Namespace):
                          device=args.device, split=_parse_split(args.split), loss=args.loss,
                          metric_method=args.metric, warm_start=not args.no_warm_start, num_threads=args.threads,
                          chunk_frames=args.chunk_frames, chunk_warmup=args.chunk_warmup,
-                         calibrate=not args.no_calibrate)
+                         calibrate=not args.no_calibrate, frontend_lr=getattr(args, "frontend_lr", None))
     problems = request.problems()
     if problems:
         raise ValueError("; ".join(problems))
@@ -232,6 +236,10 @@ def run(args: argparse.Namespace) -> int:
     frontend, smoothing_ms = frontend_config(args), _smoothing_ms(args)
     t0 = time.perf_counter()
     dataset = load(args.data, frontend=frontend, smoothing_ms=smoothing_ms)
+    if request.spec.frontend:
+        from strfviewer.commands import frontend_options
+
+        request.spec = frontend_options.resolve(args, request.spec, dataset)
     if frontend is not None and (str(args.data).lower().endswith(".npz") or dataset.frontend.get("precomputed")):
         print(f"warning: {args.data}: the spectrograms are precomputed in the data; the front-end options were "
               f"ignored", file=sys.stderr)

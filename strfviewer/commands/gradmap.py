@@ -11,6 +11,9 @@ raw map is identically zero (its rectifying prefilter sits on the kink at silenc
 0): it gets the per-channel maps instead, said on stderr. ``--raw`` and ``--per-channel`` choose
 explicitly. Per-channel maps default to the readout's STRF window (``model.T`` frames): at the prefilter's
 output nothing older reaches the response.
+
+``--waveform --data DATA --stimulus NAME``: the waveform gradmaps of a model fitted on raw audio instead
+(:mod:`strfviewer.commands.waveform_gradmap`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "L = -r[T-1], so -gradmap shows excitation as positive) and write them to an NPZ.")
     add_model_arguments(p, "frames of the null stimulus")
     add_map_choice(p)
+    from strfviewer.commands import waveform_gradmap
+
+    waveform_gradmap.add_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -149,8 +155,12 @@ def compute_maps(model, frames, readout: str, per_channel, dt_ms: float):
 
 
 def run(args: argparse.Namespace) -> int:
+    from strfviewer.commands import waveform_gradmap
     from strfviewer.io.exports import results_arrays, write_npz
 
+    waveform_gradmap.check_arguments(args)
+    if args.waveform:
+        return waveform_gradmap.run(args)
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
     model, axes, _metadata = load_model(args.checkpoint, args.device, args.model_args)

@@ -1,4 +1,4 @@
-"""Reading stimulus audio: wav -> mono float32 waveform, plus band-limited resampling (own code)."""
+"""Reading stimulus audio: wav -> mono float32 waveform, plus band-limited resampling (soxr)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import List, Union
 
 import numpy as np
-import torch
 
 from strfviewer.data.errors import DataError
 
@@ -93,23 +92,22 @@ def wav_bytes_missing(raw: bytes) -> int:
 
 
 def resample(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Band-limited resampling of ``(T_audio,)`` by zero-padding / truncating its spectrum (FFT method).
+    """Band-limited resampling of a mono waveform ``(T_audio,)`` from ``from_rate`` to ``to_rate`` Hz.
 
-    The output has ``round(T_audio * to_rate / from_rate)`` samples; content above the lower Nyquist
-    frequency is removed. The signal is treated as periodic, so a few samples at each end can ring
-    slightly; stimuli start and end near silence in practice. Returns float32.
+    soxr (libsoxr, "HQ" quality): a finite signal, zero beyond its ends (nothing wraps around from one end
+    to the other, as an FFT resampler's periodic signal does), delay-compensated so that sample ``k`` at the
+    new rate stands for time ``k / to_rate`` s. The output has ``round(T_audio * to_rate / from_rate)``
+    samples (at least 1); content above the lower Nyquist frequency is removed. Returns float32.
     """
-    if from_rate == to_rate:
-        return np.asarray(waveform, dtype=np.float32)
-    x = torch.as_tensor(np.asarray(waveform, dtype=np.float64))
-    n_in = x.shape[0]
-    n_out = max(1, int(round(n_in * float(to_rate) / float(from_rate))))
-    spectrum = torch.fft.rfft(x)
-    n_keep = min(spectrum.shape[0], n_out // 2 + 1)
-    out_spec = torch.zeros(n_out // 2 + 1, dtype=spectrum.dtype)
-    out_spec[:n_keep] = spectrum[:n_keep]
-    if n_out < n_in and n_out % 2 == 0:
-        # the new Nyquist bin of a real signal must be real: fold its two halves together
-        out_spec[-1] = out_spec[-1].real.to(out_spec.dtype)
-    y = torch.fft.irfft(out_spec, n=n_out) * (n_out / n_in)
-    return y.numpy().astype(np.float32)
+    x = np.ascontiguousarray(np.asarray(waveform, dtype=np.float32).reshape(-1))
+    if int(from_rate) == int(to_rate):
+        return x
+    if not (from_rate > 0 and to_rate > 0):
+        raise ValueError(f"sample rates must be > 0 Hz, got {from_rate} and {to_rate}")
+    import soxr
+
+    n_out = max(1, int(round(x.shape[0] * float(to_rate) / float(from_rate))))
+    y = soxr.resample(x, int(from_rate), int(to_rate), quality="HQ").astype(np.float32, copy=False)
+    if y.shape[0] != n_out:  # soxr rounds the length its own way: pad or trim to the stated length
+        y = np.pad(y, (0, max(0, n_out - y.shape[0])))[:n_out]
+    return np.ascontiguousarray(y)

@@ -1,6 +1,7 @@
 """Batches of variable-length stimuli: right-padding plus a mask, grouped by length, and masked losses.
 
-A batch holds ``spec (B, 1, F, T)`` (padded with ``pad_value``, 0 by default), ``responses (B, N, R, T)``
+A batch holds ``spec (B, 1, F, T)`` (padded with ``pad_value``, 0 by default) or, in waveform mode
+(:mod:`strfviewer.data.waveforms`), the audio ``(B, 1, T * hop)`` padded with zeros, ``responses (B, N, R, T)``
 (padded with ``NaN`` along trials and time) and ``mask (B, T)`` (``True`` on real frames). Padding goes at the
 end of each stimulus, so a causal model's outputs at real frames never depend on it; only statistics taken
 across the batch could see it (losses and metrics here are masked; see :mod:`strfviewer.fit.masked_norm` for
@@ -26,7 +27,7 @@ LOSSES = ("mse", "poisson")
 class Batch:
     """One padded batch.
 
-    ``spec`` ``(B, 1, F, T)``; ``responses`` ``(B, N, R, T)`` with ``NaN`` padding; ``mask`` ``(B, T)`` bool;
+    ``spec`` the model's input: ``(B, 1, F, T)`` or a waveform ``(B, 1, T * hop)``; ``responses`` ``(B, N, R, T)`` with ``NaN`` padding; ``mask`` ``(B, T)`` bool;
     ``target`` ``(B, N, 1, T)`` trial mean with 0 where undefined and ``valid`` ``(B, N, 1, T)`` bool where the
     trial mean exists on a real frame; ``names`` and ``lengths`` (frames) per stimulus.
     """
@@ -47,27 +48,34 @@ class Batch:
 
     @property
     def n_frames(self) -> int:
-        return int(self.spec.shape[-1])
+        return int(self.mask.shape[-1])
+
+
+def frames_of(stimulus) -> int:
+    """Response bins of a stimulus (its input has that many frames, or ``hop`` times as many samples)."""
+    return int(stimulus.responses.shape[-1])
 
 
 def pad_batch(stimuli: Sequence, pad_value: float = 0.0) -> Batch:
-    """Stack ``stimuli`` (objects with ``name``, ``spec (1, F, T_s)``, ``responses (N, R, T_s)``) into a Batch."""
+    """Stack ``stimuli`` (objects with ``name``, ``spec (1, F, T_s)`` or a waveform ``(1, T_s * hop)``,
+    ``responses (N, R, T_s)``) into a Batch."""
     if not stimuli:
         raise ValueError("cannot build a batch from no stimuli")
-    lengths = [int(s.spec.shape[-1]) for s in stimuli]
+    lengths = [frames_of(s) for s in stimuli]
     T = max(lengths)
-    F = int(stimuli[0].spec.shape[-2])
+    lead = tuple(stimuli[0].spec.shape[:-1])
+    step = int(stimuli[0].spec.shape[-1]) // max(lengths[0], 1)      # 1 for spectrograms, hop for audio
     N = int(stimuli[0].responses.shape[0])
     R = max(int(s.responses.shape[1]) for s in stimuli)
     B = len(stimuli)
-    spec = np.full((B, 1, F, T), pad_value, dtype=np.float32)
+    spec = np.full((B, *lead, T * step), pad_value if step == 1 else 0.0, dtype=np.float32)
     resp = np.full((B, N, R, T), np.nan, dtype=np.float32)
     mask = np.zeros((B, T), dtype=bool)
     for b, (s, L) in enumerate(zip(stimuli, lengths)):
-        if s.spec.shape[-2] != F or s.responses.shape[0] != N:
-            raise ValueError(f"stimulus {s.name!r}: spec {s.spec.shape} / responses {s.responses.shape} do not "
-                             f"match the batch (F={F}, N={N})")
-        spec[b, :, :, :L] = s.spec
+        if tuple(s.spec.shape) != (*lead, L * step) or s.responses.shape[0] != N:
+            raise ValueError(f"stimulus {s.name!r}: input {s.spec.shape} / responses {s.responses.shape} do not "
+                             f"match the batch (input {(*lead, L * step)}, N={N})")
+        spec[b, ..., : L * step] = s.spec
         resp[b, :, : s.responses.shape[1], :L] = s.responses
         mask[b, :L] = True
     finite = np.isfinite(resp)
@@ -115,7 +123,7 @@ class StimulusBatches:
         self.shuffle = shuffle
         self.pad_value = pad_value
         self.pool_batches = pool_batches
-        self.lengths = [int(s.spec.shape[-1]) for s in self.stimuli]
+        self.lengths = [frames_of(s) for s in self.stimuli]
         self._rng = np.random.default_rng(seed) if shuffle else None
         self._cache: Optional[List[Batch]] = None
 

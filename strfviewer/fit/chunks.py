@@ -17,7 +17,8 @@ import numpy as np
 
 @dataclass
 class Chunk:
-    """A piece of a stimulus: ``spec (1, F, L)``, ``responses (N, R, L)`` with NaN over the warm-up."""
+    """A piece of a stimulus: ``spec (1, F, L)`` (or its audio ``(1, L * hop)``), ``responses (N, R, L)`` with
+    NaN over the warm-up."""
 
     name: str
     spec: np.ndarray
@@ -34,11 +35,13 @@ def chunk_stimuli(stimuli: Sequence, frames: int, warmup: int = 0) -> List[Chunk
         raise ValueError(f"chunk frames must be >= 1 and warm-up >= 0, got {frames} and {warmup}")
     out: List[Chunk] = []
     for s in stimuli:
-        T = int(s.spec.shape[-1])
+        T = int(s.responses.shape[-1])
+        step = int(s.spec.shape[-1]) // max(T, 1)          # 1 for spectrograms, hop samples for audio
         for k, start in enumerate(range(0, T, frames)):
             stop = min(start + frames, T)
             lo = max(0, start - warmup)
             resp = np.array(s.responses[..., lo:stop], dtype=np.float32, copy=True)
             resp[..., : start - lo] = np.nan
-            out.append(Chunk(name=f"{s.name}#{k}", spec=s.spec[..., lo:stop], responses=resp))
+            out.append(Chunk(name=f"{s.name}#{k}", spec=s.spec[..., lo * step:stop * step],
+                             responses=resp))
     return out

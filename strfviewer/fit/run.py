@@ -57,7 +57,9 @@ class FitRequest:
     chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
     ``ridge_alphas`` absolute penalties for ridge (default: a grid); ``calibrate`` starts SGD with the
     readout's output nonlinearity placed at each neuron's mean rate (see :mod:`strfviewer.fit.calibrate`;
-    done with the Poisson loss only: with MSE the measured effect was the opposite, units died).
+    done with the Poisson loss only: with MSE the measured effect was the opposite, units died);
+    ``frontend_lr`` the learning rate of a learnable waveform front-end (``spec.frontend``; default ``lr``):
+    with a front-end the model is fitted on each stimulus' audio (see :mod:`strfviewer.fit.waveform_mode`).
     """
 
     spec: Any = None
@@ -79,6 +81,7 @@ class FitRequest:
     ridge_alphas: Optional[List[float]] = None
     progress_interval_s: float = 0.5  # progress events inside an epoch at most this far apart (live curves)
     calibrate: bool = True
+    frontend_lr: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.spec is None:
@@ -101,6 +104,9 @@ class FitRequest:
             out.append(f"patience must be an integer >= 0, not {self.patience!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             out.append(f"lr must be > 0, not {self.lr!r}")
+        if self.frontend_lr is not None and not (isinstance(self.frontend_lr, (int, float)) and self.frontend_lr > 0
+                                                 and math.isfinite(self.frontend_lr)):
+            out.append(f"frontend_lr must be > 0, not {self.frontend_lr!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             out.append(f"weight_decay must be >= 0, not {self.weight_decay!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -218,11 +224,16 @@ def predict(model: nn.Module, dataset, device: Any = None, batch_size: int = 8, 
     """Predictions ``{stimulus name: (N, T_s) float32}`` of ``model`` (eval mode) for the dataset's stimuli.
 
     ``device``: where to run (default: where the model is; the model is moved there). ``stimuli``: a
-    subset (default all).
+    subset (default all). A model with a waveform front-end (``wav2spec``) is fed each stimulus' audio at its
+    front-end's rate (:mod:`strfviewer.data.waveforms`).
     """
     stimuli = list(dataset.stimuli if stimuli is None else stimuli)
     if not stimuli:
         return {}
+    if getattr(model, "is_wav_native", False) and not hasattr(stimuli[0], "wave"):
+        from strfviewer.data.waveforms import waveform_stimuli
+
+        stimuli = waveform_stimuli(stimuli, int(model.wav2spec.sample_rate), int(model.wav2spec.hop))
     device = _model_device(model) if device is None else resolve_device(device)
     model.to(device)
     was_training = model.training
@@ -321,34 +332,56 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
         raise ValueError(f"dataset {dataset.name or dataset.source!r}: the split leaves no training stimuli")
     set_random_seed(int(request.seed))
     spec = request.spec
-    model = build_model(spec, dataset.n_freqs, dataset.n_neurons)
-    if getattr(model, "is_wav_native", False):
-        raise ValueError(f"{spec.family} takes a waveform input; run_fit fits spectrogram-input models only")
     details: Dict[str, Any] = {}
     threads = request.num_threads or default_num_threads()
+    waveform = None
+    if spec.frontend not in (None, "", "none", "None"):     # fitting on raw audio: see fit.waveform_mode
+        from strfviewer.fit.waveform_mode import prepare
+
+        with torch_threads(threads):
+            waveform = prepare(dataset, spec, device)
+        model, spec, fit_data = waveform.model, waveform.spec, waveform.spec_dataset
+        details.update(frontend=waveform.record, freqs_hz=[float(f) for f in fit_data.freqs_hz])
+    else:
+        model, fit_data = build_model(spec, dataset.n_freqs, dataset.n_neurons), dataset
     if request.method == "ridge":
         if spec.family not in RIDGE_FAMILIES or not _full_kernel(model):
             raise ValueError(f"ridge fits the Linear family with a full STRF kernel only (got {spec.family}"
                              f"{' with kernel ' + spec.kernel if spec.kernel else ''}); use method 'sgd'")
-        history, cancelled = _ridge(model, dataset, request, details, cancel, progress, threads)
+        if waveform is not None and not waveform.fixed:
+            raise ValueError(f"ridge needs a fixed front-end; {spec.frontend} has trainable parameters: use "
+                             "method 'sgd'")
+        with _spectrogram_stage(model, waveform):
+            history, cancelled = _ridge(model, fit_data, request, details, cancel, progress, threads)
     else:
-        if request.warm_start and spec.family in WARM_START_FAMILIES:
-            _warm_start(model, dataset, request, details, threads)
-        loss = effective_loss(model, request)
-        if request.calibrate and loss == "poisson":
-            from strfviewer.fit.calibrate import calibrate_output
+        with _spectrogram_stage(model, waveform):
+            if request.warm_start and spec.family in WARM_START_FAMILIES:
+                _warm_start(model, fit_data, request, details, threads)
+            loss = effective_loss(model, request)
+            if request.calibrate and loss == "poisson":
+                from strfviewer.fit.calibrate import calibrate_output
 
-            with torch_threads(threads):
-                changed = calibrate_output(model.to(device), dataset.stimuli_in("train"))
-            if changed:
-                details["calibrated"] = changed
-        fitter = Fitter(model, dataset.stimuli_in("train"), dataset.stimuli_in("val"), device=device,
-                        max_epochs=request.epochs, patience=request.patience or None, lr=request.lr,
-                        weight_decay=request.weight_decay, batch_size=request.batch_size, loss=loss,
-                        metric_method=request.metric_method, progress=progress, cancel_event=cancel,
-                        num_threads=threads, seed=int(request.seed),
-                        progress_interval_s=request.progress_interval_s, **chunking(model, request))
-        history = fitter.fit()
+                with torch_threads(threads):
+                    changed = calibrate_output(model.to(device), fit_data.stimuli_in("train"))
+                if changed:
+                    details["calibrated"] = changed
+        learnable = waveform is not None and not waveform.fixed
+        train, val = fit_data.stimuli_in("train"), fit_data.stimuli_in("val")
+        optimizer = None
+        if learnable:
+            from strfviewer.fit.waveform_mode import param_groups
+
+            train, val = waveform.wave_stimuli(train), waveform.wave_stimuli(val)
+            optimizer = torch.optim.AdamW(param_groups(model.to(device), request.lr, request.weight_decay,
+                                                       request.frontend_lr))
+        with _spectrogram_stage(model, None if learnable else waveform):
+            fitter = Fitter(model, train, val, optimizer=optimizer, device=device,
+                            max_epochs=request.epochs, patience=request.patience or None, lr=request.lr,
+                            weight_decay=request.weight_decay, batch_size=request.batch_size, loss=loss,
+                            metric_method=request.metric_method, progress=progress, cancel_event=cancel,
+                            num_threads=threads, seed=int(request.seed),
+                            progress_interval_s=request.progress_interval_s, **chunking(model, request))
+            history = fitter.fit()
         cancelled = history.stopped == "cancelled"
     model.to(device).eval()
     with torch_threads(threads if device.type == "cpu" else None):
@@ -365,6 +398,18 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     return FitOutcome(model=model, history=history, metrics=metrics, predictions=predictions, seconds=seconds,
                       device=device, cancelled=cancelled, message=message, split=dict(dataset.split),
                       details=details)
+
+
+def _spectrogram_stage(model: nn.Module, waveform):
+    """A block in which ``model`` takes the front-end's spectrograms (``wav2spec`` bypassed) when fitting on
+    raw audio (``waveform`` a :class:`~strfviewer.fit.waveform_mode.WaveformFit`); no change otherwise."""
+    import contextlib
+
+    if waveform is None:
+        return contextlib.nullcontext(model)
+    from strfviewer.fit.waveform_mode import bypass_frontend
+
+    return bypass_frontend(model)
 
 
 def _ridge(model, dataset, request, details, cancel, progress, threads):

@@ -67,7 +67,9 @@ def write_output(out: Path, outcome, dataset, request, data_hash: Optional[str] 
     """Checkpoint + ``metrics.json`` into ``out``, atomically; refuses a folder holding other files.
 
     ``data_hash``: the content hash of the data for the metadata's ``dataset`` (computed from
-    ``dataset.source`` when not given)."""
+    ``dataset.source`` when not given). A fit on raw audio records its waveform front-end under
+    ``frontend`` (``{"mode": "waveform", "name", "kwargs", "sample_rate", "hop", "dt_ms"}``) and the
+    front-end's band centres as ``freqs_hz``."""
     from strfviewer.io.atomic import atomic_dir
     from strfviewer.io.checkpoints import save_checkpoint
     
@@ -79,9 +81,11 @@ def write_output(out: Path, outcome, dataset, request, data_hash: Optional[str] 
         if foreign:
             raise ValueError(f"{out}: holds other files ({', '.join(foreign[:5])}); choose an empty or new folder")
     metrics = metrics_json(outcome)
+    spec = getattr(outcome.model, "spec", None) or request.spec     # as built (a front-end's arguments resolved)
     metadata = {
-        "frontend": dict(dataset.frontend), "freqs_hz": [float(f) for f in dataset.freqs_hz],
-        "dt_ms": float(dataset.dt_ms), "spec": request.spec.to_dict(), "fit": request.to_dict(),
+        "frontend": dict(outcome.details.get("frontend") or dataset.frontend),
+        "freqs_hz": [float(f) for f in outcome.details.get("freqs_hz", dataset.freqs_hz)],
+        "dt_ms": float(dataset.dt_ms), "spec": spec.to_dict(), "fit": request.to_dict(),
         "metrics": metrics, "neuron_names": list(dataset.neuron_names),
         "dataset": {"source": str(dataset.source), "name": dataset.name, "split": outcome.split,
                     "hash": data_hash or _source_hash(dataset)},

@@ -37,7 +37,9 @@ NONE_NAMES = ("", "none", "None")
 class ModelSpec:
     """What to build. ``kernel``/``prefilter``/``activation``: registry names or ``None`` (family
     default), each with its options in ``*_kwargs``; ``rnn_type``: StateNet's recurrence; ``T``: temporal
-    window in frames; ``hyper``: other constructor keyword arguments of the family."""
+    window in frames; ``hyper``: other constructor keyword arguments of the family; ``frontend``: a registered
+    waveform front-end (the ``wav2spec`` slot: the model then takes audio ``(B, 1, T_audio)``) with its
+    ``frontend_kwargs`` (see :mod:`strfviewer.models.frontend_args`), ``None`` for spectrogram input."""
 
     family: str = "Linear"
     kernel: Optional[str] = None
@@ -49,6 +51,8 @@ class ModelSpec:
     rnn_type: Optional[str] = None
     T: int = 15
     hyper: Dict[str, Any] = field(default_factory=dict)
+    frontend: Optional[str] = None
+    frontend_kwargs: Dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -72,7 +76,7 @@ class ModelSpec:
         return cls(**values)
 
 
-_KWARGS_FIELDS = ("kernel_kwargs", "prefilter_kwargs", "activation_kwargs", "hyper")
+_KWARGS_FIELDS = ("kernel_kwargs", "prefilter_kwargs", "activation_kwargs", "hyper", "frontend_kwargs")
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,14 @@ def check_spec(spec: ModelSpec) -> List[str]:
                                              spec.activation_kwargs)
     elif spec.activation_kwargs:
         reasons.append("activation_kwargs given without an activation")
+    if spec.frontend not in (None, *NONE_NAMES):
+        if not registry.is_registered("frontend", spec.frontend):
+            reasons.append(f"unknown front-end {spec.frontend!r}; known: {', '.join(registry.names('frontend'))}")
+        else:
+            allowed = _kwarg_names(registry.get("frontend", spec.frontend).__init__)
+            reasons += _check_names(f"front-end {spec.frontend!r}", list(spec.frontend_kwargs), allowed)
+    elif spec.frontend_kwargs:
+        reasons.append("frontend_kwargs given without a front-end")
     if spec.rnn_type is not None:
         if spec.family != "StateNet":
             reasons.append(f"rnn_type applies to StateNet only, not {spec.family}")
@@ -248,14 +260,27 @@ def check_spec(spec: ModelSpec) -> List[str]:
     return reasons
 
 
-def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
+def build_model(spec: ModelSpec, n_freqs: Optional[int], n_neurons: int) -> nn.Module:
     """Build the model ``spec`` describes for ``n_freqs`` bands and ``n_neurons`` neurons.
 
+    With a front-end (``spec.frontend``) ``n_freqs`` may be ``None``: the front-end's band count
+    (``out_channels``); a given ``n_freqs`` that differs from it is an error naming both.
     Raises ``ValueError`` with the reason(s) when the spec is invalid or the family refuses the values.
     """
     reasons = check_spec(spec)
     if reasons:
         raise ValueError("invalid model spec: " + "; ".join(reasons))
+    wav2spec = None
+    if spec.frontend not in (None, *NONE_NAMES):
+        from strfviewer.models.frontend_args import build_frontend
+
+        wav2spec = build_frontend(spec.frontend, spec.frontend_kwargs)
+        bands = int(wav2spec.out_channels)
+        if n_freqs is not None and int(n_freqs) != bands:
+            raise ValueError(f"front-end {spec.frontend} has {bands} bands but the model has F={int(n_freqs)} bands")
+        n_freqs = bands
+    elif n_freqs is None:
+        raise ValueError("the number of frequency bands is needed for a model without a front-end")
     from strfviewer.models.activations import make_activation
     from strfviewer.models.kernels import make_kernel
 
@@ -280,6 +305,8 @@ def build_model(spec: ModelSpec, n_freqs: int, n_neurons: int) -> nn.Module:
             kwargs["output_activation"] = make_activation(spec.activation, int(n_neurons), **spec.activation_kwargs)
         if spec.rnn_type is not None:
             kwargs["rnn_type"] = spec.rnn_type
+        if wav2spec is not None:
+            kwargs["wav2spec"] = wav2spec
         model = cls(**kwargs)
     except (ValueError, TypeError, AssertionError, NotImplementedError, RuntimeError) as exc:
         raise ValueError(f"cannot build {spec.family}: {exc}") from exc
@@ -338,13 +365,17 @@ def spec_of(model: nn.Module) -> Optional[ModelSpec]:
         if not prefilter_kwargs and "kernel_size" in declared:
             prefilter_kwargs = {"kernel_size": int(model.prefiltering.K)}
     activation, activation_kwargs = _described(init.get("output_activation"))
+    frontend, frontend_kwargs = None, {}
+    if is_description(init.get("wav2spec")):
+        frontend, frontend_kwargs = init["wav2spec"]["name"], dict(init["wav2spec"].get("kwargs") or {})
     defaults = {k: p.default for k, p in inspect.signature(type(model).__init__).parameters.items()}
     hyper = {k: v for k, v in init.items()
              if k not in _RESERVED and not (v is None and defaults.get(k, inspect.Parameter.empty) is None)}
     return ModelSpec(family=family, kernel=kernel, kernel_kwargs=kernel_kwargs, prefilter=prefilter,
                      prefilter_kwargs=prefilter_kwargs, activation=activation, activation_kwargs=activation_kwargs,
                      rnn_type=init.get("rnn_type") if family == "StateNet" else None,
-                     T=int(getattr(model, "T", 15)) if fam.uses_T else 15, hyper=hyper)
+                     T=int(getattr(model, "T", 15)) if fam.uses_T else 15, hyper=hyper, frontend=frontend,
+                     frontend_kwargs=frontend_kwargs)
 
 
 def _described(value: Any) -> tuple:

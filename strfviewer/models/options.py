@@ -31,7 +31,7 @@ OPTION_KINDS = ("int", "float", "choice", "bool")
 #: their neuron count; readouts and front-ends are built by the families from the model's own arguments.
 STRUCTURAL: Dict[str, tuple] = {
     "model": ("n_frequency_bands", "out_neurons", "temporal_window_size", "kernel", "prefiltering",
-              "output_activation", "rnn_type"),
+              "output_activation", "rnn_type", "wav2spec"),
     "kernel": ("F", "T", "C_in", "C_out", "bias"),
     "prefilter": ("kind", "n_frequency_bands", "init_a_vals", "init_w_vals"),
     "activation": ("num_features",),

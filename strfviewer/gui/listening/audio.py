@@ -113,7 +113,7 @@ class SoundDeviceBackend:
 
 def resample_for_device(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Band-limited resampling of mono ``samples`` from ``from_rate`` to ``to_rate`` Hz (float32)."""
-    from strfviewer.data.audio import resample  # the data package's FFT resampler
+    from strfviewer.data.audio import resample  # the data package's resampler (soxr)
 
     return resample(np.asarray(samples, dtype=np.float32), int(from_rate), int(to_rate))
 
