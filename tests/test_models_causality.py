@@ -37,7 +37,7 @@ def _spec_input(seed=0):
 SPECS = [
     ModelSpec("Linear", T=5),
     ModelSpec("LinearNonlinear", T=5),
-    *[ModelSpec("LinearNonlinear", T=5, kernel=k) for k in ("full", "separable", "gaussian")],
+    *[ModelSpec("LinearNonlinear", T=5, kernel=k) for k in registry.names("kernel")],
     *[ModelSpec("Linear", T=5, prefilter=p, prefilter_kwargs={"kernel_size": 6}) for p in ("AdapTrans", "ICAdaptation")],
     *[ModelSpec("Linear", T=5, activation=a) for a in ("ParametricSigmoid", "ParametricDoubleExponential")],
 ]
@@ -52,16 +52,20 @@ def test_model_is_causal(spec):
     _assert_causal(model, _spec_input(), T_CUT)
 
 
-@pytest.mark.parametrize("kernel", ["full", "separable", "gaussian"])
+@pytest.mark.parametrize("kernel", registry.names("kernel"))  # every registered kernel, a new one included
 def test_causal_strf_conv_is_causal(kernel):
     conv = sm.CausalSTRFConv(F, 6, 2, 4, kernel=sm.kernels.make_kernel(kernel, F, 6, 2, 4))
     x = torch.rand(2, 2, F, T_STIM)
     _assert_causal(conv, x, T_CUT)
 
 
-@pytest.mark.parametrize("kind", ["AdapTrans", "ICAdaptation"])
+@pytest.mark.parametrize("kind", registry.names("prefilter"))  # every registered prefilter, a new one included
 def test_prefilters_are_causal(kind):
-    pre = sm.make_prefiltering(kind, F, dt=5.0, kernel_size=8)
+    from strfviewer.models.factory import make_prefilter
+    from strfviewer.models.options import options_of
+
+    declared = {o.name for o in options_of("prefilter", kind)}
+    pre = make_prefilter(kind, F, **{k: v for k, v in (("dt", 5.0), ("kernel_size", 8)) if k in declared})
     _assert_causal(pre, _spec_input(), T_CUT)
 
 

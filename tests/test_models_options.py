@@ -88,3 +88,25 @@ def test_a_class_without_options_gets_them_from_its_signature():
     finally:
         registry.unregister("kernel", "plain_signature_kernel")
     assert not registry.is_registered("kernel", "plain_signature_kernel")
+
+
+def test_a_new_module_in_the_models_package_registers_itself(tmp_path, monkeypatch):
+    """A kernel file dropped beside the others is imported with the package: no list to edit."""
+    import sys
+
+    import strfviewer.models as models
+
+    (tmp_path / "dropped_in_kernel.py").write_text(
+        "import torch.nn as nn\n"
+        "from strfviewer.models.registry import register\n"
+        "@register('kernel', 'dropped_in_test_kernel')\n"
+        "class DroppedIn(nn.Module):\n"
+        "    OPTIONS = ()\n")
+    monkeypatch.setattr(models, "__path__", [*models.__path__, str(tmp_path)])
+    try:
+        models._import_every_module()
+        assert "dropped_in_test_kernel" in registry.names("kernel")
+    finally:
+        sys.modules.pop("strfviewer.models.dropped_in_kernel", None)
+        if registry.is_registered("kernel", "dropped_in_test_kernel"):
+            registry.unregister("kernel", "dropped_in_test_kernel")

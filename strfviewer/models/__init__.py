@@ -1,7 +1,10 @@
 """The model zoo (Qt-free): base classes, layers, kernels, prefilters, activations, readouts, scales,
 waveform front-ends and the model families, all registered in :mod:`strfviewer.models.registry`.
 
-Importing this package registers every built-in class. The names most callers need are re-exported.
+Importing this package registers every built-in class: every module of this package is imported (the modules
+named below first, in that order, then any other), so a new kernel, prefilter, activation, readout or front-end
+written in one new file here registers itself with no other file edited. The names most callers need are
+re-exported.
 """
 
 from strfviewer.models import registry  # noqa: F401  (first: everything below registers into it)
@@ -17,6 +20,19 @@ from strfviewer.models.networks import DNet, NetworkReceptiveField
 from strfviewer.models.statenet import StateNet
 from strfviewer.models.transformer import Transformer
 from strfviewer.models.prefilters import AdapTrans, ICAdaptation, make_prefiltering
+
+
+def _import_every_module() -> None:
+    """Import the package's other modules (a new file registers its classes on import)."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_import_every_module()
 
 __all__ = [
     "AudioEncodingModel", "NeuralModel", "CausalSTRFConv", "FullSTRF", "ParametricSTRF", "SeparableSTRF",

@@ -40,7 +40,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 #: keys of a model block that are ModelSpec fields (others that are not FitRequest fields go to ``hyper``)
-SPEC_FIELDS = ("family", "kernel", "kernel_kwargs", "prefilter", "prefilter_kwargs", "activation", "rnn_type", "T")
+SPEC_FIELDS = ("family", "kernel", "kernel_kwargs", "prefilter", "prefilter_kwargs", "activation", "activation_kwargs",
+               "rnn_type", "T")
 #: keys that are FitRequest fields (besides ``spec`` and ``seed``)
 REQUEST_FIELDS = ("method", "epochs", "patience", "lr", "weight_decay", "batch_size", "device", "split")
 

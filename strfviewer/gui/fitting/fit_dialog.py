@@ -1,10 +1,12 @@
 """Fit > New fit...: a dialog that builds a :class:`strfviewer.fit.run.FitRequest` from the engine's registry.
 
 Everything the user can pick comes from the engine: model families, kernels, prefilters and activations from
-:mod:`strfviewer.models.registry`, each family's main hyperparameters (defaults, ranges, tooltips) from
-``factory.family_options``, the devices from ``strfviewer.fit.run.available_devices`` and the training defaults
-from the ``FitRequest`` dataclass itself. A new kernel or family registered in the engine appears here with no
-change to this file.
+:mod:`strfviewer.models.registry` (their tooltips from the registry's descriptions), each family's main
+hyperparameters from ``factory.family_options`` and each kernel's, prefilter's and activation's options from the
+``OPTIONS`` the class declares (:mod:`strfviewer.models.options`: defaults, ranges, labels, tooltips), the
+devices from ``strfviewer.fit.run.available_devices`` and the training defaults from the ``FitRequest`` dataclass
+itself. A new kernel or family registered in the engine appears here, with an editor per option, with no change
+to this file.
 
 Invalid choices are refused before anything starts: every edit rebuilds the spec, asks
 ``factory.check_spec`` (and a few fitting-level checks made here, e.g. ridge only fits a plain Linear model) and
@@ -14,7 +16,6 @@ shows the reasons under the form with OK disabled. The last accepted choices are
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import math
 from typing import Any, Dict, List, Optional
@@ -27,8 +28,6 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 SETTINGS_KEY = "fitting/last_choices"
 NONE_LABEL = "none"
 DEFAULT_LABEL = "family default"
-#: kernel constructor arguments that the model fills in itself (not user choices)
-_KERNEL_BUILT_IN_ARGS = {"F", "T", "C_in", "C_out", "in_channels", "out_channels", "bias", "self"}
 #: FitRequest fields edited by the "Training" group, in display order
 _TRAINING_FIELDS = ("epochs", "patience", "lr", "weight_decay", "batch_size", "seed")
 _TRAINING_LABELS = {
@@ -86,39 +85,23 @@ def dataclass_defaults(cls) -> Dict[str, Any]:
     return out
 
 
-def kernel_extra_options(kernel: Optional[str]) -> List[Any]:
-    """The user-settable constructor arguments of a registered kernel (e.g. the number of Gaussians).
-
-    Returns factory ``Option`` objects built from the kernel class signature: int/float/bool arguments with a
-    default, other than the ones the model fills in (``F``, ``T``, channels, bias).
-    """
-    if not kernel:
+def component_options(kind: str, name: Optional[str]) -> List[Any]:
+    """The options the dialog edits for the registered ``kind`` (kernel, prefilter, activation) ``name``: those
+    its class declares, less the prefilter options that describe the data (filled from the dataset,
+    :func:`prefilter_kwargs_for`) and those whose default is "automatic" (``None``, left to the engine)."""
+    if not name:
         return []
-    from strfviewer.models import registry
+    from strfviewer.models import options
+    from strfviewer.models.prefilters import DATA_BOUND_OPTIONS
 
-    Option = _factory().Option
-    entry = registry.entry("kernel", kernel)
-    try:
-        params = inspect.signature(entry.obj).parameters.values()
-    except (TypeError, ValueError):
-        return []
-    out = []
-    for p in params:
-        if p.name in _KERNEL_BUILT_IN_ARGS or p.default is inspect.Parameter.empty:
-            continue
-        default = p.default
-        if isinstance(default, bool):
-            kind = "bool"
-        elif isinstance(default, int):
-            kind = "int"
-        elif isinstance(default, float):
-            kind = "float"
-        else:
-            continue
-        label = "K (number of Gaussians)" if p.name in ("num_gaussians", "K", "n_gaussians") else p.name
-        out.append(Option(p.name, kind, default, (), f"{label} of the {kernel} kernel",
-                          1 if kind == "int" else None, 64 if kind == "int" else None))
-    return out
+    data_bound = DATA_BOUND_OPTIONS if kind == "prefilter" else ()
+    return [o for o in options.options_of(kind, name) if o.default is not None and o.name not in data_bound]
+
+
+def _choices_tooltip(kind: str, intro: str) -> str:
+    from strfviewer.models import options
+
+    return options.choices_tooltip(kind, intro)
 
 
 # ---- one widget per Option ---------------------------------------------------------------------------------------
@@ -258,6 +241,8 @@ class FitDialog(QDialog):
         self._request_defaults = dataclass_defaults(_fit_request_cls())
         self._hyper_editors: Dict[str, OptionEditor] = {}
         self._kernel_editors: Dict[str, OptionEditor] = {}
+        self._prefilter_editors: Dict[str, OptionEditor] = {}
+        self._activation_editors: Dict[str, OptionEditor] = {}
         self._restoring = False
         self.reasons: List[str] = []
 
@@ -294,22 +279,20 @@ class FitDialog(QDialog):
 
 
         self.kernel_box = _combo([(DEFAULT_LABEL, None)] + [(n, n) for n in _registry_names("kernel")],
-                                 "kernel", "STRF kernel parameterisation: full (one weight per frequency x lag), "
-                                           "separable (rank 1: frequency profile x temporal profile) or "
-                                           "gaussian (a mixture of K 2-D Gaussians).")
+                                 "kernel", _choices_tooltip("kernel", "STRF kernel parameterisation:"))
         self.kernel_box.currentIndexChanged.connect(self._on_kernel_changed)
         form.addRow("Kernel", self.kernel_box)
 
         self.prefilter_box = _combo([(NONE_LABEL, None)] + [(n, n) for n in _registry_names("prefilter")],
-                                    "prefilter", "Adaptation stage applied to the spectrogram before the core "
-                                                 "(AdapTrans: ON/OFF channels; ICAdaptation: inferior-colliculus "
-                                                 "style adaptation).")
-        self.prefilter_box.currentIndexChanged.connect(self.validate)
+                                    "prefilter", _choices_tooltip("prefilter", "Adaptation stage applied to the "
+                                                                               "spectrogram before the core:"))
+        self.prefilter_box.currentIndexChanged.connect(self._on_prefilter_changed)
         form.addRow("Prefilter", self.prefilter_box)
 
         self.activation_box = _combo([(DEFAULT_LABEL, None)] + [(n, n) for n in _registry_names("activation")],
-                                     "activation", "Output nonlinearity applied by the readout.")
-        self.activation_box.currentIndexChanged.connect(self.validate)
+                                     "activation", _choices_tooltip("activation", "Output nonlinearity applied by "
+                                                                                  "the readout:"))
+        self.activation_box.currentIndexChanged.connect(self._on_activation_changed)
         form.addRow("Output activation", self.activation_box)
         return group
 
@@ -386,8 +369,19 @@ class FitDialog(QDialog):
         self._on_method_changed()
 
     def _on_kernel_changed(self) -> None:
-        self._replace_rows(self._kernel_editors, kernel_extra_options(self.kernel_box.currentData()),
+        self._replace_rows(self._kernel_editors, component_options("kernel", self.kernel_box.currentData()),
                            after=self.kernel_box)
+        self.validate()
+
+    def _on_prefilter_changed(self) -> None:
+        self._replace_rows(self._prefilter_editors,
+                           component_options("prefilter", self.prefilter_box.currentData()), after=self.prefilter_box)
+        self.validate()
+
+    def _on_activation_changed(self) -> None:
+        self._replace_rows(self._activation_editors,
+                           component_options("activation", self.activation_box.currentData()),
+                           after=self.activation_box)
         self.validate()
 
     def _replace_rows(self, editors: Dict[str, "OptionEditor"], options, after: QWidget) -> None:
@@ -400,7 +394,7 @@ class FitDialog(QDialog):
             editor = OptionEditor(option)
             editor.changed.connect(self.validate)
             editors[option.name] = editor
-            self.model_form.insertRow(row, _pretty(option.name), editor)
+            self.model_form.insertRow(row, option.display_label, editor)
             row += 1
 
     def _on_method_changed(self) -> None:
@@ -423,11 +417,12 @@ class FitDialog(QDialog):
     def model_spec(self):
         """The ``ModelSpec`` described by the current choices."""
         prefilter = self.prefilter_box.currentData()
+        prefilter_kwargs = prefilter_kwargs_for(self.dataset) if prefilter else {}
+        prefilter_kwargs.update(_values(self._prefilter_editors))
         spec = self._factory.ModelSpec(
             family=self.family_box.currentData(), kernel=self.kernel_box.currentData(),
-            kernel_kwargs={k: e.value() for k, e in self._kernel_editors.items()},
-            prefilter=prefilter, prefilter_kwargs=prefilter_kwargs_for(self.dataset) if prefilter else {},
-            activation=self.activation_box.currentData())
+            kernel_kwargs=_values(self._kernel_editors), prefilter=prefilter, prefilter_kwargs=prefilter_kwargs,
+            activation=self.activation_box.currentData(), activation_kwargs=_values(self._activation_editors))
         return self._factory.apply_options(spec, {k: e.value() for k, e in self._hyper_editors.items()})
 
     def _split_value(self):
@@ -502,8 +497,10 @@ class FitDialog(QDialog):
             "family": self.family_box.currentData(),
             "options": {k: e.value() for k, e in self._hyper_editors.items()},
             "kernel": self.kernel_box.currentData(),
-            "kernel_kwargs": {k: e.value() for k, e in self._kernel_editors.items()},
-            "prefilter": self.prefilter_box.currentData(), "activation": self.activation_box.currentData(),
+            "kernel_kwargs": _values(self._kernel_editors),
+            "prefilter": self.prefilter_box.currentData(), "prefilter_kwargs": _values(self._prefilter_editors),
+            "activation": self.activation_box.currentData(),
+            "activation_kwargs": _values(self._activation_editors),
             "method": self.method_box.currentData(), "device": self.device_box.currentData(),
             "split": self.split_box.currentData(),
             "training": {k: e.value() for k, e in self.training_editors.items()},
@@ -518,12 +515,13 @@ class FitDialog(QDialog):
             for k, v in (choices.get("options") or {}).items():
                 if k in self._hyper_editors:
                     self._hyper_editors[k].set_value(v)
-            _select_data(self.kernel_box, choices.get("kernel"))
-            for k, v in (choices.get("kernel_kwargs") or {}).items():
-                if k in self._kernel_editors:
-                    self._kernel_editors[k].set_value(v)
-            _select_data(self.prefilter_box, choices.get("prefilter"))
-            _select_data(self.activation_box, choices.get("activation"))
+            for box, editors, name in ((self.kernel_box, self._kernel_editors, "kernel"),
+                                       (self.prefilter_box, self._prefilter_editors, "prefilter"),
+                                       (self.activation_box, self._activation_editors, "activation")):
+                _select_data(box, choices.get(name))
+                for k, v in (choices.get(f"{name}_kwargs") or {}).items():
+                    if k in editors:
+                        editors[k].set_value(v)
             if choices.get("method"):
                 _select_data(self.method_box, choices["method"])
             device = choices.get("device")
@@ -548,7 +546,8 @@ class FitDialog(QDialog):
         self.set_choices({
             "family": spec.family, "options": {k: v for k, v in options.items() if v is not None},
             "kernel": spec.kernel, "kernel_kwargs": dict(spec.kernel_kwargs or {}), "prefilter": spec.prefilter,
-            "activation": spec.activation, "method": request.method, "device": request.device,
+            "prefilter_kwargs": dict(spec.prefilter_kwargs or {}), "activation": spec.activation,
+            "activation_kwargs": dict(getattr(spec, "activation_kwargs", None) or {}), "method": request.method, "device": request.device,
             "split": "dataset", "training": {k: getattr(request, k) for k in _TRAINING_FIELDS
                                              if hasattr(request, k)},
         })
@@ -586,8 +585,6 @@ def prefilter_kwargs_for(dataset) -> Dict[str, Any]:
     return out
 
 
-def _pretty(name: str) -> str:
-    """``hidden_channels`` -> ``Hidden channels``."""
-    special = {"T": "T (frames)", "rnn_type": "RNN type", "n_hidden": "Hidden units", "n_heads": "Attention heads",
-               "n_layers": "Layers", "num_gaussians": "K (Gaussians)"}
-    return special.get(name) or name.replace("_", " ").strip().capitalize()
+def _values(editors: Dict[str, OptionEditor]) -> Dict[str, Any]:
+    """``{option name: value}`` of a group of option editors."""
+    return {k: e.value() for k, e in editors.items()}

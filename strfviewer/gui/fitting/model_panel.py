@@ -197,8 +197,8 @@ class ModelPanel(QWidget):
                     reasons = [str(exc)]
                 button.setEnabled(not reasons and not running)
                 button.setToolTip("Cannot: " + "; ".join(reasons) if reasons else
-                                  f"Refit {spec.family} with the {name} {kind}, every other setting unchanged "
-                                  f"(a new run).")
+                                  f"Refit {spec.family} with the {name} {kind}{_described(kind, name)}, every "
+                                  f"other setting unchanged (a new run).")
 
     # -- refitting ---------------------------------------------------------------------------------------------
     def refit(self, kernel: Optional[str] = None, prefilter: Optional[str] = None) -> None:
@@ -210,6 +210,16 @@ class ModelPanel(QWidget):
         new_spec = swapped_spec(spec, kernel=kernel, prefilter=prefilter, dataset=self.session.dataset)
         self._update_buttons(spec)  # undo the check mark of the clicked button
         self.refit_requested.emit(refit_request(run, new_spec), run)
+
+
+def _described(kind: str, name: str) -> str:
+    """`` (its registry description)`` or nothing."""
+    from strfviewer.models import registry
+
+    if kind == "prefilter" and name == NO_PREFILTER:
+        return ""
+    description = registry.entry(kind, name).description
+    return f" ({description})" if description else ""
 
 
 def _spec_text(spec) -> str:

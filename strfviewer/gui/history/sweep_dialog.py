@@ -174,7 +174,8 @@ def block_from_request(request) -> Dict[str, Any]:
     size."""
     spec = request.spec.to_dict()
     block: Dict[str, Any] = {"family": spec["family"]}
-    for key in ("T", "kernel", "kernel_kwargs", "prefilter", "prefilter_kwargs", "activation", "rnn_type"):
+    for key in ("T", "kernel", "kernel_kwargs", "prefilter", "prefilter_kwargs", "activation", "activation_kwargs",
+                "rnn_type"):
         value = spec.get(key)
         if value not in (None, {}, ""):
             block[key] = _fixed(value)
