@@ -162,3 +162,19 @@ def test_model_with_frontend_rebuilds_from_json(name):
     clone.load_state_dict(model.state_dict(), strict=True)
     wav = 0.1 * torch.randn(1, 1, 1600)
     torch.testing.assert_close(clone.eval()(wav), model.eval()(wav))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_waveform_gradmap_through_every_frontend(name):
+    """Per-neuron waveform gradmaps (batched over neurons) through each front-end: finite, neuron-specific,
+    zero after the read-out frame (causality seen from the gradient)."""
+    from strfviewer.analysis.gradmaps import waveform_gradmap
+
+    torch.manual_seed(0)
+    model = sm.Linear(n_frequency_bands=10, temporal_window_size=4, out_neurons=3, wav2spec=build(name))
+    wav = 0.1 * torch.randn(80 * 20)
+    maps = waveform_gradmap(model, wav, neuron=[0, 2], reduce="sum")
+    assert maps.shape == (2, 1600) and torch.isfinite(maps).all()
+    assert maps.abs().sum(dim=1).min() > 0 and not torch.allclose(maps[0], maps[1])
+    last = waveform_gradmap(model, wav[:1000], neuron=1, reduce="last")  # 12 whole frames, 40 samples cut
+    assert torch.all(last[960:] == 0) and last[:960].abs().sum() > 0

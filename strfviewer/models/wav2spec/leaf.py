@@ -101,8 +101,8 @@ class CausalLEAF(WaveformFrontend):
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         x = F.pad(self._frames(wav), (self.left_pad, 0))
         gabor = self.gabor_filters()
-        real = F.conv1d(x, gabor.real.unsqueeze(1))
-        imag = F.conv1d(x, gabor.imag.unsqueeze(1))
+        both = F.conv1d(x, torch.cat([gabor.real, gabor.imag]).unsqueeze(1))          # one pass: (B, 2F, T_audio)
+        real, imag = both[:, : self.n_filters], both[:, self.n_filters:]
         envelope = torch.sqrt(real * real + imag * imag + 1e-9)                      # (B, F, T_audio)
         pooled = F.conv1d(F.pad(envelope, (self.pool_left_pad, 0)), self.pooling_window().unsqueeze(1),
                           stride=self.hop, groups=self.n_filters)                    # (B, F, T)
