@@ -244,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
         parts = ", ".join(f"{part} cc_norm {m.mean_cc_norm:.3f}" for part, m in outcome.metrics.items())
         print(f"{request.spec.family} ({request.method}): {outcome.message}", file=sys.stderr)
         print(f"{parts}; {outcome.history.n_epochs} epoch(s) in {outcome.seconds:.1f} s -> {out}", file=sys.stderr)
+        for warning in outcome.details.get("data_warnings", []):
+            print(f"warning: {warning}", file=sys.stderr)
         for part, m in outcome.metrics.items():  # e.g. single-trial neurons: their cc_norm is the plain cc
             for note in m.notes:
                 print(f"note ({part}): {note}", file=sys.stderr)

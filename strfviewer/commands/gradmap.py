@@ -136,6 +136,9 @@ def compute_maps(model, frames, readout: str, per_channel, dt_ms: float):
 
     notes = []
     maps = maps_of(bool(per_channel))
+    if not bool(maps.isfinite().all()):
+        raise ValueError("the gradmaps hold NaN or infinite values: the model's response is not finite "
+                         "(check the checkpoint's weights and --model-arg values)")
     zero = not bool(maps.abs().max() > 0)
     if per_channel is None and zero and has_prefilter(model):
         maps, per_channel = maps_of(True), True

@@ -130,8 +130,8 @@ def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDatas
     for key in ("spec", "responses", "dt_ms"):
         if key not in data:
             raise DataError(path, None, f"missing key {key!r} (need spec (S,F,T), responses (S,N,R,T), dt_ms)")
-    spec = np.asarray(data["spec"], dtype=np.float32)
-    responses = np.asarray(data["responses"], dtype=np.float32)
+    spec = _numbers(data, "spec", path)
+    responses = _numbers(data, "responses", path)
     if spec.ndim != 3:
         raise DataError(path, None, f"'spec' has shape {spec.shape}, expected (S, F, T)")
     if responses.ndim != 4:
@@ -142,6 +142,14 @@ def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDatas
                                     "expected (S, N, R, T) with the same S and T")
     if S == 0 or responses.shape[1] == 0:
         raise DataError(path, None, "no stimuli or no neurons")
+    bad = ~np.isfinite(spec)
+    if bad.any():
+        s, f, t = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(path, None, f"'spec' holds {int(bad.sum())} NaN or infinite value(s) (first at stimulus "
+                                    f"{s}, band {f}, frame {t}); a spectrogram must be finite everywhere")
+    if np.isinf(responses).any():
+        raise DataError(path, None, "'responses' holds infinite values (NaN marks a missing value; inf is "
+                                    "never valid)")
     try:
         dt_ms = float(data["dt_ms"])
     except (TypeError, ValueError):
@@ -192,6 +200,16 @@ def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDatas
                              warnings=warnings)
     except ValueError as exc:
         raise DataError(path, None, str(exc)) from None
+
+
+def _numbers(data, key: str, path: Path) -> np.ndarray:
+    """``data[key]`` as float32; :class:`DataError` naming the key when it does not hold numbers."""
+    value = np.asarray(data[key])
+    if value.dtype.kind not in "biuf":
+        raise DataError(path, None, f"{key!r} holds {value.dtype} values ({value.dtype.kind!r} kind), expected "
+                                    "numbers (float32)")
+    with np.errstate(over="ignore"):
+        return value.astype(np.float32, copy=False)
 
 
 def _strings(data, key: str, n: int, path: Path) -> List[str]:

@@ -324,12 +324,15 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     dataset = _apply_split(dataset, request.split)
     if not dataset.stimuli_in("train"):
         raise ValueError(f"dataset {dataset.name or dataset.source!r}: the split leaves no training stimuli")
+    from strfviewer.data.usability import check_fit_data
+
+    data_warnings = check_fit_data(dataset)  # DataError when there is nothing to fit
     set_random_seed(int(request.seed))
     spec = request.spec
     model = build_model(spec, dataset.n_freqs, dataset.n_neurons)
     if getattr(model, "is_wav_native", False):
         raise ValueError(f"{spec.family} takes a waveform input; run_fit fits spectrogram-input models only")
-    details: Dict[str, Any] = {}
+    details: Dict[str, Any] = {"data_warnings": data_warnings} if data_warnings else {}
     threads = request.num_threads or default_num_threads()
     if request.method == "ridge":
         if spec.family not in RIDGE_FAMILIES or not _full_kernel(model):
@@ -360,8 +363,9 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     with torch_threads(threads if device.type == "cpu" else None):
         predictions = predict(model, dataset, device, batch_size=max(request.batch_size, 8))
     metrics = score(dataset, predictions, request.metric_method)
+    check_fit_result(model, metrics, dataset)
     seconds = time.perf_counter() - t0
-    message = history.message
+    message = "; ".join([history.message] + data_warnings)
     if str(details.get("warm_start", "")).startswith("skipped"):
         message = f"{message}; no ridge warm start (it would not fit in memory)"
     if "test" in metrics:
@@ -369,6 +373,23 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     return FitOutcome(model=model, history=history, metrics=metrics, predictions=predictions, seconds=seconds,
                       device=device, cancelled=cancelled, message=message, split=dict(dataset.split),
                       details=details)
+
+
+class FitFailed(ValueError):
+    """A fit whose result is unusable (non-finite weights, no finite metric): it must not be saved as done."""
+
+
+def check_fit_result(model: nn.Module, metrics: Dict[str, NeuronMetrics], dataset) -> None:
+    """:class:`FitFailed` when the fitted ``model`` holds NaN or infinite tensors, or when no neuron has a
+    finite cc on any split (nothing was learnt that can be measured)."""
+    bad = [name for name, t in model.state_dict().items()
+           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise FitFailed(f"the fit diverged: {len(bad)} tensor(s) hold NaN or infinite values "
+                        f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); try a lower learning rate")
+    if metrics and not any(np.isfinite(m.cc).any() for m in metrics.values()):
+        raise FitFailed(f"dataset {dataset.name or dataset.source!r}: every neuron's cc is NaN on every split "
+                        "(flat predictions or responses): the fit is unusable")
 
 
 def _ridge(model, dataset, request, details, cancel, progress, threads):

@@ -142,6 +142,7 @@ def load_checkpoint(path_or_repo_id: PathLike, extra_kwargs: Optional[Mapping[st
     cls, class_name = _model_class(config, config_path)
     header = weights_file.read_header(weights_path)
     tensors = weights_file.load_tensors(weights_path, device="cpu")
+    _refuse_non_finite(tensors, weights_path)
 
     kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
     if written_by is None:  # deepSTRF (or hand-written): module-valued arguments were not saved
@@ -217,6 +218,14 @@ def _check_descriptions(value: Any, config_path: Path, where: str) -> None:
         value = value.get("kwargs", {})
     for key, item in value.items():
         _check_descriptions(item, config_path, f"{where}.{key}")
+
+
+def _refuse_non_finite(tensors: Mapping[str, torch.Tensor], weights_path: Path) -> None:
+    """A model with NaN or infinite weights gives NaN everywhere (predictions, gradmaps, dreams): refused."""
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(weights_path, f"{len(bad)} tensor(s) hold NaN or infinite values "
+                                            f"({_listing(bad)}): the model is unusable (a diverged fit?)")
 
 
 def _shapes(model: nn.Module) -> Dict[str, Tuple[int, ...]]:
