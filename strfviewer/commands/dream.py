@@ -84,6 +84,8 @@ def parse_clamp(args: argparse.Namespace, metadata=None, notes: Optional[List[st
     return None
 
 
+#: the most Adam steps a dream may take
+MAX_STEPS = 10_000_000
 #: the largest --init spectrogram read (values); 16 M float32 values are 64 MiB
 MAX_INIT_VALUES = 16 * 1024 * 1024
 
@@ -152,8 +154,17 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.analysis.dreams import dream
     from strfviewer.io.exports import dream_arrays, write_npz
 
-    if args.steps < 0:
-        raise ValueError(f"--steps {args.steps}: must be >= 0")
+    from strfviewer.commands.options import check_device, check_number
+
+    check_number(args.steps, "--steps", low=0, high=MAX_STEPS)
+    check_number(args.lr, "--lr", low=0)
+    if not args.lr > 0:
+        raise ValueError(f"--lr {args.lr:g}: must be > 0")
+    check_number(args.l2, "--l2", low=0)
+    check_number(args.smooth, "--smooth", low=0)
+    for bound in args.clamp or ():
+        check_number(bound, "--clamp")
+    check_device(args.device)
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
     check_clamp(args)

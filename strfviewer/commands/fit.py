@@ -144,11 +144,18 @@ def _family_name(name: str) -> str:
     return registry.entry("model", name).name
 
 
+#: the most CPU threads --threads may ask for
+MAX_THREADS = 1024
+
+
 def build_request(args: argparse.Namespace):
     """The :class:`FitRequest` the command line describes (``ValueError`` on bad values)."""
+    from strfviewer.commands.options import check_device, check_number
     from strfviewer.fit.run import FitRequest
     from strfviewer.models.factory import ModelSpec, check_spec
 
+    check_number(args.threads, "--threads", low=1, high=MAX_THREADS)
+    check_device(args.device)
     spec = ModelSpec(family=_family_name(args.model), kernel=args.kernel, prefilter=args.prefilter,
                      activation=args.activation, rnn_type=args.rnn_type, T=int(args.window),
                      hyper=_parse_hyper(args.hyper))
@@ -215,8 +222,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out}: exists and is not a folder")
     check_writable(out)
     frontend, smoothing_ms = frontend_config(args), _smoothing_ms(args)
+    history = None if args.no_history else _open_history(args.history)  # before loading: a bad file fails fast
     t0 = time.perf_counter()
-    dataset = load(args.data, frontend=frontend, smoothing_ms=smoothing_ms)
+    try:
+        dataset = load(args.data, frontend=frontend, smoothing_ms=smoothing_ms)
+    except BaseException:
+        if history is not None:
+            history.close()
+        raise
     if frontend is not None and str(args.data).lower().endswith(".npz"):
         print(f"warning: {args.data}: an NPZ file holds computed spectrograms; the front-end options were "
               f"ignored", file=sys.stderr)
@@ -228,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
         for w in dataset.warnings:
             print(f"warning: {w}", file=sys.stderr)
     data_hash = dataset_hash(str(args.data))
-    recorder = None if args.no_history else _HistoryRecorder(args.history, args.data, request, data_hash)
+    recorder = None if history is None else _HistoryRecorder(history, args.data, request, data_hash)
     cancel = threading.Event()
     try:
         with _first_interrupt_cancels(cancel):
@@ -270,13 +283,23 @@ def _first_interrupt_cancels(cancel: threading.Event):
         yield
 
 
+def _open_history(path):
+    """The run history at ``path`` (default: the user's), checked writable; ``ValueError`` naming it."""
+    from strfviewer.runs.history import HistoryError, RunHistory
+
+    try:
+        history = RunHistory(path)
+        history.check_writable()
+    except (HistoryError, OSError) as exc:
+        raise ValueError(f"--history: {exc} (or give --no-history)") from None
+    return history
+
+
 class _HistoryRecorder:
     """Records one CLI fit in the run history: a 'running' row now, its result (or failure) at the end."""
 
-    def __init__(self, path, data: str, request, data_hash: str) -> None:
-        from strfviewer.runs.history import RunHistory
-
-        self.history = RunHistory(path)
+    def __init__(self, history, data: str, request, data_hash: str) -> None:
+        self.history = history
         self.run_id = self.history.start_run({"spec": request.spec.to_dict(), "request": request.to_dict()},
                                              dataset_path=str(data), dataset_hash=data_hash,
                                              source="cli")

@@ -112,6 +112,8 @@ class FitRequest:
             out.append(f"chunk_frames must be an integer >= 0 (0: off), not {self.chunk_frames!r}")
         if self.chunk_warmup is not None and (not isinstance(self.chunk_warmup, int) or self.chunk_warmup < 0):
             out.append(f"chunk_warmup must be an integer >= 0, not {self.chunk_warmup!r}")
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
+            out.append(f"num_threads must be an integer >= 1, not {self.num_threads!r}")
         return out
 
     def to_dict(self) -> Dict[str, Any]:
