@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.io.exports import dream_arrays, write_npz
 
     from strfviewer.commands.options import check_device, check_number
+    from strfviewer.data.limits import MAX_ANALYSIS_FRAMES
 
     check_number(args.steps, "--steps", low=0, high=MAX_STEPS)
     check_number(args.lr, "--lr", low=0)
@@ -165,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
     for bound in args.clamp or ():
         check_number(bound, "--clamp")
     check_device(args.device)
+    check_number(args.frames, "-T", low=1, high=MAX_ANALYSIS_FRAMES)
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
     check_clamp(args)

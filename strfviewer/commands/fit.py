@@ -128,6 +128,13 @@ def frontend_config(args: argparse.Namespace):
         base = SpectrogramConfig(log_offset=DEMO_LOG_OFFSET)  # the demo's own default floor
     else:
         base = SpectrogramConfig()
+    for dest, field in FRONTEND_OPTIONS.items():  # name the option a refused value came from
+        if field in given:
+            try:
+                base.replace(**{field: given[field]})
+            except ValueError as exc:
+                if field in str(exc) and not (field in ("f_min_hz", "f_max_hz") and len(given) > 1):
+                    raise ValueError(f"--{dest.replace('_', '-')} {given[field]}: {exc}") from None
     return base.replace(**given)
 
 

@@ -154,11 +154,13 @@ def compute_maps(model, frames, readout: str, per_channel, dt_ms: float):
 def run(args: argparse.Namespace) -> int:
     from strfviewer.io.exports import results_arrays, write_npz
 
-    from strfviewer.commands.options import check_device
+    from strfviewer.commands.options import check_device, check_number
+    from strfviewer.data.limits import MAX_ANALYSIS_FRAMES
 
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
     check_device(args.device)
+    check_number(args.frames, "-T", low=1, high=MAX_ANALYSIS_FRAMES)
     model, axes, _metadata = load_model(args.checkpoint, args.device, args.model_args)
     maps, per_channel, notes = compute_maps(model, args.frames, args.readout, args.per_channel, axes.dt_ms)
     T = int(maps.shape[-1])

@@ -25,6 +25,7 @@ from typing import Dict, List, Union
 
 import numpy as np
 
+from strfviewer.data import limits
 from strfviewer.data.dataset import SPLITS, NeuralDataset, Stimulus
 from strfviewer.data.errors import DataError
 
@@ -105,6 +106,7 @@ def load_npz(path: Union[str, Path]) -> NeuralDataset:
     if path.is_file() and _magic(path) != b"PK":  # not a zip: np.load would take it for a pickle or a .npy
         raise DataError(path, None, "not an NPZ file: expected a zip archive of arrays as numpy.savez writes "
                                     "(see docs/data-formats.md)")
+    _check_declared_sizes(path)
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
@@ -117,6 +119,33 @@ def load_npz(path: Union[str, Path]) -> NeuralDataset:
     except Exception as exc:  # corrupt member inside the archive
         raise DataError(path, None, f"unreadable NPZ file ({exc})") from None
     return _dataset_from_arrays(data, path)
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Read each array's ``.npy`` header (shape, dtype) and refuse the file before any array is allocated when
+    they declare more than :data:`limits.MAX_NPZ_BYTES` together (a damaged or hostile header)."""
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _fortran, dtype = read(member)
+                n_bytes = float(np.prod([float(n) for n in shape])) * max(int(dtype.itemsize), 1)
+                total += n_bytes
+                if total > limits.MAX_NPZ_BYTES:
+                    raise DataError(path, None, f"key {info.filename[:-4]!r} declares shape {tuple(shape)} "
+                                                f"({limits.size_text(n_bytes)}): the arrays would take more than "
+                                                f"the {limits.size_text(limits.MAX_NPZ_BYTES)} strfviewer reads")
+    except DataError:
+        raise
+    except Exception as exc:  # not a zip, a damaged member or header: np.load below words it
+        if isinstance(exc, MemoryError):
+            raise DataError(path, None, "unreadable NPZ file (a header asks for too much memory)") from None
 
 
 def _read_key(npz, key: str, path: Path) -> np.ndarray:
