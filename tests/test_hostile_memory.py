@@ -109,3 +109,15 @@ def test_responses_larger_than_the_limit_are_refused(tmp_path, monkeypatch):
     folder = hc.cell_folder(tmp_path / "cell", n_stim=2)
     with pytest.raises(DataError, match=r"1 neurons x 3 trials x \d+ frames of responses need"):
         load(folder, use_cache=False)
+
+
+def test_checkpoint_and_data_of_different_band_counts_say_so(tmp_path, capsys):
+    """Issue #14, class 5: no broadcasting error; the data, the band counts and what does not fit."""
+    data8 = hc.write_npz(tmp_path, "eight.npz")
+    rc, err = _cli(capsys, "fit", data8, "--out", tmp_path / "m", "--method", "ridge", "-T", "3", "--no-history",
+                   "--quiet")
+    assert rc == 0, err
+    arrays = hc.npz_arrays()
+    data6 = hc.write_npz(tmp_path, "six.npz", spec=arrays["spec"][:, :6], freqs_hz=arrays["freqs_hz"][:6])
+    rc, err = _cli(capsys, "export", tmp_path / "m", data6, "--csv", tmp_path / "m.csv", "--quiet")
+    assert rc == 2 and len(err) == 1 and "six.npz" in err[0] and "8 bands" in err[0] and "have 6" in err[0], err

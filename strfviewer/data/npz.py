@@ -136,6 +136,10 @@ def _check_declared_sizes(path: Path) -> None:
                             else np.lib.format.read_array_header_2_0)
                     shape, _fortran, dtype = read(member)
                 n_bytes = float(np.prod([float(n) for n in shape])) * max(int(dtype.itemsize), 1)
+                if dtype.kind != "O" and n_bytes > info.file_size:
+                    raise DataError(path, None, f"key {info.filename[:-4]!r} declares shape {tuple(shape)} "
+                                                f"({limits.size_text(n_bytes)}) but holds "
+                                                f"{limits.size_text(info.file_size)}: a damaged array")
                 total += n_bytes
                 if total > limits.MAX_NPZ_BYTES:
                     raise DataError(path, None, f"key {info.filename[:-4]!r} declares shape {tuple(shape)} "
