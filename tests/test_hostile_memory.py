@@ -121,3 +121,12 @@ def test_checkpoint_and_data_of_different_band_counts_say_so(tmp_path, capsys):
     data6 = hc.write_npz(tmp_path, "six.npz", spec=arrays["spec"][:, :6], freqs_hz=arrays["freqs_hz"][:6])
     rc, err = _cli(capsys, "export", tmp_path / "m", data6, "--csv", tmp_path / "m.csv", "--quiet")
     assert rc == 2 and len(err) == 1 and "six.npz" in err[0] and "8 bands" in err[0] and "have 6" in err[0], err
+
+
+def test_8_bit_audio_is_accepted_with_a_note_naming_the_file(tmp_path):
+    """Issue #14, class 6: an 8-bit WAV is not accepted without a word."""
+    folder = hc.cell_folder(tmp_path / "cell", n_stim=4, bits=8)
+    assert any("stim1.wav: 8-bit audio" in n for n in read_wav(folder / "stim1.wav").notes)
+    dataset = load(folder, use_cache=False)
+    assert sum("8-bit audio" in w for w in dataset.warnings) == 4
+    assert not any("8-bit" in n for n in read_wav(hc.cell_folder(tmp_path / "c16") / "stim1.wav").notes)

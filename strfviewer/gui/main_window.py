@@ -259,7 +259,10 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
 
     def update_status_labels(self) -> None:
         s = self.session
-        self.dataset_label.setText(s.dataset_summary())
+        notes = list(getattr(s.dataset, "warnings", None) or [])
+        self.dataset_label.setText(s.dataset_summary() + (f"  ({len(notes)} note{'s' * (len(notes) > 1)})"
+                                                          if notes else ""))
+        self.dataset_label.setToolTip("\n".join(f"note: {w}" for w in notes))
         run = s.current_run
         if run is None:
             self.model_label.setText("no model")
@@ -306,8 +309,6 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         self.setWindowTitle(f"strfviewer — {dataset.name or dataset.source}")
         self.update_status_labels()
         self.schedule("spectrogram", "psth", "gradmap")
-        for w in getattr(dataset, "warnings", []) or []:
-            self.status(f"note: {w}", 8000)
 
     def _on_runs(self, _runs) -> None:
         self.views["neurons"].reload_runs()
