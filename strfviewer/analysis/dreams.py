@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from strfviewer.analysis.gradmaps import check_analysis_size
 from strfviewer.analysis._probe import (
     ReadoutLike,
     check_spectrogram_model,
@@ -132,6 +133,7 @@ def dream(model: nn.Module, neurons: Union[int, Sequence[int], None] = None, ste
     index = _neuron_index(neurons, n_neurons)
     K = 1 if population else len(index)
     T = default_gradmap_T(model) if T is None else int(T)
+    check_analysis_size(T, K * F * 4)  # the stimulus, its gradient and Adam's two moments
     x = _initial_stimulus(init, K, F, T, noise_scale, seed).to(device=device, dtype=dtype)
     T = int(x.shape[-1])
     if clamp is not None:

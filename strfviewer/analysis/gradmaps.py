@@ -52,6 +52,17 @@ METHODS = ("auto", "factored", "batched", "replicate")
 _MAX_RANK_TEST_COLUMNS = 4096
 
 
+def check_analysis_size(T: int, values_per_frame: int) -> None:
+    """``ValueError`` when a gradmap or dream of ``T`` frames (``values_per_frame`` = N x C x F values each)
+    exceeds :data:`strfviewer.data.limits.MAX_ANALYSIS_FRAMES` or :data:`~strfviewer.data.limits.MAX_ANALYSIS_VALUES`."""
+    from strfviewer.data import limits
+
+    if T > limits.MAX_ANALYSIS_FRAMES or T * values_per_frame > limits.MAX_ANALYSIS_VALUES:
+        raise ValueError(f"T = {T} frames ({T * values_per_frame} values, "
+                         f"{limits.size_text(4.0 * T * values_per_frame)}) is more than the "
+                         f"{limits.MAX_ANALYSIS_FRAMES} frames / {limits.MAX_ANALYSIS_VALUES} values analyses take")
+
+
 def strf_gradmap(model: nn.Module, T: Optional[int] = None, readout: ReadoutLike = "last",
                  per_channel: bool = False, method: str = "auto") -> Tensor:
     """Gradmaps of all N neurons at the null stimulus: a tensor ``(N, C, F, T)``.
@@ -90,6 +101,7 @@ def strf_gradmap(model: nn.Module, T: Optional[int] = None, readout: ReadoutLike
     T = default_gradmap_T(model, per_channel=per_channel) if T is None else int(T)
     if T <= 0:
         raise ValueError(f"T must be a positive number of frames, got {T}")
+    check_analysis_size(T, int(getattr(model, "N", 1) or 1) * max(int(C_in or 1), 1) * F)
     x0 = torch.zeros(1, 1, F, T, device=model_device(model), dtype=model_dtype(model))
     with probe_mode(model), warnings.catch_warnings():
         # operators without a vectorised rule are looped over by torch (correct, slower): not the user's issue

@@ -84,7 +84,15 @@ def parse_clamp(args: argparse.Namespace, metadata=None, notes: Optional[List[st
     return None
 
 
+#: the most Adam steps a dream may take
+MAX_STEPS = 10_000_000
+#: the largest --init spectrogram read (values); 16 M float32 values are 64 MiB
+MAX_INIT_VALUES = 16 * 1024 * 1024
+
+
 def parse_init(text: str):
+    """``'silence'``, ``'noise'`` or the array of an ``.npy`` file: numbers, finite, ``(F, T)`` or
+    ``(K, 1, F, T)``, at most :data:`MAX_INIT_VALUES` values (its header is read before the data)."""
     if text in ("silence", "noise"):
         return text
     path = Path(text).expanduser()
@@ -93,9 +101,36 @@ def parse_init(text: str):
     import numpy as np
 
     try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"--init {path}: not a plain numeric .npy array ({exc})") from None
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _fortran, dtype = read_header(fh)
+            if dtype.kind not in "biuf":
+                raise ValueError(f"it holds {dtype} values, expected numbers")
+            if len(shape) not in (2, 4):
+                raise ValueError(f"its shape is {shape}, expected (F, T) or (K, 1, F, T)")
+            if int(np.prod(shape, dtype=np.float64)) > MAX_INIT_VALUES:
+                raise ValueError(f"its shape {shape} holds more than {MAX_INIT_VALUES} values")
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"--init {path}: not a usable spectrogram .npy ({exc})") from None
+    if array.size == 0:
+        raise ValueError(f"--init {path}: the array is empty (shape {array.shape})")
+    if not np.isfinite(array).all():
+        raise ValueError(f"--init {path}: holds {int((~np.isfinite(array)).sum())} NaN or infinite value(s); "
+                         "the starting spectrogram must be finite")
+    return array
+
+
+def check_init_fits(init, n_freqs: int, init_text: str) -> None:
+    """``ValueError`` naming ``--init`` when its band count is not the model's ``n_freqs``."""
+    if isinstance(init, str):
+        return
+    shape = tuple(init.shape)
+    if shape[-2] != n_freqs or (len(shape) == 4 and shape[1] != 1):
+        raise ValueError(f"--init {init_text}: shape {shape} does not fit this model: expected (F={n_freqs}, T) "
+                         f"or (K, 1, {n_freqs}, T)")
 
 
 class _Progress:
@@ -114,11 +149,24 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from strfviewer.analysis.dreams import dream
     from strfviewer.io.exports import dream_arrays, write_npz
 
-    if args.steps < 0:
-        raise ValueError(f"--steps {args.steps}: must be >= 0")
+    from strfviewer.commands.options import check_device, check_number
+    from strfviewer.data.limits import MAX_ANALYSIS_FRAMES
+
+    check_number(args.steps, "--steps", low=0, high=MAX_STEPS)
+    check_number(args.lr, "--lr", low=0)
+    if not args.lr > 0:
+        raise ValueError(f"--lr {args.lr:g}: must be > 0")
+    check_number(args.l2, "--l2", low=0)
+    check_number(args.smooth, "--smooth", low=0)
+    for bound in args.clamp or ():
+        check_number(bound, "--clamp")
+    check_device(args.device)
+    check_number(args.frames, "-T", low=1, high=MAX_ANALYSIS_FRAMES)
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
     check_clamp(args)
@@ -129,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
     notes = list(axes.notes)
     clamp = parse_clamp(args, metadata, notes)
     neurons = parse_neurons(args.neurons, int(model.N))
+    check_init_fits(init, int(model.F), args.init)
     if args.frames is None and isinstance(init, str):
         from strfviewer.analysis.gradmaps import default_gradmap_T
 
@@ -140,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
         result = dream(model, neurons=neurons, steps=args.steps, lr=args.lr, init=init, T=T,
                        readout=args.readout, population=args.population, clamp=clamp, l2=args.l2,
                        smooth=args.smooth, seed=args.seed, progress=_Progress(not args.quiet), cancel=stop)
+    if not (np.isfinite(result.stimulus.numpy()).all() and np.isfinite(result.responses).all()):
+        raise ValueError(f"{args.checkpoint}: the dream diverged (NaN or infinite stimulus or response); "
+                         "try a lower --lr or --clamp")
     notes += result.notes
     arrays = dream_arrays(result, axes.neuron_names, axes.freqs_hz, axes.dt_ms)
     out = write_npz(Path(args.out).expanduser(), arrays)

@@ -63,6 +63,10 @@ def _parse_size(text: str):
     return w, h
 
 
+#: the most pixels a PNG figure may have (--size times --dpi squared): 4 bytes each, 400 MB
+MAX_FIGURE_PIXELS = 100_000_000
+
+
 def pick_neuron(text: Optional[str], names, cc_norm: Optional[np.ndarray]) -> int:
     """Index of ``text`` (an index or a name); without it, the neuron with the highest test cc_norm."""
     n = len(names)
@@ -89,7 +93,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.figure or args.csv or args.npz):
         raise ValueError("nothing to export: give --figure, --csv and/or --npz")
+    from strfviewer.commands.options import check_device, check_number
+
     size = _parse_size(args.size)
+    check_number(args.dpi, "--dpi", low=10, high=2400)
+    if args.figure and size[0] * size[1] * args.dpi ** 2 > MAX_FIGURE_PIXELS:
+        raise ValueError(f"--dpi {args.dpi:g} with --size {args.size}: {size[0] * args.dpi:.0f} x "
+                         f"{size[1] * args.dpi:.0f} pixels is more than {MAX_FIGURE_PIXELS // 10**6} M; "
+                         "lower one of them")
+    check_device(args.device)
     if args.figure:  # check the format before any slow work
         suffix = Path(args.figure).suffix.lower().lstrip(".")
         if suffix not in ("png", "svg", "pdf"):

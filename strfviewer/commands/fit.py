@@ -143,6 +143,13 @@ def frontend_config(args: argparse.Namespace):
         base = SpectrogramConfig(log_offset=DEMO_LOG_OFFSET)  # the demo's own default floor
     else:
         base = SpectrogramConfig()
+    for dest, field in FRONTEND_OPTIONS.items():  # name the option a refused value came from
+        if field in given:
+            try:
+                base.replace(**{field: given[field]})
+            except ValueError as exc:
+                if field in str(exc) and not (field in ("f_min_hz", "f_max_hz") and len(given) > 1):
+                    raise ValueError(f"--{dest.replace('_', '-')} {given[field]}: {exc}") from None
     return base.replace(**given)
 
 
@@ -159,12 +166,19 @@ def _family_name(name: str) -> str:
     return registry.entry("model", name).name
 
 
+#: the most CPU threads --threads may ask for
+MAX_THREADS = 1024
+
+
 def build_request(args: argparse.Namespace):
     """The :class:`FitRequest` the command line describes (``ValueError`` on bad values)."""
     from strfviewer.commands import frontend_options
+    from strfviewer.commands.options import check_device, check_number
     from strfviewer.fit.run import FitRequest
     from strfviewer.models.factory import ModelSpec, check_spec
 
+    check_number(args.threads, "--threads", low=1, high=MAX_THREADS)
+    check_device(args.device)
     spec = ModelSpec(family=_family_name(args.model), kernel=args.kernel, prefilter=args.prefilter,
                      activation=args.activation, rnn_type=args.rnn_type, T=int(args.window),
                      hyper=_parse_hyper(args.hyper), **frontend_options.spec_fields(args),
@@ -234,8 +248,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out}: exists and is not a folder")
     check_writable(out)
     frontend, smoothing_ms = frontend_config(args), _smoothing_ms(args)
+    history = None if args.no_history else _open_history(args.history)  # before loading: a bad file fails fast
     t0 = time.perf_counter()
-    dataset = load(args.data, frontend=frontend, smoothing_ms=smoothing_ms)
+    try:
+        dataset = load(args.data, frontend=frontend, smoothing_ms=smoothing_ms)
+    except BaseException:
+        if history is not None:
+            history.close()
+        raise
     if request.spec.frontend:
         from strfviewer.commands import frontend_options
 
@@ -251,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
         for w in dataset.warnings:
             print(f"warning: {w}", file=sys.stderr)
     data_hash = dataset_hash(str(args.data))
-    recorder = None if args.no_history else _HistoryRecorder(args.history, args.data, request, data_hash)
+    recorder = None if history is None else _HistoryRecorder(history, args.data, request, data_hash)
     cancel = threading.Event()
     try:
         with _first_interrupt_cancels(cancel):
@@ -267,6 +287,8 @@ def run(args: argparse.Namespace) -> int:
         parts = ", ".join(f"{part} cc_norm {m.mean_cc_norm:.3f}" for part, m in outcome.metrics.items())
         print(f"{request.spec.family} ({request.method}): {outcome.message}", file=sys.stderr)
         print(f"{parts}; {outcome.history.n_epochs} epoch(s) in {outcome.seconds:.1f} s -> {out}", file=sys.stderr)
+        for warning in outcome.details.get("data_warnings", []):
+            print(f"warning: {warning}", file=sys.stderr)
         for part, m in outcome.metrics.items():  # e.g. single-trial neurons: their cc_norm is the plain cc
             for note in m.notes:
                 print(f"note ({part}): {note}", file=sys.stderr)
@@ -291,13 +313,23 @@ def _first_interrupt_cancels(cancel: threading.Event):
         yield
 
 
+def _open_history(path):
+    """The run history at ``path`` (default: the user's), checked writable; ``ValueError`` naming it."""
+    from strfviewer.runs.history import HistoryError, RunHistory
+
+    try:
+        history = RunHistory(path)
+        history.check_writable()
+    except (HistoryError, OSError) as exc:
+        raise ValueError(f"--history: {exc} (or give --no-history)") from None
+    return history
+
+
 class _HistoryRecorder:
     """Records one CLI fit in the run history: a 'running' row now, its result (or failure) at the end."""
 
-    def __init__(self, path, data: str, request, data_hash: str) -> None:
-        from strfviewer.runs.history import RunHistory
-
-        self.history = RunHistory(path)
+    def __init__(self, history, data: str, request, data_hash: str) -> None:
+        self.history = history
         self.run_id = self.history.start_run({"spec": request.spec.to_dict(), "request": request.to_dict()},
                                              dataset_path=str(data), dataset_hash=data_hash,
                                              source="cli")

@@ -142,6 +142,9 @@ def compute_maps(model, frames, readout: str, per_channel, dt_ms: float):
 
     notes = []
     maps = maps_of(bool(per_channel))
+    if not bool(maps.isfinite().all()):
+        raise ValueError("the gradmaps hold NaN or infinite values: the model's response is not finite "
+                         "(check the checkpoint's weights and --model-arg values)")
     zero = not bool(maps.abs().max() > 0)
     if per_channel is None and zero and has_prefilter(model):
         maps, per_channel = maps_of(True), True
@@ -158,11 +161,17 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.commands import waveform_gradmap
     from strfviewer.io.exports import results_arrays, write_npz
 
+    from strfviewer.commands.options import check_device, check_number
+    from strfviewer.data.limits import MAX_ANALYSIS_FRAMES
+
+    check_device(args.device)
     waveform_gradmap.check_arguments(args)
     if args.waveform:
         return waveform_gradmap.run(args)
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
+    check_device(args.device)
+    check_number(args.frames, "-T", low=1, high=MAX_ANALYSIS_FRAMES)
     model, axes, _metadata = load_model(args.checkpoint, args.device, args.model_args)
     maps, per_channel, notes = compute_maps(model, args.frames, args.readout, args.per_channel, axes.dt_ms)
     T = int(maps.shape[-1])

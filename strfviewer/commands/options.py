@@ -67,3 +67,31 @@ def parse_assignments(items: Iterable[str], option: str, dotted: bool = False) -
             raise ValueError(f"{option} {item!r}: {key.strip()!r} already has sub-keys")
         node[parts[-1]] = json_or_text(value)
     return out
+
+
+def check_device(text: str, option: str = "--device") -> None:
+    """``ValueError`` naming ``option`` when the torch device ``text`` is unknown or unavailable (checked before
+    any data or model is loaded)."""
+    from strfviewer.fit.run import resolve_device
+
+    try:
+        resolve_device(text)
+    except (ValueError, RuntimeError) as exc:
+        raise ValueError(f"{option} {text}: {exc}") from None
+
+
+def check_number(value, option: str, low: float = None, high: float = None, integer: bool = False) -> None:
+    """``ValueError`` naming ``option`` unless ``value`` is ``None`` or a finite number in ``[low, high]``."""
+    import math
+
+    if value is None:
+        return
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{option} {shown}: must be a finite number")
+    if integer and int(value) != value:
+        raise ValueError(f"{option} {shown}: must be a whole number")
+    if low is not None and value < low:
+        raise ValueError(f"{option} {shown}: must be >= {low:g}" + (f" and <= {high:g}" if high is not None else ""))
+    if high is not None and value > high:
+        raise ValueError(f"{option} {shown}: must be <= {high:g}" + (f" and >= {low:g}" if low is not None else ""))

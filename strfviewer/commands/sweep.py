@@ -50,6 +50,9 @@ def _printer(stream):
 def run(args: argparse.Namespace) -> int:
     from strfviewer.runs.executors import make_executor
 
+    from strfviewer.commands.options import check_number
+
+    check_number(args.workers, "--workers", low=1, high=1024)
     spec = SweepSpec.from_toml(args.sweep_file)
     trials = spec.trials()
     if args.dry_run:

@@ -11,7 +11,12 @@ from typing import List, Union
 
 import numpy as np
 
+from strfviewer.data import limits
 from strfviewer.data.errors import DataError
+
+#: libsndfile subtypes with 8 bits or fewer per sample (a warning names them)
+LOW_RESOLUTION_SUBTYPES = {"PCM_U8": "8-bit", "PCM_S8": "8-bit", "ULAW": "8-bit mu-law", "ALAW": "8-bit A-law",
+                           "IMA_ADPCM": "4-bit ADPCM", "MS_ADPCM": "4-bit ADPCM", "VOX_ADPCM": "4-bit ADPCM"}
 
 
 @dataclass
@@ -40,6 +45,10 @@ def read_wav(path: Union[str, Path]) -> Audio:
 
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > limits.MAX_AUDIO_BYTES:
+            raise DataError(path, None, f"audio file of {limits.size_text(size)} is larger than the "
+                                        f"{limits.size_text(limits.MAX_AUDIO_BYTES)} strfviewer reads")
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(path, None, f"cannot read audio file ({exc.strerror or exc})") from None
@@ -52,8 +61,14 @@ def read_wav(path: Union[str, Path]) -> Audio:
 
         with sf.SoundFile(io.BytesIO(raw)) as handle:
             announced = handle.frames
-            data = handle.read(dtype="float32", always_2d=True)
             rate = int(handle.samplerate)
+            subtype = str(handle.subtype)
+            if not limits.MIN_SAMPLE_RATE <= rate <= limits.MAX_SAMPLE_RATE:
+                raise DataError(path, None, f"sample rate {rate} Hz is outside {limits.MIN_SAMPLE_RATE}.."
+                                            f"{limits.MAX_SAMPLE_RATE} Hz (a damaged header?)")
+            data = handle.read(dtype="float32", always_2d=True)
+    except DataError:
+        raise
     except Exception as exc:  # libsndfile raises its own error types (and RuntimeError)
         reason = re.sub(r"^Error opening <[^>]*>: ", "", str(exc))
         raise DataError(path, None, f"unreadable audio file: {reason}") from None
@@ -65,6 +80,9 @@ def read_wav(path: Union[str, Path]) -> Audio:
     if not np.all(np.isfinite(data)):
         raise DataError(path, None, "audio file holds non-finite samples (NaN or inf)")
     notes = []
+    if subtype in LOW_RESOLUTION_SUBTYPES:
+        notes.append(f"{path.name}: {LOW_RESOLUTION_SUBTYPES[subtype]} audio: quantisation noise (about -48 dB) "
+                     "fills the quiet parts of its spectrogram; use 16-bit or better recordings where you can")
     if data.shape[1] > 1:
         notes.append(f"{path.name}: {data.shape[1]} channels mixed down to mono")
         wave = data.mean(axis=1)

@@ -14,12 +14,13 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from strfviewer.data import limits
 from strfviewer.data.audio import Audio, read_wav, resample
 from strfviewer.data.cache import load_spectrogram, spectrogram_key, store_spectrogram
 from strfviewer.data.dataset import NeuralDataset, Stimulus
 from strfviewer.data.errors import DataError
 from strfviewer.data.layouts import Recording
-from strfviewer.data.spectrogram import SpectrogramConfig, compute_spectrogram
+from strfviewer.data.spectrogram import SpectrogramConfig, check_spectrogram_size, compute_spectrogram
 from strfviewer.data.spikes import bin_trials, read_spike_file, times_in_frames
 
 
@@ -56,6 +57,10 @@ def spectrogram_of(audio: Audio, cfg: SpectrogramConfig, device=None, use_cache:
         hit = load_spectrogram(key)
         if hit is not None:
             return hit
+    try:
+        check_spectrogram_size(len(audio.waveform), audio.sample_rate, cfg)
+    except ValueError as exc:
+        raise DataError(audio.path or None, None, str(exc)) from None
     spec, freqs = compute_spectrogram(audio.waveform, audio.sample_rate, cfg, device=device)
     if key is not None:
         store_spectrogram(key, spec, freqs)
@@ -111,6 +116,11 @@ def build_dataset(rec: Recording, frontend: Optional[SpectrogramConfig] = None, 
             empty.append(stim.name)
             continue
         R = max(1, max(c.shape[0] for c in present))
+        need = 4.0 * len(rec.neurons) * R * T
+        if need > limits.MAX_RESPONSE_BYTES:
+            raise DataError(rec.source, None, f"stimulus {stim.name!r}: {len(rec.neurons)} neurons x {R} trials x "
+                                              f"{T} frames of responses need {limits.size_text(need)}, more than "
+                                              f"{limits.size_text(limits.MAX_RESPONSE_BYTES)}")
         responses = np.full((len(rec.neurons), R, T), np.nan, dtype=np.float32)
         for n, counts in enumerate(per_neuron):
             if counts is not None:

@@ -15,6 +15,7 @@ from strfviewer.data.normalize import zscore_dataset
 from strfviewer.data.responses import smooth_responses
 from strfviewer.data.sources import DataSource, parse_source
 from strfviewer.data.spectrogram import SpectrogramConfig
+from strfviewer.data.usability import check_finite
 from strfviewer.data.splits import SplitSpec, resolve_split
 
 NORMALIZATIONS = ("zscore", None)
@@ -32,6 +33,7 @@ def finish_dataset(dataset: NeuralDataset, split: SplitSpec = None, smoothing_ms
     """
     if normalize not in NORMALIZATIONS:
         raise ValueError(f"normalize must be one of {NORMALIZATIONS}, not {normalize!r}")
+    check_finite(dataset)  # a NaN spectrogram would turn a whole band NaN once z-scored
     names = [s.name for s in dataset.stimuli]
     if not (keep_split and split is None and set(dataset.split) == set(names)):
         groups = {s.name: str(s.metadata["type"]) for s in dataset.stimuli if "type" in s.metadata}

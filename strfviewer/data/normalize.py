@@ -34,8 +34,15 @@ def zscore_dataset(dataset: NeuralDataset, stats: Optional[Dict[str, List[float]
         train = dataset.stimuli_in("train")
         source = "train" if train else "all"
         stats = band_statistics([s.spec for s in (train or dataset.stimuli)])
-    mean = np.asarray(stats["mean"], dtype=np.float64)[None, :, None]
-    std = np.asarray(stats["std"], dtype=np.float64)[None, :, None]
+    mean = np.asarray(stats["mean"], dtype=np.float64).reshape(-1)
+    std = np.asarray(stats["std"], dtype=np.float64).reshape(-1)
+    if len(mean) != dataset.n_freqs or len(std) != dataset.n_freqs:
+        from strfviewer.data.errors import DataError
+
+        raise DataError(dataset.source or None, None, f"the z-score statistics given ({source}, e.g. a checkpoint's "
+                                                      f"frontend.normalization) are for {len(mean)} bands, the data "
+                                                      f"have {dataset.n_freqs}: this data set does not fit that model")
+    mean, std = mean[None, :, None], std[None, :, None]
     stimuli = [dataclasses.replace(s, spec=((s.spec - mean) / std).astype(np.float32)) for s in dataset.stimuli]
     frontend = dict(dataset.frontend)
     frontend["normalization"] = {"kind": "zscore", "mean": list(map(float, stats["mean"])),

@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Union
 
 import numpy as np
 
+from strfviewer.data import limits
 from strfviewer.data.dataset import SPLITS, NeuralDataset, SpikeTimes, Stimulus
 from strfviewer.data.errors import DataError
 from strfviewer.data.spikes import frame_index
@@ -180,6 +181,7 @@ def load_npz(path: Union[str, Path]) -> NeuralDataset:
     if path.is_file() and _magic(path) != b"PK":  # not a zip: np.load would take it for a pickle or a .npy
         raise DataError(path, None, "not an NPZ file: expected a zip archive of arrays as numpy.savez writes "
                                     "(see docs/data-formats.md)")
+    _check_declared_sizes(path)
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
@@ -194,6 +196,37 @@ def load_npz(path: Union[str, Path]) -> NeuralDataset:
     return _dataset_from_arrays(data, path)
 
 
+def _check_declared_sizes(path: Path) -> None:
+    """Read each array's ``.npy`` header (shape, dtype) and refuse the file before any array is allocated when
+    they declare more than :data:`limits.MAX_NPZ_BYTES` together (a damaged or hostile header)."""
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _fortran, dtype = read(member)
+                n_bytes = float(np.prod([float(n) for n in shape])) * max(int(dtype.itemsize), 1)
+                if dtype.kind != "O" and n_bytes > info.file_size:
+                    raise DataError(path, None, f"key {info.filename[:-4]!r} declares shape {tuple(shape)} "
+                                                f"({limits.size_text(n_bytes)}) but holds "
+                                                f"{limits.size_text(info.file_size)}: a damaged array")
+                total += n_bytes
+                if total > limits.MAX_NPZ_BYTES:
+                    raise DataError(path, None, f"key {info.filename[:-4]!r} declares shape {tuple(shape)} "
+                                                f"({limits.size_text(n_bytes)}): the arrays would take more than "
+                                                f"the {limits.size_text(limits.MAX_NPZ_BYTES)} strfviewer reads")
+    except DataError:
+        raise
+    except Exception as exc:  # not a zip, a damaged member or header: np.load below words it
+        if isinstance(exc, MemoryError):
+            raise DataError(path, None, "unreadable NPZ file (a header asks for too much memory)") from None
+
+
 def _read_key(npz, key: str, path: Path) -> np.ndarray:
     try:
         return npz[key]
@@ -205,8 +238,8 @@ def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDatas
     for key in ("spec", "responses", "dt_ms"):
         if key not in data:
             raise DataError(path, None, f"missing key {key!r} (need spec (S,F,T), responses (S,N,R,T), dt_ms)")
-    spec = np.asarray(data["spec"], dtype=np.float32)
-    responses = np.asarray(data["responses"], dtype=np.float32)
+    spec = _numbers(data, "spec", path)
+    responses = _numbers(data, "responses", path)
     if spec.ndim != 3:
         raise DataError(path, None, f"'spec' has shape {spec.shape}, expected (S, F, T)")
     if responses.ndim != 4:
@@ -217,6 +250,14 @@ def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDatas
                                     "expected (S, N, R, T) with the same S and T")
     if S == 0 or responses.shape[1] == 0:
         raise DataError(path, None, "no stimuli or no neurons")
+    bad = ~np.isfinite(spec)
+    if bad.any():
+        s, f, t = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(path, None, f"'spec' holds {int(bad.sum())} NaN or infinite value(s) (first at stimulus "
+                                    f"{s}, band {f}, frame {t}); a spectrogram must be finite everywhere")
+    if np.isinf(responses).any():
+        raise DataError(path, None, "'responses' holds infinite values (NaN marks a missing value; inf is "
+                                    "never valid)")
     try:
         dt_ms = float(data["dt_ms"])
     except (TypeError, ValueError):
@@ -268,6 +309,16 @@ def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDatas
                              warnings=warnings)
     except ValueError as exc:
         raise DataError(path, None, str(exc)) from None
+
+
+def _numbers(data, key: str, path: Path) -> np.ndarray:
+    """``data[key]`` as float32; :class:`DataError` naming the key when it does not hold numbers."""
+    value = np.asarray(data[key])
+    if value.dtype.kind not in "biuf":
+        raise DataError(path, None, f"{key!r} holds {value.dtype} values ({value.dtype.kind!r} kind), expected "
+                                    "numbers (float32)")
+    with np.errstate(over="ignore"):
+        return value.astype(np.float32, copy=False)
 
 
 def _strings(data, key: str, n: int, path: Path) -> List[str]:

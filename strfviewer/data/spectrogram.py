@@ -26,6 +26,8 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 import torch
 
+from strfviewer.data import limits
+
 SCALES = ("mel", "erb", "log")
 COMPRESSIONS = ("log", "none")
 
@@ -52,18 +54,18 @@ class SpectrogramConfig:
 
     def problems(self) -> list:
         out = []
-        if int(self.n_bands) != self.n_bands or self.n_bands < 1:
-            out.append(f"n_bands must be a positive integer, not {self.n_bands!r}")
-        if not self.dt_ms > 0:
-            out.append(f"dt_ms must be > 0, not {self.dt_ms!r}")
+        if int(self.n_bands) != self.n_bands or not 1 <= self.n_bands <= limits.MAX_BANDS:
+            out.append(f"n_bands must be a whole number from 1 to {limits.MAX_BANDS}, not {self.n_bands!r}")
+        if not limits.MIN_DT_MS <= self.dt_ms <= limits.MAX_DT_MS:
+            out.append(f"dt_ms must be from {limits.MIN_DT_MS:g} to {limits.MAX_DT_MS:g} ms, not {self.dt_ms!r}")
         if not 0 < self.f_min_hz < self.f_max_hz:
             out.append(f"need 0 < f_min_hz < f_max_hz, got {self.f_min_hz!r} and {self.f_max_hz!r}")
         if self.scale not in SCALES:
             out.append(f"scale must be one of {SCALES}, not {self.scale!r}")
         if self.compression not in COMPRESSIONS:
             out.append(f"compression must be one of {COMPRESSIONS}, not {self.compression!r}")
-        if not self.window_ms > 0:
-            out.append(f"window_ms must be > 0, not {self.window_ms!r}")
+        if not 0 < self.window_ms <= limits.MAX_WINDOW_MS:
+            out.append(f"window_ms must be > 0 and <= {limits.MAX_WINDOW_MS:g}, not {self.window_ms!r}")
         if not self.log_offset > 0:
             out.append(f"log_offset must be > 0, not {self.log_offset!r}")
         return out
@@ -174,6 +176,26 @@ def _frame_starts(cfg: SpectrogramConfig, sample_rate: float, n_frames: int, win
     return np.round((np.arange(n_frames) + 0.5) * hop).astype(np.int64) - win // 2  # centred on bin centre
 
 
+def spectrogram_bytes(n_samples: int, sample_rate: float, cfg: SpectrogramConfig) -> float:
+    """Estimated working memory (bytes) of :func:`spectrogram_tensor` on ``n_samples`` of audio: the framed
+    windows, their spectrum and its power (float32 / complex64)."""
+    win, n_fft = fft_size(cfg, sample_rate)
+    frames = n_frames_for(n_samples, sample_rate, cfg.dt_ms)
+    return float(frames) * (win * 4 * 2 + (n_fft // 2 + 1) * (8 + 4) + cfg.n_bands * 4)
+
+
+def check_spectrogram_size(n_samples: int, sample_rate: float, cfg: SpectrogramConfig) -> None:
+    """``ValueError`` with the sizes when the spectrogram would have more than :data:`limits.MAX_FRAMES`
+    frames or need more than :data:`limits.MAX_SPECTROGRAM_BYTES` of working memory."""
+    frames = n_frames_for(n_samples, sample_rate, cfg.dt_ms)
+    need = spectrogram_bytes(n_samples, sample_rate, cfg)
+    if frames > limits.MAX_FRAMES or need > limits.MAX_SPECTROGRAM_BYTES:
+        raise ValueError(f"the spectrogram would have {frames} frames of {cfg.dt_ms:g} ms and need about "
+                         f"{limits.size_text(need)} (limits: {limits.MAX_FRAMES} frames, "
+                         f"{limits.size_text(limits.MAX_SPECTROGRAM_BYTES)}); use a larger dt_ms or a shorter "
+                         "stimulus")
+
+
 def spectrogram_tensor(x: torch.Tensor, sample_rate: float, cfg: Optional[SpectrogramConfig] = None) -> torch.Tensor:
     """Differentiable torch front-end: ``x (T_audio,)`` or ``(B, T_audio)`` -> ``(F, T)`` or ``(B, F, T)``.
 
@@ -183,6 +205,7 @@ def spectrogram_tensor(x: torch.Tensor, sample_rate: float, cfg: Optional[Spectr
     """
     cfg = cfg or SpectrogramConfig()
     sr = float(sample_rate)
+    check_spectrogram_size(int(x.shape[-1]), sr, cfg)
     win, n_fft = fft_size(cfg, sr)
     weights, _ = filterbank(cfg, sr, n_fft)  # cached: do not modify in place
     n_frames = n_frames_for(int(x.shape[-1]), sr, cfg.dt_ms)

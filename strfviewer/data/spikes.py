@@ -16,6 +16,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from strfviewer.data import limits
 from strfviewer.data.errors import DataError
 
 #: a plain decimal number (optionally with exponent); excludes nan, inf, hex and '1_000'
@@ -56,7 +57,14 @@ def parse_spike_text(text: Union[str, bytes], path: Union[str, Path, None] = Non
             raise DataError(path, line, "not a text file of spike times (bytes that are not UTF-8)") from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    n_lines = max(text.count("\n"), text.count("\r"))  # counted before splitting: no list of millions of lines
+    if n_lines > limits.MAX_TRIALS + 1:
+        raise DataError(path, None, f"about {n_lines} trials (lines), more than the {limits.MAX_TRIALS} a spike file "
+                                    "may hold")
     lines = text.splitlines()
+    if len(lines) > limits.MAX_TRIALS:
+        raise DataError(path, None, f"{len(lines)} trials (lines), more than the {limits.MAX_TRIALS} a spike file "
+                                    "may hold")
     if not lines:
         raise DataError(path, None, "empty spike file: no trial (a trial without spikes is an empty line)")
     trials: List[np.ndarray] = []
@@ -83,7 +91,10 @@ def parse_spike_text(text: Union[str, bytes], path: Union[str, Path, None] = Non
 def read_spike_file(path: Union[str, Path], pre_onset: str = "error") -> SpikeTrials:
     """Read and parse a spike file (see :func:`parse_spike_text`); unreadable files raise DataError."""
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(limits.MAX_SPIKE_FILE_BYTES + 1)
+        if len(raw) > limits.MAX_SPIKE_FILE_BYTES:
+            raise DataError(path, None, f"spike file larger than {limits.size_text(limits.MAX_SPIKE_FILE_BYTES)}")
     except OSError as exc:
         raise DataError(path, None, f"cannot read spike file ({exc.strerror or exc})") from None
     return parse_spike_text(raw, path, pre_onset=pre_onset)

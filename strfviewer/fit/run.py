@@ -119,6 +119,8 @@ class FitRequest:
             out.append(f"chunk_frames must be an integer >= 0 (0: off), not {self.chunk_frames!r}")
         if self.chunk_warmup is not None and (not isinstance(self.chunk_warmup, int) or self.chunk_warmup < 0):
             out.append(f"chunk_warmup must be an integer >= 0, not {self.chunk_warmup!r}")
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
+            out.append(f"num_threads must be an integer >= 1, not {self.num_threads!r}")
         return out
 
     def to_dict(self) -> Dict[str, Any]:
@@ -330,9 +332,12 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     dataset = _apply_split(dataset, request.split)
     if not dataset.stimuli_in("train"):
         raise ValueError(f"dataset {dataset.name or dataset.source!r}: the split leaves no training stimuli")
+    from strfviewer.data.usability import check_fit_data
+
+    data_warnings = check_fit_data(dataset)  # DataError when there is nothing to fit
     set_random_seed(int(request.seed))
     spec = request.spec
-    details: Dict[str, Any] = {}
+    details: Dict[str, Any] = {"data_warnings": data_warnings} if data_warnings else {}
     threads = request.num_threads or default_num_threads()
     waveform = None
     if spec.frontend not in (None, "", "none", "None"):     # fitting on raw audio: see fit.waveform_mode
@@ -387,8 +392,9 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     with torch_threads(threads if device.type == "cpu" else None):
         predictions = predict(model, dataset, device, batch_size=max(request.batch_size, 8))
     metrics = score(dataset, predictions, request.metric_method)
+    check_fit_result(model, metrics, dataset)
     seconds = time.perf_counter() - t0
-    message = history.message
+    message = "; ".join([history.message] + data_warnings)
     if str(details.get("warm_start", "")).startswith("skipped"):
         message = f"{message}; no ridge warm start (it would not fit in memory)"
     elif str(details.get("warm_start", "")).startswith("cold start"):
@@ -410,6 +416,23 @@ def _spectrogram_stage(model: nn.Module, waveform):
     from strfviewer.fit.waveform_mode import bypass_frontend
 
     return bypass_frontend(model)
+
+
+class FitFailed(ValueError):
+    """A fit whose result is unusable (non-finite weights, no finite metric): it must not be saved as done."""
+
+
+def check_fit_result(model: nn.Module, metrics: Dict[str, NeuronMetrics], dataset) -> None:
+    """:class:`FitFailed` when the fitted ``model`` holds NaN or infinite tensors, or when no neuron has a
+    finite cc on any split (nothing was learnt that can be measured)."""
+    bad = [name for name, t in model.state_dict().items()
+           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise FitFailed(f"the fit diverged: {len(bad)} tensor(s) hold NaN or infinite values "
+                        f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); try a lower learning rate")
+    if metrics and not any(np.isfinite(m.cc).any() for m in metrics.values()):
+        raise FitFailed(f"dataset {dataset.name or dataset.source!r}: every neuron's cc is NaN on every split "
+                        "(flat predictions or responses): the fit is unusable")
 
 
 def _ridge(model, dataset, request, details, cancel, progress, threads):

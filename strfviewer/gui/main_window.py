@@ -313,7 +313,10 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
 
     def update_status_labels(self) -> None:
         s = self.session
-        self.dataset_label.setText(s.dataset_summary())
+        notes = list(getattr(s.dataset, "warnings", None) or [])
+        self.dataset_label.setText(s.dataset_summary() + (f"  ({len(notes)} note{'s' * (len(notes) > 1)})"
+                                                          if notes else ""))
+        self.dataset_label.setToolTip("\n".join(f"note: {w}" for w in notes))
         run = s.current_run
         if run is None:
             self.model_label.setText("no model")
@@ -353,8 +356,6 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
     def _on_dataset(self, dataset) -> None:
         self.setWindowTitle(f"strfviewer — {dataset.name or dataset.source}")
         self.update_status_labels()
-        for w in getattr(dataset, "warnings", []) or []:
-            self.status(f"note: {w}", 8000)
 
     def _on_runs_or_results(self, _payload) -> None:
         self.update_status_labels()

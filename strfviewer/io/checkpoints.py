@@ -142,6 +142,7 @@ def load_checkpoint(path_or_repo_id: PathLike, extra_kwargs: Optional[Mapping[st
     cls, class_name = _model_class(config, config_path)
     header = weights_file.read_header(weights_path)
     tensors = weights_file.load_tensors(weights_path, device="cpu")
+    _refuse_non_finite(tensors, weights_path)
 
     kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
     if written_by is None:  # deepSTRF (or hand-written): module-valued arguments were not saved
@@ -150,9 +151,14 @@ def load_checkpoint(path_or_repo_id: PathLike, extra_kwargs: Optional[Mapping[st
     deepstrf_compat.raise_if_unresolved(kwargs, config_path)
     for key, value in kwargs.items():
         _check_descriptions(value, config_path, key)
+        _check_config_ints(value, config_path, key)
     planned = _shapes_without_memory(cls, kwargs)
+    if planned is not None:
+        _check_model_size(planned, config_path, class_name)
     if planned is not None:  # refuse a mismatch before allocating (a config could ask for a huge model)
         _check_tensors(planned, header, weights_path, strict, class_name)
+    if planned is None:  # the header's tensors bound what a matching model holds
+        _check_model_size({k: v[1] for k, v in header.items()}, weights_path, class_name)
     model = _build(cls, class_name, kwargs, config_path)
     _check_tensors(_shapes(model), header, weights_path, strict, class_name)
     try:
@@ -219,6 +225,42 @@ def _check_descriptions(value: Any, config_path: Path, where: str) -> None:
         _check_descriptions(item, config_path, f"{where}.{key}")
 
 
+def _check_config_ints(value: Any, config_path: Path, where: str) -> None:
+    """Every whole number in a config argument is at most :data:`limits.MAX_CONFIG_INT` (a kernel size, a
+    band count or a width of 10^8 would allocate gigabytes before anything else could fail)."""
+    from strfviewer.data.limits import MAX_CONFIG_INT
+
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_CONFIG_INT:
+            raise CheckpointError(config_path, f"{where} = {value} is larger than {MAX_CONFIG_INT}, the largest "
+                                               "size strfviewer builds")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_config_ints(item, config_path, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_config_ints(item, config_path, f"{where}.{key}")
+
+
+def _check_model_size(shapes: Mapping[str, Tuple[int, ...]], path: Path, class_name: str) -> None:
+    from strfviewer.data.limits import MAX_MODEL_VALUES, size_text
+
+    total = sum(math.prod(shape) for shape in shapes.values())
+    if total > MAX_MODEL_VALUES:
+        raise CheckpointError(path, f"{class_name} of these arguments holds {total} values "
+                                    f"({size_text(4.0 * total)}), more than the {MAX_MODEL_VALUES} strfviewer builds")
+
+
+def _refuse_non_finite(tensors: Mapping[str, torch.Tensor], weights_path: Path) -> None:
+    """A model with NaN or infinite weights gives NaN everywhere (predictions, gradmaps, dreams): refused."""
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(weights_path, f"{len(bad)} tensor(s) hold NaN or infinite values "
+                                            f"({_listing(bad)}): the model is unusable (a diverged fit?)")
+
+
 def _shapes(model: nn.Module) -> Dict[str, Tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
@@ -270,8 +312,16 @@ def _listing(items, limit: int = 8) -> str:
 
 
 def _read_json_object(path: Path, required: bool) -> Optional[Dict[str, Any]]:
+    from strfviewer.data.limits import MAX_JSON_BYTES, size_text
+
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():
+            raise CheckpointError(path, "is not a regular file (a device, a folder or a pipe?)")
+        with open(path, "rb") as fh:  # at most the limit, whatever the file (a link to /dev/zero ...) claims
+            raw = fh.read(MAX_JSON_BYTES + 1)
+        if len(raw) > MAX_JSON_BYTES:
+            raise CheckpointError(path, f"larger than the {size_text(MAX_JSON_BYTES)} a checkpoint's JSON may take")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         if required:
             raise CheckpointError(path, "missing (a checkpoint needs config.json)") from None

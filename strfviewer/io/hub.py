@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
+from strfviewer.io.atomic import recover_dir
 from strfviewer.io.checkpoint_error import CheckpointError
 
 PathLike = Union[str, os.PathLike]
@@ -36,6 +37,8 @@ def resolve_checkpoint_folder(path_or_repo_id: PathLike, cache_dir: Optional[Pat
     reachable (or cached) Hub repository.
     """
     local = Path(path_or_repo_id).expanduser()
+    if local.parent.is_dir():
+        local = recover_dir(local)  # put back a copy a killed save set aside, drop its leftovers
     if local.is_dir():
         return local
     if local.exists():

@@ -165,12 +165,18 @@ class RunHistory:
     def __init__(self, path: Optional[os.PathLike] = None, reap: bool = True) -> None:
         self.path = Path(path) if path is not None else default_history_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = None
         try:
             self._con = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
             self._con.row_factory = sqlite3.Row
+            self._refuse_newer()  # before anything writes: a refused file stays byte-identical
             self._con.execute("PRAGMA journal_mode=WAL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, HistoryError) as exc:
+            if self._con is not None:
+                self._con.close()
+            if isinstance(exc, HistoryError):
+                raise
             raise HistoryError(f"{self.path}: not a usable run history database ({exc})") from None
         if reap:
             self.reap_stale()
@@ -187,13 +193,39 @@ class RunHistory:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._con.execute("BEGIN IMMEDIATE")
+        """One write transaction; a file that cannot be written (read-only, full disk, locked too long)
+        raises :class:`HistoryError` naming it."""
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"{self.path}: cannot write the run history ({exc})") from None
         try:
             yield self._con
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self._con.execute("ROLLBACK")
+            raise HistoryError(f"{self.path}: cannot write the run history ({exc})") from None
         except BaseException:
             self._con.execute("ROLLBACK")
             raise
-        self._con.execute("COMMIT")
+        try:
+            self._con.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self._con.execute("ROLLBACK")
+            raise HistoryError(f"{self.path}: cannot write the run history ({exc})") from None
+
+    def check_writable(self) -> None:
+        """:class:`HistoryError` naming the file unless a write transaction can start (a read-only file, a
+        read-only folder or a lock held for longer than the timeout)."""
+        with self._transaction() as con:
+            con.execute(f"PRAGMA user_version = {self.schema_version()}")  # a real write, same value
+
+    def _refuse_newer(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise HistoryError(f"{self.path}: schema version {version} is newer than this strfviewer "
+                               f"({__version__}) understands ({SCHEMA_VERSION}); upgrade strfviewer")
 
     def schema_version(self) -> int:
         return int(self._con.execute("PRAGMA user_version").fetchone()[0])
@@ -203,10 +235,8 @@ class RunHistory:
             # Read the version inside the write transaction: two processes opening a new file at once must
             # not both create the table.
             with self._transaction() as con:
+                self._refuse_newer()
                 version = self.schema_version()
-                if version > SCHEMA_VERSION:
-                    raise HistoryError(f"{self.path}: schema version {version} is newer than this strfviewer "
-                                       f"({__version__}) understands ({SCHEMA_VERSION}); upgrade strfviewer")
                 if version == SCHEMA_VERSION:
                     return
                 MIGRATIONS[version](con)

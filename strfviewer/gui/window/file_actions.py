@@ -47,7 +47,9 @@ class WindowIOMixin:
             self.session.set_dataset(dataset)
             self.set_last("dataset", path)
             self.add_recent(path)
-            self.status(f"opened {self.session.dataset_summary()}", 5000)
+            notes = list(getattr(dataset, "warnings", None) or [])  # e.g. spikes dropped after a stimulus end
+            self.status(f"opened {self.session.dataset_summary()}" + "".join(f"; note: {w}" for w in notes),
+                        20000 if notes else 5000)
             self.datasetOpened.emit(dataset)
             if then is not None:
                 then()

@@ -141,3 +141,22 @@ def exponential_smoother(energy: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 def pcen(energy: torch.Tensor, smoothed: torch.Tensor, alpha, delta, root, eps: float) -> torch.Tensor:
     """Per-channel energy normalisation ``(E / (eps + M) ** alpha + delta) ** root - delta ** root``."""
     return (energy / (eps + smoothed) ** alpha + delta) ** root - delta ** root
+
+
+def common_options(bands: str, n_bands: int, f_min: float, f_max: Optional[float]) -> tuple:
+    """The user options every deepSTRF front-end shares: sample rate (Hz), band count (named ``bands``, e.g.
+    ``n_mels``), frame step (ms) and the band range (Hz); ``f_max`` ``None``: up to the Nyquist frequency."""
+    from strfviewer.models.options import Option
+
+    return (
+        Option("audio_fs", "int", 16000, tooltip="Sample rate of the audio in Hz (the data's audio is resampled to it).",
+               minimum=1000, maximum=384000, label="Sample rate (Hz)"),
+        Option(bands, "int", n_bands, tooltip="Number of frequency bands (F).", minimum=1, maximum=1024,
+               label="Bands"),
+        Option("hop_ms", "float", 5.0, tooltip="Frame step in ms (one frame per response bin; a whole number of "
+               "samples).", minimum=0.1, maximum=1000.0, label="Frame step (ms)"),
+        Option("f_min", "float", f_min, tooltip="Lowest band edge or centre in Hz.", minimum=1.0, maximum=192000.0,
+               label="Lowest frequency (Hz)"),
+        Option("f_max", "float", f_max, tooltip="Highest band edge or centre in Hz (at most half the sample rate).",
+               minimum=1.0, maximum=192000.0, label="Highest frequency (Hz)"),
+    )

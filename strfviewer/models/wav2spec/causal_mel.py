@@ -8,8 +8,9 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from strfviewer.models.options import Option
 from strfviewer.models.registry import register
-from strfviewer.models.wav2spec._common import (WaveformFrontend, check_choice, check_count,
+from strfviewer.models.wav2spec._common import (common_options, WaveformFrontend, check_choice, check_count,
                                                 frequency_range, safe_root, samples)
 
 MAGNITUDES = ("amplitude", "power")
@@ -73,6 +74,15 @@ class CausalMelSpectrogram(WaveformFrontend):
     Input ``(B, 1, T_audio)``, output ``(B, 1, n_mels, T_audio // hop)``. Buffers: ``_window (win,)``,
     ``_mel_fb (win // 2 + 1, n_mels)``; no parameters (a fixed front-end).
     """
+
+    OPTIONS = common_options("n_mels", 34, 500.0, DEFAULT_F_MAX) + (
+        Option("win_ms", "float", 10.0, tooltip="Analysis window length in ms.", minimum=0.1, maximum=1000.0,
+               label="Window (ms)"),
+        Option("magnitude", "choice", "amplitude", choices=MAGNITUDES, tooltip="Amplitude or power spectrum."),
+        Option("compression", "choice", "log", choices=COMPRESSIONS, tooltip="Compression of the band energies."),
+        Option("mel_scale", "choice", "htk", choices=MEL_SCALES, tooltip="Mel formula (HTK or Slaney)."),
+    )
+
 
     def __init__(self, audio_fs: int, n_mels: int = 34, hop_ms: float = 5.0, win_ms: float = 10.0,
                  f_min: float = 500.0, f_max: Optional[float] = DEFAULT_F_MAX, magnitude: str = "amplitude",

@@ -8,9 +8,10 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from strfviewer.models.options import Option
 from strfviewer.models.registry import register
 from strfviewer.models.scales import ERB_bandwidth, ERB_to_Hz, Hz_to_ERB
-from strfviewer.models.wav2spec._common import (WaveformFrontend, check_choice, check_count, check_positive,
+from strfviewer.models.wav2spec._common import (common_options, WaveformFrontend, check_choice, check_count, check_positive,
                                                 exponential_smoother, fir_response, frequency_range, pcen,
                                                 safe_root, samples)
 
@@ -35,6 +36,15 @@ class CausalGammatone(WaveformFrontend):
     ``[(k+1) hop - env_window - kernel + 1, (k+1) hop)``. Input ``(B, 1, T_audio)``, output
     ``(B, 1, n_filters, T_audio // hop)``. Buffers ``_fc (F,)`` Hz and ``_kernels (F, 1, K)``; no parameters.
     """
+
+    OPTIONS = common_options("n_filters", 34, 500.0, DEFAULT_F_MAX) + (
+        Option("order", "int", 4, tooltip="Order of the gammatone filters.", minimum=1, maximum=16),
+        Option("kernel_ms", "float", 20.0, tooltip="Filter length in ms.", minimum=0.1, maximum=1000.0,
+               label="Filter length (ms)"),
+        Option("rectify", "choice", "halfwave", choices=RECTIFIERS, tooltip="Rectification before the envelope."),
+        Option("compression", "choice", "log", choices=COMPRESSIONS, tooltip="Compression of the envelopes."),
+    )
+
 
     def __init__(self, audio_fs: int, n_filters: int = 34, hop_ms: float = 5.0, f_min: float = 500.0,
                  f_max: Optional[float] = DEFAULT_F_MAX, order: int = 4, b_factor: float = 1.019,

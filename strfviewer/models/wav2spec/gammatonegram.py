@@ -13,8 +13,9 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from strfviewer.models.options import Option
 from strfviewer.models.registry import register
-from strfviewer.models.wav2spec._common import (WaveformFrontend, check_choice, check_count, frequency_range,
+from strfviewer.models.wav2spec._common import (common_options, WaveformFrontend, check_choice, check_count, frequency_range,
                                                 safe_root, samples)
 
 COMPRESSIONS = ("log1p", "log", "none")
@@ -67,6 +68,13 @@ class Gammatonegram(WaveformFrontend):
     The IIR filters are applied exactly, by multiplying spectra: the signal's FFT (zero-padded past the
     impulse responses' decay to 1e-12 of their peak) times the cascade's transfer function from the buffers.
     """
+
+    OPTIONS = common_options("n_filters", 50, 1000.0, 8000.0) + (
+        Option("window_ms", "float", 2.5, tooltip="Energy window length in ms.", minimum=0.1, maximum=1000.0,
+               label="Window (ms)"),
+        Option("compression", "choice", "log1p", choices=COMPRESSIONS, tooltip="Compression of the band energies."),
+    )
+
 
     def __init__(self, audio_fs: int, n_filters: int = 50, hop_ms: float = 5.0, window_ms: float = 2.5,
                  f_min: float = 1000.0, f_max: Optional[float] = 8000.0, compression: str = "log1p",

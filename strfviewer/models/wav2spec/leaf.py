@@ -9,9 +9,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from strfviewer.models.options import Option
 from strfviewer.models.registry import register
 from strfviewer.models.scales import ERB_bandwidth, Hz_to_mel, mel_to_Hz
-from strfviewer.models.wav2spec._common import (WaveformFrontend, check_count, exponential_smoother,
+from strfviewer.models.wav2spec._common import (common_options, WaveformFrontend, check_count, exponential_smoother,
                                                 fir_response, frequency_range, pcen, samples)
 
 DEFAULT_F_MAX = 22627.0
@@ -40,6 +41,15 @@ class CausalLEAF(WaveformFrontend):
     with ``requires_grad=False``, as in deepSTRF). Input ``(B, 1, T_audio)``, output
     ``(B, 1, n_filters, T_audio // hop)``.
     """
+
+    OPTIONS = common_options("n_filters", 34, 60.0, DEFAULT_F_MAX) + (
+        Option("kernel_ms", "float", 15.0, tooltip="Gabor filter length in ms.", minimum=0.1, maximum=1000.0,
+               label="Filter length (ms)"),
+        Option("learn_filters", "bool", True, tooltip="Learn the Gabor filters' centre frequencies and bandwidths."),
+        Option("learn_pooling", "bool", True, tooltip="Learn the Gaussian low-pass pooling widths."),
+        Option("learn_pcen", "bool", True, tooltip="Learn the PCEN compression parameters."),
+    )
+
 
     def __init__(self, audio_fs: int, n_filters: int = 34, hop_ms: float = 5.0, f_min: float = 60.0,
                  f_max: Optional[float] = DEFAULT_F_MAX, kernel_ms: float = 15.0, pool_ms: Optional[float] = None,

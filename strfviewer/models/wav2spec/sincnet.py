@@ -9,9 +9,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from strfviewer.models.options import Option
 from strfviewer.models.registry import register
 from strfviewer.models.scales import Hz_to_mel, mel_to_Hz
-from strfviewer.models.wav2spec._common import (WaveformFrontend, check_choice, check_count, fir_response,
+from strfviewer.models.wav2spec._common import (common_options, WaveformFrontend, check_choice, check_count, fir_response,
                                                 frequency_range, samples)
 
 INITS = ("mel", "linear")
@@ -33,6 +34,15 @@ class SincNet(WaveformFrontend):
     Input ``(B, 1, T_audio)``, output ``(B, 1, n_filters, T_audio // hop)``. Parameters ``low_hz_, band_hz_
     (F,)`` Hz; buffers ``_n, _window (1, K)``.
     """
+
+    OPTIONS = common_options("n_filters", 34, 300.0, None) + (
+        Option("kernel_size", "int", 251, tooltip="Sinc filter length in samples.", minimum=3, maximum=100000,
+               label="Filter length (samples)"),
+        Option("init", "choice", "mel", choices=INITS, tooltip="Initial spacing of the band edges."),
+        Option("activation", "choice", "logabs", choices=ACTIVATIONS, tooltip="Compression of the filter outputs."),
+        Option("envelope", "bool", False, tooltip="Smooth the outputs into an envelope before framing."),
+    )
+
 
     def __init__(self, audio_fs: int, n_filters: int = 34, kernel_size: int = 251, hop_ms: float = 5.0,
                  f_min: float = 300.0, f_max: Optional[float] = None, init: str = "mel",
