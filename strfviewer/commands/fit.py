@@ -32,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "download, an NPZ file or 'demo'. Spectrograms are z-scored per band.")
     p.add_argument("data", metavar="DATA", help="cell folder, population folder, NPZ file or 'demo'")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoint + metrics.json)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the checkpoint already in --out (refused otherwise)")
     f = p.add_argument_group("front-end (spectrogram settings; default: 34 mel bands 500 Hz - 16 kHz, 5 ms frames, "
                              "log amplitude)")
     f.add_argument("--bands", type=int, metavar="F", help="number of frequency bands")
@@ -120,6 +122,9 @@ def frontend_config(args: argparse.Namespace):
 
     given = {field: getattr(args, dest) for dest, field in FRONTEND_OPTIONS.items()
              if getattr(args, dest, None) is not None}
+    for field in ("scale", "compression"):  # names in any case: --scale MEL, --compression Log
+        if isinstance(given.get(field), str):
+            given[field] = given[field].strip().lower()
     if not given:
         return None
     if str(args.data).strip().lower() == "demo":
@@ -138,20 +143,15 @@ def _smoothing_ms(args: argparse.Namespace) -> Optional[float]:
     return value
 
 
-def _family_name(name: str) -> str:
-    from strfviewer.models import registry
-
-    return registry.entry("model", name).name
-
-
 def build_request(args: argparse.Namespace):
     """The :class:`FitRequest` the command line describes (``ValueError`` on bad values)."""
     from strfviewer.fit.run import FitRequest
-    from strfviewer.models.factory import ModelSpec, check_spec
+    from strfviewer.models import registry
+    from strfviewer.models.factory import ModelSpec, check_spec, normalized_spec
 
-    spec = ModelSpec(family=_family_name(args.model), kernel=args.kernel, prefilter=args.prefilter,
-                     activation=args.activation, rnn_type=args.rnn_type, T=int(args.window),
-                     hyper=_parse_hyper(args.hyper))
+    spec = normalized_spec(ModelSpec(family=registry.canonical("model", args.model), kernel=args.kernel,
+                                     prefilter=args.prefilter, activation=args.activation, rnn_type=args.rnn_type,
+                                     T=int(args.window), hyper=_parse_hyper(args.hyper)))
     reasons = check_spec(spec)
     if reasons:
         raise ValueError("invalid model: " + "; ".join(reasons))
@@ -191,6 +191,18 @@ class _ProgressBar:
         self.stream.flush()
 
 
+def refuse_existing_output(out: Path, overwrite: bool) -> None:
+    """``ValueError`` (one line) when ``out`` already holds a fit's output and ``overwrite`` is not set:
+    an earlier fit is never replaced by accident."""
+    from strfviewer.io.fit_output import METRICS_FILE
+
+    out = Path(out).expanduser()
+    if not overwrite and out.is_dir() and any((out / name).exists() for name in
+                                              ("config.json", "model.safetensors", METRICS_FILE)):
+        raise ValueError(f"--out {out}: already holds a checkpoint; give --overwrite to replace it "
+                         f"or choose another folder")
+
+
 def check_writable(out: Path) -> None:
     """``ValueError`` (one readable line) when the output folder ``out`` cannot be created beside its
     parent; checked before a fit so that hours of fitting are not lost at the end."""
@@ -213,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a folder")
+    refuse_existing_output(out, overwrite=args.overwrite)
     check_writable(out)
     frontend, smoothing_ms = frontend_config(args), _smoothing_ms(args)
     t0 = time.perf_counter()
