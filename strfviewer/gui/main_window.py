@@ -209,7 +209,7 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         self._view_separator = v.addSeparator()
         a("reset_layout", "View", "&Reset layout", self.reset_layout)
 
-        a("quick_fit", "Fit", "Quick &ridge fit (Linear, 75 ms)", self.quick_fit, "Ctrl+R")
+        a("quick_fit", "Fit", "Quick &ridge fit (Linear, 75 ms)", lambda: self.quick_fit(), "Ctrl+R")
         self.menu("Fit").addSeparator()
 
         a("shortcuts", "Help", "&Keyboard shortcuts", self.show_shortcuts, "F1")
