@@ -54,3 +54,64 @@ def test_fit_refuses_to_replace_a_checkpoint_without_overwrite(tmp_path, capsys)
     assert json.loads((out / "metrics.json").read_text())["marker"] == 1  # untouched
     assert main(args + ["--overwrite"]) == 0
     assert "marker" not in json.loads((out / "metrics.json").read_text())
+
+
+# ---------------------------------------------------------------------------------------------- --threads
+
+@pytest.mark.parametrize("cores, threads", [(1, 1), (2, 1), (3, 2), (4, 3), (8, 4), (64, 4)])
+def test_default_threads_do_not_oversubscribe(cores, threads):
+    from strfviewer.fit.fitter import default_num_threads
+
+    assert default_num_threads(cores) == threads
+
+
+def test_physical_cores_within_the_affinity_mask():
+    import os
+
+    from strfviewer.fit.fitter import physical_cores
+
+    assert 1 <= physical_cores() <= len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("command", ["fit", "gradmap", "dream", "export", "sweep"])
+def test_every_compute_command_takes_threads(command):
+    positional = {"fit": ["demo", "--out", "x"], "gradmap": ["ckpt", "--out", "x.npz"],
+                  "dream": ["ckpt", "--out", "x.npz"], "export": ["ckpt", "demo"], "sweep": ["s.toml"]}[command]
+    assert build_parser().parse_args([command, *positional, "--threads", "3"]).threads == 3
+
+
+@pytest.mark.parametrize("argv, expected", [(["--threads", "3"], 3), ([], None)])
+def test_a_command_runs_with_its_thread_count(monkeypatch, argv, expected):
+    import torch
+
+    import strfviewer.commands.dream as dream
+    from strfviewer.fit.fitter import default_num_threads
+
+    seen = []
+    monkeypatch.setattr(dream, "run", lambda args: seen.append(torch.get_num_threads()) or 0)
+    before = torch.get_num_threads()
+    assert main(["dream", "ckpt", "--out", "x.npz", *argv]) == 0
+    assert seen == [expected or default_num_threads()]
+    assert torch.get_num_threads() == before
+
+
+def test_threads_below_one_is_a_one_line_error(capsys):
+    assert main(["gradmap", "ckpt", "--out", "x.npz", "--threads", "0"]) == 2
+    assert "--threads 0: needs at least 1 thread" in capsys.readouterr().err
+
+
+def test_a_sweep_trial_fits_with_its_workers_share_of_threads(monkeypatch):
+    import strfviewer.fit.run as fit_run
+    from strfviewer.runs.trial import execute_trial
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_fit(dataset, request, **kwargs):
+        raise Stop(request.num_threads)
+
+    monkeypatch.setattr(fit_run, "run_fit", fake_run_fit)
+    trial = {"data": "demo", "spec": {"family": "Linear"}, "request": {"method": "ridge"}}
+    with pytest.raises(Stop) as stop:
+        execute_trial(trial, torch_threads=1)
+    assert stop.value.args == (1,)

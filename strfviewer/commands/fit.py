@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from strfviewer.commands.options import add_threads_option
 from strfviewer.io.fit_output import metrics_json, os_reason, write_output
 
 
@@ -84,7 +85,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="unscored context frames before each chunk (default: the model's reach, or 25)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 or mps (default: %(default)s)")
     t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same fit on CPU) (default: %(default)s)")
-    t.add_argument("--threads", type=int, help="CPU threads (default: all cores but one)")
+    add_threads_option(t)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--history", metavar="DB", help="run history to record this fit in (default: $STRFVIEWER_HISTORY "
                                                   "or ~/.local/share/strfviewer/runs.sqlite)")

@@ -1,4 +1,5 @@
-"""Parsing of repeatable ``KEY=VALUE`` command-line options (``fit --hyper``, ``--model-arg``)."""
+"""Options shared by commands: repeatable ``KEY=VALUE`` options (``fit --hyper``, ``--model-arg``) and the
+compute commands' ``--threads``."""
 
 from __future__ import annotations
 
@@ -36,3 +37,28 @@ def parse_assignments(items: Iterable[str], option: str, dotted: bool = False) -
             raise ValueError(f"{option} {item!r}: {key.strip()!r} already has sub-keys")
         node[parts[-1]] = json_or_text(value)
     return out
+
+
+THREADS_HELP = ("CPU threads for torch (default: 1 on a machine with 2 physical cores or fewer, else all cores but "
+                "one, at most 4)")
+
+
+def add_threads_option(p, help: str = THREADS_HELP, in_this_process: bool = True) -> None:
+    """``--threads N`` (``args.threads``, ``None`` when not given) on a compute command. With
+    ``in_this_process`` :func:`strfviewer.cli.main` runs the command with that many torch threads
+    (:func:`threads_for`); otherwise the command passes the count on (sweeps: to each trial)."""
+    p.add_argument("--threads", type=int, metavar="N", help=help)
+    p.set_defaults(torch_threads_here=in_this_process)
+
+
+def threads_for(args) -> int:
+    """The torch thread count a command runs with: ``--threads``, else the default that does not oversubscribe
+    (:func:`strfviewer.fit.fitter.default_num_threads`); ``ValueError`` for a count below 1."""
+    from strfviewer.fit.fitter import default_num_threads
+
+    value = getattr(args, "threads", None)
+    if value is None:
+        return default_num_threads()
+    if value < 1:
+        raise ValueError(f"--threads {value}: needs at least 1 thread")
+    return int(value)
