@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--history", help=f"run history database (default {default_history_path()})")
     p.add_argument("--checkpoints", help="folder for the trials' checkpoints (default: runs/ beside the history)")
     p.add_argument("--dry-run", action="store_true", help="list the trials and exit")
+    p.add_argument("--force", action="store_true",
+                   help="run every trial, even those already done in the run history (same configuration, "
+                        "seed and data, under any sweep name)")
     p.set_defaults(run=run)
 
 
@@ -79,12 +82,15 @@ def run(args: argparse.Namespace) -> int:
         try:
             with RunHistory(args.history) as history:
                 report = run_sweep(spec, history, executor, checkpoints_dir=args.checkpoints,
-                                   progress=_printer(sys.stderr), cancel=cancel)
+                                   progress=_printer(sys.stderr), cancel=cancel, force=args.force)
         finally:
             executor.shutdown()
     p = report.progress
     print(f"sweep {spec.name!r} finished: {p.done} done, {p.failed} failed, {p.skipped} skipped (already in the "
           f"history), {p.cancelled} cancelled")
+    if report.matched:
+        print(f"  skipped trials match finished {report.describe_matched()} (same configuration, seed and data; "
+              f"the sweep's name does not count); --force runs them again")
     for label, err in report.errors.items():
         print(f"  failed: {label}: {err}")
     return 1 if p.failed else 0
