@@ -88,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_threads_option(t)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--history", metavar="DB", help="run history to record this fit in (default: $STRFVIEWER_HISTORY "
-                                                  "or ~/.local/share/strfviewer/runs.sqlite)")
+                                                  "or runs.sqlite in the user data folder)")
     p.add_argument("--no-history", action="store_true", help="do not record this fit in the run history")
     p.set_defaults(run=run)
 
