@@ -91,8 +91,9 @@ def default_num_threads(cores: Optional[int] = None) -> int:
 class ProgressEvent:
     """A progress report. ``epoch`` counts from 1; ``step`` of ``n_steps`` within the epoch.
 
-    ``kind``: ``"step"`` (inside an epoch), ``"epoch"`` (an epoch ended; validation figures set) or
-    ``"done"``. ``eta_s``: estimated seconds left at ``max_epochs`` pace (early stopping may end sooner).
+    ``kind``: ``"step"`` (inside an epoch), ``"epoch"`` (an epoch ended; validation figures set; epoch 0 is
+    the starting weights' score, sent before epoch 1 when they are scored) or ``"done"``. ``best_epoch``: the
+    epoch whose weights are kept so far (0: the starting weights). ``eta_s``: estimated seconds left at ``max_epochs`` pace (early stopping may end sooner).
     """
 
     epoch: int
@@ -290,6 +291,11 @@ class Fitter:
                 if math.isfinite(initial_score) and self.monitor != "train_loss":
                     best_score = initial_score
                     history.best_epoch = 0
+                # epoch 0 on the curves: the score every later epoch has to beat
+                self._emit(epoch=0, step=0, n_steps=n_steps, train_loss=float("nan"), val_loss=_opt(ev.loss),
+                           val_cc_norm=_opt(ev.metrics.mean_cc_norm), eta_s=None, kind="epoch",
+                           elapsed_s=time.perf_counter() - start, best_epoch=history.best_epoch,
+                           message="starting weights scored")
         for epoch in range(1, self.max_epochs + 1):
             t0 = time.perf_counter()
             try:

@@ -252,7 +252,7 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
             self.busy_bar.setRange(0, 0)
         else:
             self.busy_bar.setRange(0, 1000)
-            self.busy_bar.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+            self.busy_bar.setValue(model_io.progress_value(fraction))
         self.busy_bar.show()
         if message:
             self.status(message)
