@@ -214,3 +214,22 @@ def test_cli_says_which_runs_a_skipping_sweep_matched(tmp_path, capsys, monkeypa
     assert "skipped trials match finished run 1 (sweep:a)" in out and "--force runs them again" in out
     assert main(["sweep", str(tmp_path / "b.toml"), "--history", str(hist), "--force"]) == 0
     assert "1 done, 0 failed, 0 skipped" in capsys.readouterr().out
+
+
+def test_runs_summary_prints_no_sd_for_a_single_run(tmp_path, capsys):
+    from strfviewer.cli import main
+
+    hist = tmp_path / "h.sqlite"
+    with RunHistory(hist) as h:
+        run_sweep(_ridge_sweep("one"), h, InlineExecutor())  # two seeds: one configuration, two runs
+        run_sweep(SweepSpec.from_dict({"name": "single", "data": "demo", "seeds": [0],
+                                       "model": [{"family": "Linear", "T": 5, "method": "ridge"}]}), h,
+                  InlineExecutor())
+    assert main(["runs", "--history", str(hist), "--summary"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "nan" not in "\n".join(lines)
+    single = [line for line in lines[1:] if line.split()[-5] == "1"]  # the runs column
+    assert len(single) == 1 and single[0].split()[-1] == "-"
+    assert any(line.split()[-5] == "2" and line.split()[-1] != "-" for line in lines[1:])
+    # both are "Linear": the summary names the setting that tells them apart
+    assert sorted(line.split("   ")[0].strip() for line in lines[1:]) == ["Linear (T=5)", "Linear (T=8)"]

@@ -250,7 +250,7 @@ def test_history_location_action_switches_the_database(qtbot, window, tmp_path):
 
 
 def test_summary_settings_name_what_differs_between_configurations():
-    from strfviewer.gui.history.history_panel import distinguishing_settings
+    from strfviewer.runs.summary import distinguishing_settings
     from strfviewer.runs.history import RunRecord
     from strfviewer.runs.summary import summarize
 
