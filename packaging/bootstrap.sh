@@ -6,8 +6,13 @@
 #
 # It creates a virtual environment in .venv (override with STRFVIEWER_VENV), installs the CPU build of torch
 # first when no torch is present (so pip never pulls a multi-GB CUDA build as a dependency), installs the
-# package in editable mode, and on Debian/Ubuntu as root installs the few system libraries Qt's xcb plugin,
-# the tests' virtual X server (xvfb) and PortAudio need when they are missing.
+# package in editable mode (only when pyproject.toml changed since the last install: a stamp of its hash is
+# kept in the venv), and on Debian/Ubuntu as root installs the few system libraries Qt's xcb plugin and
+# PortAudio need when they are missing.
+#
+# Those system packages are optional: the tests run offscreen and the app starts offscreen without them. When
+# another apt/dpkg process holds the package lock, the script waits for it (STRFVIEWER_APT_WAIT seconds,
+# default 120) and then carries on without them, saying which ones are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,11 +25,45 @@ esac
 PYTHON="${PYTHON:-python3}"
 VENV="${STRFVIEWER_VENV:-.venv}"
 TORCH_PIN="${STRFVIEWER_TORCH:-torch==2.13.0}"
+APT_WAIT="${STRFVIEWER_APT_WAIT:-120}"
+DPKG_LOCKS="${STRFVIEWER_DPKG_LOCKS:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock}"
 
 system_libs=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3 libfontconfig1 libxcb-cursor0
              libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1
              libxcb-randr0 libportaudio2)
+# Most tests run offscreen (QT_QPA_PLATFORM=offscreen), but one renders the real window on an X server and
+# checks its pixels (tests/gui/test_app.py::test_real_app_under_xvfb_shows_spectrogram_and_strf, through
+# xvfb-run): xvfb and xauth are for that test only; it is skipped when they are absent.
 [ "$mode" = test ] && system_libs+=(xvfb xauth)
+
+dpkg_locked() {
+  # 0 when another process holds one of dpkg's/apt's locks (dpkg uses fcntl locks; Python's lockf takes one)
+  "$PYTHON" - "$DPKG_LOCKS" <<'PY'
+import fcntl, sys
+for path in sys.argv[1].split():
+    try:
+        with open(path, "a") as f:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        continue
+    except OSError:
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+wait_for_dpkg_lock() {
+  local waited=0
+  while dpkg_locked; do
+    if [ "$waited" -ge "$APT_WAIT" ]; then
+      return 1
+    fi
+    [ "$waited" -eq 0 ] && echo "bootstrap: another package manager holds the dpkg lock; waiting up to ${APT_WAIT} s"
+    sleep 2
+    waited=$((waited + 2))
+  done
+  return 0
+}
 
 install_system_libs() {
   command -v dpkg-query >/dev/null 2>&1 || return 0
@@ -34,9 +73,17 @@ install_system_libs() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    if ! wait_for_dpkg_lock; then
+      echo "bootstrap: the dpkg lock was still held after ${APT_WAIT} s; continuing without these optional" \
+           "system packages: ${missing[*]}" >&2
+      return 0
+    fi
     echo "bootstrap: installing system libraries: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if ! { apt-get -o DPkg::Lock::Timeout=30 update -qq &&
+           DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=30 install -y -qq \
+             --no-install-recommends "${missing[@]}" >/dev/null; }; then
+      echo "bootstrap: apt-get failed; continuing without these optional system packages: ${missing[*]}" >&2
+    fi
   else
     echo "bootstrap: these system packages seem missing (install them with your package manager): ${missing[*]}" >&2
   fi
@@ -51,10 +98,23 @@ if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   "$PY" -m pip install -q "$TORCH_PIN"
 fi
 
+install_package() {
+  # pip install -e (editable: later code changes need no reinstall) unless the venv's stamp says this
+  # pyproject.toml, with these extras, is already installed
+  local target="$1" stamp="$VENV/.strfviewer-installed-$mode" want
+  want="$(sha256sum pyproject.toml | cut -d' ' -f1) $target"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/strfviewer" ]; then
+    return 0
+  fi
+  echo "bootstrap: pip install -e $target"
+  "$PY" -m pip install -q -e "$target"
+  echo "$want" > "$stamp"
+}
+
 if [ "$mode" = app ]; then
-  "$PY" -m pip install -q -e .
+  install_package .
   exec "$VENV/bin/strfviewer" "$@"
 else
-  "$PY" -m pip install -q -e ".[test]"
+  install_package ".[test]"
   exec "$PY" -m pytest "$@"
 fi

@@ -8,6 +8,7 @@ Bad input ends with a one-line error on stderr and a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib
 import os
@@ -65,7 +66,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command is None:
         return gui_main([])
     try:
-        return int(args.run(args) or 0)
+        with _torch_threads(args):
+            return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("strfviewer: interrupted", file=sys.stderr)
         return 130
@@ -85,6 +87,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         msg = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         print(f"strfviewer {args.command}: error: {msg}", file=sys.stderr)
         return 2
+
+
+@contextlib.contextmanager
+def _torch_threads(args: argparse.Namespace):
+    """Run a compute command (one with ``--threads``) with its torch thread count; others as they are."""
+    if not getattr(args, "torch_threads_here", False):
+        yield
+        return
+    from strfviewer.commands.options import threads_for
+    from strfviewer.fit.fitter import torch_threads
+
+    with torch_threads(threads_for(args)):
+        yield
 
 
 def _reports_bad_input(exc: BaseException) -> bool:

@@ -304,6 +304,23 @@ def test_missing_extra_and_misshapen_tensors(linear_ckpt):
         load_checkpoint(linear_ckpt, strict=False)
 
 
+def test_mistyped_local_path_never_asks_the_hub(linear_ckpt, monkeypatch, tmp_path):
+    import huggingface_hub
+    import shutil
+
+    def no_network(**kwargs):
+        raise AssertionError("the Hub must not be asked for a mistyped local path")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_network)
+    shutil.copytree(linear_ckpt, tmp_path / "fits" / "linear")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint("fits/lineat")  # looks like owner/name, but fits/ is a folder here
+    assert str(err.value) == "fits/lineat: no such checkpoint folder (did you mean fits/linear?)"
+    with pytest.raises(CheckpointError, match="^nowhere: no such checkpoint folder$"):
+        load_checkpoint("nowhere")  # not a repo id: no mention of the Hub
+
+
 def test_not_a_folder(tmp_path):
     (tmp_path / "file.bin").write_text("x")
     with pytest.raises(CheckpointError, match="is a file"):
@@ -368,8 +385,8 @@ def test_hub_offline_uses_the_cache(linear_ckpt, monkeypatch, tmp_path, x):
     model, metadata = load_checkpoint("lab/linear", cache_dir=cache)
     original, _ = load_checkpoint(linear_ckpt)
     torch.testing.assert_close(predict(model, x), predict(original, x), rtol=0, atol=0)
-    with pytest.raises(CheckpointError, match=r"hub:lab/other: no local folder of that name, and not in the "
-                                              r"local Hugging Face cache"):
+    with pytest.raises(CheckpointError, match=r"^lab/other: no such checkpoint folder; as a Hugging Face Hub "
+                                              r"repo id: not in the local Hugging Face cache"):
         load_checkpoint("lab/other", cache_dir=cache)
 
 
@@ -512,7 +529,8 @@ except CheckpointError as exc:
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "loaded Linear {'dt_ms': 5.0}" in proc.stdout
-    assert "error hub:lab/missing: no local folder of that name, and not in the local Hugging Face cache" \
+    assert "error lab/missing: no such checkpoint folder; as a Hugging Face Hub repo id: not in the local " \
+        "Hugging Face cache" \
         in proc.stdout
 
 

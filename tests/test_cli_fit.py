@@ -32,7 +32,7 @@ def test_ridge_then_overwrite_same_folder(tmp_path):
     out = tmp_path / "ridge"
     args = ["fit", "demo", "--method", "ridge", "--out", str(out), "--quiet"]
     assert main(args) == 0
-    assert main(args) == 0  # an earlier fit's folder may be replaced
+    assert main(args + ["--overwrite"]) == 0  # an earlier fit's folder may be replaced when asked
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 0
 
 

@@ -23,6 +23,17 @@ def test_the_block_lists_the_headless_commands():
     assert {"fit", "gradmap", "dream", "export"} <= commands
 
 
+def test_the_sweep_file_the_readme_runs_is_shipped_and_valid(capsys):
+    from strfviewer.cli import main
+
+    (line,) = [line for line in _headless_lines() if shlex.split(line)[1] == "sweep"]
+    sweep_file = README.parent / shlex.split(line)[2]
+    assert sweep_file.is_file(), f"the README runs {sweep_file}, which is not in the repository"
+    assert main(["sweep", str(sweep_file), "--dry-run"]) == 0  # 2 when a trial is invalid
+    out = capsys.readouterr().out
+    assert "invalid" not in out and "10 trial(s)" in out
+
+
 @pytest.mark.parametrize("line", _headless_lines())
 def test_readme_command_parses(line):
     argv = shlex.split(line)

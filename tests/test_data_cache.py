@@ -21,6 +21,15 @@ def test_location_env_overrides(monkeypatch, tmp_path):
     assert cache.cache_dir() == Path.home() / ".cache" / "strfviewer"
 
 
+def test_location_is_the_platforms_user_cache_folder(monkeypatch, tmp_path):
+    import platformdirs
+
+    monkeypatch.delenv("STRFVIEWER_CACHE_DIR", raising=False)
+    seen = []
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *a, **k: seen.append((a, k)) or str(tmp_path / "C"))
+    assert cache.cache_dir() == tmp_path / "C" and seen == [(("strfviewer",), {"appauthor": False})]
+
+
 def test_key_depends_on_content_settings_and_rate():
     cfg = SpectrogramConfig().to_dict()
     base = cache.spectrogram_key("abc", cfg, 16000)

@@ -161,8 +161,11 @@ def test_progress_events_eta_and_threads():
                 progress_interval_s=0.0, num_threads=2)
     f.fit()
     kinds = [e.kind for e in events]
-    assert kinds.count("epoch") == 3 and kinds[-1] == "done" and kinds.count("step") >= 3 * 6
-    ep = [e for e in events if e.kind == "epoch"]
+    assert kinds.count("epoch") == 1 + 3 and kinds[-1] == "done" and kinds.count("step") >= 3 * 6
+    start, *ep = [e for e in events if e.kind == "epoch"]
+    # epoch 0: the starting weights' score, which the fit keeps unless an epoch beats it
+    assert start.epoch == 0 and start.val_cc_norm is not None and start.best_epoch == 0 and start.eta_s is None
+    assert [e.epoch for e in ep] == [1, 2, 3]
     assert all(e.val_cc_norm is not None and e.eta_s >= 0 for e in ep)
     assert ep[-1].eta_s == 0 and ep[0].eta_s > 0
     assert all(e.max_epochs == 3 for e in events)

@@ -178,3 +178,22 @@ def test_neuron_without_data_is_not_called_single_trial():
     d = m.to_dict()
     assert d["no_data"] == [False, False, True]
     assert list(type(m).from_dict(d).no_data) == [False, False, True]
+
+
+def test_cc_norm_above_one_is_explained():
+    from strfviewer.fit.metrics import CC_NORM_ABOVE_ONE, cc_norm_note
+
+    assert cc_norm_note(1.016).startswith("cc_norm 1.016 > 1: the noise ceiling is estimated from a finite number")
+    assert cc_norm_note(0.99) == cc_norm_note(float("nan")) == cc_norm_note(None) == ""
+    assert "finite number of trials" in CC_NORM_ABOVE_ONE
+
+
+def test_metrics_note_neurons_whose_cc_norm_exceeds_one():
+    """Predicting the trial mean itself (noise included) overshoots the estimated ceiling: cc_norm > 1, and the
+    metrics say why."""
+    rng = np.random.default_rng(5)
+    _, responses = _population(rng, n_trials=4, length=300, noise_sd=(2.0, 2.0, 2.0))
+    m = cc_norm_from_trials(responses, [r.mean(axis=1) for r in responses], method="sp")
+    assert (m.cc_norm > 1).all()
+    assert any(note.startswith("3 neuron(s) have cc_norm above 1: the noise ceiling is estimated") for note in m.notes)
+

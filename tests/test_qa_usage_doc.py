@@ -43,3 +43,25 @@ def test_the_sweep_file_example_of_the_docs_is_valid(tmp_path, capsys):
             path = tmp_path / f"{name}-{k}.toml"
             path.write_text(example)
             assert main(["sweep", str(path), "--dry-run"]) == 0, capsys.readouterr().out
+
+
+def test_the_from_pretrained_claim_names_the_options_that_break_it(tmp_path):
+    """docs/usage.md: deepSTRF reads a CLI checkpoint only without --kernel/--prefilter/--activation, because
+    exactly those put module descriptions (which deepSTRF's config cannot hold) in config.json."""
+    import json
+
+    from strfviewer.cli import main
+
+    text = " ".join(USAGE.read_text(encoding="utf-8").split())
+    claim = text[text.index("deepSTRF's `from_pretrained`"):][:400]
+    assert "only when the fit used none of `--kernel`, `--prefilter` and `--activation`" in claim
+    modules = ("kernel", "prefiltering", "output_activation")
+    for name, extra in (("plain", []), ("kernel", ["--kernel", "separable"]), ("prefilter", ["--prefilter", "AdapTrans"]),
+                        ("activation", ["--activation", "relu"])):
+        out = tmp_path / name
+        assert main(["fit", "demo", "--model", "LN", "-T", "4", "--epochs", "1", "--no-warm-start", "--quiet",
+                     "--no-history", "--out", str(out), *extra]) == 0
+        config = json.loads((out / "config.json").read_text())
+        described = [m for m in modules if config.get(m) is not None]
+        assert described == ([] if name == "plain" else [{"kernel": "kernel", "prefilter": "prefiltering",
+                                                           "activation": "output_activation"}[name]])

@@ -35,3 +35,17 @@ def test_conflicting_registration_is_refused():
 
     with pytest.raises(ValueError, match="already registered"):
         registry.register("scale", "_test_scale_a")(b)
+
+
+def test_names_in_any_case_and_aliases_resolve_to_the_registered_name():
+    assert registry.canonical("model", "linear") == "Linear"
+    assert registry.canonical("model", "STATENET") == "StateNet"
+    assert registry.canonical("model", "ln") == "LinearNonlinear"
+    assert registry.canonical("kernel", "Separable") == "separable"
+    assert registry.canonical("kernel", "separablestrf") == "separable"
+    assert registry.canonical("prefilter", "adaptrans") == "AdapTrans"
+    assert registry.canonical("activation", "PSIGMOID") == "ParametricSigmoid"
+    assert registry.canonical("frontend", "GABOR") == "GaborFilterbank"
+    assert "linear" not in registry.names("model") and "ln" not in registry.names("model")
+    with pytest.raises(registry.UnknownNameError, match="known models"):
+        registry.canonical("model", "linea")

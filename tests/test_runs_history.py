@@ -198,3 +198,23 @@ def test_cli_fit_is_recorded_in_the_history(tmp_path, monkeypatch):
         failed = h.runs(status="failed")
     assert len(failed) == 1 and "out of memory" in failed[0].error
 
+
+
+def test_default_location_env_xdg_and_the_platforms_data_folder(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    import platformdirs
+
+    from strfviewer.runs.history import default_history_path
+
+    monkeypatch.setenv("STRFVIEWER_HISTORY", str(tmp_path / "mine.sqlite"))
+    assert default_history_path() == tmp_path / "mine.sqlite"
+    monkeypatch.delenv("STRFVIEWER_HISTORY")
+    if sys.platform.startswith("linux"):  # XDG behaviour kept on Linux
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+        assert default_history_path() == tmp_path / "xdg" / "strfviewer" / "runs.sqlite"
+        monkeypatch.delenv("XDG_DATA_HOME")
+        assert default_history_path() == Path.home() / ".local" / "share" / "strfviewer" / "runs.sqlite"
+    # elsewhere (macOS, Windows) the native folder platformdirs names
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda name, appauthor=None: str(tmp_path / "native" / name))
+    assert default_history_path() == tmp_path / "native" / "strfviewer" / "runs.sqlite"

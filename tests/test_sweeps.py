@@ -170,3 +170,66 @@ def test_cli_sweep_and_runs(tmp_path, capsys):
     assert main(["runs", "--history", str(hist), "--csv", str(tmp_path / "r.csv")]) == 0
     assert len((tmp_path / "r.csv").read_text().strip().splitlines()) == 2
     assert main(["sweep", str(tmp_path / "missing.toml")]) == 2
+
+
+def _ridge_sweep(name):
+    return SweepSpec.from_dict({"name": name, "data": "demo", "seeds": [0, 1],
+                                "model": [{"family": "Linear", "T": 8, "method": "ridge"}]})
+
+
+def test_a_renamed_sweep_names_the_runs_it_matched_and_force_reruns(tmp_path):
+    with RunHistory(tmp_path / "h.sqlite") as h:
+        first = run_sweep(_ridge_sweep("kernels"), h, InlineExecutor())
+        assert first.progress.done == 2 and first.matched == []
+        renamed = run_sweep(_ridge_sweep("kernels-v2"), h, InlineExecutor())
+        assert (renamed.progress.done, renamed.progress.skipped) == (0, 2)
+        assert [(run_id, source) for _, run_id, source in renamed.matched] == [
+            (first.run_ids[0], "sweep:kernels"), (first.run_ids[1], "sweep:kernels")]
+        assert renamed.describe_matched() == f"runs {first.run_ids[0]}, {first.run_ids[1]} (sweep:kernels)"
+        forced = run_sweep(_ridge_sweep("kernels-v2"), h, InlineExecutor(), force=True)
+        assert (forced.progress.done, forced.progress.skipped, forced.matched) == (2, 0, [])
+
+
+def test_cli_says_which_runs_a_skipping_sweep_matched(tmp_path, capsys, monkeypatch):
+    import strfviewer.runs.executors as executors
+    from strfviewer.cli import main
+
+    class Inline(InlineExecutor):
+        def describe(self):
+            return "this process"
+
+        def shutdown(self):
+            pass
+
+    monkeypatch.setattr(executors, "make_executor", lambda *args, **kwargs: Inline())
+    hist = tmp_path / "h.sqlite"
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.toml").write_text(f'name = "{name}"\ndata = "demo"\n[[model]]\nfamily = "linear"\n'
+                                               f'T = 8\nmethod = "ridge"\n')
+    assert main(["sweep", str(tmp_path / "a.toml"), "--history", str(hist)]) == 0
+    capsys.readouterr()
+    assert main(["sweep", str(tmp_path / "b.toml"), "--history", str(hist)]) == 0
+    out = capsys.readouterr().out
+    assert "0 done, 0 failed, 1 skipped" in out
+    assert "skipped trials match finished run 1 (sweep:a)" in out and "--force runs them again" in out
+    assert main(["sweep", str(tmp_path / "b.toml"), "--history", str(hist), "--force"]) == 0
+    assert "1 done, 0 failed, 0 skipped" in capsys.readouterr().out
+
+
+def test_runs_summary_prints_no_sd_for_a_single_run(tmp_path, capsys):
+    from strfviewer.cli import main
+
+    hist = tmp_path / "h.sqlite"
+    with RunHistory(hist) as h:
+        run_sweep(_ridge_sweep("one"), h, InlineExecutor())  # two seeds: one configuration, two runs
+        run_sweep(SweepSpec.from_dict({"name": "single", "data": "demo", "seeds": [0],
+                                       "model": [{"family": "Linear", "T": 5, "method": "ridge"}]}), h,
+                  InlineExecutor())
+    assert main(["runs", "--history", str(hist), "--summary"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "nan" not in "\n".join(lines)
+    single = [line for line in lines[1:] if line.split()[-5] == "1"]  # the runs column
+    assert len(single) == 1 and single[0].split()[-1] == "-"
+    assert any(line.split()[-5] == "2" and line.split()[-1] != "-" for line in lines[1:])
+    # both are "Linear": the summary names the setting that tells them apart
+    assert sorted(line.split("   ")[0].strip() for line in lines[1:]) == ["Linear (T=5)", "Linear (T=8)"]

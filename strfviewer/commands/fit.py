@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from strfviewer.commands.data_options import add_reader_options, data_source
+from strfviewer.commands.options import add_threads_option
 from strfviewer.io.fit_output import metrics_json, os_reason, write_output
 
 
@@ -37,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "download (NS1, NAT4), an NPZ file or 'demo'. Spectrograms are z-scored per band.")
     p.add_argument("data", metavar="DATA", help="cell / population folder, NWB file, sorter folder, NPZ file or 'demo'")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoint + metrics.json)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the checkpoint already in --out (refused otherwise)")
     f = p.add_argument_group("front-end (spectrogram settings; default: 34 mel bands 500 Hz - 16 kHz, 5 ms frames, "
                              "log amplitude)")
     f.add_argument("--bands", type=int, metavar="F", help="number of frequency bands")
@@ -96,11 +99,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="unscored context frames before each chunk (default: the model's reach, or 25)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 or mps (default: %(default)s)")
     t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same fit on CPU) (default: %(default)s)")
-    t.add_argument("--threads", type=int, help="CPU threads (default: all cores but one)")
+    add_threads_option(t)
     add_reader_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--history", metavar="DB", help="run history to record this fit in (default: $STRFVIEWER_HISTORY "
-                                                  "or ~/.local/share/strfviewer/runs.sqlite)")
+                                                  "or runs.sqlite in the user data folder)")
     p.add_argument("--no-history", action="store_true", help="do not record this fit in the run history")
     p.set_defaults(run=run)
 
@@ -135,6 +138,9 @@ def frontend_config(args: argparse.Namespace):
 
     given = {field: getattr(args, dest) for dest, field in FRONTEND_OPTIONS.items()
              if getattr(args, dest, None) is not None}
+    for field in ("scale", "compression"):  # names in any case: --scale MEL, --compression Log
+        if isinstance(given.get(field), str):
+            given[field] = given[field].strip().lower()
     if not given:
         return None
     if str(args.data).strip().lower() == "demo":
@@ -160,12 +166,6 @@ def _smoothing_ms(args: argparse.Namespace) -> Optional[float]:
     return value
 
 
-def _family_name(name: str) -> str:
-    from strfviewer.models import registry
-
-    return registry.entry("model", name).name
-
-
 #: the most CPU threads --threads may ask for
 MAX_THREADS = 1024
 
@@ -175,15 +175,17 @@ def build_request(args: argparse.Namespace):
     from strfviewer.commands import frontend_options
     from strfviewer.commands.options import check_device, check_number
     from strfviewer.fit.run import FitRequest
-    from strfviewer.models.factory import ModelSpec, check_spec
+    from strfviewer.models import registry
+    from strfviewer.models.factory import ModelSpec, check_spec, normalized_spec
 
     check_number(args.threads, "--threads", low=1, high=MAX_THREADS)
     check_device(args.device)
-    spec = ModelSpec(family=_family_name(args.model), kernel=args.kernel, prefilter=args.prefilter,
-                     activation=args.activation, rnn_type=args.rnn_type, T=int(args.window),
-                     hyper=_parse_hyper(args.hyper), **frontend_options.spec_fields(args),
-                     **{f"{part}_kwargs": _parse_hyper(getattr(args, f"{part}_arg"), f"--{part}-arg")
-                        for part in ("kernel", "prefilter", "activation")})
+    spec = normalized_spec(ModelSpec(
+        family=registry.canonical("model", args.model), kernel=args.kernel, prefilter=args.prefilter,
+        activation=args.activation, rnn_type=args.rnn_type, T=int(args.window), hyper=_parse_hyper(args.hyper),
+        **frontend_options.spec_fields(args),
+        **{f"{part}_kwargs": _parse_hyper(getattr(args, f"{part}_arg"), f"--{part}-arg")
+           for part in ("kernel", "prefilter", "activation")}))
     reasons = check_spec(spec)
     if reasons:
         raise ValueError("invalid model: " + "; ".join(reasons))
@@ -223,6 +225,18 @@ class _ProgressBar:
         self.stream.flush()
 
 
+def refuse_existing_output(out: Path, overwrite: bool) -> None:
+    """``ValueError`` (one line) when ``out`` already holds a fit's output and ``overwrite`` is not set:
+    an earlier fit is never replaced by accident."""
+    from strfviewer.io.fit_output import METRICS_FILE
+
+    out = Path(out).expanduser()
+    if not overwrite and out.is_dir() and any((out / name).exists() for name in
+                                              ("config.json", "model.safetensors", METRICS_FILE)):
+        raise ValueError(f"--out {out}: already holds a checkpoint; give --overwrite to replace it "
+                         f"or choose another folder")
+
+
 def check_writable(out: Path) -> None:
     """``ValueError`` (one readable line) when the output folder ``out`` cannot be created beside its
     parent; checked before a fit so that hours of fitting are not lost at the end."""
@@ -246,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a folder")
+    refuse_existing_output(out, overwrite=args.overwrite)
     check_writable(out)
     frontend, smoothing_ms = frontend_config(args), _smoothing_ms(args)
     history = None if args.no_history else _open_history(args.history)  # before loading: a bad file fails fast

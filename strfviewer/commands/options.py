@@ -1,5 +1,6 @@
-"""Parsing of repeatable ``KEY=VALUE`` command-line options (``fit --hyper``, ``--kernel-arg``, ``--model-arg``)
-and help texts that list the registry's names (:class:`RegistryHelpFormatter`)."""
+"""Options shared by commands: repeatable ``KEY=VALUE`` options (``fit --hyper``, ``--kernel-arg``,
+``--model-arg``), the compute commands' ``--threads``, checks of option values before anything loads, and help
+texts that list the registry's names (:class:`RegistryHelpFormatter`)."""
 
 from __future__ import annotations
 
@@ -95,3 +96,28 @@ def check_number(value, option: str, low: float = None, high: float = None, inte
         raise ValueError(f"{option} {shown}: must be >= {low:g}" + (f" and <= {high:g}" if high is not None else ""))
     if high is not None and value > high:
         raise ValueError(f"{option} {shown}: must be <= {high:g}" + (f" and >= {low:g}" if low is not None else ""))
+
+
+THREADS_HELP = ("CPU threads for torch (default: 1 on a machine with 2 physical cores or fewer, else all cores but "
+                "one, at most 4)")
+
+
+def add_threads_option(p, help: str = THREADS_HELP, in_this_process: bool = True) -> None:
+    """``--threads N`` (``args.threads``, ``None`` when not given) on a compute command. With
+    ``in_this_process`` :func:`strfviewer.cli.main` runs the command with that many torch threads
+    (:func:`threads_for`); otherwise the command passes the count on (sweeps: to each trial)."""
+    p.add_argument("--threads", type=int, metavar="N", help=help)
+    p.set_defaults(torch_threads_here=in_this_process)
+
+
+def threads_for(args) -> int:
+    """The torch thread count a command runs with: ``--threads``, else the default that does not oversubscribe
+    (:func:`strfviewer.fit.fitter.default_num_threads`); ``ValueError`` for a count below 1."""
+    from strfviewer.fit.fitter import default_num_threads
+
+    value = getattr(args, "threads", None)
+    if value is None:
+        return default_num_threads()
+    if value < 1:
+        raise ValueError(f"--threads {value}: needs at least 1 thread")
+    return int(value)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from strfviewer.runs.history import RunHistory, default_history_path
-from strfviewer.runs.summary import summarize
+from strfviewer.runs.summary import distinguishing_settings, summarize
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -72,10 +73,14 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.summary:
         rows = summarize(records)
-        out.write(f"{'configuration':40s} {'runs':>5s} {'cells':>5s} {'seeds':>5s} {'mean':>7s} {'sd':>7s}\n")
-        for s in rows:
-            out.write(f"{s.label[:40]:40s} {s.n_runs:5d} {s.n_datasets:5d} {s.n_seeds:5d} {s.mean:7.3f} "
-                      f"{s.std:7.3f}\n")
+        labels = [s.label + (f" ({settings})" if settings else "")  # what sets same-named configurations apart
+                  for s, settings in zip(rows, distinguishing_settings(rows))]
+        width = max([len("configuration")] + [len(label) for label in labels])
+        out.write(f"{'configuration':{width}s} {'runs':>5s} {'cells':>5s} {'seeds':>5s} {'mean':>7s} {'sd':>7s}\n")
+        for s, label in zip(rows, labels):
+            sd = "-" if s.n_runs < 2 or not math.isfinite(s.std) else f"{s.std:.3f}"  # no spread from one run
+            out.write(f"{label:{width}s} {s.n_runs:5d} {s.n_datasets:5d} {s.n_seeds:5d} {s.mean:7.3f} "
+                      f"{sd:>7s}\n")
         return 0
     width = max([len("model")] + [len(r.label()) for r in records])
     out.write(f"{'id':>5s} {'status':9s} {'model':{width}s} {'cc_norm':>7s} {'epochs':>6s} {'sec':>7s} dataset\n")

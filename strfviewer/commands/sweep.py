@@ -7,6 +7,7 @@ import sys
 import time
 
 from strfviewer.commands.interrupts import sigint_calls
+from strfviewer.commands.options import add_threads_option
 from strfviewer.runs.history import RunHistory, default_history_path
 from strfviewer.runs.sweep_spec import SweepSpec
 from strfviewer.runs.sweeper import CancelToken, SweepProgress, run_sweep
@@ -19,10 +20,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "lets running ones finish; twice kills them. See docs/sweeps.md.")
     p.add_argument("sweep_file", help="the sweep description (TOML)")
     p.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    add_threads_option(p, help="torch threads per trial (default: the cores split between the local workers; "
+                               "1 per Ray task)", in_this_process=False)
     p.add_argument("--address", help="run on a Ray cluster: 'auto', 'ray://host:10001', or 'local' to start one here")
     p.add_argument("--history", help=f"run history database (default {default_history_path()})")
     p.add_argument("--checkpoints", help="folder for the trials' checkpoints (default: runs/ beside the history)")
     p.add_argument("--dry-run", action="store_true", help="list the trials and exit")
+    p.add_argument("--force", action="store_true",
+                   help="run every trial, even those already done in the run history (same configuration, "
+                        "seed and data, under any sweep name)")
     p.set_defaults(run=run)
 
 
@@ -72,17 +78,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{msg}", file=sys.stderr)
 
     with sigint_calls(on_sigint):
-        executor = make_executor(args.address, args.workers)
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads {args.threads}: needs at least 1 thread")
+        executor = make_executor(args.address, args.workers, args.threads)
         print(f"sweep {spec.name!r}: {len(trials)} trial(s) on {executor.describe()}", file=sys.stderr)
         try:
             with RunHistory(args.history) as history:
                 report = run_sweep(spec, history, executor, checkpoints_dir=args.checkpoints,
-                                   progress=_printer(sys.stderr), cancel=cancel)
+                                   progress=_printer(sys.stderr), cancel=cancel, force=args.force)
         finally:
             executor.shutdown()
     p = report.progress
     print(f"sweep {spec.name!r} finished: {p.done} done, {p.failed} failed, {p.skipped} skipped (already in the "
           f"history), {p.cancelled} cancelled")
+    if report.matched:
+        print(f"  skipped trials match finished {report.describe_matched()} (same configuration, seed and data; "
+              f"the sweep's name does not count); --force runs them again")
     for label, err in report.errors.items():
         print(f"  failed: {label}: {err}")
     return 1 if p.failed else 0

@@ -1,7 +1,8 @@
 """On-disk cache of per-stimulus spectrograms, keyed by the audio file's content and the front-end.
 
-Location: ``$STRFVIEWER_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/strfviewer`` or
-``~/.cache/strfviewer``; entries live under ``spectrograms/``. Entries are ``.npz`` files read with
+Location: ``$STRFVIEWER_CACHE_DIR`` when set, else the platform's user cache folder from ``platformdirs``
+(Linux: ``$XDG_CACHE_HOME/strfviewer`` or ``~/.cache/strfviewer``; macOS: ``~/Library/Caches/strfviewer``;
+Windows: ``%LOCALAPPDATA%\strfviewer\Cache``); entries live under ``spectrograms/``. Entries are ``.npz`` files read with
 ``allow_pickle=False`` and written atomically. A cache that cannot be read or written is skipped silently
 (the spectrogram is then just recomputed).
 """
@@ -26,8 +27,9 @@ def cache_dir() -> Path:
     env = os.environ.get("STRFVIEWER_CACHE_DIR")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "strfviewer"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("strfviewer", appauthor=False))
 
 
 def spectrogram_key(content_hash: str, frontend: Dict[str, object], sample_rate: int) -> str:

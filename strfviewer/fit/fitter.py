@@ -50,17 +50,50 @@ def torch_threads(n: Optional[int]) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def default_num_threads() -> int:
-    """Threads for a fit: every core but one, so the machine (and the app's GUI thread) stays responsive."""
-    return max(1, (os.cpu_count() or 2) - 1)
+#: most torch threads a computation gets by default: these models are small, and beyond a few threads the
+#: synchronisation costs more than it gains (docs/benchmarks.md, "Threads")
+MAX_DEFAULT_THREADS = 4
+
+
+def physical_cores() -> int:
+    """Physical CPU cores this process may run on (its affinity mask; hyper-threads of one core count once).
+
+    Read from Linux's ``/sys/devices/system/cpu/cpuN/topology``; elsewhere (or when unreadable) the number of
+    logical CPUs available."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+    cores = set()
+    for cpu in cpus:
+        topology = f"/sys/devices/system/cpu/cpu{cpu}/topology/"
+        try:
+            with open(topology + "physical_package_id") as pkg, open(topology + "core_id") as core:
+                cores.add((pkg.read().strip(), core.read().strip()))
+        except OSError:
+            return max(1, len(cpus))
+    return max(1, len(cores))
+
+
+def default_num_threads(cores: Optional[int] = None) -> int:
+    """Torch threads for a computation (fit, gradmap, dream, export) when none is asked for.
+
+    One thread on a machine with two physical cores or fewer (there a second thread competes with the GUI
+    thread and everything else: a dream ran 3x slower with two threads than with one on a busy 2-core
+    machine), else every core but one, at most :data:`MAX_DEFAULT_THREADS`. ``cores``: physical cores
+    (default :func:`physical_cores`).
+    """
+    cores = physical_cores() if cores is None else int(cores)
+    return 1 if cores <= 2 else min(cores - 1, MAX_DEFAULT_THREADS)
 
 
 @dataclass
 class ProgressEvent:
     """A progress report. ``epoch`` counts from 1; ``step`` of ``n_steps`` within the epoch.
 
-    ``kind``: ``"step"`` (inside an epoch), ``"epoch"`` (an epoch ended; validation figures set) or
-    ``"done"``. ``eta_s``: estimated seconds left at ``max_epochs`` pace (early stopping may end sooner).
+    ``kind``: ``"step"`` (inside an epoch), ``"epoch"`` (an epoch ended; validation figures set; epoch 0 is
+    the starting weights' score, sent before epoch 1 when they are scored) or ``"done"``. ``best_epoch``: the
+    epoch whose weights are kept so far (0: the starting weights). ``eta_s``: estimated seconds left at ``max_epochs`` pace (early stopping may end sooner).
     """
 
     epoch: int
@@ -258,6 +291,11 @@ class Fitter:
                 if math.isfinite(initial_score) and self.monitor != "train_loss":
                     best_score = initial_score
                     history.best_epoch = 0
+                # epoch 0 on the curves: the score every later epoch has to beat
+                self._emit(epoch=0, step=0, n_steps=n_steps, train_loss=float("nan"), val_loss=_opt(ev.loss),
+                           val_cc_norm=_opt(ev.metrics.mean_cc_norm), eta_s=None, kind="epoch",
+                           elapsed_s=time.perf_counter() - start, best_epoch=history.best_epoch,
+                           message="starting weights scored")
         for epoch in range(1, self.max_epochs + 1):
             t0 = time.perf_counter()
             try:

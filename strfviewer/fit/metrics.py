@@ -94,6 +94,20 @@ def _predictions_list(predictions) -> List[np.ndarray]:
 # --------------------------------------------------------------------------------------------------
 
 
+#: why a cc_norm can exceed 1 (shown beside such values: tooltips, notes, docs/usage.md)
+CC_NORM_ABOVE_ONE = ("the noise ceiling is estimated from a finite number of trials, so it is itself noisy and "
+                     "can come out below the model's correlation; read a value above 1 as 'at the noise ceiling'")
+
+
+def cc_norm_note(value) -> str:
+    """:data:`CC_NORM_ABOVE_ONE` for a cc_norm above 1, else ``""`` (NaN, ``None`` and values <= 1)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return f"cc_norm {v:.3f} > 1: {CC_NORM_ABOVE_ONE}" if np.isfinite(v) and v > 1.0 else ""
+
+
 @dataclass
 class NeuronMetrics:
     """Per-neuron scores ``(N,)``; ``NaN`` where undefined (no signal, no valid bins, flat prediction)."""
@@ -439,6 +453,10 @@ def metrics_with_ceiling(ceiling: NoiseCeiling, predictions) -> NeuronMetrics:
     no_signal = ~single & ~no_data & ~np.isfinite(cc_max)
     if no_signal.any():
         notes.append(f"{int(no_signal.sum())} neuron(s) have no measurable signal power: cc_norm is NaN")
+    with np.errstate(invalid="ignore"):
+        above = np.isfinite(cc_norm) & (cc_norm > 1.0)
+    if above.any():
+        notes.append(f"{int(above.sum())} neuron(s) have cc_norm above 1: " + CC_NORM_ABOVE_ONE)
     return NeuronMetrics(cc=cc, cc_max=cc_max, cc_norm=cc_norm, method=ceiling.method, single_trial=single.copy(),
                          n_bins=mom.n.astype(np.int64), notes=notes, no_data=no_data.copy())
 

@@ -51,8 +51,8 @@ class FitRequest:
     non-negative output it suits and which it takes off their initial plateau, MSE for every other model);
     ``metric_method`` ``"sp"`` or ``"split_half"``;
     ``warm_start`` start SGD of Linear/LinearNonlinear from the ridge solution; ``num_threads`` CPU
-    threads (default all but one); ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored
-    frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
+    threads (default :func:`~strfviewer.fit.fitter.default_num_threads`: 1 on 2 cores, at most 4);
+    ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
     (auto) chunks recurrent models (GRU/LSTM/RNN cores) with :data:`AUTO_CHUNK` and nothing else, 0 turns
     chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
     ``ridge_alphas`` absolute penalties for ridge (default: a grid); ``calibrate`` starts SGD with the

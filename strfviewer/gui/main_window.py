@@ -263,7 +263,7 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         self._view_separator = v.addSeparator()
         a("reset_layout", "View", "&Reset layout", self.reset_layout)
 
-        a("quick_fit", "Fit", "Quick &ridge fit (Linear, 75 ms)", self.quick_fit, "Ctrl+R")
+        a("quick_fit", "Fit", "Quick &ridge fit (Linear, 75 ms)", lambda: self.quick_fit(), "Ctrl+R")
         self.menu("Fit").addSeparator()
 
         a("shortcuts", "Help", "&Keyboard shortcuts", self.show_shortcuts, "F1")
@@ -306,7 +306,7 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
             self.busy_bar.setRange(0, 0)
         else:
             self.busy_bar.setRange(0, 1000)
-            self.busy_bar.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+            self.busy_bar.setValue(model_io.progress_value(fraction))
         self.busy_bar.show()
         if message:
             self.status(message)

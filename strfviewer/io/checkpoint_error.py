@@ -9,7 +9,7 @@ from typing import Union
 class CheckpointError(ValueError):
     """A checkpoint file or folder is unusable; the message names the file and the problem.
 
-    ``path`` is the offending file (or folder, or ``hub:owner/name``) and ``problem`` the reason alone.
+    ``path`` is the offending file (or folder, or Hub repo id ``owner/name``) and ``problem`` the reason alone.
     """
 
     def __init__(self, path: Union[str, os.PathLike], problem: str):

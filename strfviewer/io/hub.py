@@ -1,6 +1,7 @@
 """Where a checkpoint folder comes from: a local folder, or a Hugging Face Hub model repository.
 
-A local folder always wins. Anything else is treated as a Hub repo id (``"owner/name"``) and fetched with
+A local folder always wins. A missing path is reported as "no such checkpoint folder" first; only a name of
+the form ``"owner/name"`` whose ``owner`` is not a folder here is then tried as a Hub repo id, fetched with
 ``huggingface_hub.snapshot_download``, which keeps its own cache (``cache_dir`` or ``~/.cache/huggingface``)
 and honours ``HF_HUB_OFFLINE=1`` (then only the cache is used). ``huggingface_hub`` is imported lazily, so
 loading a local checkpoint never touches it.
@@ -45,9 +46,22 @@ def resolve_checkpoint_folder(path_or_repo_id: PathLike, cache_dir: Optional[Pat
         raise CheckpointError(local, "is a file; a checkpoint is a folder holding config.json and "
                                      "model.safetensors")
     text = os.fspath(path_or_repo_id)
-    if not looks_like_repo_id(text):
-        raise CheckpointError(local, "no such checkpoint folder (and not a Hub repo id of the form owner/name)")
+    if not looks_like_repo_id(text) or local.parent.is_dir() and str(local.parent) not in ("", "."):
+        # a mistyped local path (its parent folder exists here): the Hub is not asked
+        raise CheckpointError(local, "no such checkpoint folder" + _nearby(local))
     return download_checkpoint(text, cache_dir=cache_dir, revision=revision, token=token)
+
+
+def _nearby(missing: Path) -> str:
+    """`` (did you mean ...?)`` naming the closest sibling folders of a missing path, or ``""``."""
+    import difflib
+
+    try:
+        siblings = sorted(p.name for p in missing.parent.iterdir() if p.is_dir())
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(missing.name, siblings, n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(str(missing.parent / c) for c in close)}?)" if close else ""
 
 
 def download_checkpoint(repo_id: str, cache_dir: Optional[PathLike] = None, revision: Optional[str] = None,
@@ -61,8 +75,8 @@ def download_checkpoint(repo_id: str, cache_dir: Optional[PathLike] = None, revi
             cache_dir=os.fspath(cache_dir) if cache_dir is not None else None,
             allow_patterns=list(CHECKPOINT_FILES))
     except Exception as exc:  # the Hub client raises many types (offline, 404, auth, network)
-        raise CheckpointError(f"hub:{repo_id}", "no local folder of that name, and "
-                                                + _describe_hub_error(exc)) from exc
+        raise CheckpointError(repo_id, "no such checkpoint folder; as a Hugging Face Hub repo id: "
+                                       + _describe_hub_error(exc)) from exc
     return Path(folder)
 
 

@@ -200,6 +200,27 @@ def _check_names(what: str, given: Sequence[str], allowed: Sequence[str]) -> Lis
     return [f"unknown {what} argument(s) {', '.join(bad)}; allowed: {', '.join(allowed) or '(none)'}"] if bad else []
 
 
+def normalized_names(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """``spec`` (a :class:`ModelSpec`'s fields as a dict) with the family, kernel, prefilter, activation and
+    rnn_type a user typed in any case or as an alias (``linear``, ``ln``, ``SeparableSTRF``, ``gru``)
+    replaced by their registered names; names that match nothing are left for :func:`check_spec` to report."""
+    out = dict(spec)
+    for key, kind in (("family", "model"), ("kernel", "kernel"), ("prefilter", "prefilter"),
+                      ("activation", "activation")):
+        value = out.get(key)
+        if isinstance(value, str) and value not in NONE_NAMES and registry.is_registered(kind, value):
+            out[key] = registry.canonical(kind, value)
+    rnn = out.get("rnn_type")
+    if isinstance(rnn, str):
+        out["rnn_type"] = next((r for r in RNN_TYPES if r.casefold() == rnn.strip().casefold()), rnn)
+    return out
+
+
+def normalized_spec(spec: ModelSpec) -> ModelSpec:
+    """:func:`normalized_names` applied to a :class:`ModelSpec`."""
+    return ModelSpec.from_dict(normalized_names(spec.to_dict()))
+
+
 def check_spec(spec: ModelSpec) -> List[str]:
     """Reasons why ``spec`` cannot be built (empty list = fine). Does not build anything."""
     reasons: List[str] = []

@@ -87,14 +87,28 @@ def get(kind: str, name: str) -> Any:
 
 
 def entry(kind: str, name: str) -> Entry:
-    """Return the :class:`Entry` for ``name``; :class:`UnknownNameError` lists the valid names."""
+    """Return the :class:`Entry` for ``name``; :class:`UnknownNameError` lists the valid names.
+
+    An exact name or alias wins; otherwise the name is matched ignoring case (``linear``, ``STATENET``,
+    ``cnn``), as long as that picks one entry.
+    """
     _ensure_loaded()
     _check_kind(kind)
-    try:
-        return _REGISTRY[kind][name]
-    except KeyError:
+    table = _REGISTRY[kind]
+    found = table.get(name) if isinstance(name, str) else None
+    if found is None and isinstance(name, str):
+        folded = {e.name: e for k, e in table.items() if k.casefold() == name.strip().casefold()}
+        found = next(iter(folded.values())) if len(folded) == 1 else None
+    if found is None:
         raise UnknownNameError(
-            f"unknown {kind} {name!r}; known {kind}s: {', '.join(names(kind)) or '(none)'}") from None
+            f"unknown {kind} {name!r}; known {kind}s: {', '.join(names(kind)) or '(none)'}")
+    return found
+
+
+def canonical(kind: str, name: str) -> str:
+    """The primary registered name ``name`` stands for (any case, aliases accepted), e.g.
+    ``canonical("model", "ln") == "LinearNonlinear"``; :class:`UnknownNameError` when there is none."""
+    return entry(kind, name).name
 
 
 def is_registered(kind: str, name: str) -> bool:

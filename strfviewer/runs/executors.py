@@ -40,9 +40,9 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: Optional[int] = None) -> None:
+    def __init__(self, workers: Optional[int] = None, threads: Optional[int] = None) -> None:
         self.workers = max(1, int(workers or os.cpu_count() or 1))
-        self.threads = threads_per_worker(self.workers)
+        self.threads = int(threads) if threads else threads_per_worker(self.workers)
         self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=_init_worker, initargs=(self.threads,))
 
@@ -87,7 +87,8 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str = "auto", num_cpus: Optional[int] = None, **init_kwargs: Any) -> None:
+    def __init__(self, address: str = "auto", num_cpus: Optional[int] = None, threads: Optional[int] = None,
+                 **init_kwargs: Any) -> None:
         try:
             import ray
         except ImportError as exc:
@@ -101,6 +102,7 @@ class RayExecutor:
         self._cpu_task = ray.remote(num_cpus=1)(_run_in_worker)
         self._gpu_task = ray.remote(num_cpus=1, num_gpus=1)(_run_in_worker)
         self._owns_cluster = address == "local"
+        self.threads = int(threads) if threads else 1  # torch threads per task (each task holds one CPU)
 
     def describe(self) -> str:
         res = self._ray.cluster_resources()
@@ -109,7 +111,7 @@ class RayExecutor:
     def submit(self, trial: Dict[str, Any]):
         wants_gpu = str(trial.get("request", {}).get("device", "")).startswith("cuda")
         task = self._gpu_task if wants_gpu else self._cpu_task
-        return task.remote(trial, 1)
+        return task.remote(trial, self.threads)
 
     def wait(self, handles: Sequence[Any], timeout_s: float) -> Tuple[Finished, List[Any]]:
         if not handles:
@@ -136,8 +138,9 @@ class RayExecutor:
             self._ray.shutdown()
 
 
-def make_executor(address: Optional[str] = None, workers: Optional[int] = None):
-    """``address`` None -> :class:`LocalExecutor`; otherwise a :class:`RayExecutor` on that address."""
+def make_executor(address: Optional[str] = None, workers: Optional[int] = None, threads: Optional[int] = None):
+    """``address`` None -> :class:`LocalExecutor`; otherwise a :class:`RayExecutor` on that address.
+    ``threads``: torch threads per trial (default: the cores split between the local workers; 1 on Ray)."""
     if address is None:
-        return LocalExecutor(workers)
-    return RayExecutor(address, num_cpus=workers if address == "local" else None)
+        return LocalExecutor(workers, threads)
+    return RayExecutor(address, num_cpus=workers if address == "local" else None, threads=threads)

@@ -6,8 +6,9 @@ process no longer exists; :meth:`RunHistory.reap_stale` (called on open) marks s
 table never holds a half-written result. The schema carries a version number and is migrated forward on
 open.
 
-Default location: ``$STRFVIEWER_HISTORY`` if set, else ``$XDG_DATA_HOME/strfviewer/runs.sqlite``
-(``~/.local/share/strfviewer/runs.sqlite``).
+Default location: ``$STRFVIEWER_HISTORY`` if set, else ``runs.sqlite`` in the user data folder
+(:func:`default_history_path`; on Linux ``$XDG_DATA_HOME/strfviewer/runs.sqlite``, by default
+``~/.local/share/strfviewer/runs.sqlite``).
 """
 
 from __future__ import annotations
@@ -84,11 +85,15 @@ class HistoryError(RuntimeError):
 
 
 def default_history_path() -> Path:
+    """``$STRFVIEWER_HISTORY`` when set, else ``runs.sqlite`` in the platform's user data folder from
+    ``platformdirs`` (Linux: ``$XDG_DATA_HOME/strfviewer`` or ``~/.local/share/strfviewer``; macOS:
+    ``~/Library/Application Support/strfviewer``; Windows: ``%LOCALAPPDATA%\\strfviewer``)."""
     env = os.environ.get("STRFVIEWER_HISTORY")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "strfviewer" / "runs.sqlite"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("strfviewer", appauthor=False)) / "runs.sqlite"
 
 
 def _finite_or_none(x: Any) -> Optional[float]:

@@ -52,3 +52,31 @@ def summarize(records: Iterable[RunRecord]) -> List[ConfigSummary]:
                                  mean, std, min(vals), max(vals)))
     out.sort(key=lambda s: -s.mean)
     return out
+
+
+def _flat_config(config_key: str) -> dict:
+    """``{"T": 15, "method": "sgd", "hyper.hidden_size": 32, ...}`` from a summary's configuration key."""
+    try:
+        cfg = json.loads(config_key)
+    except ValueError:
+        return {}
+    flat = {}
+    for part in ("spec", "request"):
+        for key, value in (cfg.get(part) or {}).items():
+            if part == "request" and key == "spec":
+                continue  # the same spec again
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    flat[f"{key}.{k}"] = v
+            else:
+                flat[key] = value
+    return flat
+
+
+def distinguishing_settings(summaries: List[ConfigSummary]) -> List[str]:
+    """For each summary, the settings (model or fit) whose values differ between the configurations listed,
+    family, kernel and prefilter aside (they are in the label): ``"T=15, method=sgd, epochs=30"``."""
+    flats = [_flat_config(s.config_key) for s in summaries]
+    keys = sorted({k for f in flats for k in f} - {"family", "kernel", "prefilter"})
+    varying = [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
+    return [", ".join(f"{k}={f.get(k)}" for k in varying if f.get(k) is not None) for f in flats]

@@ -184,6 +184,8 @@ class SweepSpec:
 
     def trials(self) -> List[Trial]:
         """All trials: configurations x datasets x seeds, in that nesting order."""
+        from strfviewer.models.factory import normalized_names
+
         trials = []
         for cfg in self.configurations():
             spec: Dict[str, Any] = {"hyper": {}}
@@ -197,6 +199,7 @@ class SweepSpec:
                     request[k] = v
                 else:
                     spec["hyper"][k] = v
+            spec = normalized_names(spec)  # "statenet", "ln", "Separable": the registered names
             if spec.get("prefilter", "") is None:
                 spec.pop("prefilter_kwargs", None)  # arguments of the prefilter the other grid values name
             for data in self.data:

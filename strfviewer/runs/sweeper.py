@@ -12,7 +12,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from strfviewer.io.atomic import atomic_dir
 from strfviewer.runs.history import RunHistory
@@ -44,6 +44,22 @@ class SweepReport:
     progress: SweepProgress
     run_ids: List[int] = field(default_factory=list)
     errors: Dict[str, str] = field(default_factory=dict)  # trial label -> error
+    #: trials skipped because the history holds them done: (trial label, run id, that run's source)
+    matched: List[Tuple[str, int, str]] = field(default_factory=list)
+
+    def describe_matched(self, limit: int = 5) -> str:
+        """One line naming the earlier runs the skipped trials matched (``""`` when none was skipped), e.g.
+        ``runs 3, 4 (sweep:kernels)``."""
+        if not self.matched:
+            return ""
+        by_source: Dict[str, List[int]] = {}
+        for _label, run_id, source in self.matched:
+            by_source.setdefault(source or "?", []).append(run_id)
+        parts = []
+        for source, ids in by_source.items():
+            shown = ", ".join(map(str, ids[:limit])) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+            parts.append(f"run{'s' if len(ids) > 1 else ''} {shown} ({source})")
+        return "; ".join(parts)
 
 
 class CancelToken:
@@ -65,10 +81,13 @@ class CancelToken:
 
 def run_sweep(spec: SweepSpec, history: RunHistory, executor, *, checkpoints_dir: Optional[Path] = None,
               capacity: Optional[int] = None, progress: Optional[Callable[[SweepProgress], None]] = None,
-              cancel: Optional[CancelToken] = None, poll_s: float = 0.2) -> SweepReport:
+              cancel: Optional[CancelToken] = None, poll_s: float = 0.2, force: bool = False) -> SweepReport:
     """Run every trial of ``spec`` not already done; returns the counts and the history ids of new runs.
 
-    Checkpoints go to ``checkpoints_dir/<run id>/`` (default: ``runs/`` beside the history file).
+    A trial is "already done" when the history holds a finished run with the same configuration, seed and
+    dataset content hash (whatever sweep, or sweep name, ran it: ``report.matched`` names those runs);
+    ``force`` runs every trial again. Checkpoints go to ``checkpoints_dir/<run id>/`` (default: ``runs/``
+    beside the history file).
     """
     cancel = cancel or CancelToken()
     checkpoints_dir = Path(checkpoints_dir or history.path.parent / "runs")
@@ -86,8 +105,10 @@ def run_sweep(spec: SweepSpec, history: RunHistory, executor, *, checkpoints_dir
                 hashes[t.data] = ""
                 report.errors[t.label()] = str(exc)
         key = t.key(hashes[t.data])
-        if hashes[t.data] and history.find_done(key) is not None:
+        earlier = history.find_done(key) if hashes[t.data] and not force else None
+        if earlier is not None:
             prog.skipped += 1
+            report.matched.append((t.label(), earlier.id, earlier.source or ""))
             continue
         queue.append((t, key))
     emit()

@@ -36,6 +36,8 @@ def execute_trial(trial: Dict[str, Any], torch_threads: Optional[int] = None) ->
     t0 = time.perf_counter()
     dataset = load(trial["data"])
     request = FitRequest(spec=ModelSpec.from_dict(trial["spec"]), **trial["request"])
+    if torch_threads and not request.num_threads:  # the worker's share, not the fit's machine-wide default
+        request.num_threads = int(torch_threads)
     outcome = run_fit(dataset, request)
     metrics = json_safe(metrics_json(outcome))
     with tempfile.TemporaryDirectory(prefix="strfviewer-trial-") as tmp:

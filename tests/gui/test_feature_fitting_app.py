@@ -76,8 +76,13 @@ def test_fit_from_the_dialog_updates_curves_and_runs(qtbot, window):
     assert run.status == "done", run.message
     assert run.model is not None and window.session.current_run is run
     panel = feature.training_panel
-    assert len(panel.curves.epoch_x) == 3 and np.isfinite(panel.curves.val_cc_norm).all()
-    qtbot.waitUntil(lambda: panel.cc_curve.getData()[0] is not None and len(panel.cc_curve.getData()[0]) == 3)
+    # epoch 0 (the starting weights' score) and the 3 epochs
+    assert panel.curves.epoch_x == [0.0, 1.0, 2.0, 3.0] and np.isfinite(panel.curves.val_cc_norm).all()
+    qtbot.waitUntil(lambda: panel.cc_curve.getData()[0] is not None and len(panel.cc_curve.getData()[0]) == 4)
+    # the best-epoch marker is where the kept weights come from, as the message says
+    best = run.outcome.history.best_epoch
+    assert panel.best_line.isVisible() and panel.best_line.value() == best
+    assert ("kept the initial weights" if best == 0 else f"kept the weights of epoch {best}") in run.message
     row = feature.runs_panel.model.row_of(run)
     assert feature.runs_panel.model.display(run, "Epochs") == "3" and row >= 0
     assert feature.runs_panel.model.display(run, "Test cc_norm") != ""

@@ -184,6 +184,46 @@ def test_training_panel_draws_epochs_and_running_loss(qtbot):
     assert not panel.cancel_button.isEnabled()
     panel.end("cancelled", "Cancelled: kept the best weights so far.")
     assert "Cancelled" in panel.title.text() and "best weights" in panel.status_label.text()
+    assert panel.cancel_button.text() == "Cancel"  # the cancel finished: no "Cancelling..." left behind
+
+
+def test_training_panel_marks_the_epoch_the_fit_keeps_including_the_start(qtbot):
+    """The best-epoch marker follows the engine's best_epoch (0: the starting weights, plotted at epoch 0),
+    not the curve's own maximum: it agrees with 'kept the initial weights'."""
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.begin("LN", max_epochs=10)
+    panel.add_progress(ProgressEvent(epoch=0, step=0, n_steps=3, train_loss=float("nan"), val_loss=0.4,
+                                     val_cc_norm=0.61, eta_s=None, kind="epoch", best_epoch=0))
+    for epoch, cc in ((1, 0.58), (2, 0.6)):
+        panel.add_progress(ProgressEvent(epoch=epoch, step=3, n_steps=3, train_loss=0.3, val_loss=0.45,
+                                         val_cc_norm=cc, eta_s=1.0, kind="epoch", best_epoch=0))
+    panel.end("done", "stopped early at epoch 2; kept the initial weights")
+    x, y = panel.cc_curve.getData()
+    assert list(x) == [0.0, 1.0, 2.0] and np.allclose(y, [0.61, 0.58, 0.6])
+    assert panel.best_line.isVisible() and panel.best_line.value() == 0
+
+
+def test_training_panel_and_status_bar_show_the_same_percentage(qtbot):
+    import types
+
+    from PySide6.QtWidgets import QProgressBar
+
+    from strfviewer.gui.fitting.training_panel import fraction_done
+    from strfviewer.gui.main_window import MainWindow
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.begin("LN", max_epochs=100)
+    status_bar = QProgressBar()
+    qtbot.addWidget(status_bar)
+    window = types.SimpleNamespace(busy_bar=status_bar, status=lambda *args: None)
+    for step in range(1, 40):  # 4.66 %: rounding and truncation used to disagree (5 % vs 4 %)
+        event = _event(5, step, 40, 0.3)
+        panel.add_progress(event)
+        MainWindow.set_progress(window, fraction_done(event, panel.max_epochs))  # what the fitting feature does
+        percent = panel.progress_bar.text().rsplit("(", 1)[1].rstrip("%)")
+        assert percent == status_bar.text().rstrip("%"), (step, panel.progress_bar.text(), status_bar.text())
 
 
 # ---- runs table and model panel ------------------------------------------------------------------------------------

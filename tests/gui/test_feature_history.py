@@ -250,7 +250,7 @@ def test_history_location_action_switches_the_database(qtbot, window, tmp_path):
 
 
 def test_summary_settings_name_what_differs_between_configurations():
-    from strfviewer.gui.history.history_panel import distinguishing_settings
+    from strfviewer.runs.summary import distinguishing_settings
     from strfviewer.runs.history import RunRecord
     from strfviewer.runs.summary import summarize
 
@@ -312,3 +312,28 @@ def test_dataset_identity_is_computed_once_per_dataset_across_threads(monkeypatc
         t.join()
     assert len(calls) == 1 and results == [ids[0]] * 3 and cache.get(a) == ids[0]
     assert cache.get(a_again) is None  # another object with the same contents is hashed on its own
+
+
+def test_the_automatic_first_start_fit_is_recorded_once_per_dataset(qtbot, window, history_path):
+    recorder = window.run_history.recorder
+    for launch in range(3):  # each launch opens the demo and makes the quick ridge fit
+        window.open_demo(fit=True)
+        qtbot.waitUntil(lambda: window.session.current_run is not None
+                        and window.session.current_run.status == "done", timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: len(recorder.recorded) + len(recorder.skipped) > launch and not recorder.tracked,
+                        timeout=TIMEOUT_MS)
+    rows = _history_rows(history_path)
+    assert [(r.source, r.status, r.family) for r in rows] == [("app-auto", "done", "Linear")]
+    window.quick_fit()  # asked for (Fit > Quick ridge fit): always recorded
+    _wait_recorded(qtbot, window, 2)
+    assert [r.source for r in _history_rows(history_path)] == ["app-auto", "app"]
+
+
+def test_a_fit_interrupted_by_closing_the_app_is_recorded_cancelled(qtbot, window, history_path):
+    window.fitting.queue.isolation = "thread"
+    window.fitting.submit(_request(method="sgd", epochs=500))
+    recorder = window.run_history.recorder
+    qtbot.waitUntil(lambda: any(t.history_id for t in recorder.tracked.values()), timeout=TIMEOUT_MS)
+    window.close()
+    (r,) = _history_rows(history_path)
+    assert r.status == "cancelled" and "closed" in r.error

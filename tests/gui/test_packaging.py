@@ -83,3 +83,39 @@ def test_desktop_file_matches_the_application_name():
 @pytest.mark.parametrize("path", ["resources/strfviewer.desktop", "resources/make_icons.py", "packaging/BUILDING.md"])
 def test_packaging_files_exist(path):
     assert (ROOT / path).is_file()
+
+
+def test_headless_outputs_at_the_root_are_ignored_but_fixtures_are_not():
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    outputs = ["fits/lin/config.json", "lin_gradmaps.npz", "dreams.npz", "fig.pdf", "fig.png", "fig.svg",
+               "metrics.csv", "gradmap.wav"]
+    kept = ["tests/fixtures/deepstrf/linear/io.npz", "docs/screenshot.png", "resources/strfviewer.svg",
+            "docs/examples/sweep.toml"]
+    proc = subprocess.run(["git", "check-ignore", "--no-index", *outputs, *kept], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert sorted(proc.stdout.split()) == sorted(outputs)
+
+
+def test_desktop_file_and_building_md_agree_on_exec(tmp_path):
+    """The .desktop file says where to read how Exec= is set; BUILDING.md's command does set it."""
+    import re
+    import shutil
+    import subprocess
+
+    desktop = (ROOT / "resources" / "strfviewer.desktop").read_text(encoding="utf-8")
+    building = (ROOT / "packaging" / "BUILDING.md").read_text(encoding="utf-8")
+    assert "packaging/BUILDING.md" in desktop and "rewritten" not in desktop and "replace Exec" not in desktop
+    assert "MimeType=inode/directory" not in desktop  # not the handler of every folder
+    if shutil.which("sed") is None or shutil.which("bash") is None:
+        pytest.skip("needs sed and bash")
+    section = building.split("## Desktop integration", 1)[1]
+    command = [b for b in re.findall(r"```bash\n(.*?)```", section, re.S) if "sed" in b][0]
+    command = command.replace("~/.local/share/applications", str(tmp_path)).replace("$PWD", "/opt/x")
+    subprocess.run(["bash", "-euc", command], cwd=ROOT, check=True, timeout=30)
+    installed = (tmp_path / "strfviewer.desktop").read_text(encoding="utf-8")
+    assert "\nExec=/opt/x/dist/strfviewer/strfviewer %f\n" in installed
+    assert "\nTryExec=/opt/x/dist/strfviewer/strfviewer\n" in installed

@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMenu, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
 
+from strfviewer.fit.metrics import cc_norm_note
 from strfviewer.gui.window.qt_session import QtSession, qt_session_of
 from strfviewer.session import Run, Session
 
@@ -100,6 +101,8 @@ class RunsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:  # sort key
             return self.sort_key(run, column)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column == "Test cc_norm" and cc_norm_note(mean_test_cc_norm(run)):
+                return cc_norm_note(mean_test_cc_norm(run))
             return run.message or run.name
         if role == Qt.ItemDataRole.FontRole and run is self.session.current_run:
             font = QFont()
@@ -131,7 +134,7 @@ class RunsTableModel(QAbstractTableModel):
             return "" if s is None else f"{s:.1f} s"
         if column == "Test cc_norm":
             v = mean_test_cc_norm(run)
-            return "" if v is None else f"{v:.3f}"
+            return "" if v is None else f"{v:.3f}" + ("*" if cc_norm_note(v) else "")  # tooltip says why
         if column == "Status":
             return run.status
         if column == "Shown":

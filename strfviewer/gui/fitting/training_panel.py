@@ -19,6 +19,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
+from strfviewer.gui.window.model_io import progress_value
+
 REFRESH_MS = 500  # redraw the curves at most this often (2 Hz: each redraw of the two plots costs ~10-25 ms)
 CLOCK_MS = 1000  # the elapsed/ETA label ticks once per second
 
@@ -57,11 +59,17 @@ class TrainingCurves:
     step_loss: List[float] = field(default_factory=list)
     n_events: int = 0
     last_event: object = None
+    #: the epoch whose weights the fit keeps, as the engine reports it (0: the starting weights); ``None``
+    #: until an event says
+    engine_best: Optional[int] = None
 
     def add(self, event) -> bool:
         """Record one progress event; returns True when a curve gained a point."""
         self.n_events += 1
         self.last_event = event
+        best = getattr(event, "best_epoch", None)
+        if isinstance(best, (int, np.integer)) and not isinstance(best, bool):
+            self.engine_best = int(best)
         epoch = getattr(event, "epoch", None)
         if epoch is None:
             return False
@@ -73,7 +81,7 @@ class TrainingCurves:
             end_of_epoch = kind == "epoch"
         else:  # an event without a kind: validation figures mark the end of an epoch
             end_of_epoch = _finite(getattr(event, "val_loss", None)) or _finite(getattr(event, "val_cc_norm", None))
-        if end_of_epoch:
+        if end_of_epoch:  # epoch 0: the starting weights' validation score (no train loss)
             x = float(epoch)
             if self.epoch_x and x <= self.epoch_x[-1]:
                 return False  # a repeated end-of-epoch report
@@ -90,7 +98,11 @@ class TrainingCurves:
         return False
 
     def best_epoch(self) -> Optional[int]:
-        """The epoch with the highest val cc_norm (the weights a cancelled or finished fit keeps)."""
+        """The epoch whose weights a cancelled or finished fit keeps: the engine's ``best_epoch`` when its events
+        carry one (0 = the starting weights; it monitors val cc_norm, falling back to val cc or loss), else the
+        epoch with the highest val cc_norm."""
+        if self.engine_best is not None:
+            return self.engine_best
         vals = np.asarray(self.val_cc_norm, dtype=float)
         if vals.size == 0 or np.all(np.isnan(vals)):
             return None
@@ -238,10 +250,10 @@ class TrainingPanel(QWidget):
             self.max_epochs = int(event.max_epochs)
         done = fraction_done(event, self.max_epochs)
         if done is not None:
-            self.progress_bar.setValue(int(round(done * 1000)))
-            self.progress_bar.setFormat(f"epoch {int(event.epoch)}"
-                                        + (f" / {self.max_epochs}" if self.max_epochs else "")
-                                        + f"  ({done * 100:.0f}%)")
+            self.progress_bar.setValue(progress_value(done))
+            # %p: Qt's percentage of the value, the same figure the status bar's bar shows for it
+            self.progress_bar.setFormat(f"epoch {max(1, int(event.epoch))}"
+                                        + (f" / {self.max_epochs}" if self.max_epochs else "") + "  (%p%)")
         eta = getattr(event, "eta_s", None)
         if _finite(eta):
             self._eta_s, self._eta_at = float(eta), time.monotonic()
@@ -256,6 +268,7 @@ class TrainingPanel(QWidget):
         self._timer.stop()
         self._clock.stop()
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setText("Cancel")  # the cancel (if any) has finished
         self._dirty = True
         self._refresh()
         verb = {"done": "Finished", "cancelled": "Cancelled", "failed": "Failed"}.get(status, status)

@@ -42,6 +42,9 @@ from strfviewer.session import Run
 log = logging.getLogger(__name__)
 
 HISTORY_PATH_KEY = "history/path"
+#: ``Run.metadata`` key marking the app's automatic first-start fit, and the history source it is recorded with
+AUTOMATIC_KEY = "automatic"
+AUTOMATIC_SOURCE = "app-auto"
 TERMINAL = ("done", "cancelled", "failed")
 #: how often a recorder worker waiting for the end of its fit checks whether the app is closing, seconds
 _POLL_S = 0.2
@@ -176,7 +179,9 @@ class AppRunRecorder(QObject):
     inserts a ``running`` row, then waits for the fit's end, which the recorder posts to it when the run's status
     turns terminal; the worker then saves the checkpoint and updates the row. Runs that never were ``running``
     here (opened checkpoints, runs reopened from the history) are not recorded. If the app closes during a fit,
-    the row is marked failed.
+    the row is marked cancelled. The automatic first-start ridge fit (a run whose ``metadata`` holds
+    :data:`AUTOMATIC_KEY`) is recorded once per dataset, with source :data:`AUTOMATIC_SOURCE`: later launches
+    on the same data (same content hash) do not add another row.
     """
 
     def __init__(self, session, start_worker, path, identities: IdentityCache, on_recorded=None, on_error=None,
@@ -191,6 +196,7 @@ class AppRunRecorder(QObject):
         self.tracked: Dict[int, _Tracked] = {}  # id(run) -> tracking state, while the fit runs
         self._seen: Dict[int, Any] = {}  # id(run) -> weak reference: runs already tracked once
         self.recorded: list = []  # (run name, history row id) of every run recorded, in order
+        self.skipped: list = []  # names of automatic first-start fits not recorded (one is there already)
         self.errors: list = []
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
@@ -233,18 +239,25 @@ class AppRunRecorder(QObject):
         self._timer.start()
         identities, path, config = self.identities, self.path, run_config(run)
 
+        automatic = bool(run.metadata.get(AUTOMATIC_KEY))
+
         def work(progress, cancel):
             identity = identities.compute(dataset)
             with RunHistory(path) as history:
-                row = history.start_run(config, dataset_path=identity[0], dataset_hash=identity[1], source="app")
+                if automatic and history.runs(dataset_hash=identity[1], source_prefix=AUTOMATIC_SOURCE,
+                                              status="done", limit=1):
+                    return None  # this dataset's first-start fit is already in the history
+                row = history.start_run(config, dataset_path=identity[0], dataset_hash=identity[1],
+                                        source=AUTOMATIC_SOURCE if automatic else "app")
                 progress(("started", row))
                 while True:
                     try:
                         status, message = tracked.mailbox.get(timeout=_POLL_S)
                         break
                     except queue.Empty:
-                        if cancel.is_set():
-                            history.fail_run(row, "strfviewer was closed before this fit finished")
+                        if cancel.is_set():  # the app is closing: the fit is stopped, not broken
+                            history.finish_run(row, metrics={}, status="cancelled",
+                                               error="strfviewer was closed before this fit finished")
                             return row
                 record_end(history, row, run, status, message, dataset, path.parent / "runs")
             return row
@@ -255,6 +268,10 @@ class AppRunRecorder(QObject):
                 tracked.history_id = value
 
         def on_finished(row) -> None:
+            if row is None:
+                self.tracked.pop(id(run), None)
+                self.skipped.append(run.name)
+                return
             self.recorded.append((run.name, row))
             if self._on_recorded is not None:
                 self._on_recorded(run, row)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QHBoxL
                                QLineEdit, QMenu, QPushButton, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from strfviewer.runs.history import RunHistory, RunRecord
-from strfviewer.runs.summary import ConfigSummary, summarize
+from strfviewer.runs.summary import ConfigSummary, distinguishing_settings, summarize
 
 COLUMNS = ("ID", "Status", "Model", "Kernel", "Prefilter", "Seed", "Test cc_norm", "Epochs", "Seconds", "Device",
            "Date", "Source", "Data")
@@ -50,36 +50,6 @@ def _number(value: Any, fmt: str) -> str:
 def format_date(unix_s: Optional[float]) -> str:
     """``2026-11-25 09:58`` in local time; empty when unknown."""
     return "" if unix_s is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(unix_s))
-
-
-def _flat_config(config_key: str) -> dict:
-    """``{"T": 15, "method": "sgd", "hyper.hidden_size": 32, ...}`` from a summary's configuration key."""
-    import json
-
-    try:
-        cfg = json.loads(config_key)
-    except ValueError:
-        return {}
-    flat = {}
-    for part in ("spec", "request"):
-        for key, value in (cfg.get(part) or {}).items():
-            if part == "request" and key == "spec":
-                continue  # the same spec again
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    flat[f"{key}.{k}"] = v
-            else:
-                flat[key] = value
-    return flat
-
-
-def distinguishing_settings(summaries: List[ConfigSummary]) -> List[str]:
-    """For each summary, the settings (model or fit) whose values differ between the configurations listed,
-    family, kernel and prefilter aside (they are in the label): ``"T=15, method=sgd, epochs=30"``."""
-    flats = [_flat_config(s.config_key) for s in summaries]
-    keys = sorted({k for f in flats for k in f} - {"family", "kernel", "prefilter"})
-    varying = [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
-    return [", ".join(f"{k}={f.get(k)}" for k in varying if f.get(k) is not None) for f in flats]
 
 
 def display(record: RunRecord, column: str) -> str:

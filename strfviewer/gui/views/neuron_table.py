@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
 
+from strfviewer.fit.metrics import cc_norm_note
 from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.table_keys import RowHomeEnd
 
@@ -122,7 +123,8 @@ class NeuronTableModel(QAbstractTableModel):
             if section in tips:
                 return tips[section]
             run = self.run_values[section - len(FIXED_COLUMNS)][0]
-            return f"normalised correlation on the test stimuli, run {run.name!r}"
+            return (f"normalised correlation on the test stimuli, run {run.name!r} (can exceed 1: the noise "
+                    f"ceiling is estimated from finitely many trials)")
         return None
 
     def value(self, row: int, column: int):
@@ -147,7 +149,10 @@ class NeuronTableModel(QAbstractTableModel):
             if isinstance(v, float):
                 if not math.isfinite(v):
                     return "–"
-                return f"{v:.0f}" if index.column() == 2 else f"{v:.3f}"
+                if index.column() == 2:
+                    return f"{v:.0f}"
+                # a cc_norm above 1 carries a mark; its tooltip says why it can happen
+                return f"{v:.3f}" + ("*" if index.column() >= len(FIXED_COLUMNS) and cc_norm_note(v) else "")
             return str(v)
         if role == SORT_ROLE:
             if isinstance(v, float) and not math.isfinite(v):
@@ -155,6 +160,8 @@ class NeuronTableModel(QAbstractTableModel):
             return v
         if role == Qt.ToolTipRole and index.column() == 1:
             return str(v)  # the full name when the column is narrowed
+        if role == Qt.ToolTipRole and index.column() >= len(FIXED_COLUMNS):
+            return cc_norm_note(v) or None
         if role == Qt.TextAlignmentRole:
             return int(Qt.AlignLeft | Qt.AlignVCenter) if index.column() == 1 else int(Qt.AlignRight | Qt.AlignVCenter)
         return None

@@ -36,7 +36,9 @@ class WindowIOMixin:
             self.open_data(path)
 
     def open_demo(self, fit: bool = True) -> None:
-        self.open_data("demo", then=self.quick_fit if fit else None)
+        """Open the demo data; with ``fit``, then the automatic quick ridge fit (recorded in the run history
+        once per dataset, not on every launch)."""
+        self.open_data("demo", then=(lambda: self.quick_fit(automatic=True)) if fit else None)
 
     def open_data(self, path: str, then: Optional[Callable[[], None]] = None) -> Worker:
         """Load a dataset in a worker; on success it replaces the open one, on failure an error dialog shows
@@ -111,14 +113,18 @@ class WindowIOMixin:
         return self.start_worker(lambda progress, cancel: model_io.predictions_and_metrics(model, ds),
                                  on_finished=finished, name="predict", busy=f"predicting with {run.name}…")
 
-    def quick_fit(self) -> Optional[Worker]:
-        """Ridge fit of a Linear model (T = 15 frames) on the open dataset: the first-start model."""
+    def quick_fit(self, automatic: bool = False) -> Optional[Worker]:
+        """Ridge fit of a Linear model (T = 15 frames) on the open dataset: the first-start model.
+
+        ``automatic``: made by the app itself at start-up (not asked for); the run history keeps one such fit
+        per dataset (``Run.metadata['automatic']``)."""
         ds = self.session.dataset
         if ds is None:
             self.show_error("No data", "Open a dataset before fitting a model.")
             return None
         request = model_io.ridge_request()
-        run = self.session.add_run(Run(name="Linear ridge", spec=request.spec, request=request, status="running"),
+        run = self.session.add_run(Run(name="Linear ridge", spec=request.spec, request=request, status="running",
+                                       metadata={"automatic": True} if automatic else {}),
                                    make_current=True)
 
         def progress(event) -> None:

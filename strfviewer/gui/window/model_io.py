@@ -119,6 +119,12 @@ def progress_fraction(event) -> Optional[float]:
         return None
 
 
+def progress_value(fraction: float) -> int:
+    """A ``0..1`` fraction as the value of a progress bar ranging 0..1000 (the status bar's and the training
+    panel's: both show the same value for the same fraction, so Qt prints the same percentage)."""
+    return int(round(max(0.0, min(1.0, float(fraction))) * 1000))
+
+
 def device_label(device) -> str:
     """'CPU', 'CUDA (NVIDIA H100)', 'MPS' for a ``torch.device`` or a name."""
     name = str(getattr(device, "type", device) or "cpu").split(":")[0].lower()
