@@ -1,5 +1,6 @@
 """The Qt-free helpers behind the window's File actions."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -55,3 +56,21 @@ def test_small_helpers():
     assert model_io.default_device_name() in ("CPU", "MPS") or model_io.default_device_name().startswith("CUDA")
     req = model_io.ridge_request()
     assert (req.method, req.spec.family, req.spec.T) == ("ridge", "Linear", 15)
+
+
+def test_load_dataset_opens_an_nwb_file_with_reader_options(tmp_path):
+    """File > Open / drag and drop go through load_dataset: an .nwb path and a source with options open."""
+    import sys
+
+    pytest.importorskip("pynwb", reason="pynwb (the 'nwb' extra) is not installed")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from lab_formats import synthetic_session, write_nwb
+
+    from strfviewer.gui.window.model_io import load_dataset
+
+    path = write_nwb(tmp_path / "rec.nwb", synthetic_session(tmp_path / "sounds", n_stimuli=3), n_units=2)
+    assert load_dataset(str(path)).n_neurons == 2
+    some = load_dataset(f"{path}?units=101")
+    assert some.neuron_names == ["unit1"] and some.source == f"{path}?units=101"
+    with pytest.raises(FileNotFoundError):
+        load_dataset(f"{tmp_path / 'absent.nwb'}?units=1")
