@@ -104,6 +104,22 @@ def _finite_or_none(x: Any) -> Optional[float]:
     return v if math.isfinite(v) else None
 
 
+def _retry_while_locked(step, seconds: float = 30.0):
+    """Run ``step()``, again while SQLite answers "database is locked" (up to ``seconds``): switching a file
+    that other connections are creating to WAL, or reading its header meanwhile, may fail at once instead of
+    waiting through the connection's busy timeout."""
+    deadline = time.monotonic() + seconds
+    delay = 0.01
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 @dataclass
 class RunRecord:
     """One row of the history, decoded."""
@@ -174,8 +190,8 @@ class RunHistory:
         try:
             self._con = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
             self._con.row_factory = sqlite3.Row
-            self._refuse_newer()  # before anything writes: a refused file stays byte-identical
-            self._con.execute("PRAGMA journal_mode=WAL")
+            _retry_while_locked(self._refuse_newer)  # before anything writes: a refused file stays byte-identical
+            _retry_while_locked(lambda: self._con.execute("PRAGMA journal_mode=WAL"))
             self._migrate()
         except (sqlite3.DatabaseError, HistoryError) as exc:
             if self._con is not None:
