@@ -16,12 +16,18 @@ from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QStackedWidget,
                                QVBoxLayout, QWidget)
 
+from strfviewer.gui.views.findings_jobs import FindingsJobs, findings_jobs
 from strfviewer.gui.views.axes import BandAxis, diverging_cmap, symmetric_level
 from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.strf_data import (READOUTS, compute_gradmaps, gradmap_key, has_kernel_strf,
                                             kernel_strf, lags_ms, n_channels, top_neurons)
 
 CHANNEL_NAMES = {2: ("ON", "OFF")}
+
+
+def _is_map_key(what) -> bool:
+    """True for the ``run.cache`` keys of the maps this view draws (``'kernel'``, gradmap keys)."""
+    return what == "kernel" or (isinstance(what, tuple) and what[:1] == ("gradmap",))
 MODES = ("gradmap", "kernel STRF")
 
 
@@ -52,7 +58,7 @@ class GradmapView(QWidget):
 
     tileClicked = Signal(int)
 
-    def __init__(self, session, start_worker: Callable, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, session, start_worker: Callable, parent: Optional[QWidget] = None, jobs=None) -> None:
         super().__init__(parent)
         self.session = session
         self._start_worker = start_worker
@@ -63,8 +69,7 @@ class GradmapView(QWidget):
         self.grid_neurons: List[int] = []
         self.grid_images: List[pg.ImageItem] = []
         self.grid_plots: List[pg.PlotItem] = []
-        self._pending: Dict[tuple, object] = {}  # (run id, key) -> worker
-        self.errors: Dict[tuple, str] = {}
+        self.jobs = jobs if jobs is not None else FindingsJobs(session, start_worker, self)
         self._grid_content = None  # what the grid tiles show now (to skip redundant image uploads)
 
         # controls
@@ -144,7 +149,13 @@ class GradmapView(QWidget):
     # --- public -------------------------------------------------------------------------------------
     @property
     def pending(self) -> bool:
-        return bool(self._pending)
+        """True while the maps of some run are computed."""
+        return any(_is_map_key(what) for _, what in self.jobs.pending)
+
+    @property
+    def errors(self) -> Dict[tuple, str]:
+        """``(run id, key) -> message`` of failed map computations."""
+        return {token: m for token, m in self.jobs.errors.items() if _is_map_key(token[1])}
 
     @property
     def readout(self) -> str:
@@ -202,26 +213,10 @@ class GradmapView(QWidget):
         return self.shown_maps(run)
 
     def _compute(self, run, key) -> None:
-        token = (run.id, key)
-        if token in self._pending or token in self.errors:
-            return
-        model, readout, per_channel = run.model, key[1], key[2]
+        """Compute ``run.cache[key]`` in a worker (shared with the findings views through :attr:`jobs`)."""
+        from strfviewer.gui.findings.run_maps import maps_job
 
-        def work(progress, cancel):
-            return compute_gradmaps(model, readout=readout, per_channel=per_channel)
-
-        def finished(g) -> None:
-            self._pending.pop(token, None)
-            run.cache[key] = g
-            self.session.notify_results(run)
-
-        def failed(message: str) -> None:
-            self._pending.pop(token, None)
-            self.errors[token] = message
-            self.redraw()
-
-        self._pending[token] = self._start_worker(work, on_finished=finished, on_failed=failed,
-                                                  name="gradmap")
+        self.jobs.request(run, key, maps_job(run.model, key), name="gradmap")
 
     # --- drawing ------------------------------------------------------------------------------------
     def redraw(self) -> None:
@@ -430,5 +425,6 @@ class GradmapView(QWidget):
             self.session.select_neuron(neuron)
 
 
-register_view(ViewSpec("gradmap", "Gradmap / STRF", lambda window: GradmapView(window.session, window.start_worker),
+register_view(ViewSpec("gradmap", "Gradmap / STRF",
+                       lambda window: GradmapView(window.session, window.start_worker, jobs=findings_jobs(window)),
                        area="center", depends=("dataset", "neuron", "run", "results"), exportable=True, order=30))
