@@ -29,7 +29,8 @@ def planted_run(dataset, name="planted"):
     return run
 
 
-def _window(qtbot, settings, run_factory=planted_run):
+def findings_window(qtbot, settings, run_factory=planted_run):
+    """A window (no feature packs) on the synthetic dataset with the run ``run_factory(dataset)``."""
     ds = make_dataset()
     session = Session(ds)
     session.add_run(run_factory(ds))
@@ -40,7 +41,7 @@ def _window(qtbot, settings, run_factory=planted_run):
 
 
 def test_tuning_columns_are_hidden_until_asked_then_filled_and_sortable(qtbot, settings):
-    win = _window(qtbot, settings)
+    win = findings_window(qtbot, settings)
     view = win.views["neurons"]
     header = view.table.horizontalHeader()
     columns = view.tuning_columns()
@@ -66,7 +67,7 @@ def test_tuning_columns_are_hidden_until_asked_then_filled_and_sortable(qtbot, s
 
 
 def test_header_menu_shows_one_column_and_hides_them_all(qtbot, settings):
-    win = _window(qtbot, settings)
+    win = findings_window(qtbot, settings)
     view = win.views["neurons"]
     header = view.table.horizontalHeader()
     menu = view.header_menu()
@@ -88,7 +89,7 @@ def test_header_menu_shows_one_column_and_hides_them_all(qtbot, settings):
 
 
 def test_tuning_follows_the_current_run(qtbot, settings):
-    win = _window(qtbot, settings)
+    win = findings_window(qtbot, settings)
     view = win.views["neurons"]
     qtbot.waitUntil(lambda: view.model.tuning is not None, timeout=10000)
     first = view.model.tuning
