@@ -1,7 +1,6 @@
 """Gradmap view's significance outline (jackknife in a worker, cancel), the Tuning panel and the dSTRF view."""
 
 import numpy as np
-import pytest
 
 from strfviewer.gui.views.mask_outline import mask_outline
 from strfviewer.session import Run
@@ -41,7 +40,6 @@ def test_significance_outlines_the_pixel_that_drives_the_responses(qtbot, settin
     """In the synthetic data every neuron's rate follows band 0 at lag 0: the closed-form ridge jackknife marks
     that pixel significant for every neuron, and most other pixels not."""
     win = findings_window(qtbot, settings, lambda d: fitted_run(d))
-    session, ds = win.session, win.session.dataset
     view = win.views["gradmap"]
     qtbot.waitUntil(lambda: view.displayed is not None, timeout=10000)
     view.significance_box.setChecked(True)
@@ -61,7 +59,7 @@ def test_significance_outlines_the_pixel_that_drives_the_responses(qtbot, settin
 
 def test_significance_by_refitting_can_be_cancelled(qtbot, settings):
     win = findings_window(qtbot, settings, lambda d: fitted_run(d, method="sgd", epochs=1))
-    session, ds = win.session, win.session.dataset
+    session = win.session
     view = win.views["gradmap"]
     qtbot.waitUntil(lambda: view.displayed is not None, timeout=10000)
     run = session.current_run
@@ -98,7 +96,6 @@ def test_tuning_panel_shows_profiles_mtf_and_numbers_then_intervals(qtbot, setti
 
 def test_tuning_panel_has_bootstrap_intervals_once_significance_is_computed(qtbot, settings):
     win = findings_window(qtbot, settings, lambda d: fitted_run(d))
-    session, ds = win.session, win.session.dataset
     _show_dock(qtbot, win, "tuning")
     gradmap, view = win.views["gradmap"], win.views["tuning"]
     gradmap.mode_box.setCurrentText("kernel STRF")  # the tuning panel reads the kernel of Linear runs

@@ -20,7 +20,7 @@ from strfviewer.gui.views.findings_jobs import FindingsJobs, findings_jobs
 from strfviewer.gui.views.mask_outline import mask_outline
 from strfviewer.gui.views.axes import BandAxis, diverging_cmap, symmetric_level
 from strfviewer.gui.views.registry import ViewSpec, register_view
-from strfviewer.gui.views.strf_data import (READOUTS, compute_gradmaps, gradmap_key, has_kernel_strf,
+from strfviewer.gui.views.strf_data import (READOUTS, gradmap_key, has_kernel_strf,
                                             kernel_strf, lags_ms, n_channels, top_neurons)
 
 CHANNEL_NAMES = {2: ("ON", "OFF")}

@@ -7,7 +7,7 @@ positive, on the neuron's dominant prefilter channel (:mod:`strfviewer.gui.findi
 from __future__ import annotations
 
 import html
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
