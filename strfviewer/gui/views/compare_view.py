@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from strfviewer.gui.findings.compare_figure import fill_histogram, fill_scatter
 from strfviewer.gui.views.lazy_view import LazyView
@@ -36,12 +36,8 @@ class CompareView(LazyView):
         self.comparison = None
         self.points = None
         self.note = ""
-        self.title = QLabel("")
-        self.title.setWordWrap(True)
-        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setObjectName("comparePlots")
-        self.plots.setBackground("w")
+        layout = self.build_frame("comparePlots")
+        layout.addWidget(self.plots, 1)
         self.scatter_plot = self.plots.addPlot(row=0, col=0)
         self.hist_plot = self.plots.addPlot(row=0, col=1)
         self.nl_plot = self.plots.addPlot(row=0, col=2)
@@ -52,14 +48,6 @@ class CompareView(LazyView):
         self.selected = pg.ScatterPlotItem(size=14, pen=SELECTED_PEN, brush=pg.mkBrush(None))
         self.nl_points = pg.ScatterPlotItem(size=4, pen=pg.mkPen(None), brush=POINT_BRUSH)
         self.nl_curve = pg.PlotCurveItem(pen=CURVE_PEN)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.setSpacing(2)
-        layout.addWidget(self.title)
-        layout.addWidget(self.plots, 1)
-
-    def plot_widgets(self) -> list:
-        return [self.plots]
 
     # --- drawing ------------------------------------------------------------------------------------
     def draw(self) -> None:
@@ -101,7 +89,7 @@ class CompareView(LazyView):
         self.title.setText(f"A = {a.name} (current run), B = {b.name} (compare run): cc_norm on {n_stim} {split} "
                            f"stimuli; click a point to select its neuron")
         self.points = fill_scatter(self.scatter_plot, result, "A", "B")
-        self.points.sigClicked.connect(self._point_clicked)
+        self.points.sigClicked.connect(self.select_clicked)
         self.scatter_plot.addItem(self.selected)
         fill_histogram(self.hist_plot, result, "A", "B")
         self.hist_plot.setTitle("B - A", size="8pt")
@@ -115,10 +103,6 @@ class CompareView(LazyView):
             self.selected.setData([r.cc_norm_a[n]], [r.cc_norm_b[n]])
         else:
             self.selected.setData([], [])
-
-    def _point_clicked(self, _item, points, *_args) -> None:
-        if len(points):
-            self.session.select_neuron(int(points[0].data()))
 
     def _draw_nonlinearity(self, run) -> None:
         from strfviewer.gui.findings.run_comparison import (NONLINEARITY_KEY, has_output_nonlinearity,

@@ -11,7 +11,7 @@ from typing import List, Optional
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
 
 from strfviewer.gui.views.axes import diverging_cmap, symmetric_level
 from strfviewer.gui.views.lazy_view import LazyView
@@ -60,16 +60,13 @@ class DSTRFView(LazyView):
         self.frame = 0
         self.note = ""
         self._level = 1.0
-        self.title = QLabel("")
-        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        layout = self.build_frame("dstrfPlots")
+        self.title.setWordWrap(False)
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setObjectName("dstrfSlider")
         self.slider.setToolTip("time along the stimulus (the listening play-head moves it too)")
         self.slider.valueChanged.connect(self.show_frame)
         self.time_label = QLabel("")
-        self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setObjectName("dstrfPlots")
-        self.plots.setBackground("w")
         self.map_plot = self.plots.addPlot(row=0, col=0)
         self.map_image = pg.ImageItem(axisOrder="row-major", autoLevels=False)
         self.map_image.setColorMap(diverging_cmap())
@@ -104,10 +101,6 @@ class DSTRFView(LazyView):
         bottom = QHBoxLayout()
         bottom.addWidget(self.slider, 1)
         bottom.addWidget(self.time_label)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.setSpacing(2)
-        layout.addWidget(self.title)
         layout.addWidget(self.plots, 1)
         layout.addLayout(bottom)
         jobs.progressed.connect(self._progress)
@@ -117,9 +110,6 @@ class DSTRFView(LazyView):
         if self.result is None and run is not None and run.id == run_id and isinstance(what, tuple) \
                 and what[:1] == ("dstrf",):
             self.title.setText(f"computing the dSTRF… {text}")
-
-    def plot_widgets(self) -> list:
-        return [self.plots]
 
     # --- data ---------------------------------------------------------------------------------------
     def draw(self) -> None:

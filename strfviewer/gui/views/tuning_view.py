@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from strfviewer.gui.views.axes import sequential_cmap
 from strfviewer.gui.views.lazy_view import LazyView
@@ -48,12 +48,7 @@ class TuningView(LazyView):
         self.intervals: dict = {}
         self.channel = 0
         self.note = ""
-        self.title = QLabel("")
-        self.title.setWordWrap(True)
-        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setObjectName("tuningPlots")
-        self.plots.setBackground("w")
+        layout = self.build_frame("tuningPlots")
         self.freq_plot = self.plots.addPlot(row=0, col=0)
         self.freq_plot.setLabel("bottom", "frequency", units="kHz")
         self.freq_plot.setLogMode(x=True)
@@ -79,14 +74,7 @@ class TuningView(LazyView):
         body.setContentsMargins(0, 0, 0, 0)
         body.addWidget(self.plots, 1)
         body.addWidget(self.numbers)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.setSpacing(2)
-        layout.addWidget(self.title)
         layout.addLayout(body, 1)
-
-    def plot_widgets(self) -> list:
-        return [self.plots]
 
     # --- data ---------------------------------------------------------------------------------------
     def _state(self):
