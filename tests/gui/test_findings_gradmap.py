@@ -124,6 +124,7 @@ def test_dstrf_view_scrubs_along_the_stimulus(qtbot, settings):
     gain = maps[0].max() / kernel.max()
     np.testing.assert_allclose(maps, np.broadcast_to(kernel * gain, maps.shape), rtol=1e-4, atol=1e-6)
     assert "linear model" in view.title.text()
+    assert view.frame == int(np.argmax(view.result.response))  # opens at the strongest response
     view.slider.setValue(7)
     assert view.frame == 7 and view.time_label.text() == "35 ms"
     view.set_playhead(52.0)  # the listening play-head

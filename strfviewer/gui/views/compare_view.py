@@ -89,6 +89,7 @@ class CompareView(LazyView):
         self.title.setText(f"A = {a.name} (current run), B = {b.name} (compare run): cc_norm on {n_stim} {split} "
                            f"stimuli; click a point to select its neuron")
         self.points = fill_scatter(self.scatter_plot, result, "A", "B")
+        self._fit_scatter(result)
         self.points.sigClicked.connect(self.select_clicked)
         self.scatter_plot.addItem(self.selected)
         fill_histogram(self.hist_plot, result, "A", "B")
@@ -96,6 +97,17 @@ class CompareView(LazyView):
         lines = result.summary_lines("A", "B")
         self.stats.setText("<br>".join(html.escape(line) for line in lines))
         self._mark_selected()
+
+    def _fit_scatter(self, r) -> None:
+        """The same range on both axes, around the points (the figure's locked aspect left a short dock's
+        scatter a few pixels wide)."""
+        self.scatter_plot.setAspectLocked(False)
+        values = np.concatenate([r.cc_norm_a, r.cc_norm_b])
+        values = values[np.isfinite(values)]
+        if values.size:
+            low, high = float(values.min()), float(values.max())
+            pad = max(0.05 * (high - low), 0.01)
+            self.scatter_plot.setRange(xRange=(low - pad, high + pad), yRange=(low - pad, high + pad), padding=0)
 
     def _mark_selected(self) -> None:
         r, n = self.comparison, self.session.neuron

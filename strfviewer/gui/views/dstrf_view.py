@@ -60,6 +60,7 @@ class DSTRFView(LazyView):
         self.frame = 0
         self.note = ""
         self._level = 1.0
+        self._shown_key = None
         layout = self.build_frame("dstrfPlots")
         self.title.setWordWrap(False)
         self.slider = QSlider(Qt.Horizontal)
@@ -88,7 +89,8 @@ class DSTRFView(LazyView):
             plot.getAxis("bottom").enableAutoSIPrefix(False)
             plot.setMouseEnabled(x=False, y=False)
             plot.setMenuEnabled(False)
-        self.response_plot = self.plots.addPlot(row=1, col=0, colspan=1 + N_COMPONENTS)
+        # one row (the dock is short at the bottom of the window): the map, its components, the response
+        self.response_plot = self.plots.addPlot(row=0, col=1 + N_COMPONENTS)
         self.response_plot.setLabel("bottom", "time", units="ms")
         self.response_plot.setLabel("left", "model")
         self.response_plot.getAxis("bottom").enableAutoSIPrefix(False)
@@ -96,8 +98,7 @@ class DSTRFView(LazyView):
         self.scrub = pg.InfiniteLine(0.0, angle=90, movable=True, pen=SCRUB_PEN)
         self.scrub.sigPositionChanged.connect(self._scrubbed)
         self.response_plot.addItem(self.scrub)
-        self.plots.ci.layout.setRowStretchFactor(0, 3)
-        self.plots.ci.layout.setRowStretchFactor(1, 1)
+        self.plots.ci.layout.setColumnStretchFactor(1 + N_COMPONENTS, 3)
         bottom = QHBoxLayout()
         bottom.addWidget(self.slider, 1)
         bottom.addWidget(self.time_label)
@@ -151,6 +152,9 @@ class DSTRFView(LazyView):
         self.slider.blockSignals(True)
         self.slider.setRange(0, L - 1)
         self.slider.blockSignals(False)
+        if self._shown_key != (run.id, key):  # a new dSTRF opens at the model's strongest response
+            self._shown_key = (run.id, key)
+            self.frame = int(np.nanargmax(self.result.response)) if np.isfinite(self.result.response).any() else 0
         self.show_frame(min(self.frame, L - 1))
 
     def _prune(self, run, keep) -> None:

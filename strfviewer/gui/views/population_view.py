@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from strfviewer.gui.views.axes import sequential_cmap
+from strfviewer.gui.views.axes import sequential_cmap, set_octave_ticks
 from strfviewer.gui.views.lazy_view import LazyView
 from strfviewer.gui.views.registry import ViewSpec, register_view
 
@@ -121,7 +121,9 @@ class PopulationView(LazyView):
         if len(edges) < 2:
             edges = np.array([low - BIN_OCT / 2, low + BIN_OCT / 2])
         counts, _ = np.histogram(np.log2(bf_khz), bins=edges)
-        self.hist_curve.setData(edges * np.log10(2.0), counts)  # log-mode axis: log10 of kHz
+        self.hist_curve.setData(2.0 ** edges, counts)  # kHz: the log-mode plot takes their log itself
+        for plot in (self.bf_plot, self.hist_plot):
+            set_octave_ticks(plot.getAxis("bottom"), f)
 
     def _draw_map(self, maps: np.ndarray, tuning, ds) -> None:
         profiles = frequency_profiles(maps, tuning.channel)

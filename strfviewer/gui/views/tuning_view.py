@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from strfviewer.gui.views.axes import sequential_cmap
+from strfviewer.gui.views.axes import sequential_cmap, set_octave_ticks
 from strfviewer.gui.views.lazy_view import LazyView
 from strfviewer.gui.views.registry import ViewSpec, register_view
 
@@ -79,8 +79,7 @@ class TuningView(LazyView):
     # --- data ---------------------------------------------------------------------------------------
     def _state(self):
         """``(run, maps (N, C, F, T), RunTuning, Significance | None)`` or a note saying what is missing."""
-        from strfviewer.gui.findings.run_maps import cached_maps, cached_tuning, maps_key, request_tuning
-        from strfviewer.gui.findings.significance_job import significance_key
+        from strfviewer.gui.findings.run_maps import cached_maps, cached_tuning, request_tuning
 
         s = self.session
         run = s.current_run
@@ -94,7 +93,24 @@ class TuningView(LazyView):
             return f"tuning failed: {error}"
         if maps is None or tuning is None:
             return "computing the tuning…"
-        return run, maps, tuning, run.cache.get(significance_key(maps_key(run.model)))
+        return run, maps, tuning, self._significance(run, maps)
+
+    @staticmethod
+    def _significance(run, maps):
+        """The jackknife of the run's findings maps; for a ``Linear`` model's kernel, that of its gradmap (readout
+        last) when only that one was computed: a Linear model's gradmap is its kernel times a fixed gain per
+        neuron (the readout's BatchNorm), so their z-scores, and masks, are the same."""
+        from strfviewer.gui.findings.run_maps import maps_key
+        from strfviewer.gui.findings.significance_job import significance_key
+        from strfviewer.gui.views.strf_data import gradmap_key
+
+        key = maps_key(run.model)
+        found = run.cache.get(significance_key(key))
+        if found is None and key == "kernel" and type(run.model).__name__ == "Linear":
+            found = run.cache.get(significance_key(gradmap_key("last", maps.shape[1] > 1)))
+        if found is not None and found.jackknife.estimate.shape != maps.shape:
+            return None
+        return found
 
     def draw(self) -> None:
         state = self._state()
@@ -110,7 +126,7 @@ class TuningView(LazyView):
         strf = maps[n, c]
         mask = None
         self.intervals = {}
-        if significance is not None and significance.jackknife.estimate.shape == maps.shape:
+        if significance is not None:
             mask = significance.mask()[n, c]
             self.intervals = {m: tuple(v[n, c]) for m, v in significance.intervals.items()}
         self.metrics = tune(strf, ds.freqs_hz, ds.dt_ms, mask=mask)
@@ -132,6 +148,7 @@ class TuningView(LazyView):
 
     def _draw_profiles(self, prof: dict, khz: np.ndarray) -> None:
         self.freq_plot.clear()
+        set_octave_ticks(self.freq_plot.getAxis("bottom"), khz)
         self.freq_plot.plot(khz, prof["freq_excitatory"], pen=EXC_PEN)
         self.freq_plot.plot(khz, prof["freq_inhibitory"], pen=INH_PEN)
         bf = self.metrics.get("best_frequency_hz", np.nan)
