@@ -64,9 +64,11 @@ def is_ridge_linear(model, metadata) -> bool:
     return type(model).__name__ == "Linear" and _full_kernel(model) and fit.get("method") == "ridge"
 
 
-def jackknife_maps(model, metadata, dataset, maps, per_channel: bool, readout: str, n_boot: int, log):
+def jackknife_maps(model, metadata, dataset, maps, per_channel: bool, readout: str, n_boot: int, log,
+                   progress=None, cancel=None):
     """``(jackknife, bootstrap samples (S, N, C, F, T) with excitation positive, how)`` for the gradmaps
-    ``maps`` (gradmap sign) of a checkpoint's model on ``dataset``."""
+    ``maps`` (gradmap sign) of a checkpoint's model on ``dataset``. ``progress(done, total, message)`` after
+    each fold (default: ``log`` for the refits); a set ``cancel`` event returns ``None`` (the app's workers)."""
     from strfviewer.analysis.significance import (gradmap_jackknife, pixel_bootstrap, ridge_bootstrap,
                                                   ridge_jackknife)
     from strfviewer.fit.ridge import fit_ridge_details
@@ -78,7 +80,9 @@ def jackknife_maps(model, metadata, dataset, maps, per_channel: bool, readout: s
 
         twin = copy.deepcopy(model)                           # the ridge refit must not touch the model
         alpha = fit_ridge_details(dataset, int(model.T), fit.get("ridge_alphas"), model=twin).alpha
-        jk = ridge_jackknife(dataset, int(model.T), alpha=alpha, model=twin)
+        jk = ridge_jackknife(dataset, int(model.T), alpha=alpha, model=twin, progress=progress, cancel=cancel)
+        if jk is None:
+            return None
         jk.estimate = -maps                                   # the checkpoint's map; its errors from the folds
         samples = ridge_bootstrap(dataset, int(model.T), alpha=alpha, model=twin, n_samples=n_boot)
         return jk, samples, "closed-form ridge jackknife, stimulus bootstrap"
@@ -89,7 +93,10 @@ def jackknife_maps(model, metadata, dataset, maps, per_channel: bool, readout: s
     folds = len(dataset.stimuli_in("train"))
     log(f"jackknife: refitting {type(model).__name__} {folds} times (once without each training stimulus)")
     jk = gradmap_jackknife(dataset, request, T=int(maps.shape[-1]), readout=readout, per_channel=per_channel,
-                           estimate=maps, progress=lambda done, total, msg: log(f"  {done}/{total} {msg}"))
+                           estimate=maps, cancel=cancel,
+                           progress=progress or (lambda done, total, msg: log(f"  {done}/{total} {msg}")))
+    if jk is None:
+        return None
     jk.estimate, jk.replicates = -jk.estimate, -jk.replicates
     return jk, pixel_bootstrap(jk.estimate, jk.se, n_samples=n_boot), "refit jackknife, pixel bootstrap"
 

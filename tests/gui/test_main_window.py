@@ -250,8 +250,8 @@ def test_compare_run_adds_a_trace_and_a_column(qtbot, window):
     psth = window.views["psth"]
     assert set(psth.pred_curves) == {s.current_run.id, second.id}
     model = window.views["neurons"].model
-    headers = [model.headerData(c, Qt.Horizontal) for c in range(model.columnCount())]
-    assert headers[-2:] == ["cc_norm\nlin", "cc_norm\nlin2"]
+    headers = [model.headerData(c, Qt.Horizontal) for c in range(model.first_tuning_column)]
+    assert headers[-2:] == ["cc_norm\nlin", "cc_norm\nlin2"]  # the run columns, before the tuning columns
     np.testing.assert_allclose(model.value(2, 5), second.neuron_values()[2])
 
 

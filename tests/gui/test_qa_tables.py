@@ -38,7 +38,7 @@ def test_long_neuron_name_keeps_cc_norm_in_view(qtbot, settings):
     win.resizeDocks([win.docks["neurons"]], [360], Qt.Horizontal)  # the app's default: a quarter of 1440 px
     qtbot.waitUntil(lambda: view.table.viewport().width() > 300, timeout=5000)
     view.refresh_results()
-    header, last = view.table.horizontalHeader(), view.proxy.columnCount() - 1
+    header, last = view.table.horizontalHeader(), view.model.first_tuning_column - 1  # the last cc_norm column
     number = view.table.fontMetrics().horizontalAdvance("0.000")
     # the cc_norm number is in view without scrolling sideways
     assert header.sectionViewportPosition(last) + number <= view.table.viewport().width()
@@ -65,7 +65,7 @@ def test_run_headers_are_short_and_two_runs_fit_the_default_dock(qtbot, settings
     win.arrange_docks()  # the default layout, sized for this window
     qtbot.waitUntil(lambda: view.table.viewport().width() > 300, timeout=5000)
     view.refresh_results()
-    header, last = view.table.horizontalHeader(), view.proxy.columnCount() - 1
+    header, last = view.table.horizontalHeader(), view.model.first_tuning_column - 1  # the last cc_norm column
     number = view.table.fontMetrics().horizontalAdvance("0.000")
     # both runs' numbers in view without scrolling sideways
     assert header.sectionViewportPosition(last) + number <= view.table.viewport().width()

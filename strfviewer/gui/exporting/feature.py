@@ -29,6 +29,13 @@ def exportable_views(window) -> Dict[str, str]:
     return {name: spec.export_label for name, spec in specs.items() if spec.exportable and name in window.views}
 
 
+def table_views(window) -> Dict[str, str]:
+    """name -> label of the exportable views that also export their data as a CSV: those with a
+    ``csv_table() -> (header, rows)`` method (``ValueError`` when they show nothing to export)."""
+    return {name: f"{label} data (CSV)" for name, label in exportable_views(window).items()
+            if callable(getattr(window.views[name], "csv_table", None))}
+
+
 class ExportFeature(QObject):
     """The export actions of a main window; every ``export_*`` method writes one file atomically.
 
@@ -47,6 +54,7 @@ class ExportFeature(QObject):
     def targets(self) -> Dict[str, str]:
         """key -> label of everything exportable now."""
         out = {f"view:{name}": label for name, label in exportable_views(self.window).items()}
+        out.update({f"table:{name}": label for name, label in table_views(self.window).items()})
         s = self.session
         if s.dataset is not None and s.stimulus_obj() is not None:
             out["figure"] = "Figure: spectrogram + PSTH + gradmap of the selected neuron"
@@ -68,6 +76,8 @@ class ExportFeature(QObject):
             return "image"
         if target.startswith("sound:"):
             return "wav"
+        if target.startswith("table:"):
+            return "csv"
         return {"metrics": "csv", "runs": "csv", "results": "npz"}[target]
 
     def sound_labels(self) -> Dict[str, str]:
@@ -81,7 +91,7 @@ class ExportFeature(QObject):
         stem = {"figure": f"figure_{neuron}_{s.stimulus or ''}", "metrics": f"metrics_{run}",
                 "results": f"results_{run}", "runs": "runs_summary"}.get(target)
         if stem is None:
-            stem = target.split(":", 1)[1] + (f"_{neuron}" if target.startswith("view:") else "")
+            stem = target.split(":", 1)[1] + (f"_{neuron}" if target.startswith(("view:", "table:")) else "")
         stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem).strip("_")
         ext = {"image": fmt, "csv": "csv", "npz": "npz", "wav": "wav"}[self.kind(target)]
         return f"{stem}.{ext}"
@@ -92,6 +102,8 @@ class ExportFeature(QObject):
         """Export ``target`` (a key of :meth:`targets`) to ``path``; returns the path or a worker."""
         if target.startswith("view:"):
             return self._done(self.export_view(target.split(":", 1)[1], path, dpi), on_done)
+        if target.startswith("table:"):
+            return self._done(self.export_table(target.split(":", 1)[1], path), on_done)
         if target == "figure":
             return self.export_figure(path, dpi, width_in, height_in, on_done=on_done)
         if target == "metrics":
@@ -116,6 +128,11 @@ class ExportFeature(QObject):
         view = self.window.views[name]
         label = exportable_views(self.window).get(name, name)
         return figures.save_widgets(figures.view_widgets(view), path, dpi=dpi, title=label)
+
+    def export_table(self, name: str, path) -> Path:
+        """A view's data as it shows them (its ``csv_table()``), as a CSV."""
+        header, rows = self.window.views[name].csv_table()
+        return exports.write_table_csv(path, header, rows)
 
     def _current_gradmap(self) -> Optional[np.ndarray]:
         """The gradmap view's arrays for every neuron ``(N, C, F, T)`` as shown (sign applied), if ready."""

@@ -97,3 +97,14 @@ def symmetric_level(arrays) -> float:
             if finite.size:
                 m = max(m, float(np.abs(finite).max()))
     return m if m > 0 else 1.0
+
+
+def set_octave_ticks(axis: pg.AxisItem, freqs_khz: Sequence[float]) -> None:
+    """Ticks at whole octaves (0.5, 1, 2, 4 ... kHz) on a log-mode frequency axis spanning ``freqs_khz``
+    (pyqtgraph's own log ticks crowd every tenth into a short axis)."""
+    f = np.asarray([v for v in freqs_khz if np.isfinite(v) and v > 0], dtype=float)
+    if f.size == 0:
+        axis.setTicks(None)
+        return
+    octaves = np.arange(np.floor(np.log2(f.min())), np.ceil(np.log2(f.max())) + 1)
+    axis.setTicks([[(float(np.log10(2.0 ** k)), f"{2.0 ** k:g}") for k in octaves], []])

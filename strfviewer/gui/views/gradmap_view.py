@@ -16,14 +16,24 @@ from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QStackedWidget,
                                QVBoxLayout, QWidget)
 
+from strfviewer.gui.views.findings_jobs import FindingsJobs, findings_jobs
+from strfviewer.gui.views.mask_outline import mask_outline
 from strfviewer.gui.views.axes import BandAxis, diverging_cmap, symmetric_level
 from strfviewer.gui.views.registry import ViewSpec, register_view
-from strfviewer.gui.views.strf_data import (READOUTS, compute_gradmaps, gradmap_key, has_kernel_strf,
+from strfviewer.gui.views.strf_data import (READOUTS, gradmap_key, has_kernel_strf,
                                             kernel_strf, lags_ms, n_channels, top_neurons)
 
 CHANNEL_NAMES = {2: ("ON", "OFF")}
+
+
+def _is_map_key(what) -> bool:
+    """True for the ``run.cache`` keys of the maps this view draws (``'kernel'``, gradmap keys)."""
+    return what == "kernel" or (isinstance(what, tuple) and what[:1] == ("gradmap",))
 MODES = ("gradmap", "kernel STRF")
 
+
+#: outline of the significant pixels
+SIGNIFICANCE_PEN = pg.mkPen((0, 0, 0), width=1.5)
 
 #: frame of the selected neuron's tile in grid mode
 SELECTED_TILE_PEN = pg.mkPen("#1f77b4", width=3)
@@ -52,7 +62,7 @@ class GradmapView(QWidget):
 
     tileClicked = Signal(int)
 
-    def __init__(self, session, start_worker: Callable, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, session, start_worker: Callable, parent: Optional[QWidget] = None, jobs=None) -> None:
         super().__init__(parent)
         self.session = session
         self._start_worker = start_worker
@@ -63,8 +73,7 @@ class GradmapView(QWidget):
         self.grid_neurons: List[int] = []
         self.grid_images: List[pg.ImageItem] = []
         self.grid_plots: List[pg.PlotItem] = []
-        self._pending: Dict[tuple, object] = {}  # (run id, key) -> worker
-        self.errors: Dict[tuple, str] = {}
+        self.jobs = jobs if jobs is not None else FindingsJobs(session, start_worker, self)
         self._grid_content = None  # what the grid tiles show now (to skip redundant image uploads)
 
         # controls
@@ -86,6 +95,15 @@ class GradmapView(QWidget):
                                  "Kernel STRFs are always shown as weights.")
         self.grid_box = QCheckBox("grid, top")
         self.grid_box.setToolTip("show the gradmaps of the best neurons by test cc_norm; click a tile to select")
+        self.significance_box = QCheckBox("significance")
+        self.significance_box.setObjectName("significanceBox")
+        self.significance_box.setToolTip(
+            "Significance (jackknife): outline the pixels whose |z| = |estimate / jackknife error| exceeds 2\n"
+            "(leave one training stimulus out: closed form for ridge-fitted Linear runs, one refit per stimulus\n"
+            "otherwise, in the background; uncheck to cancel). Single-neuron view only.")
+        self.significance_box.toggled.connect(self._significance_toggled)
+        self.contours: List[pg.PlotCurveItem] = []  # one significance outline per channel plot
+        self.shown_mask: Optional[np.ndarray] = None  # (C, F, T) outlined for the selected neuron
         self.k_spin = QSpinBox()
         self.k_spin.setRange(1, 64)
         self.k_spin.setValue(16)
@@ -102,7 +120,7 @@ class GradmapView(QWidget):
         controls.setContentsMargins(2, 0, 2, 0)
         controls.setSpacing(2)
         for row_widgets in ((self.mode_box, self.readout_box, self.channels_box),
-                            (self.sign_box, self.grid_box, self.k_spin)):
+                            (self.sign_box, self.significance_box, self.grid_box, self.k_spin)):
             row = QHBoxLayout()
             for w in row_widgets:
                 row.addWidget(w)
@@ -134,6 +152,7 @@ class GradmapView(QWidget):
         self.stack.addWidget(self.single)
         self.stack.addWidget(self.grid)
         self.tileClicked.connect(self._select_tile)
+        self.jobs.progressed.connect(self._job_progress)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -144,7 +163,13 @@ class GradmapView(QWidget):
     # --- public -------------------------------------------------------------------------------------
     @property
     def pending(self) -> bool:
-        return bool(self._pending)
+        """True while the maps of some run are computed."""
+        return any(_is_map_key(what) for _, what in self.jobs.pending)
+
+    @property
+    def errors(self) -> Dict[tuple, str]:
+        """``(run id, key) -> message`` of failed map computations."""
+        return {token: m for token, m in self.jobs.errors.items() if _is_map_key(token[1])}
 
     @property
     def readout(self) -> str:
@@ -202,26 +227,10 @@ class GradmapView(QWidget):
         return self.shown_maps(run)
 
     def _compute(self, run, key) -> None:
-        token = (run.id, key)
-        if token in self._pending or token in self.errors:
-            return
-        model, readout, per_channel = run.model, key[1], key[2]
+        """Compute ``run.cache[key]`` in a worker (shared with the findings views through :attr:`jobs`)."""
+        from strfviewer.gui.findings.run_maps import maps_job
 
-        def work(progress, cancel):
-            return compute_gradmaps(model, readout=readout, per_channel=per_channel)
-
-        def finished(g) -> None:
-            self._pending.pop(token, None)
-            run.cache[key] = g
-            self.session.notify_results(run)
-
-        def failed(message: str) -> None:
-            self._pending.pop(token, None)
-            self.errors[token] = message
-            self.redraw()
-
-        self._pending[token] = self._start_worker(work, on_finished=finished, on_failed=failed,
-                                                  name="gradmap")
+        self.jobs.request(run, key, maps_job(run.model, key), name="gradmap")
 
     # --- drawing ------------------------------------------------------------------------------------
     def redraw(self) -> None:
@@ -265,6 +274,7 @@ class GradmapView(QWidget):
             self._draw_grid(run, arr)
         else:
             self._draw_single(arr[s.neuron])
+            self._draw_significance(run)
 
     def _zero_note(self, run, arr: np.ndarray) -> str:
         """A short note when every map is exactly zero (so a blank image is not mistaken for a bug)."""
@@ -279,6 +289,7 @@ class GradmapView(QWidget):
         for widget in (self.single, self.grid):
             widget.clear()
         self.images, self.plots, self.grid_images, self.grid_plots, self.grid_neurons = [], [], [], [], []
+        self.contours, self.shown_mask = [], None
         target = self.grid if self.grid_box.isChecked() else self.single
         target.addLabel(text, color="#444")
 
@@ -303,7 +314,7 @@ class GradmapView(QWidget):
         level = symmetric_level([maps])
         if len(self.plots) != C:
             self.single.clear()
-            self.plots, self.images = [], []
+            self.plots, self.images, self.contours = [], [], []
             names = self._channel_names(C)
             self.single_title = self.single.addLabel("", row=0, col=0, colspan=C, size="9pt")
             for c in range(C):
@@ -412,6 +423,75 @@ class GradmapView(QWidget):
                 self.grid_plots[i].setTitle(title, size="8pt")
                 self.grid_plots[i].getViewBox().setBorder(SELECTED_TILE_PEN if n == self.session.neuron else None)
 
+    # --- significance -------------------------------------------------------------------------------
+    def _significance_toggled(self, on: bool) -> None:
+        cancelled = False
+        run = self.session.current_run
+        if not on and run is not None and run.model is not None:
+            from strfviewer.gui.findings.significance_job import significance_key
+
+            cancelled = self.jobs.cancel(run, significance_key(self.cache_key(run)))
+        self.redraw()
+        if cancelled:
+            self.busy.setText("significance cancelled")
+
+    def significance(self, run=None):
+        """The :class:`~strfviewer.gui.findings.significance_job.Significance` of the maps shown for ``run``
+        (default: the current run), ``None`` until computed."""
+        from strfviewer.gui.findings.significance_job import significance_key
+
+        run = run if run is not None else self.session.current_run
+        if run is None or run.model is None:
+            return None
+        return run.cache.get(significance_key(self.cache_key(run)))
+
+    def _draw_significance(self, run) -> None:
+        """Outline the selected neuron's significant pixels (|z| > 2) when asked; start the jackknife if needed."""
+        from strfviewer.gui.findings.significance_job import significance_job, significance_key
+
+        self.shown_mask = None
+        if not self.significance_box.isChecked():
+            for item in self.contours:
+                item.hide()
+            return
+        key = self.cache_key(run)
+        result = run.cache.get(significance_key(key))
+        if result is None:
+            for item in self.contours:
+                item.hide()
+            error = self.jobs.request(run, significance_key(key),
+                                      significance_job(run, self.session.dataset, key, run.cache[key]),
+                                      name="jackknife")
+            self.busy.setText(f"significance failed: {error}" if error else
+                              "significance: jackknife running… (uncheck to cancel)")
+            self.busy.setToolTip(self.busy.text())
+            return
+        mask = result.mask()[self.session.neuron]
+        if mask.shape != tuple(self.displayed.shape):
+            self.busy.setText(f"significance: mask {mask.shape} does not match the map {self.displayed.shape}")
+            return
+        self.shown_mask = mask
+        dt = float(self.session.dataset.dt_ms)
+        while len(self.contours) < len(self.plots):
+            self.contours.append(pg.PlotCurveItem(pen=SIGNIFICANCE_PEN, connect="pairs"))
+        for c, plot in enumerate(self.plots):
+            item = self.contours[c]
+            if item.scene() is not plot.scene() or item.parentItem() is not plot.getViewBox().childGroup:
+                plot.addItem(item)
+            x, y = mask_outline(mask[c], float(self.lags[0]) - dt / 2, dt)
+            item.setData(x, y, connect="pairs")
+            item.setZValue(5)
+            item.show()
+        note = f"significant (|z| > {result.threshold:g}, {result.how}): {int(mask.sum())} of {mask.size} pixels"
+        self.busy.setText(note if not self.busy.text() else self.busy.text() + "; " + note)
+        self.busy.setToolTip(self.busy.text())
+
+    def _job_progress(self, run_id: int, what, text: str) -> None:
+        run = self.session.current_run
+        if run is None or run.id != run_id or not isinstance(what, tuple) or what[:1] != ("jackknife",):
+            return
+        self.busy.setText(f"significance: {text} (uncheck to cancel)")
+
     # --- grid clicks --------------------------------------------------------------------------------
     def tile_at(self, scene_pos) -> Optional[int]:
         """Index of the grid tile under a scene position (``None`` outside every tile)."""
@@ -430,5 +510,6 @@ class GradmapView(QWidget):
             self.session.select_neuron(neuron)
 
 
-register_view(ViewSpec("gradmap", "Gradmap / STRF", lambda window: GradmapView(window.session, window.start_worker),
+register_view(ViewSpec("gradmap", "Gradmap / STRF",
+                       lambda window: GradmapView(window.session, window.start_worker, jobs=findings_jobs(window)),
                        area="center", depends=("dataset", "neuron", "run", "results"), exportable=True, order=30))

@@ -1,15 +1,21 @@
-"""Neuron table: name, number of spikes, cc_max and one test cc_norm column per run; sortable, filterable,
-keyboard navigable; the current row is the session's selected neuron."""
+"""Neuron table: name, number of spikes, cc_max, one test cc_norm column per run and the tuning of the current
+run (best frequency, bandwidth, latency, separability, best modulations; hidden until the "Tuning" button or
+the header's right-click menu shows them); sortable, filterable, keyboard navigable; the current row is the
+session's selected neuron. The tuning is computed in a worker when a run's model arrives
+(:mod:`strfviewer.gui.findings.run_maps`)."""
 
 from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt, QTimer
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLineEdit, QMenu, QTableView,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from strfviewer.fit.metrics import cc_norm_note
 from strfviewer.gui.views.registry import ViewSpec, register_view
@@ -17,6 +23,34 @@ from strfviewer.gui.views.table_keys import RowHomeEnd
 
 SORT_ROLE = Qt.UserRole + 1
 FIXED_COLUMNS = ("#", "neuron", "spikes", "cc_max")
+
+
+@dataclass(frozen=True)
+class TuningColumn:
+    """A tuning column: the metric of :mod:`strfviewer.analysis.tuning`, its header, display scale and format."""
+
+    metric: str
+    header: str
+    scale: float
+    fmt: str
+    tip: str
+
+
+#: the current run's tuning, after the run columns (hidden by default: they would push cc_norm out of the dock)
+TUNING_COLUMNS = (
+    TuningColumn("best_frequency_hz", "BF\nkHz", 1e-3, "{:.2f}", "best frequency (kHz): peak of the excitatory "
+                 "frequency profile"),
+    TuningColumn("bandwidth_oct", "bw\noct", 1.0, "{:.2f}", "bandwidth (octaves) at half maximum of the "
+                 "excitatory frequency profile"),
+    TuningColumn("latency_ms", "lat\nms", 1.0, "{:.1f}", "onset latency (ms): half-maximum rise of the "
+                 "excitatory time profile"),
+    TuningColumn("separability", "sep", 1.0, "{:.2f}", "separability: share of the map's power in its first "
+                 "singular value (1 = rank 1)"),
+    TuningColumn("best_temporal_modulation_hz", "tMod\nHz", 1.0, "{:.1f}", "best temporal modulation (Hz) of the "
+                 "modulation transfer function"),
+    TuningColumn("best_spectral_modulation_cyc_per_oct", "sMod\ncyc/oct", 1.0, "{:.2f}", "best spectral "
+                 "modulation (cycles/octave) of the modulation transfer function"),
+)
 
 
 def spike_counts(dataset) -> np.ndarray:
@@ -69,6 +103,15 @@ class NeuronTableModel(QAbstractTableModel):
         self.spikes = np.zeros(0)
         self.cc_max = np.zeros(0)
         self.run_values: List[tuple] = []  # (run, (N,) cc_norm or None)
+        self.tuning = None  # RunTuning of the current run, once computed
+
+    @property
+    def first_tuning_column(self) -> int:
+        return len(FIXED_COLUMNS) + len(self.run_values)
+
+    def tuning_column(self, column: int) -> Optional[TuningColumn]:
+        j = column - self.first_tuning_column
+        return TUNING_COLUMNS[j] if 0 <= j < len(TUNING_COLUMNS) else None
 
     # --- refresh from the session --------------------------------------------------------------------
     def reload(self) -> None:
@@ -90,7 +133,10 @@ class NeuronTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def _collect_runs(self) -> None:
+        from strfviewer.gui.findings.run_maps import cached_tuning
+
         self.run_values = [(r, r.neuron_values("cc_norm", "test")) for r in self.session.runs]
+        self.tuning = cached_tuning(self.session.current_run)
 
     def refresh_results(self) -> None:
         """Results of a run arrived: same columns, new numbers."""
@@ -100,6 +146,7 @@ class NeuronTableModel(QAbstractTableModel):
         if self.rowCount():
             self.dataChanged.emit(self.index(0, len(FIXED_COLUMNS)),
                                   self.index(self.rowCount() - 1, self.columnCount() - 1))
+        self.headerDataChanged.emit(Qt.Horizontal, self.first_tuning_column, self.columnCount() - 1)
 
     # --- Qt model API -------------------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
@@ -107,14 +154,17 @@ class NeuronTableModel(QAbstractTableModel):
         return 0 if parent.isValid() or ds is None else ds.n_neurons
 
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(FIXED_COLUMNS) + len(self.run_values)
+        return 0 if parent.isValid() else len(FIXED_COLUMNS) + len(self.run_values) + len(TUNING_COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
         if orientation != Qt.Horizontal:
             return None
+        tuning = self.tuning_column(section)
         if role == Qt.DisplayRole:
             if section < len(FIXED_COLUMNS):
                 return FIXED_COLUMNS[section]
+            if tuning is not None:
+                return tuning.header
             run = self.run_values[section - len(FIXED_COLUMNS)][0]
             return f"cc_norm\n{header_name(run.name)}"
         if role == Qt.ToolTipRole:
@@ -122,6 +172,10 @@ class NeuronTableModel(QAbstractTableModel):
                     3: "noise ceiling of the test stimuli (from the trials)"}
             if section in tips:
                 return tips[section]
+            if tuning is not None:
+                run = self.session.current_run
+                of = f" of the current run {run.name!r}" if run is not None else " of the current run"
+                return f"{tuning.tip}{of} (its kernel STRF or gradmap, excitation positive; see docs/analysis.md)"
             run = self.run_values[section - len(FIXED_COLUMNS)][0]
             return (f"normalised correlation on the test stimuli, run {run.name!r} (can exceed 1: the noise "
                     f"ceiling is estimated from finitely many trials)")
@@ -138,6 +192,10 @@ class NeuronTableModel(QAbstractTableModel):
             return float(self.spikes[row]) if row < len(self.spikes) else math.nan
         if column == 3:
             return float(self.cc_max[row]) if row < len(self.cc_max) else math.nan
+        tuning = self.tuning_column(column)
+        if tuning is not None:
+            values = None if self.tuning is None else self.tuning.values.get(tuning.metric)
+            return float(values[row]) * tuning.scale if values is not None and row < len(values) else math.nan
         values = self.run_values[column - len(FIXED_COLUMNS)][1]
         return float(values[row]) if values is not None and row < len(values) else math.nan
 
@@ -151,6 +209,9 @@ class NeuronTableModel(QAbstractTableModel):
                     return "–"
                 if index.column() == 2:
                     return f"{v:.0f}"
+                tuning = self.tuning_column(index.column())
+                if tuning is not None:
+                    return tuning.fmt.format(v)
                 # a cc_norm above 1 carries a mark; its tooltip says why it can happen
                 return f"{v:.3f}" + ("*" if index.column() >= len(FIXED_COLUMNS) and cc_norm_note(v) else "")
             return str(v)
@@ -160,6 +221,10 @@ class NeuronTableModel(QAbstractTableModel):
             return v
         if role == Qt.ToolTipRole and index.column() == 1:
             return str(v)  # the full name when the column is narrowed
+        if role == Qt.ToolTipRole and self.tuning_column(index.column()) is not None:
+            names = self.tuning.channel_names if self.tuning is not None else ("",)
+            channel = names[int(self.tuning.channel[index.row()])] if self.tuning is not None else ""
+            return f"on the {channel} channel (the one with the most power)" if channel else None
         if role == Qt.ToolTipRole and index.column() >= len(FIXED_COLUMNS):
             return cc_norm_note(v) or None
         if role == Qt.TextAlignmentRole:
@@ -170,9 +235,11 @@ class NeuronTableModel(QAbstractTableModel):
 class NeuronTableView(QWidget):
     """Filter box over a sortable table; selecting a row selects that neuron in the session."""
 
-    def __init__(self, session, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, session, parent: Optional[QWidget] = None, jobs=None) -> None:
         super().__init__(parent)
         self.session = session
+        self.jobs = jobs  # FindingsJobs computing the tuning columns (None: those columns stay empty)
+        self.shown_tuning: set = set()  # metrics of the tuning columns shown
         self.model = NeuronTableModel(session, self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -198,6 +265,16 @@ class NeuronTableView(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.sortByColumn(0, Qt.AscendingOrder)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        header = self.table.horizontalHeader()
+        header.setContextMenuPolicy(Qt.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        self.tuning_button = QToolButton()
+        self.tuning_button.setText("Tuning")
+        self.tuning_button.setObjectName("tuningColumnsButton")
+        self.tuning_button.setCheckable(True)
+        self.tuning_button.setToolTip("show the current run's tuning columns (BF, bandwidth, latency, separability, "
+                                      "best modulations); right-click the header to choose them one by one")
+        self.tuning_button.toggled.connect(self.set_tuning_columns)
         self._home_end = RowHomeEnd(self.table)
         self._squeeze_due = False
         self.table.viewport().installEventFilter(self)
@@ -205,8 +282,13 @@ class NeuronTableView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(self.filter_edit)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.filter_edit, 1)
+        top.addWidget(self.tuning_button)
+        layout.addLayout(top)
         layout.addWidget(self.table)
+        self._apply_tuning_visibility()
 
     def plot_widgets(self) -> list:
         return []
@@ -214,17 +296,78 @@ class NeuronTableView(QWidget):
     # --- session -> table ----------------------------------------------------------------------------
     def reload(self) -> None:
         self.model.reload()
-        self._fit_columns()
+        self._after_reset()
         self.sync_selection()
 
     def reload_runs(self) -> None:
         self.model.reload_runs()
-        self._fit_columns()
+        self._after_reset()
         self.sync_selection()
 
     def refresh_results(self) -> None:
+        columns = self.model.columnCount()
         self.model.refresh_results()
+        if self.model.columnCount() != columns:
+            self._after_reset()
+        else:
+            self._fit_columns()
+        self._request_tuning()
+
+    def _after_reset(self) -> None:
+        self._apply_tuning_visibility()
         self._fit_columns()
+        self._request_tuning()
+
+    # --- tuning columns ------------------------------------------------------------------------------
+    def _request_tuning(self) -> None:
+        """Start the current run's tuning in a worker when its model is there and it is not computed yet."""
+        if self.jobs is not None:
+            from strfviewer.gui.findings.run_maps import request_tuning
+
+            request_tuning(self.jobs, self.session.current_run, self.session.dataset)
+
+    def tuning_columns(self) -> List[int]:
+        """Model (= proxy) column of each tuning column, in :data:`TUNING_COLUMNS` order."""
+        first = self.model.first_tuning_column
+        return list(range(first, first + len(TUNING_COLUMNS)))
+
+    def set_tuning_columns(self, shown: bool = True, metrics=None) -> None:
+        """Show (or hide) the tuning columns ``metrics`` (default: all of them)."""
+        chosen = {c.metric for c in TUNING_COLUMNS} if metrics is None else set(metrics)
+        self.shown_tuning = (self.shown_tuning | chosen) if shown else (self.shown_tuning - chosen)
+        self._apply_tuning_visibility()
+        self._fit_columns()
+
+    def _apply_tuning_visibility(self) -> None:
+        header = self.table.horizontalHeader()
+        hidden = {column for column, spec in zip(self.tuning_columns(), TUNING_COLUMNS)
+                  if spec.metric not in self.shown_tuning}
+        for column in range(self.model.columnCount()):  # sections keep their state when the run columns move
+            header.setSectionHidden(column, column in hidden)
+        self.tuning_button.blockSignals(True)
+        self.tuning_button.setChecked(bool(self.shown_tuning))
+        self.tuning_button.blockSignals(False)
+
+    def header_menu(self) -> QMenu:
+        """The header's right-click menu: one checkable entry per tuning column, and all of them."""
+        menu = QMenu(self)
+        every = QAction("All tuning columns", menu)
+        every.setCheckable(True)
+        every.setChecked(len(self.shown_tuning) == len(TUNING_COLUMNS))
+        every.toggled.connect(lambda on: self.set_tuning_columns(on))
+        menu.addAction(every)
+        menu.addSeparator()
+        for spec in TUNING_COLUMNS:
+            action = QAction(f"{spec.header.replace(chr(10), ' (')})" if "\n" in spec.header else spec.header, menu)
+            action.setToolTip(spec.tip)
+            action.setCheckable(True)
+            action.setChecked(spec.metric in self.shown_tuning)
+            action.toggled.connect(lambda on, m=spec.metric: self.set_tuning_columns(on, [m]))
+            menu.addAction(action)
+        return menu
+
+    def _header_menu(self, pos) -> None:
+        self.header_menu().popup(self.table.horizontalHeader().mapToGlobal(pos))
 
     def _fit_columns(self) -> None:
         """Column widths from the header and (at most) the first rows, computed once per change."""
@@ -250,6 +393,8 @@ class NeuronTableView(QWidget):
         metrics = header.fontMetrics()
         header.setStretchLastSection(False)  # else the last section keeps its width whatever resizeSection says
         for c in list(range(len(FIXED_COLUMNS), count)) + [0, 2, 3]:  # the run columns, then #, spikes, cc_max
+            if header.isSectionHidden(c):
+                continue
             text = str(self.proxy.headerData(c, Qt.Horizontal) or "")
             cells = self.table.sizeHintForColumn(c)  # the rows' text (ResizeContentsPrecision rows)
             tight = max(max(metrics.horizontalAdvance(line) for line in text.split("\n")) + 10, cells)
@@ -306,7 +451,13 @@ class NeuronTableView(QWidget):
         return self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()
 
 
-register_view(ViewSpec("neurons", "Neurons", lambda window: NeuronTableView(window.session), area="left",
-                       depends=("dataset", "runs", "results", "neuron"),
-                       on={"dataset": "reload", "runs": "reload_runs", "results": "refresh_results",
-                           "neuron": "sync_selection"}, order=40))
+def _create(window) -> NeuronTableView:
+    from strfviewer.gui.views.findings_jobs import findings_jobs
+
+    return NeuronTableView(window.session, jobs=findings_jobs(window))
+
+
+register_view(ViewSpec("neurons", "Neurons", _create, area="left",
+                       depends=("dataset", "runs", "run", "results", "neuron"),
+                       on={"dataset": "reload", "runs": "reload_runs", "run": "refresh_results",
+                           "results": "refresh_results", "neuron": "sync_selection"}, order=40))
