@@ -117,7 +117,7 @@ def test_views_of_the_window_come_from_the_registry_in_order(window):
     assert names[:5] == ["spectrogram", "psth", "gradmap", "neurons", "stimuli"]
     assert list(window.views) == names
     exportable = [s.name for s in registry.view_specs() if s.exportable]
-    assert exportable == ["spectrogram", "psth", "gradmap"]
+    assert exportable == ["spectrogram", "psth", "gradmap", "filters"]
     # time views share one time axis
     assert window.views["psth"].plot.getViewBox().linkedView(0) is window.views["spectrogram"].plot.getViewBox()
 
