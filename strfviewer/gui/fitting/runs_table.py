@@ -462,13 +462,53 @@ def frontend_differences(saved, current) -> List[str]:
     return out
 
 
-def open_run_checkpoint(folder, dataset=None, device: str = "cpu") -> Run:
-    """Rebuild a :class:`Run` from a checkpoint folder: its model, spec, request, saved metrics and (when it fits
-    the open ``dataset``: same number of neurons and bands) fresh predictions on that dataset."""
-    from strfviewer.fit.metrics import NeuronMetrics
+#: what a checkpoint error says when a deepSTRF waveform checkpoint needs its audio sample rate (the one argument
+#: its files do not record; see strfviewer.io.deepstrf_frontends)
+SAMPLE_RATE_ARGUMENT = "'audio_fs'"
+
+
+def needs_sample_rate(message: str) -> bool:
+    """True when a checkpoint error asks for the audio sample rate of a waveform front-end."""
+    return SAMPLE_RATE_ARGUMENT in str(message)
+
+
+def load_run_model(folder, sample_rate: Optional[int] = None):
+    """``load_checkpoint(folder)``; a deepSTRF waveform checkpoint, which records no sample rate, gets
+    ``sample_rate`` (Hz) as its front-end's ``audio_fs``. Without one it raises the loader's error, which
+    :func:`needs_sample_rate` recognises; a rate given for a checkpoint that does not need it is unused."""
+    from strfviewer.io.checkpoint_error import CheckpointError
     from strfviewer.io.checkpoints import load_checkpoint
 
-    model, meta = load_checkpoint(str(folder))
+    try:
+        return load_checkpoint(str(folder))
+    except CheckpointError as exc:
+        if sample_rate is None or not needs_sample_rate(str(exc)):
+            raise
+    return load_checkpoint(str(folder), extra_kwargs={"wav2spec": {"audio_fs": int(sample_rate)}})
+
+
+def parse_sample_rate(text: str) -> Optional[int]:
+    """The sample rate typed in the Open model dialog: ``None`` when empty, else a whole number of Hz from 1000 to
+    384000; ``ValueError`` (one line naming the value) otherwise."""
+    text = str(text).strip().lower().removesuffix("hz").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value == value and value.is_integer() and 1000 <= value <= 384000):
+        raise ValueError(f"sample rate {text!r}: expected a whole number of Hz from 1000 to 384000 (e.g. 16000)")
+    return int(value)
+
+
+def open_run_checkpoint(folder, dataset=None, device: str = "cpu", sample_rate: Optional[int] = None) -> Run:
+    """Rebuild a :class:`Run` from a checkpoint folder: its model, spec, request, saved metrics and (when it fits
+    the open ``dataset``: same number of neurons and bands, or audio for a waveform model) fresh predictions on
+    that dataset. ``sample_rate`` (Hz): the audio rate of a deepSTRF waveform checkpoint (:func:`load_run_model`)."""
+    from strfviewer.fit.metrics import NeuronMetrics
+
+    model, meta = load_run_model(folder, sample_rate)
     meta = dict(meta or {})
     spec = request = None
     try:

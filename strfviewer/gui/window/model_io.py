@@ -50,11 +50,12 @@ def mismatch(model, dataset) -> Optional[str]:
     return model_input_problem(model, dataset)
 
 
-def open_checkpoint(path_or_id: str, dataset) -> Run:
-    """A :class:`Run` from a checkpoint folder or Hub id, with predictions on ``dataset`` when it fits."""
+def open_checkpoint(path_or_id: str, dataset, sample_rate: Optional[int] = None) -> Run:
+    """A :class:`Run` from a checkpoint folder or Hub id, with predictions on ``dataset`` when it fits;
+    ``sample_rate`` (Hz) for a deepSTRF waveform checkpoint, which does not record it."""
     from strfviewer.gui.fitting.runs_table import open_run_checkpoint
 
-    return open_run_checkpoint(path_or_id, dataset)
+    return open_run_checkpoint(path_or_id, dataset, sample_rate=sample_rate)
 
 
 def save_run(run: Run, dataset, folder: str) -> str:
