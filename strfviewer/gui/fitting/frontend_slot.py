@@ -5,7 +5,8 @@ editors, the panel's refit buttons and the fit queue agree on what a front-end c
 
 * :func:`frontend_options`: the options a user edits (the ``OPTIONS`` the class declares), less the frame step
   (it must be the data's, one frame per response bin) and those left to the engine (default ``None``); the
-  sample rate's default is the open data's audio rate.
+  sample rate's default is the open data's audio rate, and a default top frequency above its Nyquist frequency
+  shows as the Nyquist frequency (the engine lowers that default the same way).
 * :func:`chosen_kwargs`: only the values that differ from those defaults go into ``spec.frontend_kwargs``;
   the engine fills the rest from the data when the fit starts (``fit.waveform_mode.resolve_spec``).
 * :func:`frontend_problems`, :func:`ridge_problems`: why a spec cannot be fitted on the open data (one line
@@ -58,15 +59,20 @@ def frontend_options(name: Optional[str], dataset=None) -> List[Any]:
     if not name or name == SPECTROGRAM:
         return []
     from strfviewer.models import options
-    from strfviewer.models.frontend_args import FRAME_NAMES, RATE_NAMES
+    from strfviewer.models.frontend_args import FMAX_NAMES, FRAME_NAMES, RATE_NAMES
 
+    declared = options.options_of("frontend", name)
     rate = dataset_audio_rate(dataset)
+    given_rate = next((o.default for o in declared if o.name in RATE_NAMES), None)
+    nyquist = (rate or given_rate or DEFAULT_RATE) / 2.0
     out = []
-    for option in options.options_of("frontend", name):
+    for option in declared:
         if option.name in FRAME_NAMES or option.default is None:
             continue
         if option.name in RATE_NAMES and rate is not None:
             option = dataclasses.replace(option, default=rate)
+        if option.name in FMAX_NAMES and option.default > nyquist:
+            option = dataclasses.replace(option, default=nyquist)
         out.append(option)
     return out
 

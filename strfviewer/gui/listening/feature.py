@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 
 from strfviewer.gui.listening.audio import AudioPlayer, AudioUnavailable
 from strfviewer.gui.window.preferences import PreferencesDialog, device_index, stored_device_name
-from strfviewer.gui.views.axes import BandAxis
+from strfviewer.gui.views.axes import BandAxis, sequential_cmap
 from strfviewer.gui.views.time_plot import PLAYHEAD_PEN
 
 POLL_MS = 30
@@ -121,6 +121,7 @@ class ListeningPanel(QWidget):
         self.spec_plot.setObjectName("modelSoundSpectrogram")
         self.spec_plot.setLabel("bottom", "time (ms)")
         self.spec_image = pg.ImageItem(axisOrder="row-major")
+        self.spec_image.setColorMap(sequential_cmap())  # the spectrogram view's colours
         self.spec_plot.addItem(self.spec_image)
         plots = QHBoxLayout()
         self.playheads = []

@@ -159,6 +159,15 @@ class FiltersView(QWidget):
         else:
             text += " (fixed filters)"
         self.info.setText(text)
+        self._frequency_ticks(freqs)
+
+    def _frequency_ticks(self, freqs: np.ndarray) -> None:
+        """Labelled ticks at 1-2-5 steps of each decade (a log axis' own labels overlap)."""
+        lo, hi = float(freqs.min()), float(freqs.max())
+        ticks = [(np.log10(v), f"{v / 1000:g}k" if v >= 1000 else f"{v:g}")
+                 for e in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+                 for v in (10.0 ** e, 2 * 10.0 ** e, 5 * 10.0 ** e) if lo <= v <= hi]
+        self.response_plot.getAxis("bottom").setTicks([ticks, []])
 
     def title(self) -> str:
         return f"Filterbank of {self.filterbank.frontend}" if self.filterbank is not None else "Filterbank"
