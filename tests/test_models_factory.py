@@ -1,6 +1,7 @@
 """Registry, init-kwargs capture and the model factory (ModelSpec, build_model, check_spec, options,
 describe, spec_of, swap)."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -143,6 +144,11 @@ def test_swap_kernel_and_prefilter():
     s3 = swap(spec, prefilter="AdapTrans")
     assert s3.prefilter == "AdapTrans" and s3.prefilter_kwargs == {"dt": 2.0} and s3.kernel == "gaussian"
     assert swap(spec, prefilter="none").prefilter is None
+    s4 = swap(spec, frontend="CausalMel")
+    assert s4.frontend == "CausalMel" and s4.frontend_kwargs == {} and s4.kernel == "gaussian"
+    s5 = swap(dataclasses.replace(s4, frontend_kwargs={"n_mels": 8}), frontend="none")
+    assert s5.frontend is None and s5.frontend_kwargs == {} and s5.prefilter == "ICAdaptation"
+    assert swap(dataclasses.replace(s4, frontend_kwargs={"n_mels": 8}), kernel="full").frontend_kwargs == {"n_mels": 8}
     assert spec.kernel == "gaussian"                                  # original untouched
     model = build_model(s3, F, N)
     assert model.C_in == 2 and model.readout.strf.kernel.C_in == 2

@@ -14,6 +14,8 @@ from typing import Callable, Iterator, List, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from strfviewer.models.base import set_front_end_aside
+
 #: A readout turns the responses ``(N, T)`` into one value per neuron ``(N,)``.
 ReadoutLike = Union[str, Callable[[Tensor], Tensor]]
 READOUTS = ("last", "mean", "peak")
@@ -106,6 +108,7 @@ def probe_mode(model: nn.Module, spectrogram_input: bool = True) -> Iterator[nn.
                 and not isinstance(saved_front_end, nn.Identity))
         model.eval()
         if swap:
+            set_front_end_aside(model, saved_front_end)  # other threads still see a waveform model
             model.wav2spec = nn.Identity()
         try:
             with torch.enable_grad(), cudnn_ctx:
@@ -113,6 +116,7 @@ def probe_mode(model: nn.Module, spectrogram_input: bool = True) -> Iterator[nn.
         finally:
             if swap:
                 model.wav2spec = saved_front_end
+                set_front_end_aside(model, None)
             for module, training in flags:
                 module.training = training
 

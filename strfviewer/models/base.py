@@ -126,8 +126,18 @@ class AudioEncodingModel(NeuralModel):
 
     @property
     def is_wav_native(self) -> bool:
-        """True when the model takes a waveform ``(B, 1, T_audio)`` (it has a ``wav2spec`` front-end)."""
-        return not isinstance(self.wav2spec, nn.Identity)
+        """True when the model takes a waveform ``(B, 1, T_audio)`` (it has a ``wav2spec`` front-end), also while
+        a probe has set its front-end aside (see :meth:`front_end`)."""
+        return self.front_end() is not None
+
+    def front_end(self) -> Optional[nn.Module]:
+        """The waveform front-end (``None`` for spectrogram input). A gradmap or dream probe that feeds the model
+        spectrograms swaps ``wav2spec`` for ``nn.Identity`` for a while and keeps the front-end aside
+        (:func:`set_front_end_aside`); another thread asking meanwhile still gets it."""
+        aside = self.__dict__.get(_ASIDE)
+        if aside is not None:
+            return aside
+        return None if isinstance(self.wav2spec, nn.Identity) else self.wav2spec
 
     def prefilter_reach(self) -> int:
         """Frames of past the prefilter reads (0 without prefilter)."""
@@ -158,3 +168,16 @@ class AudioEncodingModel(NeuralModel):
         from strfviewer.analysis.gradmaps import waveform_gradmap
 
         return waveform_gradmap(self, stimulus, neuron=neuron, reduce=reduce)
+
+
+_ASIDE = "_front_end_aside"
+
+
+def set_front_end_aside(model: nn.Module, front_end: Optional[nn.Module]) -> None:
+    """Record (``None``: forget) the front-end a probe has swapped out of ``model.wav2spec`` for a while, so that
+    :meth:`AudioEncodingModel.front_end` and ``is_wav_native`` stay true meanwhile. Stored outside the module's
+    parameters and submodules (no state-dict entry)."""
+    if front_end is None:
+        model.__dict__.pop(_ASIDE, None)
+    else:
+        model.__dict__[_ASIDE] = front_end

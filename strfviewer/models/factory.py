@@ -349,10 +349,15 @@ def make_prefilter(name: str, n_freqs: int, **options) -> nn.Module:
     return builder(int(n_freqs), **options) if builder is not None else cls(int(n_freqs), **options)
 
 
-def swap(spec: ModelSpec, kernel: Optional[str] = None, prefilter: Optional[str] = None) -> ModelSpec:
-    """Copy of ``spec`` with another kernel and/or prefilter (``None`` = keep; ``'none'`` removes the
-    prefilter). The kernel or prefilter keyword arguments are reset when it changes."""
+def swap(spec: ModelSpec, kernel: Optional[str] = None, prefilter: Optional[str] = None,
+         frontend: Optional[str] = None) -> ModelSpec:
+    """Copy of ``spec`` with another kernel, prefilter and/or waveform front-end (``None`` = keep; ``'none'``
+    removes the prefilter or the front-end, i.e. spectrogram input). The kernel, prefilter or front-end keyword
+    arguments are reset when it changes."""
     new = copy_spec(spec)
+    if frontend is not None and frontend != spec.frontend:
+        new.frontend = None if frontend in NONE_NAMES else frontend
+        new.frontend_kwargs = {}
     if kernel is not None and kernel != spec.kernel:
         new.kernel, new.kernel_kwargs = (None if kernel in NONE_NAMES else kernel), {}
     if prefilter is not None and prefilter != spec.prefilter:

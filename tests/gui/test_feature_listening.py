@@ -107,35 +107,6 @@ def test_sonified_gradmap_of_a_spectrogram_model(feature, window, qtbot, tmp_pat
     assert sr == rate and data.size == samples.size
 
 
-def test_waveform_gradmap_of_a_wav_native_model(feature, window, qtbot):
-    import torch
-
-    from strfviewer.models.frontends import GaborFilterbank
-    from strfviewer.models.linear import Linear
-    from strfviewer.session import Run
-
-    ds = window.session.dataset
-    torch.manual_seed(0)
-    front = GaborFilterbank(n_bands=ds.n_freqs, sample_rate=RATE, dt_ms=ds.dt_ms, f_min_hz=300, f_max_hz=3500)
-    model = Linear(ds.n_freqs, 5, ds.n_neurons, wav2spec=front).eval()
-    window.session.add_run(Run(name="wav", model=model), make_current=True)
-    assert listening.is_wav_native(model)
-    assert feature.panel.reduce_box.isVisibleTo(feature.panel)
-    assert not feature.panel.part_box.isVisibleTo(feature.panel)
-    feature.panel.reduce_box.setCurrentText("last")
-    feature.panel.around_box.setCurrentText("selected stimulus")
-    feature.compute_model_sound()
-    qtbot.waitUntil(lambda: "model" in feature.sounds and feature.worker is None, timeout=30000)
-    samples, rate = feature.sound("model")
-    stim = window.session.stimulus_obj()
-    assert rate == RATE and samples.size == stim.waveform.size
-    assert np.max(np.abs(samples)) == pytest.approx(listening.SAFE_PEAK, rel=1e-4)
-    # 'last' supports the receptive field before the last frame: the first half is (near) silent
-    half = samples.size // 2
-    assert np.max(np.abs(samples[:half])) < 0.05 * listening.SAFE_PEAK
-    assert feature.model_spec is not None and feature.model_spec.shape[0] == ds.n_freqs
-
-
 def test_preferences_choose_the_output_device(feature, window, backend, qtbot):
     dialog = feature.open_preferences()
     qtbot.addWidget(dialog)

@@ -119,6 +119,7 @@ def test_views_of_the_window_come_from_the_registry_in_order(window):
     exportable = [s.name for s in registry.view_specs() if s.exportable]
     assert exportable[:3] == ["spectrogram", "psth", "gradmap"]
     assert {"tuning", "dstrf", "compare", "population"} <= set(exportable)  # the findings views (issue 16)
+    assert "filters" in exportable  # the learned filterbank (issue 12)
     # time views share one time axis
     assert window.views["psth"].plot.getViewBox().linkedView(0) is window.views["spectrogram"].plot.getViewBox()
 

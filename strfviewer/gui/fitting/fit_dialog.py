@@ -1,6 +1,8 @@
 """Fit > New fit...: a dialog that builds a :class:`strfviewer.fit.run.FitRequest` from the engine's registry.
 
-Everything the user can pick comes from the engine: model families, kernels, prefilters and activations from
+Everything the user can pick comes from the engine: model families, kernels, prefilters, activations and
+waveform front-ends (the model's input: the dataset's spectrogram or its audio through a registered front-end,
+see :mod:`strfviewer.gui.fitting.frontend_slot`) from
 :mod:`strfviewer.models.registry` (their tooltips from the registry's descriptions), each family's main
 hyperparameters from ``factory.family_options`` and each kernel's, prefilter's and activation's options from the
 ``OPTIONS`` the class declares (:mod:`strfviewer.models.options`: defaults, ranges, labels, tooltips), the
@@ -24,6 +26,8 @@ from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget)
+
+from strfviewer.gui.fitting import frontend_slot
 
 SETTINGS_KEY = "fitting/last_choices"
 NONE_LABEL = "none"
@@ -243,6 +247,7 @@ class FitDialog(QDialog):
         self._kernel_editors: Dict[str, OptionEditor] = {}
         self._prefilter_editors: Dict[str, OptionEditor] = {}
         self._activation_editors: Dict[str, OptionEditor] = {}
+        self._frontend_editors: Dict[str, OptionEditor] = {}
         self._restoring = False
         self.reasons: List[str] = []
 
@@ -277,6 +282,14 @@ class FitDialog(QDialog):
         self.family_box.currentIndexChanged.connect(self._on_family_changed)
         form.addRow("Family", self.family_box)
 
+        self.frontend_box = _combo([(frontend_slot.SPECTROGRAM, None)]
+                                   + [(n, n) for n in frontend_slot.frontend_names()], "frontend",
+                                   _choices_tooltip("frontend", "Model input: 'spectrogram' fits on the dataset's "
+                                                                "spectrograms; a waveform front-end fits on the "
+                                                                "stimuli's audio (it becomes the model's wav2spec "
+                                                                "slot):"))
+        self.frontend_box.currentIndexChanged.connect(self._on_frontend_changed)
+        form.addRow("Front-end", self.frontend_box)
 
         self.kernel_box = _combo([(DEFAULT_LABEL, None)] + [(n, n) for n in _registry_names("kernel")],
                                  "kernel", _choices_tooltip("kernel", "STRF kernel parameterisation:"))
@@ -378,6 +391,11 @@ class FitDialog(QDialog):
                            component_options("prefilter", self.prefilter_box.currentData()), after=self.prefilter_box)
         self.validate()
 
+    def _on_frontend_changed(self) -> None:
+        self._frontend_options = frontend_slot.frontend_options(self.frontend_box.currentData(), self.dataset)
+        self._replace_rows(self._frontend_editors, self._frontend_options, after=self.frontend_box)
+        self.validate()
+
     def _on_activation_changed(self) -> None:
         self._replace_rows(self._activation_editors,
                            component_options("activation", self.activation_box.currentData()),
@@ -419,10 +437,13 @@ class FitDialog(QDialog):
         prefilter = self.prefilter_box.currentData()
         prefilter_kwargs = prefilter_kwargs_for(self.dataset) if prefilter else {}
         prefilter_kwargs.update(_values(self._prefilter_editors))
+        frontend = self.frontend_box.currentData()
         spec = self._factory.ModelSpec(
             family=self.family_box.currentData(), kernel=self.kernel_box.currentData(),
             kernel_kwargs=_values(self._kernel_editors), prefilter=prefilter, prefilter_kwargs=prefilter_kwargs,
-            activation=self.activation_box.currentData(), activation_kwargs=_values(self._activation_editors))
+            activation=self.activation_box.currentData(), activation_kwargs=_values(self._activation_editors),
+            frontend=frontend, frontend_kwargs=frontend_slot.chosen_kwargs(
+                _values(self._frontend_editors), getattr(self, "_frontend_options", [])) if frontend else {})
         return self._factory.apply_options(spec, {k: e.value() for k, e in self._hyper_editors.items()})
 
     def _split_value(self):
@@ -450,13 +471,11 @@ class FitDialog(QDialog):
             spec = None
             reasons.append(str(exc))
         if spec is not None and not reasons:
+            reasons.extend(frontend_slot.frontend_problems(spec, self.dataset))
+        if spec is not None and not reasons:
             reasons.extend(self._build_problems(spec))
-        if self.method_box.currentData() == "ridge" and spec is not None:
-            if spec.family != "Linear":
-                reasons.append(f"Ridge regression fits only the Linear family, not {spec.family}; choose SGD.")
-            if spec.kernel not in (None, "full") or spec.prefilter:
-                reasons.append("Ridge regression fits a plain full-kernel Linear model without prefilter; "
-                               "choose SGD to fit another kernel or a prefilter.")
+        if self.method_box.currentData() == "ridge" and spec is not None and not reasons:
+            reasons.extend(frontend_slot.ridge_problems(spec, self.dataset))
         device = self.device_box.currentData()
         if device and self.device_reasons.get(device):
             reasons.append(f"Device {DEVICE_LABELS.get(device, device)} is unavailable: "
@@ -477,6 +496,8 @@ class FitDialog(QDialog):
         key = (json.dumps(spec.to_dict(), sort_keys=True, default=str), n_freqs, n_neurons)
         if getattr(self, "_build_cache", (None,))[0] != key:
             try:
+                if frontend_slot.has_frontend(spec):  # bands come from the front-end, its rate from the data
+                    spec, n_freqs = frontend_slot.resolved_spec(spec, self.dataset), None
                 self._factory.build_model(spec, n_freqs, n_neurons)
                 problems: List[str] = []
             except (ValueError, TypeError, RuntimeError) as exc:
@@ -501,6 +522,7 @@ class FitDialog(QDialog):
             "prefilter": self.prefilter_box.currentData(), "prefilter_kwargs": _values(self._prefilter_editors),
             "activation": self.activation_box.currentData(),
             "activation_kwargs": _values(self._activation_editors),
+            "frontend": self.frontend_box.currentData(), "frontend_kwargs": _values(self._frontend_editors),
             "method": self.method_box.currentData(), "device": self.device_box.currentData(),
             "split": self.split_box.currentData(),
             "training": {k: e.value() for k, e in self.training_editors.items()},
@@ -517,7 +539,8 @@ class FitDialog(QDialog):
                     self._hyper_editors[k].set_value(v)
             for box, editors, name in ((self.kernel_box, self._kernel_editors, "kernel"),
                                        (self.prefilter_box, self._prefilter_editors, "prefilter"),
-                                       (self.activation_box, self._activation_editors, "activation")):
+                                       (self.activation_box, self._activation_editors, "activation"),
+                                       (self.frontend_box, self._frontend_editors, "frontend")):
                 _select_data(box, choices.get(name))
                 for k, v in (choices.get(f"{name}_kwargs") or {}).items():
                     if k in editors:
@@ -547,7 +570,9 @@ class FitDialog(QDialog):
             "family": spec.family, "options": {k: v for k, v in options.items() if v is not None},
             "kernel": spec.kernel, "kernel_kwargs": dict(spec.kernel_kwargs or {}), "prefilter": spec.prefilter,
             "prefilter_kwargs": dict(spec.prefilter_kwargs or {}), "activation": spec.activation,
-            "activation_kwargs": dict(getattr(spec, "activation_kwargs", None) or {}), "method": request.method, "device": request.device,
+            "activation_kwargs": dict(getattr(spec, "activation_kwargs", None) or {}),
+            "frontend": getattr(spec, "frontend", None), "frontend_kwargs": dict(getattr(spec, "frontend_kwargs", None) or {}),
+            "method": request.method, "device": request.device,
             "split": "dataset", "training": {k: getattr(request, k) for k in _TRAINING_FIELDS
                                              if hasattr(request, k)},
         })

@@ -134,17 +134,28 @@ CHILD_EXIT_GRACE_S = 15.0
 
 
 def _without_audio(dataset):
-    """The dataset minus the waveforms (the fit only reads spectrograms and responses): less to send."""
+    """The dataset minus the waveforms (a spectrogram fit only reads spectrograms and responses): less to send."""
     stimuli = [dataclasses.replace(s, waveform=None) for s in dataset.stimuli]
     return dataclasses.replace(dataset, stimuli=stimuli)
 
 
+def _needs_audio(request) -> bool:
+    """A fit on raw audio (the spec names a waveform front-end) reads the stimuli's waveforms."""
+    from strfviewer.gui.fitting.frontend_slot import has_frontend
+
+    return has_frontend(request.spec)
+
+
 def _portable_outcome(outcome) -> dict:
-    """A ``FitOutcome`` as plain picklable data: the model becomes its weights (NumPy arrays)."""
+    """A ``FitOutcome`` as plain picklable data: the model becomes its weights (NumPy arrays) and the spec it was
+    built from (a waveform front-end's arguments completed from the data: sample rate, frame step)."""
+    from strfviewer.models.factory import spec_of
+
     state = {k: v.detach().cpu().numpy() for k, v in outcome.model.state_dict().items()}
     fields = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome) if f.name != "model"}
     fields["device"] = str(outcome.device)
-    return {"state_dict": state, "fields": fields}
+    spec = spec_of(outcome.model)
+    return {"state_dict": state, "fields": fields, "spec": spec.to_dict() if spec is not None else None}
 
 
 def _serve_fits(requests, events, stop) -> None:  # the fit process's main loop
@@ -171,14 +182,17 @@ def _serve_fits(requests, events, stop) -> None:  # the fit process's main loop
 
 
 def _rebuild_outcome(payload: dict, request, dataset):
-    """The ``FitOutcome`` in this process: the model rebuilt from its spec and loaded with the fitted weights
-    (on the CPU; ``outcome.device`` still says where it was fitted)."""
+    """The ``FitOutcome`` in this process: the model rebuilt from the spec the child built it from (the
+    request's, a waveform front-end's arguments completed) and loaded with the fitted weights (on the CPU;
+    ``outcome.device`` still says where it was fitted). A waveform model takes its bands from its front-end."""
     import torch
 
     from strfviewer.fit.run import FitOutcome
-    from strfviewer.models.factory import build_model
+    from strfviewer.gui.fitting.frontend_slot import has_frontend
+    from strfviewer.models.factory import ModelSpec, build_model
 
-    model = build_model(request.spec, dataset.n_freqs, dataset.n_neurons)
+    spec = ModelSpec.from_dict(payload["spec"]) if payload.get("spec") else request.spec
+    model = build_model(spec, None if has_frontend(spec) else dataset.n_freqs, dataset.n_neurons)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in payload["state_dict"].items()})
     model.eval()
     fields = dict(payload["fields"])
@@ -203,6 +217,7 @@ class FitServer:
         self._stop = ctx.Event()
         self._lock = threading.Lock()
         self._dataset_ref = None
+        self._sent_audio = False  # whether the dataset in the child has its waveforms (fits on raw audio)
         self.process = ctx.Process(target=_serve_fits, args=(self._requests, self._events, self._stop),
                                    name="strfviewer-fits", daemon=True)
         self.process.start()
@@ -221,8 +236,12 @@ class FitServer:
 
         with self._lock:
             self._stop.clear()
-            same = self._dataset_ref is not None and self._dataset_ref() is dataset
-            self._requests.put(("fit", None if same else _without_audio(dataset), request))
+            audio = _needs_audio(request)
+            same = (self._dataset_ref is not None and self._dataset_ref() is dataset
+                    and (self._sent_audio or not audio))
+            self._requests.put(("fit", None if same else (dataset if audio else _without_audio(dataset)), request))
+            if not same:
+                self._sent_audio = audio
             self._dataset_ref = weakref.ref(dataset)
             ended = False
             try:

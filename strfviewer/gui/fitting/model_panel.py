@@ -1,10 +1,12 @@
-"""The model dock: the current run's architecture, and one-click refits with another kernel or prefilter.
+"""The model dock: the current run's architecture, and one-click refits with another kernel, prefilter or front-end.
 
 The four slots of every model (``wav2spec -> prefiltering -> core -> readout``) are listed with their class and
-parameter count (``factory.describe``). Below, one button per registered kernel and per prefilter (plus
-"none"): a click queues a new fit of the same spec and training settings with only that part swapped
-(``factory.swap``), which appears as a new run. Comparing the full, separable and Gaussian-mixture kernels is
-one click each. Choices the engine refuses (``factory.check_spec``) are disabled with the reason as tooltip.
+parameter count (``factory.describe``). Beside them, one button per registered kernel, per prefilter (plus
+"none") and per waveform front-end (plus "spectrogram": the dataset's spectrograms as input): a click queues a
+new fit of the same spec and training settings with only that part swapped (``factory.swap``), which appears as
+a new run. Comparing the full, separable and Gaussian-mixture kernels, or CausalMel and LEAF, is one click each.
+A swapped-in front-end gets its default options, its sample rate from the data's audio. Choices the engine
+refuses (``factory.check_spec``, a front-end on data without audio) are disabled with the reason as tooltip.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import dataclasses
 from typing import List, Optional
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from strfviewer.gui.fitting import frontend_slot
 from strfviewer.gui.fitting.fit_dialog import prefilter_kwargs_for
 from strfviewer.gui.window.qt_session import QtSession, qt_session_of
 from strfviewer.session import Run, Session
@@ -36,18 +39,23 @@ def _names(kind: str) -> List[str]:
     return list(registry.names(kind))
 
 
-def swapped_spec(spec, kernel: Optional[str] = None, prefilter: Optional[str] = None, dataset=None):
-    """``spec`` with another kernel or prefilter (``prefilter='none'`` removes it), other settings kept. A new
-    prefilter gets the frame step and band range of ``dataset`` when the spec had none."""
-    new = _factory().swap(spec, kernel=kernel, prefilter=prefilter)
+def swapped_spec(spec, kernel: Optional[str] = None, prefilter: Optional[str] = None, dataset=None,
+                 frontend: Optional[str] = None):
+    """``spec`` with another kernel, prefilter or front-end (``prefilter='none'`` removes it,
+    ``frontend='spectrogram'`` fits on the spectrograms), other settings kept. A new prefilter gets the frame step
+    and band range of ``dataset`` when the spec had none."""
+    if frontend == frontend_slot.SPECTROGRAM:
+        frontend = "none"
+    new = _factory().swap(spec, kernel=kernel, prefilter=prefilter, frontend=frontend)
     if new.prefilter and not new.prefilter_kwargs:
         new = dataclasses.replace(new, prefilter_kwargs=prefilter_kwargs_for(dataset))
     return new
 
 
-def refit_request(run: Run, spec):
+def refit_request(run: Run, spec, dataset=None):
     """A ``FitRequest`` equal to ``run``'s (or the defaults when it has none) with ``spec``; ridge, which only
-    fits a plain full-kernel Linear model, becomes SGD when the new spec needs it."""
+    fits a plain full-kernel Linear model on spectrograms or a fixed front-end, becomes SGD when the new spec
+    needs it."""
     from strfviewer.fit.run import FitRequest
 
     base = run.request
@@ -57,8 +65,7 @@ def refit_request(run: Run, spec):
         kwargs = {k: v for k, v in (saved or {}).items() if k in fields and k not in ("spec", "split")}
         base = FitRequest(spec=spec, **kwargs)
     request = dataclasses.replace(base, spec=spec)
-    if getattr(request, "method", "sgd") == "ridge" and (spec.family != "Linear" or spec.kernel not in (None, "full")
-                                                          or spec.prefilter):
+    if getattr(request, "method", "sgd") == "ridge" and frontend_slot.ridge_problems(spec, dataset):
         request = dataclasses.replace(request, method="sgd")
     return request
 
@@ -107,6 +114,14 @@ class ModelPanel(QWidget):
             button = self._button(name, lambda checked=False, n=name: self.refit(prefilter=n))
             self.prefilter_buttons[name] = button
             prefilter_row.addWidget(button)
+        self.frontend_buttons = {}
+        frontends = QGroupBox("Refit with front-end")
+        frontend_grid = QGridLayout(frontends)  # seven choices: two rows keep the dock narrow
+        choices = [frontend_slot.SPECTROGRAM] + frontend_slot.frontend_names()
+        for i, name in enumerate(choices):
+            button = self._button(name, lambda checked=False, n=name: self.refit(frontend=n))
+            self.frontend_buttons[name] = button
+            frontend_grid.addWidget(button, i // 4, i % 4)
 
         self.slots_table.setMinimumHeight(60)
         left = QVBoxLayout()
@@ -115,6 +130,7 @@ class ModelPanel(QWidget):
         right = QVBoxLayout()
         right.addWidget(kernels)
         right.addWidget(prefilters)
+        right.addWidget(frontends)
         right.addStretch(1)
         body = QHBoxLayout()  # architecture and swap buttons side by side keep the dock short
         body.addLayout(left, 3)
@@ -177,14 +193,16 @@ class ModelPanel(QWidget):
     def _update_buttons(self, spec) -> None:
         factory = _factory()
         running = self.run is not None and self.run.status == "running"
-        for kind, buttons in (("kernel", self.kernel_buttons), ("prefilter", self.prefilter_buttons)):
+        for kind, buttons in (("kernel", self.kernel_buttons), ("prefilter", self.prefilter_buttons),
+                              ("frontend", self.frontend_buttons)):
             for name, button in buttons.items():
                 if spec is None:
                     button.setChecked(False)
                     button.setEnabled(False)
                     button.setToolTip("Needs a model whose spec is known.")
                     continue
-                current = (spec.kernel or "full") if kind == "kernel" else (spec.prefilter or NO_PREFILTER)
+                current = {"kernel": spec.kernel or "full", "prefilter": spec.prefilter or NO_PREFILTER,
+                           "frontend": frontend_slot.frontend_label(spec)}[kind]
                 button.setChecked(name == current)
                 if name == current:
                     button.setEnabled(False)
@@ -192,31 +210,35 @@ class ModelPanel(QWidget):
                     continue
                 try:
                     new = swapped_spec(spec, **{kind: name}, dataset=self.session.dataset)
-                    reasons = list(factory.check_spec(new))
+                    reasons = list(factory.check_spec(new)) or frontend_slot.frontend_problems(
+                        new, self.session.dataset)
                 except (ValueError, TypeError, KeyError) as exc:
                     reasons = [str(exc)]
                 button.setEnabled(not reasons and not running)
+                what = "front-end" if kind == "frontend" else kind
                 button.setToolTip("Cannot: " + "; ".join(reasons) if reasons else
-                                  f"Refit {spec.family} with the {name} {kind}{_described(kind, name)}, every "
+                                  f"Refit {spec.family} with the {name} {what}{_described(kind, name)}, every "
                                   f"other setting unchanged (a new run).")
 
     # -- refitting ---------------------------------------------------------------------------------------------
-    def refit(self, kernel: Optional[str] = None, prefilter: Optional[str] = None) -> None:
-        """Ask for a new fit of the current run with ``kernel`` or ``prefilter`` swapped."""
+    def refit(self, kernel: Optional[str] = None, prefilter: Optional[str] = None,
+              frontend: Optional[str] = None) -> None:
+        """Ask for a new fit of the current run with ``kernel``, ``prefilter`` or ``frontend`` swapped."""
         run = self.run
         spec = getattr(self, "spec", None)
         if run is None or spec is None:
             return
-        new_spec = swapped_spec(spec, kernel=kernel, prefilter=prefilter, dataset=self.session.dataset)
+        new_spec = swapped_spec(spec, kernel=kernel, prefilter=prefilter, dataset=self.session.dataset,
+                                frontend=frontend)
         self._update_buttons(spec)  # undo the check mark of the clicked button
-        self.refit_requested.emit(refit_request(run, new_spec), run)
+        self.refit_requested.emit(refit_request(run, new_spec, self.session.dataset), run)
 
 
 def _described(kind: str, name: str) -> str:
     """`` (its registry description)`` or nothing."""
     from strfviewer.models import registry
 
-    if kind == "prefilter" and name == NO_PREFILTER:
+    if (kind == "prefilter" and name == NO_PREFILTER) or (kind == "frontend" and name == frontend_slot.SPECTROGRAM):
         return ""
     description = registry.entry(kind, name).description
     return f" ({description})" if description else ""
@@ -226,6 +248,8 @@ def _spec_text(spec) -> str:
     parts = [spec.family + (f" ({spec.rnn_type})" if getattr(spec, "rnn_type", None) else "")]
     parts.append(f"kernel {spec.kernel or 'full'}")
     parts.append(f"prefilter {spec.prefilter or 'none'}")
+    if frontend_slot.has_frontend(spec):
+        parts.append(f"front-end {spec.frontend}")
     if getattr(spec, "T", None):
         parts.append(f"T = {spec.T} frames")
     return ", ".join(parts)

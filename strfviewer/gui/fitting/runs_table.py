@@ -1,6 +1,6 @@
 """The runs dock: every fitted or opened model of the session in a table, and what can be done with a run.
 
-Columns: run, model, kernel, prefilter, parameters, epochs, time, mean test cc_norm, status (and which run is
+Columns: run, model, kernel, prefilter, front-end (``spectrogram`` or the waveform front-end), parameters, epochs, time, mean test cc_norm, status (and which run is
 shown as current / compare). Actions: show a run in every view (``session.set_current_run``), compare it with
 the current one (``session.set_compare_run``: two predicted traces in the PSTH view, one cc_norm column per run
 in the neuron table), save it as a checkpoint folder, open a saved one, delete it (undoable).
@@ -24,7 +24,7 @@ from strfviewer.fit.metrics import cc_norm_note
 from strfviewer.gui.window.qt_session import QtSession, qt_session_of
 from strfviewer.session import Run, Session
 
-COLUMNS = ("Run", "Shown", "Model", "Kernel", "Prefilter", "Params", "Epochs", "Time", "Test cc_norm", "Status")
+COLUMNS = ("Run", "Shown", "Model", "Kernel", "Prefilter", "Front-end", "Params", "Epochs", "Time", "Test cc_norm", "Status")
 
 
 def mean_test_cc_norm(run: Run) -> Optional[float]:
@@ -50,6 +50,24 @@ def run_seconds(run: Run) -> Optional[float]:
     if seconds is None:
         seconds = (run.metadata or {}).get("seconds")
     return float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) else None
+
+
+def run_frontend(run: Run) -> str:
+    """What the run's model takes: its waveform front-end's name (from the spec, else the model's own
+    ``wav2spec``) or ``spectrogram``; empty for a run without spec or model."""
+    from strfviewer.gui.fitting.frontend_slot import SPECTROGRAM, frontend_label, has_frontend
+
+    if run.spec is not None and has_frontend(run.spec):
+        return frontend_label(run.spec)
+    front = getattr(run.model, "wav2spec", None)
+    if front is not None and getattr(run.model, "is_wav_native", False):
+        from strfviewer.models import registry
+
+        try:
+            return registry.name_of("frontend", front)
+        except KeyError:
+            return type(front).__name__
+    return SPECTROGRAM if run.spec is not None or run.model is not None else ""
 
 
 def _spec_field(run: Run, name: str) -> str:
@@ -123,6 +141,8 @@ class RunsTableModel(QAbstractTableModel):
             return _spec_field(run, "kernel") or ("—" if run.spec is not None else "")
         if column == "Prefilter":
             return _spec_field(run, "prefilter") or "none"
+        if column == "Front-end":
+            return run_frontend(run)
         if column == "Params":
             n = run.n_params
             return f"{n:,}" if n is not None else ""
@@ -351,6 +371,9 @@ def run_checkpoint_metadata(run: Run, dataset) -> dict:
         meta.update(frontend=dict(dataset.frontend or {}), freqs_hz=[float(f) for f in dataset.freqs_hz],
                     dt_ms=float(dataset.dt_ms), neuron_names=list(dataset.neuron_names),
                     dataset={"source": str(dataset.source), "name": dataset.name})
+    waveform = waveform_frontend_record(run)
+    if waveform is not None:  # fitted on raw audio: the model's own front-end and band centres, as the CLI saves
+        meta.update(waveform)
     if run.spec is not None and hasattr(run.spec, "to_dict"):
         meta["spec"] = run.spec.to_dict()
     if run.request is not None and hasattr(run.request, "to_dict"):
@@ -364,6 +387,45 @@ def run_checkpoint_metadata(run: Run, dataset) -> dict:
     meta["run"] = {"name": run.name, "status": run.status, "message": run.message,
                    "epochs": run_epochs(run), "seconds": run_seconds(run)}
     return meta
+
+
+def waveform_frontend_record(run: Run) -> Optional[dict]:
+    """``{"frontend": {"mode": "waveform", ...}, "freqs_hz": [...]}`` of a run whose model was fitted on raw
+    audio (from its fit's details, or the checkpoint it was opened from); ``None`` for spectrogram models."""
+    if not getattr(run.model, "is_wav_native", False):
+        return None
+    details = getattr(run.outcome, "details", None) or {}
+    if isinstance(details.get("frontend"), dict):
+        return {"frontend": dict(details["frontend"]), "freqs_hz": list(details.get("freqs_hz") or [])}
+    saved = (run.metadata or {}).get("frontend")
+    if isinstance(saved, dict) and saved.get("mode") == "waveform":
+        return {"frontend": dict(saved), "freqs_hz": list((run.metadata or {}).get("freqs_hz") or [])}
+    return None
+
+
+def model_input_problem(model, dataset) -> Optional[str]:
+    """Why ``model`` cannot be run on ``dataset`` (neurons, bands, or audio for a waveform model); ``None``
+    when it can. A waveform model takes the stimuli's audio at its own rate: the data's bands do not matter,
+    its frame step must be the data's."""
+    if model is None or dataset is None:
+        return None
+    N, F = getattr(model, "N", None), getattr(model, "F", None)
+    problems = []
+    if N is not None and int(N) != dataset.n_neurons:
+        problems.append(f"{N} neurons (the dataset has {dataset.n_neurons})")
+    if getattr(model, "is_wav_native", False):
+        from strfviewer.data.waveforms import has_audio
+
+        front = model.wav2spec
+        dt = getattr(front, "dt_ms", None)
+        if not has_audio(dataset):
+            problems.append(f"the stimuli's audio (its front-end {type(front).__name__} takes waveforms; the "
+                            "dataset has spectrograms only)")
+        elif isinstance(dt, (int, float)) and abs(float(dt) - float(dataset.dt_ms)) > 1e-6:
+            problems.append(f"{float(dt):g} ms frames (the dataset's bins are {float(dataset.dt_ms):g} ms)")
+    elif F is not None and int(F) != dataset.n_freqs:
+        problems.append(f"{F} frequency bands (the dataset has {dataset.n_freqs})")
+    return ("the model predicts " + " and expects ".join(problems)) if problems else None
 
 
 def save_run_checkpoint(run: Run, folder, dataset) -> str:
@@ -400,13 +462,53 @@ def frontend_differences(saved, current) -> List[str]:
     return out
 
 
-def open_run_checkpoint(folder, dataset=None, device: str = "cpu") -> Run:
-    """Rebuild a :class:`Run` from a checkpoint folder: its model, spec, request, saved metrics and (when it fits
-    the open ``dataset``: same number of neurons and bands) fresh predictions on that dataset."""
-    from strfviewer.fit.metrics import NeuronMetrics
+#: what a checkpoint error says when a deepSTRF waveform checkpoint needs its audio sample rate (the one argument
+#: its files do not record; see strfviewer.io.deepstrf_frontends)
+SAMPLE_RATE_ARGUMENT = "'audio_fs'"
+
+
+def needs_sample_rate(message: str) -> bool:
+    """True when a checkpoint error asks for the audio sample rate of a waveform front-end."""
+    return SAMPLE_RATE_ARGUMENT in str(message)
+
+
+def load_run_model(folder, sample_rate: Optional[int] = None):
+    """``load_checkpoint(folder)``; a deepSTRF waveform checkpoint, which records no sample rate, gets
+    ``sample_rate`` (Hz) as its front-end's ``audio_fs``. Without one it raises the loader's error, which
+    :func:`needs_sample_rate` recognises; a rate given for a checkpoint that does not need it is unused."""
+    from strfviewer.io.checkpoint_error import CheckpointError
     from strfviewer.io.checkpoints import load_checkpoint
 
-    model, meta = load_checkpoint(str(folder))
+    try:
+        return load_checkpoint(str(folder))
+    except CheckpointError as exc:
+        if sample_rate is None or not needs_sample_rate(str(exc)):
+            raise
+    return load_checkpoint(str(folder), extra_kwargs={"wav2spec": {"audio_fs": int(sample_rate)}})
+
+
+def parse_sample_rate(text: str) -> Optional[int]:
+    """The sample rate typed in the Open model dialog: ``None`` when empty, else a whole number of Hz from 1000 to
+    384000; ``ValueError`` (one line naming the value) otherwise."""
+    text = str(text).strip().lower().removesuffix("hz").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value == value and value.is_integer() and 1000 <= value <= 384000):
+        raise ValueError(f"sample rate {text!r}: expected a whole number of Hz from 1000 to 384000 (e.g. 16000)")
+    return int(value)
+
+
+def open_run_checkpoint(folder, dataset=None, device: str = "cpu", sample_rate: Optional[int] = None) -> Run:
+    """Rebuild a :class:`Run` from a checkpoint folder: its model, spec, request, saved metrics and (when it fits
+    the open ``dataset``: same number of neurons and bands, or audio for a waveform model) fresh predictions on
+    that dataset. ``sample_rate`` (Hz): the audio rate of a deepSTRF waveform checkpoint (:func:`load_run_model`)."""
+    from strfviewer.fit.metrics import NeuronMetrics
+
+    model, meta = load_run_model(folder, sample_rate)
     meta = dict(meta or {})
     spec = request = None
     try:
@@ -428,9 +530,10 @@ def open_run_checkpoint(folder, dataset=None, device: str = "cpu") -> Run:
     run_meta = dict(meta, epochs=info.get("epochs"), seconds=info.get("seconds"))
     predictions, message = None, f"opened from {folder}"
     if dataset is not None:
-        same_shape = (getattr(model, "N", dataset.n_neurons) == dataset.n_neurons
-                      and getattr(model, "F", dataset.n_freqs) == dataset.n_freqs)
-        other_input = frontend_differences(meta.get("frontend"), dataset.frontend)
+        problem = model_input_problem(model, dataset)
+        same_shape = problem is None
+        wav_native = bool(getattr(model, "is_wav_native", False))  # takes the audio: the data's spectrograms
+        other_input = [] if wav_native else frontend_differences(meta.get("frontend"), dataset.frontend)
         if same_shape and other_input:
             message += ("; fitted on spectrograms made with other settings (" + "; ".join(other_input)
                         + "): no predictions on the open data — open it again with the model's front-end")
@@ -442,6 +545,8 @@ def open_run_checkpoint(folder, dataset=None, device: str = "cpu") -> Run:
                 split = meta.get("split") or (meta.get("dataset") or {}).get("split")
                 scored = dataset.with_split(split) if isinstance(split, dict) and split else dataset
                 metrics = score(scored, predictions) or None
+        elif wav_native:
+            message += f"; {problem}: no predictions on the open data"
         else:
             message += (f"; fitted on other data ({getattr(model, 'N', '?')} neurons x {getattr(model, 'F', '?')} "
                         f"bands, the open dataset has {dataset.n_neurons} x {dataset.n_freqs}): no predictions")

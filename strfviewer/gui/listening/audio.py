@@ -9,6 +9,13 @@ is not thread-safe. The audio callback runs on PortAudio's thread and only copie
 integer position; ``poll()`` (called by a GUI timer) reports the position to ``on_position`` and closes a
 finished stream from the calling thread (never inside the stream's own callbacks).
 
+A sound played once is followed by silence as long as twice the stream's output latency (plus 50 ms): a buffered
+output (PortAudio -> ALSA -> PulseAudio reports 128 ms) drops what it still holds when the stream ends, which cut
+the last ~170 ms of every sound before. The play-head stops at the sound's end.
+
+A sound can loop (:attr:`AudioPlayer.loop`, or ``play(..., loop=True)``): the callback wraps around the sound
+until it is stopped or the loop is switched off (the sound then ends after its current pass).
+
 The output backend is injectable: tests pass an object with the :class:`OutputBackend` methods whose stream
 pulls blocks on demand, so the samples delivered can be compared with the stimulus.
 """
@@ -20,6 +27,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Protocol
 
 import numpy as np
+
+#: silence after a sound played once: this many times the stream's reported output latency, plus TAIL_EXTRA_S
+TAIL_LATENCIES, TAIL_EXTRA_S = 2.0, 0.05
 
 
 class AudioUnavailable(RuntimeError):
@@ -140,8 +150,10 @@ class AudioPlayer:
         self._buffer = np.zeros(0, dtype=np.float32)
         self._pos = 0  # next sample index to deliver (written by the audio thread only while playing)
         self._rate = 0
+        self._length = 0  # samples of the sound itself (the buffer may end with silence)
         self._offset_ms = 0.0
         self._done = threading.Event()
+        self._loop = False
         self.last_error: Optional[str] = None
 
     # --- availability ------------------------------------------------------------------------------
@@ -193,11 +205,24 @@ class AudioPlayer:
         return self._rate
 
     @property
+    def loop(self) -> bool:
+        """Whether the sound playing starts again at its end (until stopped)."""
+        return self._loop
+
+    @loop.setter
+    def loop(self, on: bool) -> None:
+        if self._loop and not on and self._buffer.size:
+            self._pos %= self._buffer.size  # finish the pass that is playing
+        self._loop = bool(on)
+
+    @property
     def position_ms(self) -> float:
-        """Play-head position in ms of the original sound (start offset included)."""
+        """Play-head position in ms of the original sound (start offset included; within the pass playing when
+        looping)."""
         if not self._rate:
             return self._offset_ms
-        return self._offset_ms + 1000.0 * min(self._pos, self._buffer.size) / self._rate
+        pos = self._pos % self._buffer.size if self._loop and self._buffer.size else min(self._pos, self._length)
+        return self._offset_ms + 1000.0 * pos / self._rate
 
     def output_rate_for(self, sample_rate: int) -> int:
         """The rate the sound will be played at: its own when the device takes it, else the device's."""
@@ -208,9 +233,9 @@ class AudioPlayer:
             return int(sample_rate)
         return int(round(backend.device_samplerate(self.device)))
 
-    def play(self, samples: np.ndarray, sample_rate: int, start_ms: float = 0.0) -> int:
-        """Start playing mono ``samples (T_audio,)`` at ``sample_rate`` Hz from ``start_ms``; returns the
-        output rate. Stops what was playing. Raises :class:`AudioUnavailable` when playback is off or the
+    def play(self, samples: np.ndarray, sample_rate: int, start_ms: float = 0.0, loop: bool = False) -> int:
+        """Start playing mono ``samples (T_audio,)`` at ``sample_rate`` Hz from ``start_ms`` (``loop``: again and
+        again until stopped); returns the output rate. Stops what was playing. Raises :class:`AudioUnavailable` when playback is off or the
         device refuses (the reason is also kept in :attr:`last_error`)."""
         self.stop()
         backend = self._ensure_backend()
@@ -223,11 +248,16 @@ class AudioPlayer:
             rate = self.output_rate_for(sample_rate)
             if rate != int(sample_rate):
                 x = resample_for_device(x, int(sample_rate), rate)
-            self._buffer, self._pos, self._rate = np.ascontiguousarray(x), 0, rate
+            self._buffer, self._pos, self._rate, self._length = np.ascontiguousarray(x), 0, rate, x.size
             self._offset_ms = 1000.0 * start / sample_rate
+            self._loop = bool(loop) and x.size > 0
             self._done.clear()
             self._stream = backend.open_stream(rate, self.device, self._callback, self._finished_callback,
                                                self.blocksize)
+            latency = getattr(self._stream, "latency", 0.0)
+            if not self._loop and isinstance(latency, (int, float)) and latency > 0:  # see the module docstring
+                tail = int(round((TAIL_LATENCIES * float(latency) + TAIL_EXTRA_S) * rate))
+                self._buffer = np.concatenate([self._buffer, np.zeros(tail, np.float32)])
             self._stream.start()
         except AudioUnavailable:
             raise
@@ -239,6 +269,11 @@ class AudioPlayer:
         return rate
 
     def _callback(self, outdata, frames, time_info, status) -> None:  # audio thread
+        if self._loop:
+            n = self._buffer.size
+            outdata[:, 0] = self._buffer[(self._pos + np.arange(frames)) % n]
+            self._pos = (self._pos + frames) % n
+            return
         begin = self._pos
         chunk = self._buffer[begin:begin + frames]
         outdata[: chunk.size, 0] = chunk

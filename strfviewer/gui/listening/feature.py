@@ -5,11 +5,16 @@
 * Play / Stop the selected stimulus (space bar toggles); a play-head moves across the spectrogram and PSTH
   views in sync (polled from the player every 30 ms in the GUI thread).
 * Model sound, computed in a worker and shown as waveform + spectrogram:
-  - wav-native models (a learnable front-end): the **waveform gradmap** of the selected neuron
-    (reduce last / peak / sum) around the selected stimulus or silence;
+  - wav-native models (a waveform front-end): the **waveform gradmap** of the selected neuron around the
+    selected stimulus, at the time clicked on the PSTH (default: the neuron's peak predicted response), readout
+    last / peak / sum (:mod:`strfviewer.gui.listening.waveform_sound`); the map alone or mixed under the
+    stimulus, looped on demand; recomputed automatically (debounced, a running computation cancelled) when the
+    neuron, stimulus, time or readout changes; 5 ms fades and a -3 dBFS peak, as ``strfviewer gradmap
+    --waveform`` writes its WAVs;
   - spectrogram models: the **sonified gradmap** (excitatory or inhibitory part) synthesised through the
-    app's front-end (:mod:`strfviewer.analysis.sonify`).
-  Both are faded in/out and normalised to a safe level before they are played or saved.
+    app's front-end (:mod:`strfviewer.analysis.sonify`), faded and normalised to -6 dBFS, on "Compute".
+  While a model sound plays, a play-head moves over its plots (and, for a waveform gradmap, over the
+  spectrogram and PSTH views at the stretch of the stimulus it covers).
 * Save any sound as WAV (works without any audio device).
 * File > Preferences...: the output device (QSettings).
 
@@ -26,16 +31,22 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
+                               QWidget)
 
 from strfviewer.gui.listening.audio import AudioPlayer, AudioUnavailable
 from strfviewer.gui.window.preferences import PreferencesDialog, device_index, stored_device_name
-from strfviewer.gui.views.axes import BandAxis
+from strfviewer.gui.views.axes import BandAxis, sequential_cmap
+from strfviewer.gui.views.time_plot import PLAYHEAD_PEN
 
 POLL_MS = 30
 SAFE_PEAK = 0.5  # about -6 dBFS
 WAVEFORM_REDUCES = ("last", "peak", "sum")
-AROUND = ("selected stimulus", "silence")
+#: what a waveform gradmap plays: label -> WaveformSound.sounds key
+MIXES = {"map alone": "map", "map under stimulus": "mix"}
+#: a burst of selection changes recomputes a waveform gradmap once, this long after the last one (ms)
+RECOMPUTE_DELAY_MS = 200
+TIME_MARK_PEN = pg.mkPen((200, 0, 160), width=1.5, style=Qt.DashLine)
 PARTS = {"excitatory": "positive", "inhibitory": "negative", "both": "abs"}
 LAST_WAV_FOLDER_KEY = "listening/last_folder"
 
@@ -68,11 +79,25 @@ class ListeningPanel(QWidget):
         self.kind_label = QLabel("model sound:")
         self.reduce_box = QComboBox()
         self.reduce_box.addItems(WAVEFORM_REDUCES)
-        self.reduce_box.setToolTip("last: response at the last frame (a receptive field); peak: at its maximum;\n"
-                                   "sum: over the whole stimulus (a saliency map, not a receptive field)")
-        self.around_box = QComboBox()
-        self.around_box.addItems(AROUND)
-        self.around_box.setToolTip("linearise the model around the selected stimulus or around near-silence")
+        self.reduce_box.setObjectName("waveformReduce")
+        self.reduce_box.setToolTip("which response is differentiated, at the chosen time:\nlast: the response at "
+                                   "that time (a receptive field); peak: its maximum up to then;\nsum: all of it "
+                                   "up to then (a saliency map, not a receptive field)")
+        self.mix_box = QComboBox()
+        self.mix_box.setObjectName("waveformMix")
+        for label, key in MIXES.items():
+            self.mix_box.addItem(label, key)
+        self.mix_box.setToolTip("play the map alone, or mixed under the stimulus' stretch it covers (the map "
+                                "6 dB below the stimulus)")
+        self.time_label = QLabel("")
+        self.time_label.setObjectName("waveformTime")
+        self.time_label.setToolTip("the time whose response is differentiated: click the PSTH to choose it")
+        self.peak_button = QPushButton("At peak")
+        self.peak_button.setObjectName("waveformAtPeak")
+        self.peak_button.setToolTip("take the map at the neuron's peak predicted response (the default)")
+        self.loop_box = QCheckBox("loop")
+        self.loop_box.setObjectName("loopModelSound")
+        self.loop_box.setToolTip("play the model sound again and again until stopped")
         self.part_box = QComboBox()
         self.part_box.addItems(list(PARTS))
         self.part_box.setToolTip("which part of the gradmap becomes sound energy")
@@ -80,8 +105,8 @@ class ListeningPanel(QWidget):
         self.play_model_button = QPushButton("▶ Play")
         self.save_model_button = QPushButton("Save WAV…")
         middle = QHBoxLayout()
-        for w in (self.kind_label, self.reduce_box, self.around_box, self.part_box, self.compute_button,
-                  self.play_model_button, self.save_model_button):
+        for w in (self.kind_label, self.reduce_box, self.mix_box, self.time_label, self.peak_button, self.part_box,
+                  self.compute_button, self.play_model_button, self.loop_box, self.save_model_button):
             middle.addWidget(w)
         middle.addStretch(1)
 
@@ -96,11 +121,19 @@ class ListeningPanel(QWidget):
         self.spec_plot.setObjectName("modelSoundSpectrogram")
         self.spec_plot.setLabel("bottom", "time (ms)")
         self.spec_image = pg.ImageItem(axisOrder="row-major")
+        self.spec_image.setColorMap(sequential_cmap())  # the spectrogram view's colours
         self.spec_plot.addItem(self.spec_image)
         plots = QHBoxLayout()
+        self.playheads = []
         for plot in (self.wave_plot, self.spec_plot):
             plot.setMinimumHeight(60)
             plots.addWidget(plot)
+            head = pg.InfiniteLine(angle=90, movable=False, pen=PLAYHEAD_PEN)
+            head.setZValue(10)
+            head.hide()
+            plot.addItem(head)
+            self.playheads.append(head)
+        self.spec_plot.setXLink(self.wave_plot)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -111,6 +144,15 @@ class ListeningPanel(QWidget):
 
     def plot_widgets(self):
         return [self.wave_plot, self.spec_plot]
+
+    def set_playhead(self, t_ms: Optional[float]) -> None:
+        """The model sound's play-head at ``t_ms`` on its plots' time axis; ``None`` hides it."""
+        for head in self.playheads:
+            if t_ms is None:
+                head.hide()
+            else:
+                head.setValue(float(t_ms))
+                head.show()
 
 
 class ListeningFeature(QObject):
@@ -132,9 +174,19 @@ class ListeningFeature(QObject):
         self.sounds: Dict[str, Tuple[str, np.ndarray, int]] = {}
         self.playing: Optional[str] = None  # key of the sound playing
         self.worker = None
+        self.waveform_worker = False  # whether self.worker computes a waveform gradmap
         self.resynth_worker = None
         self._resynthesised: Dict[tuple, Tuple[np.ndarray, int]] = {}  # (dataset id, stimulus) -> sound
         self.model_spec: Optional[np.ndarray] = None  # (F, T) spectrogram of the model sound, as shown
+        self.waveform = None  # the WaveformSound shown (waveform models)
+        self.at_ms: Optional[float] = None  # time chosen on the PSTH (None: the neuron's peak)
+        self._model_offset_ms = 0.0  # where the model sound starts on its plots' (and the stimulus') time axis
+        self._restart = False  # a selection changed while a waveform gradmap was computing
+        self._waveform_key = None  # (model, stimulus, neuron, readout, time) of the waveform gradmap last started
+        self.recompute_timer = QTimer(self)
+        self.recompute_timer.setSingleShot(True)
+        self.recompute_timer.setInterval(RECOMPUTE_DELAY_MS)
+        self.recompute_timer.timeout.connect(self._recompute_now)
 
         self.panel = ListeningPanel()
         self.dock = window.add_dock("Listening", self.panel, Qt.BottomDockWidgetArea, "listening_dock")
@@ -142,7 +194,11 @@ class ListeningFeature(QObject):
         p.play_button.clicked.connect(self.toggle_stimulus)
         p.stop_button.clicked.connect(self.stop)
         p.save_stimulus_button.clicked.connect(lambda: self.ask_save("stimulus"))
-        p.compute_button.clicked.connect(self.compute_model_sound)
+        p.compute_button.clicked.connect(lambda: self.compute_model_sound())
+        p.reduce_box.currentIndexChanged.connect(lambda _i: self.schedule_waveform_gradmap())
+        p.mix_box.currentIndexChanged.connect(lambda _i: self._show_waveform_sound())
+        p.peak_button.clicked.connect(lambda: self.set_time(None))
+        p.loop_box.toggled.connect(self._on_loop_toggled)
         p.play_model_button.clicked.connect(lambda: self.toggle("model"))
         p.save_model_button.clicked.connect(lambda: self.ask_save("model"))
 
@@ -175,6 +231,14 @@ class ListeningFeature(QObject):
             signal.connect(self._on_stimulus_changed)
         for signal in (q.currentRunChanged, q.neuronChanged):
             signal.connect(self._on_selection)
+        q.resultsChanged.connect(self._on_results)
+        self.time_mark = pg.InfiniteLine(angle=90, movable=False, pen=TIME_MARK_PEN)
+        self.time_mark.setZValue(9)
+        self.time_mark.hide()
+        psth = window.views.get("psth")
+        if psth is not None and hasattr(psth, "plot"):
+            psth.plot.addItem(self.time_mark)
+            psth.plot.scene().sigMouseClicked.connect(self._on_psth_clicked)
         self.update_controls()
         reason = self.player.unavailable_reason
         if reason:
@@ -279,7 +343,7 @@ class ListeningFeature(QObject):
             self.window.status(str(exc).strip("'\""), 5000)
             return False
         try:
-            self.player.play(samples, rate)
+            self.player.play(samples, rate, loop=key == "model" and self.panel.loop_box.isChecked())
         except AudioUnavailable as exc:
             self.window.status(str(exc), 10000)
             self.update_controls()
@@ -299,12 +363,22 @@ class ListeningFeature(QObject):
     def _on_position(self, t_ms: float) -> None:
         if self.playing == "stimulus":
             self._set_playheads(t_ms)
+        elif self.playing == "model":
+            t = self._model_offset_ms + t_ms
+            self.panel.set_playhead(t)
+            if self.waveform is not None:  # a stretch of the selected stimulus: its views follow too
+                self._set_playheads(t)
 
     def _on_finished(self) -> None:
         self.timer.stop()
         self._set_playheads(None)
+        self.panel.set_playhead(None)
         self.playing = None
         self.update_controls()
+
+    def _on_loop_toggled(self, on: bool) -> None:
+        if self.playing == "model":
+            self.player.loop = on
 
     def _set_playheads(self, t_ms: Optional[float]) -> None:
         for view in list(self.window.views.values()):  # every view with a time axis (spectrogram, PSTH ...)
@@ -341,12 +415,17 @@ class ListeningFeature(QObject):
         model = getattr(run, "model", None)
         wav = is_wav_native(model)
         p.kind_label.setText("waveform gradmap:" if wav else "sonified gradmap:")
-        p.reduce_box.setVisible(wav)
-        p.around_box.setVisible(wav)
+        for w in (p.reduce_box, p.mix_box, p.time_label, p.peak_button):
+            w.setVisible(wav)
         p.part_box.setVisible(not wav)
+        p.peak_button.setEnabled(self.at_ms is not None)
+        if not wav:
+            self.time_mark.hide()
         busy = self.worker is not None
         p.compute_button.setEnabled(model is not None and self.session.dataset is not None and not busy)
-        p.compute_button.setToolTip("compute the selected neuron's sound in the background"
+        p.compute_button.setToolTip(("computed again whenever the neuron, stimulus, time or readout changes; "
+                                     "click to compute now" if wav else
+                                     "compute the selected neuron's sound in the background")
                                     if model is not None else "no model: fit or open one first")
         if reason:
             p.state.setText("playback off")
@@ -362,43 +441,93 @@ class ListeningFeature(QObject):
 
     def _on_selection(self, *_args) -> None:
         self.update_controls()
+        self.schedule_waveform_gradmap()
+
+    def _on_results(self, run) -> None:
+        if run is self.session.current_run:
+            self._on_selection()
 
     def _on_stimulus_changed(self, *_args) -> None:
-        """Another stimulus (or dataset): the one playing is no longer the one shown."""
-        if self.player.is_playing and self.playing == "stimulus":
+        """Another stimulus (or dataset): the one playing is no longer the one shown; a time chosen on the
+        previous stimulus' PSTH no longer applies."""
+        if self.player.is_playing and (self.playing == "stimulus" or (self.playing == "model"
+                                                                      and self.waveform is not None)):
             self.stop()
+        self.at_ms = None
         self.update_controls()
+        self.schedule_waveform_gradmap()
+
+    # --- waveform gradmaps (waveform-native models) ----------------------------------------------------
+    def _wav_model(self):
+        model = getattr(self.session.current_run, "model", None)
+        return model if is_wav_native(model) else None
+
+    def schedule_waveform_gradmap(self) -> None:
+        """Recompute the waveform gradmap soon (once per burst of changes) when the model takes waveforms."""
+        if self._wav_model() is not None and self.session.dataset is not None:
+            self.recompute_timer.start()
+        else:
+            self.recompute_timer.stop()
+
+    def _recompute_now(self) -> None:
+        self.compute_model_sound(automatic=True)
+
+    def set_time(self, t_ms: Optional[float]) -> None:
+        """Take the waveform gradmap at ``t_ms`` (ms in the selected stimulus), or at the neuron's peak
+        predicted response (``None``); recomputed after the debounce delay."""
+        stim = self.session.stimulus_obj()
+        if t_ms is not None and stim is not None:
+            duration = stim.n_frames * float(self.session.dataset.dt_ms)
+            t_ms = float(min(max(float(t_ms), 0.0), np.nextafter(duration, 0.0)))
+        self.at_ms = t_ms
+        if t_ms is not None:
+            self.time_mark.setValue(t_ms)
+            self.time_mark.show()
+        self.panel.time_label.setText("at peak…" if t_ms is None else f"at {t_ms:.0f} ms…")
+        self.update_controls()
+        self.schedule_waveform_gradmap()
+
+    def _on_psth_clicked(self, event) -> None:
+        """A left click on the PSTH of a waveform model chooses the time of the waveform gradmap."""
+        psth = self.window.views.get("psth")
+        if self._wav_model() is None or psth is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        box = psth.plot.getViewBox()
+        if not box.sceneBoundingRect().contains(event.scenePos()):
+            return
+        self.set_time(box.mapSceneToView(event.scenePos()).x())
 
     # --- model sounds --------------------------------------------------------------------------------
-    def compute_model_sound(self):
-        """Start the worker computing the selected neuron's sound; returns it (None when impossible)."""
+    def compute_model_sound(self, automatic: bool = False):
+        """Start the worker computing the selected neuron's sound; returns it (None when impossible or when a
+        running waveform gradmap was cancelled to be computed again). ``automatic``: a selection change asked
+        for it (errors go to the status bar instead of a dialog)."""
         s = self.session
         run, ds = s.current_run, s.dataset
         model = getattr(run, "model", None)
-        if model is None or ds is None or self.worker is not None:
+        if model is None or ds is None:
             return None
+        if self.worker is not None:
+            if is_wav_native(model) and self.waveform_worker:
+                self.worker.cancel()  # superseded: computed again for the new selection when it stops
+                self._restart = True
+            return None
+        if is_wav_native(model):
+            return self._compute_waveform_gradmap(model, automatic)
         neuron, name = s.neuron, ds.neuron_names[s.neuron]
         p = self.panel
-        if is_wav_native(model):
-            reduce, around = p.reduce_box.currentText(), p.around_box.currentText()
-            stim = s.stimulus_obj()
-            wave = stim.waveform if (around == "selected stimulus" and stim is not None) else None
-            stim_rate = int(stim.sample_rate or 0) if stim is not None else 0
-            rate = int(getattr(model.wav2spec, "sample_rate", 0) or stim_rate or 16000)
-            label = f"waveform gradmap of {name} ({reduce}, around {around if wave is not None else 'silence'})"
-            fn = waveform_gradmap_job(model, neuron, reduce, wave, stim_rate or rate, rate)
-        else:
-            part = PARTS[p.part_box.currentText()]
-            gview = self.window.views.get("gradmap")
-            readout = getattr(gview, "readout", "last") or "last"
-            cached = run.cache.get(("gradmap", readout, False))
-            label = f"sonified gradmap of {name} ({readout}, {p.part_box.currentText()} part)"
-            fn = sonified_gradmap_job(model, neuron, readout, part, cached, ds.frontend, ds.freqs_hz, ds.dt_ms,
-                                      cached_channels=run.cache.get(("gradmap", readout, True)))
+        part = PARTS[p.part_box.currentText()]
+        gview = self.window.views.get("gradmap")
+        readout = getattr(gview, "readout", "last") or "last"
+        cached = run.cache.get(("gradmap", readout, False))
+        label = f"sonified gradmap of {name} ({readout}, {p.part_box.currentText()} part)"
+        fn = sonified_gradmap_job(model, neuron, readout, part, cached, ds.frontend, ds.freqs_hz, ds.dt_ms,
+                                  cached_channels=run.cache.get(("gradmap", readout, True)))
 
         def finished(result) -> None:
             self.worker = None
             samples, rate, spec, freqs = result
+            self.waveform, self._model_offset_ms = None, 0.0
             self.set_sound("model", label, samples, rate)
             self.show_model_sound(samples, rate, spec, freqs)
             self.window.status(f"ready: {label}", 8000)
@@ -412,24 +541,105 @@ class ListeningFeature(QObject):
             if isinstance(event, tuple) and len(event) == 2:
                 self.panel.state.setText(f"synthesising {event[0]}/{event[1]}")
 
+        self.waveform_worker = False
         self.worker = self.window.start_worker(fn, on_finished=finished, on_failed=failed, on_progress=progress,
                                                name="model sound", busy=f"computing the {label}…")
         self.update_controls()
         return self.worker
 
+    def _compute_waveform_gradmap(self, model, automatic: bool):
+        """The worker computing the selected neuron's waveform gradmap around the selected stimulus."""
+        from strfviewer.gui.listening.waveform_sound import Cancelled, waveform_sound
+
+        s = self.session
+        stim, neuron = s.stimulus_obj(), s.neuron
+        if stim is None or stim.waveform is None or not stim.sample_rate:
+            self.panel.state.setText("no audio")
+            self.panel.state.setToolTip("the selected stimulus has no audio: a waveform model cannot hear it")
+            return None
+        reduce, at_ms = self.panel.reduce_box.currentText(), self.at_ms
+        key = (id(model), stim.name, neuron, reduce, at_ms)
+        if automatic and key == self._waveform_key:
+            return None  # already shown (e.g. the run's other results arrived): nothing changed for this sound
+        self._waveform_key = key
+
+        def job(progress, cancel):
+            return waveform_sound(model, stim, neuron, reduce, at_ms, cancel)
+
+        def done_or_restart() -> bool:
+            self.worker = None
+            if self._restart:  # this result is superseded: compute the current selection's
+                self._restart, self._waveform_key = False, None
+                self.compute_model_sound(automatic=True)
+                return True
+            return False
+
+        def finished(result) -> None:
+            if done_or_restart():
+                return
+            self.waveform = result
+            self._show_waveform_sound(replay=True)
+
+        def failed(message: str) -> None:
+            self._waveform_key = None  # not shown: a later request computes it again
+            cancelled = isinstance(getattr(worker, "error", None), Cancelled)
+            if done_or_restart() or cancelled:
+                self.update_controls()
+                return
+            self.update_controls()
+            if automatic:
+                self.panel.state.setText("no waveform gradmap")
+                self.panel.state.setToolTip(message)
+                self.window.status(f"waveform gradmap: {message}", 10000)
+            else:
+                self.window.show_error("Waveform gradmap failed", message)
+
+        self.waveform_worker = True
+        worker = self.worker = self.window.start_worker(
+            job, on_finished=finished, on_failed=failed, name="waveform gradmap",
+            busy=f"waveform gradmap of {s.dataset.neuron_names[neuron]} around {stim.name}…")
+        self.update_controls()
+        return worker
+
+    def _show_waveform_sound(self, replay: bool = False) -> None:
+        """Make the shown waveform gradmap (map alone or mixed, per the panel) the model sound and draw it;
+        ``replay``: a model sound playing starts again with the new one."""
+        w = self.waveform
+        if w is None:
+            return
+        kind = self.panel.mix_box.currentData()
+        name = self.session.dataset.neuron_names[w.neuron] if self.session.dataset is not None else str(w.neuron)
+        when = f"{w.at_ms:.0f} ms" + (" (peak)" if w.peak else "")
+        label = (f"waveform gradmap of {name} around {w.stimulus} at {when}, {w.reduce}"
+                 + (", under the stimulus" if kind == "mix" else ""))
+        playing = self.player.is_playing and self.playing == "model"
+        self._model_offset_ms = w.start_ms
+        self.set_sound("model", label, w.sounds[kind], w.sample_rate)
+        self.show_model_sound(w.sounds[kind], w.sample_rate, w.spectrograms[kind], w.freqs_hz,
+                              start_ms=w.start_ms)
+        self.panel.time_label.setText(f"at {when}")
+        self.time_mark.setValue(w.at_ms)
+        self.time_mark.show()
+        self.update_controls()
+        self.window.status(f"ready: {label}", 8000)
+        if playing and replay:
+            self.play("model")
+
     def show_model_sound(self, samples: np.ndarray, rate: int, spec: Optional[np.ndarray],
-                         freqs_hz: Optional[np.ndarray] = None) -> None:
-        """Draw the model sound: waveform, and its spectrogram ``(F, T)`` on bands ``freqs_hz`` (Hz)."""
-        t_ms = np.arange(len(samples)) * 1000.0 / rate
+                         freqs_hz: Optional[np.ndarray] = None, start_ms: float = 0.0) -> None:
+        """Draw the model sound: waveform, and its spectrogram ``(F, T)`` on bands ``freqs_hz`` (Hz); its time
+        axis starts at ``start_ms`` (a waveform gradmap: where its stretch starts in the stimulus)."""
+        t_ms = start_ms + np.arange(len(samples)) * 1000.0 / rate
         step = max(1, len(samples) // 20000)  # enough points to see the shape
         self.panel.wave_curve.setData(t_ms[::step], samples[::step])
         self.model_spec = spec
         if freqs_hz is not None:
             self.panel.band_axis.set_freqs(freqs_hz)
         if spec is not None:
-            dt = t_ms[-1] / max(1, spec.shape[1]) if len(t_ms) else 1.0
+            duration = len(samples) * 1000.0 / rate
             self.panel.spec_image.setImage(spec, autoLevels=True)
-            self.panel.spec_image.setRect(0.0, -0.5, spec.shape[1] * dt, float(spec.shape[0]))
+            self.panel.spec_image.setRect(start_ms, -0.5, duration, float(spec.shape[0]))
+        self.panel.wave_plot.setXRange(start_ms, start_ms + len(samples) * 1000.0 / rate, padding=0.02)
 
     # --- saving --------------------------------------------------------------------------------------
     def save(self, key: str, path) -> Path:
@@ -468,35 +678,6 @@ class ListeningFeature(QObject):
 # ----------------------------------------------------------------------------------------------------
 # worker jobs (run off the GUI thread; return (samples, sample_rate, spectrogram (F, T) or None))
 # ----------------------------------------------------------------------------------------------------
-def waveform_gradmap_job(model, neuron: int, reduce: str, wave: Optional[np.ndarray], wave_rate: int,
-                         rate: int) -> Callable:
-    """The gradmap is taken at the model's own sample rate ``rate``; ``wave`` (at ``wave_rate``) is
-    resampled to it first."""
-    def job(progress, cancel):
-        from strfviewer.analysis.gradmaps import waveform_gradmap
-        from strfviewer.analysis.sonify import fade_and_normalise
-        from strfviewer.data.audio import resample
-
-        nonlocal wave
-        if wave is not None and wave_rate != rate:
-            wave = resample(wave, wave_rate, rate)
-
-        g = waveform_gradmap(model, wave, neuron=neuron, reduce=reduce).detach().cpu().numpy()
-        samples = fade_and_normalise(g, rate, peak=SAFE_PEAK)
-        spec, freqs = None, None
-        try:
-            import torch
-
-            with torch.no_grad():
-                spec = model.wav2spec(torch.as_tensor(samples).reshape(1, 1, -1))[0, 0].cpu().numpy()
-            centres = getattr(model.wav2spec, "center_frequencies", None)
-            freqs = centres().detach().cpu().numpy() if callable(centres) else None
-        except Exception:  # a front-end that cannot run alone: show the waveform only
-            spec = None
-        return samples, rate, spec, freqs
-    return job
-
-
 def sonified_gradmap_job(model, neuron: int, readout: str, part: str, cached: Optional[np.ndarray],
                          frontend: dict, freqs_hz, dt_ms: float,
                          cached_channels: Optional[np.ndarray] = None) -> Callable:

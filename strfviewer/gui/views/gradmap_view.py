@@ -20,7 +20,7 @@ from strfviewer.gui.views.findings_jobs import FindingsJobs, findings_jobs
 from strfviewer.gui.views.mask_outline import mask_outline
 from strfviewer.gui.views.axes import BandAxis, diverging_cmap, symmetric_level
 from strfviewer.gui.views.registry import ViewSpec, register_view
-from strfviewer.gui.views.strf_data import (READOUTS, gradmap_key, has_kernel_strf,
+from strfviewer.gui.views.strf_data import (READOUTS, band_freqs, gradmap_key, has_kernel_strf,
                                             kernel_strf, lags_ms, n_channels, top_neurons)
 
 CHANNEL_NAMES = {2: ("ON", "OFF")}
@@ -341,7 +341,7 @@ class GradmapView(QWidget):
         for c in range(C):
             self.images[c].setImage(maps[c], autoLevels=False)
             self._place(self.images[c], F, T, dt)
-            self.plots[c].getAxis("left").set_freqs(ds.freqs_hz)
+            self.plots[c].getAxis("left").set_freqs(band_freqs(getattr(self.session.current_run, "model", None), ds))
             first = self.lags[T - self._visible_frames(T)]
             self.plots[c].setRange(xRange=(first - dt / 2, self.lags[-1] + dt / 2), yRange=(-0.5, F - 0.5),
                                    padding=0)

@@ -62,10 +62,14 @@ class WindowIOMixin:
         return self.start_worker(lambda progress, cancel: model_io.load_dataset(path), on_finished=finished,
                                  on_failed=failed, name="open data", busy=f"opening {path}…")
 
-    def open_model(self, path_or_id: str) -> Worker:
+    def open_model(self, path_or_id: str, sample_rate: Optional[int] = None) -> Worker:
         """Load a checkpoint in a worker and add it as a run (made current); predictions and metrics on the
         open dataset are computed next. With no dataset open, the dataset the model was fitted on is opened
-        first when the checkpoint names one that is still there (its ``dataset.source``)."""
+        first when the checkpoint names one that is still there (its ``dataset.source``). A deepSTRF waveform
+        checkpoint records no audio sample rate: ``sample_rate`` (Hz) gives it, else the user is asked for it
+        (:meth:`ask_sample_rate`) and the checkpoint is opened again."""
+        from strfviewer.gui.fitting.runs_table import needs_sample_rate
+
         path_or_id = str(path_or_id)
         dataset = self.session.dataset
 
@@ -77,9 +81,12 @@ class WindowIOMixin:
                 self._attach_run(run, path_or_id, fresh=self.session.dataset is not dataset)
 
         def failed(message: str) -> None:
+            if sample_rate is None and needs_sample_rate(message):
+                self.ask_sample_rate(path_or_id)
+                return
             self.show_error("Could not open model", message)
 
-        return self.start_worker(lambda progress, cancel: model_io.open_checkpoint(path_or_id, dataset),
+        return self.start_worker(lambda progress, cancel: model_io.open_checkpoint(path_or_id, dataset, sample_rate),
                                  on_finished=finished, on_failed=failed, name="open model",
                                  busy=f"opening model {path_or_id}…")
 
@@ -180,15 +187,39 @@ class WindowIOMixin:
             self._settings.setValue("paths/last_folder", str(Path(path).parent))
             self.open_data(path)
 
+    def ask_sample_rate(self, path_or_id: str):
+        """Ask (non-modal) for the audio sample rate of a deepSTRF waveform checkpoint, then open it with that
+        rate; kept as ``self.sample_rate_prompt``."""
+        from strfviewer.gui.window.open_model_dialog import sample_rate_prompt
+
+        prompt = self.sample_rate_prompt = sample_rate_prompt(self, path_or_id)
+        prompt.intValueSelected.connect(lambda rate: self.open_model(path_or_id, sample_rate=int(rate)))
+        prompt.open()
+        return prompt
+
     def open_model_dialog(self) -> None:
         from strfviewer.gui.window.open_model_dialog import OpenModelDialog
 
         dialog = OpenModelDialog(self, self._start_dir())
-        if dialog.exec() and dialog.target():
-            target = dialog.target()
-            if Path(target).exists():
-                self._settings.setValue("paths/last_folder", str(Path(target).parent))
-            self.open_model(target)
+        if dialog.exec():
+            self.open_model_from_dialog(dialog)
+
+    def open_model_from_dialog(self, dialog) -> Optional[Worker]:
+        """Open what an accepted :class:`OpenModelDialog` names, with its sample rate; a bad rate is a one-line
+        error dialog."""
+        from strfviewer.gui.fitting.runs_table import parse_sample_rate
+
+        target = dialog.target()
+        if not target:
+            return None
+        try:
+            rate = parse_sample_rate(dialog.sample_rate_text())
+        except ValueError as exc:
+            self.show_error("Could not open model", str(exc))
+            return None
+        if Path(target).exists():
+            self._settings.setValue("paths/last_folder", str(Path(target).parent))
+        return self.open_model(target, sample_rate=rate)
 
     def save_model_dialog(self) -> None:
         run = self.session.current_run

@@ -43,23 +43,19 @@ def load_dataset(path: str):
 
 
 def mismatch(model, dataset) -> Optional[str]:
-    """Why ``model`` cannot be shown on ``dataset`` (neurons or bands differ), ``None`` when it can."""
-    if model is None or dataset is None:
-        return None
-    N, F = getattr(model, "N", None), getattr(model, "F", None)
-    problems = []
-    if N is not None and int(N) != dataset.n_neurons:
-        problems.append(f"{N} neurons (the dataset has {dataset.n_neurons})")
-    if F is not None and int(F) != dataset.n_freqs:
-        problems.append(f"{F} frequency bands (the dataset has {dataset.n_freqs})")
-    return ("the model predicts " + " and expects ".join(problems)) if problems else None
+    """Why ``model`` cannot be shown on ``dataset`` (neurons or bands differ; a waveform model on data without
+    audio), ``None`` when it can."""
+    from strfviewer.gui.fitting.runs_table import model_input_problem
+
+    return model_input_problem(model, dataset)
 
 
-def open_checkpoint(path_or_id: str, dataset) -> Run:
-    """A :class:`Run` from a checkpoint folder or Hub id, with predictions on ``dataset`` when it fits."""
+def open_checkpoint(path_or_id: str, dataset, sample_rate: Optional[int] = None) -> Run:
+    """A :class:`Run` from a checkpoint folder or Hub id, with predictions on ``dataset`` when it fits;
+    ``sample_rate`` (Hz) for a deepSTRF waveform checkpoint, which does not record it."""
     from strfviewer.gui.fitting.runs_table import open_run_checkpoint
 
-    return open_run_checkpoint(path_or_id, dataset)
+    return open_run_checkpoint(path_or_id, dataset, sample_rate=sample_rate)
 
 
 def save_run(run: Run, dataset, folder: str) -> str:
@@ -89,9 +85,11 @@ def split_metrics(dataset, predictions: Dict[str, np.ndarray]) -> Dict[str, obje
 
 def predictions_and_metrics(model, dataset) -> Tuple[Dict[str, np.ndarray], Dict[str, object]]:
     """Predictions ``{stimulus: (N, T)}`` of ``model`` on every stimulus and metrics per split."""
+    from strfviewer.analysis._probe import model_lock
     from strfviewer.fit.run import predict
 
-    predictions = predict(model, dataset, "auto")
+    with model_lock(model):  # a gradmap worker swaps a waveform model's front-end out while it probes
+        predictions = predict(model, dataset, "auto")
     return predictions, split_metrics(dataset, predictions)
 
 
