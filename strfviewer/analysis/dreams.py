@@ -15,7 +15,6 @@ while the app keeps using the model. Cancel with a ``threading.Event``: it is ch
 
 from __future__ import annotations
 
-import copy
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from strfviewer.models.capture import private_copy
 from strfviewer.analysis.gradmaps import check_analysis_size
 from strfviewer.analysis._probe import (
     ReadoutLike,
@@ -215,7 +215,7 @@ def stimulus_range(dataset, split: Optional[str] = "train") -> Tuple[float, floa
 def _frozen_copy(model: nn.Module) -> nn.Module:
     """A copy of the model in eval mode, taking spectrograms, with parameters that need no gradient."""
     with model_lock(model):         # never copy a model caught mid-gradmap (hooks, eval mode)
-        probe = copy.deepcopy(model)
+        probe = private_copy(model)
     probe.eval()
     if isinstance(getattr(probe, "wav2spec", None), nn.Module):
         probe.wav2spec = nn.Identity()

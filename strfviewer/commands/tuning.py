@@ -76,9 +76,10 @@ def jackknife_maps(model, metadata, dataset, maps, per_channel: bool, readout: s
 
     fit = (metadata or {}).get("fit")
     if is_ridge_linear(model, metadata) and not per_channel and maps.shape[-1] == int(model.T):
-        import copy
+        
+        from strfviewer.models.capture import private_copy
 
-        twin = copy.deepcopy(model)                           # the ridge refit must not touch the model
+        twin = private_copy(model)                           # the ridge refit must not touch the model
         alpha = fit_ridge_details(dataset, int(model.T), fit.get("ridge_alphas"), model=twin).alpha
         jk = ridge_jackknife(dataset, int(model.T), alpha=alpha, model=twin, progress=progress, cancel=cancel)
         if jk is None:

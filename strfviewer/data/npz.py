@@ -210,6 +210,9 @@ def _check_declared_sizes(path: Path) -> None:
                     read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                             else np.lib.format.read_array_header_2_0)
                     shape, _fortran, dtype = read(member)
+                if any(int(n) < 0 for n in shape):
+                    raise DataError(path, None, f"key {info.filename[:-4]!r} declares a negative size in its shape "
+                                                f"{tuple(shape)} (a damaged array header)")
                 n_bytes = float(np.prod([float(n) for n in shape])) * max(int(dtype.itemsize), 1)
                 if dtype.kind != "O" and n_bytes > info.file_size:
                     raise DataError(path, None, f"key {info.filename[:-4]!r} declares shape {tuple(shape)} "

@@ -153,3 +153,29 @@ class CapturesInitKwargs:
                 object.__setattr__(self, "init_kwargs_unserializable", tuple(missing))
 
         cls.__init__ = __init__
+
+
+def private_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` sharing no tensor with it, for work in another thread (gradients, refits).
+
+    A module that records its constructor arguments is rebuilt from them (through the registry) and given a
+    copy of the weights, so tensors hanging off the original (a non-leaf tensor cached by a hook or an
+    analysis, which ``copy.deepcopy`` refuses) do not matter; anything else is deep-copied. The copy keeps
+    the original's train/eval mode and its ``spec`` when it has one.
+    """
+    import copy
+
+    kwargs = getattr(module, "init_kwargs", None)
+    if kwargs is not None and not getattr(module, "init_kwargs_unserializable", ()):
+        try:
+            twin = type(module)(**rebuild_kwargs(kwargs))
+            twin.load_state_dict(module.state_dict())
+        except (TypeError, ValueError, RuntimeError, KeyError):
+            twin = None
+        if twin is not None:
+            if hasattr(module, "spec"):
+                twin.spec = copy.deepcopy(module.spec)
+            twin.to(next((p.device for p in module.parameters()), torch.device("cpu")))
+            return twin.train(module.training)
+    with torch.no_grad():
+        return copy.deepcopy(module)

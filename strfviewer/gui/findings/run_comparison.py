@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
+from strfviewer.models.capture import private_copy
 import numpy as np
 
 #: points of each neuron's nonlinearity curve
@@ -79,9 +80,8 @@ def has_output_nonlinearity(model) -> bool:
 def nonlinearity_job(model, dataset):
     """Worker function ``fn(progress, cancel) -> {NONLINEARITY_KEY: OutputNonlinearity}`` (see the module notes);
     call only when :func:`has_output_nonlinearity`."""
-    import copy
-
-    model = copy.deepcopy(model).cpu().eval()
+    
+    model = private_copy(model).cpu().eval()
     stimuli = scored_stimuli(dataset)
 
     def work(progress, cancel):

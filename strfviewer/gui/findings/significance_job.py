@@ -8,12 +8,12 @@ ridge, pixels drawn from the jackknife errors otherwise), with as many samples a
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 import numpy as np
 
+from strfviewer.models.capture import private_copy
 from strfviewer.analysis.significance import DEFAULT_THRESHOLD, Jackknife
 
 #: bootstrap samples of the tuning intervals (fewer when the maps are large: see SAMPLE_BYTES)
@@ -61,7 +61,7 @@ def significance_job(run, dataset, key, arr: np.ndarray, threshold: float = DEFA
     cancelled; ``ValueError`` with a readable reason when the run cannot be refitted."""
     from strfviewer.commands.tuning import is_ridge_linear, jackknife_maps
 
-    model = copy.deepcopy(run.model).cpu()  # the worker must not share the shown model's state
+    model = private_copy(run.model).cpu()  # the worker must not share the shown model's state
     metadata = fit_settings(run)
     split = getattr(run.outcome, "split", None)
     data = dataset.with_split(dict(split)) if split else dataset

@@ -5,7 +5,6 @@ each explains. Computed in a worker per (run, neuron, stimulus) when the view is
 
 from __future__ import annotations
 
-import copy
 from typing import List, Optional
 
 import numpy as np
@@ -13,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
 
+from strfviewer.models.capture import private_copy
 from strfviewer.gui.views.axes import diverging_cmap, symmetric_level
 from strfviewer.gui.views.lazy_view import LazyView
 from strfviewer.gui.views.registry import ViewSpec, register_view
@@ -33,7 +33,7 @@ def dstrf_key(neuron: int, stimulus: str) -> tuple:
 
 def dstrf_job(model, spec: np.ndarray, neuron: int, dt_ms: float, key):
     """Worker function ``fn(progress, cancel) -> {key: (DSTRF, DSTRFComponents)}`` (``None`` when cancelled)."""
-    model = copy.deepcopy(model)  # gradients are taken in the worker: not on the model other views use
+    model = private_copy(model)  # gradients are taken in the worker: not on the model other views use
 
     def work(progress, cancel):
         from strfviewer.analysis.dstrf import dstrf
