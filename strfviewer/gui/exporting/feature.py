@@ -42,6 +42,13 @@ class ExportFeature(QObject):
         self.session = window.session
         self.dialog = None
         self.last_path: Optional[Path] = None  # last file written (tests, status)
+        window.qt_session.follow(self, ("dataset", "neuron", "stimulus", "run", "results", "runs"),
+                                 self._on_session_change)
+
+    def _on_session_change(self, _dependency: str, _payload=None) -> None:
+        """An open export dialog lists what is exportable now (another dataset's sounds, metrics ... go)."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.refresh()
 
     # --- what is available ---------------------------------------------------------------------------
     def targets(self) -> Dict[str, str]:
@@ -160,9 +167,12 @@ class ExportFeature(QObject):
         if self._current_gradmap() is None and run is not None and run.model is not None:
             from strfviewer.gui.views.strf_data import compute_gradmaps
 
-            model = run.model
+            model, dataset = run.model, self.session.dataset
 
             def finished(g) -> None:
+                if self.session.dataset is not dataset or self.session.current_run is not run:
+                    self.window.status("figure export dropped: the dataset or the model changed meanwhile", 8000)
+                    return
                 self._done(figures.save_figure(self.figure_panels(-g), path, dpi=dpi, width_in=width_in,
                                                height_in=height_in), on_done)
 

@@ -170,11 +170,9 @@ class ListeningFeature(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self._poll)
-        q = window.qt_session
-        for signal in (q.datasetChanged, q.stimulusChanged):
-            signal.connect(self._on_stimulus_changed)
-        for signal in (q.currentRunChanged, q.neuronChanged):
-            signal.connect(self._on_selection)
+        self._origins: Dict[str, tuple] = {}  # sound key -> (dataset, run) it was made from
+        window.qt_session.follow(self, ("dataset", "stimulus", "neuron", "run", "results", "runs"),
+                                 self._on_session_change)
         self.update_controls()
         reason = self.player.unavailable_reason
         if reason:
@@ -252,10 +250,28 @@ class ListeningFeature(QObject):
         label, samples, rate = self.sounds[key]
         return samples, rate
 
-    def set_sound(self, key: str, label: str, samples: np.ndarray, rate: int) -> None:
-        """Register a sound (other features do this, e.g. a sonified dream)."""
+    def set_sound(self, key: str, label: str, samples: np.ndarray, rate: int, dataset=None, run=None) -> None:
+        """Register a sound (other features do this, e.g. a sonified dream) made from ``dataset`` and ``run``
+        (default: the session's current ones); it is dropped when another dataset is opened or its run is
+        removed, so nothing of other data stays playable or saveable."""
         self.sounds[key] = (label, np.asarray(samples, dtype=np.float32), int(rate))
+        self._origins[key] = (dataset if dataset is not None else self.session.dataset,
+                              run if run is not None else self.session.current_run)
         self.update_controls()
+
+    def drop_stale_sounds(self) -> None:
+        """Forget the sounds made from another dataset or from a run no longer in the session (and the model
+        sound's plots with them)."""
+        s = self.session
+        stale = [key for key, (dataset, run) in self._origins.items()
+                 if dataset is not s.dataset or (run is not None and run not in s.runs)]
+        for key in stale:
+            if self.playing == key and self.player.is_playing:
+                self.stop()
+            self.sounds.pop(key, None)
+            self._origins.pop(key, None)
+            if key == "model":
+                self.clear_model_sound()
 
     # --- playback ------------------------------------------------------------------------------------
     def toggle_stimulus(self) -> None:
@@ -360,13 +376,14 @@ class ListeningFeature(QObject):
             p.state.setText("playing" if self.player.is_playing else "")
             p.state.setToolTip("")
 
-    def _on_selection(self, *_args) -> None:
-        self.update_controls()
-
-    def _on_stimulus_changed(self, *_args) -> None:
-        """Another stimulus (or dataset): the one playing is no longer the one shown."""
-        if self.player.is_playing and self.playing == "stimulus":
+    def _on_session_change(self, dependency: str, _payload=None) -> None:
+        """Another stimulus or dataset: the stimulus playing is no longer the one shown; another dataset or
+        removed runs: their sounds go; any change: the controls follow the current dataset and model (whose
+        weights may arrive after it became current, as a ``results`` change)."""
+        if dependency in ("dataset", "stimulus") and self.player.is_playing and self.playing == "stimulus":
             self.stop()
+        if dependency in ("dataset", "runs"):
+            self.drop_stale_sounds()
         self.update_controls()
 
     # --- model sounds --------------------------------------------------------------------------------
@@ -398,8 +415,11 @@ class ListeningFeature(QObject):
 
         def finished(result) -> None:
             self.worker = None
+            if ds is not s.dataset or run not in s.runs:  # made from data or a model that is gone
+                self.update_controls()
+                return
             samples, rate, spec, freqs = result
-            self.set_sound("model", label, samples, rate)
+            self.set_sound("model", label, samples, rate, dataset=ds, run=run)
             self.show_model_sound(samples, rate, spec, freqs)
             self.window.status(f"ready: {label}", 8000)
 
@@ -430,6 +450,12 @@ class ListeningFeature(QObject):
             dt = t_ms[-1] / max(1, spec.shape[1]) if len(t_ms) else 1.0
             self.panel.spec_image.setImage(spec, autoLevels=True)
             self.panel.spec_image.setRect(0.0, -0.5, spec.shape[1] * dt, float(spec.shape[0]))
+
+    def clear_model_sound(self) -> None:
+        """Empty the model sound's waveform and spectrogram plots."""
+        self.panel.wave_curve.setData([], [])
+        self.panel.spec_image.clear()
+        self.model_spec = None
 
     # --- saving --------------------------------------------------------------------------------------
     def save(self, key: str, path) -> Path:
