@@ -324,7 +324,7 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
             n = run.n_params
             params = f", {n:,} params" if n is not None else ""
             state = "" if run.status == "done" else f" ({run.status})"
-            self.model_label.setText(f"model: {run.name}{params}{state}")
+            self.model_label.setText(f"model: {s.run_label(run)}{params}{state}")
         device = getattr(getattr(run, "outcome", None), "device", None)
         self.device_label.setText(f"device: {model_io.device_label(device) if device else model_io.default_device_name()}")
 

@@ -84,7 +84,7 @@ class ExportFeature(QObject):
     def default_name(self, target: str, fmt: str = "png") -> str:
         s = self.session
         neuron = s.dataset.neuron_names[s.neuron] if s.dataset is not None and s.dataset.n_neurons else "neuron"
-        run = s.current_run.name if s.current_run is not None else "run"
+        run = s.run_label(s.current_run) if s.current_run is not None else "run"
         stem = {"figure": f"figure_{neuron}_{s.stimulus or ''}", "metrics": f"metrics_{run}",
                 "results": f"results_{run}", "runs": "runs_summary"}.get(target)
         if stem is None:
@@ -155,7 +155,9 @@ class ExportFeature(QObject):
         s = self.session
         if s.dataset is None or s.stimulus_obj() is None:
             raise ValueError("open a dataset and select a stimulus first")
-        preds = {run.name: run.get_predictions() for run in s.shown_runs() if run.get_predictions()}
+        labels = s.run_labels()
+        preds = {labels.get(run.id, run.name): run.get_predictions() for run in s.shown_runs()
+                 if run.get_predictions()}
         if gradmaps is None:
             gradmaps = self._current_gradmap()
         return figures.panels_for(s.dataset, s.neuron, s.stimulus, preds, gradmaps, self._gradmap_title())

@@ -170,7 +170,7 @@ class ModelPanel(QWidget):
                 self.slots_table.setItem(row, col, item)
         total = sum(int(i.n_params) for i in infos)
         self.total_label.setText(f"Total: {total:,} parameters")
-        described = f"{run.name}" + (f" — {_spec_text(spec)}" if spec is not None else "")
+        described = f"{self.session.run_label(run)}" + (f" — {_spec_text(spec)}" if spec is not None else "")
         self.title.setText(described)
         self._update_buttons(spec)
 

@@ -129,9 +129,7 @@ class IdentityCache:
 
 def run_config(run: Run) -> Dict[str, Any]:
     """``{"spec": ModelSpec dict, "request": FitRequest dict}`` of a session run (empty parts when unknown)."""
-    spec = run.spec if run.spec is not None else getattr(run.request, "spec", None)
-    return {"spec": spec.to_dict() if hasattr(spec, "to_dict") else {},
-            "request": run.request.to_dict() if hasattr(run.request, "to_dict") else {}}
+    return run.config()
 
 
 def record_end(history: RunHistory, run_id: int, run: Run, status: str, message: str, dataset,

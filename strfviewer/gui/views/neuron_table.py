@@ -116,14 +116,14 @@ class NeuronTableModel(QAbstractTableModel):
             if section < len(FIXED_COLUMNS):
                 return FIXED_COLUMNS[section]
             run = self.run_values[section - len(FIXED_COLUMNS)][0]
-            return f"cc_norm\n{header_name(run.name)}"
+            return f"cc_norm\n{header_name(self.session.run_label(run))}"
         if role == Qt.ToolTipRole:
             tips = {0: "index in the dataset", 1: "neuron name", 2: "spikes over all stimuli and trials",
                     3: "noise ceiling of the test stimuli (from the trials)"}
             if section in tips:
                 return tips[section]
             run = self.run_values[section - len(FIXED_COLUMNS)][0]
-            return (f"normalised correlation on the test stimuli, run {run.name!r} (can exceed 1: the noise "
+            return (f"normalised correlation on the test stimuli, run {self.session.run_label(run)!r} (can exceed 1: the noise "
                     f"ceiling is estimated from finitely many trials)")
         return None
 

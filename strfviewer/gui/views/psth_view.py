@@ -175,13 +175,15 @@ class PSTHView(TimePlotMixin, QWidget):
         self.lower.setData(t_ms, mean - sd)
         parts = [f"<b>{ds.neuron_names[n]}</b> on <b>{stim.name}</b> ({ds.split.get(stim.name, '?')}, "
                  f"{int(np.sum(np.isfinite(resp).any(axis=1)))} trials)"]
+        labels = s.run_labels()
         for k, run in enumerate(s.shown_runs()[: len(self._slots)]):
+            label = labels.get(run.id, run.name)
             preds = run.get_predictions()
             if not preds or stim.name not in preds:
-                parts.append(f"{run.name}: prediction pending")
+                parts.append(f"{label}: prediction pending")
                 continue
             pred = np.asarray(preds[stim.name][n], dtype=np.float64)
-            self._show_slot(k, run.name, t_ms[: len(pred)], pred)
+            self._show_slot(k, label, t_ms[: len(pred)], pred)
             shown.append(k)
             self.pred_curves[run.id] = self._slots[k]
             try:
@@ -189,7 +191,7 @@ class PSTHView(TimePlotMixin, QWidget):
             except (ImportError, ValueError):
                 cc, ccn = float("nan"), float("nan")
             self.scores[run.id] = (cc, ccn)
-            parts.append(f"{run.name}: cc {_fmt(cc)}, cc_norm {_fmt(ccn)}")
+            parts.append(f"{label}: cc {_fmt(cc)}, cc_norm {_fmt(ccn)}")
         for k in range(len(self._slots)):
             if k not in shown:
                 self._show_slot(k, None)
