@@ -27,6 +27,7 @@ from strfviewer.gui.window import model_io
 from strfviewer.gui.window.file_actions import WindowIOMixin
 from strfviewer.gui.window.layout_settings import DOCK_AREAS, WindowSettingsMixin
 from strfviewer.gui.window.qt_session import QtSession
+from strfviewer.gui.window.status_bar import ElidingStatusBar
 from strfviewer.gui.window.workers import Worker, WorkerPool
 from strfviewer.session import Session
 
@@ -281,7 +282,9 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         return action
 
     def _build_status_bar(self) -> None:
-        sb = self.statusBar()
+        sb = ElidingStatusBar(self)
+        sb.setObjectName("statusBar")
+        self.setStatusBar(sb)
         self.busy_bar = QProgressBar()
         self.busy_bar.setObjectName("busyBar")
         self.busy_bar.setMaximumWidth(160)
@@ -354,7 +357,9 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
                 view.redraw()
 
     def _on_dataset(self, dataset) -> None:
-        self.setWindowTitle(f"strfviewer — {dataset.name or dataset.source}")
+        # "<document> — <application>": Qt appends the application's display name to a title that does not end
+        # with it, which made "strfviewer — demo population — strfviewer"
+        self.setWindowTitle(f"{dataset.name or dataset.source} — strfviewer")
         self.update_status_labels()
 
     def _on_runs_or_results(self, _payload) -> None:

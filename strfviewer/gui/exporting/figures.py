@@ -88,7 +88,9 @@ def _paint(device, widgets: Sequence[QWidget], target) -> None:
     behind crashes Qt)."""
     painter = QPainter(device)
     try:
-        painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing | QPainter.SmoothPixmapTransform)
+        # no SmoothPixmapTransform: an image's bins (gradmap, spectrogram) stay sharp squares, as on screen and in
+        # the PDF, instead of being interpolated when the PNG is scaled up
+        painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
         paint_widgets(widgets, painter, target(painter))
     finally:
         painter.end()
@@ -326,8 +328,10 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
     psth = layout.addPlot(row=2, col=0)
     psth.setTitle("<b>B</b>  response: recorded vs predicted", color="k", size=f"{FONT_PT}pt")
     psth.setXLink(spec_plot)
-    legend = psth.addLegend(offset=(-5, 5), labelTextSize=f"{FONT_PT - 1}pt", labelTextColor="k",
-                            brush=pg.mkBrush(255, 255, 255, 200))
+    # the legend has its own row under panel B: inside the plot it covered the response's peak
+    legend = pg.LegendItem(labelTextSize=f"{FONT_PT - 1}pt", labelTextColor="k", colCount=2,
+                           verSpacing=-4, horSpacing=12)
+    layout.addItem(legend, row=3, col=0)
     rec = np.asarray(panels.recorded, dtype=np.float64)
     t_ms = np.arange(rec.shape[-1]) * dt
     with warnings.catch_warnings():
@@ -337,11 +341,12 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
     upper, lower = pg.PlotCurveItem(t_ms, mean + sd), pg.PlotCurveItem(t_ms, mean - sd)
     psth.addItem(pg.FillBetweenItem(upper, lower, brush=pg.mkBrush(160, 160, 160, 110)))
     n_trials = int(np.sum(np.isfinite(rec).any(axis=1))) if rec.ndim == 2 else 1
-    psth.plot(t_ms, mean, pen=pg.mkPen("k", width=1.5), name=f"recorded mean ± sd ({n_trials} trials)")
+    legend.addItem(psth.plot(t_ms, mean, pen=pg.mkPen("k", width=1.5)), f"recorded mean ± sd ({n_trials} trials)")
     for k, (label, pred) in enumerate(panels.predictions.items()):
         cc, ccn = panels.scores.get(label, (float("nan"), float("nan")))
-        psth.plot(np.arange(len(pred)) * dt, pred, pen=pg.mkPen(PRED_COLOURS[k % len(PRED_COLOURS)], width=1.5),
-                  name=f"{label} (cc {_fmt(cc)}, cc_norm {_fmt(ccn)})")
+        curve = psth.plot(np.arange(len(pred)) * dt, pred, pen=pg.mkPen(PRED_COLOURS[k % len(PRED_COLOURS)],
+                                                                           width=1.5))
+        legend.addItem(curve, f"{label} (cc {_fmt(cc)}, cc_norm {_fmt(ccn)})")
     psth.setLabel("bottom", "time (ms)")
     psth.setLabel("left", "spikes / bin")
     _style(psth)
@@ -356,7 +361,7 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
         for c in range(C):
             axis = BandAxis("left")
             axis.set_freqs(panels.freqs_hz)
-            plot = layout.addPlot(row=1, col=1 + c, rowspan=2, axisItems={"left": axis})
+            plot = layout.addPlot(row=1, col=1 + c, rowspan=3, axisItems={"left": axis})
             name = panels.channel_names[c] if c < len(panels.channel_names) else ""
             head = "<b>C</b>  " + panels.gradmap_title if c == 0 else ""
             plot.setTitle((head + (f" — {name}" if name else "")).strip(), color="k", size=f"{FONT_PT}pt")
@@ -377,12 +382,12 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
         bar.axis.enableAutoSIPrefix(False)
         bar.axis.setWidth(None)  # room for the widest tick label (the default 45 px let the label overlap it)
         bar.axis.setLabel("excitatory (+) / inhibitory (−)", color="k")
-        layout.addItem(bar, row=1, col=1 + C, rowspan=2)
+        layout.addItem(bar, row=1, col=1 + C, rowspan=3)
         layout.layout.setColumnStretchFactor(0, 3)
         for c in range(C):
             layout.layout.setColumnStretchFactor(1 + c, 2)
     else:
-        layout.addLabel("no model: gradmap not available", row=1, col=1, rowspan=2, color="#555")
+        layout.addLabel("no model: gradmap not available", row=1, col=1, rowspan=3, color="#555")
     widget.show()  # not on screen (WA_DontShowOnScreen): lets the layouts settle at the final size
     QApplication.processEvents()
     return widget

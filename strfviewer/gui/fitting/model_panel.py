@@ -184,7 +184,7 @@ class ModelPanel(QWidget):
                     button.setEnabled(False)
                     button.setToolTip("Needs a model whose spec is known.")
                     continue
-                current = (spec.kernel or "full") if kind == "kernel" else (spec.prefilter or NO_PREFILTER)
+                current = _factory().kernel_shown(spec) if kind == "kernel" else (spec.prefilter or NO_PREFILTER)
                 button.setChecked(name == current)
                 if name == current:
                     button.setEnabled(False)
@@ -224,7 +224,7 @@ def _described(kind: str, name: str) -> str:
 
 def _spec_text(spec) -> str:
     parts = [spec.family + (f" ({spec.rnn_type})" if getattr(spec, "rnn_type", None) else "")]
-    parts.append(f"kernel {spec.kernel or 'full'}")
+    parts.append(f"kernel {_factory().kernel_shown(spec)}")
     parts.append(f"prefilter {spec.prefilter or 'none'}")
     if getattr(spec, "T", None):
         parts.append(f"T = {spec.T} frames")

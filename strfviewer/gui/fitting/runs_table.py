@@ -144,7 +144,9 @@ class RunsTableModel(QAbstractTableModel):
             rnn = _spec_field(run, "rnn_type")
             return f"{family} ({rnn})" if rnn and family == "StateNet" else family
         if column == "Kernel":
-            return _spec_field(run, "kernel") or ("—" if run.spec is not None else "")
+            from strfviewer.models.factory import kernel_shown
+
+            return kernel_shown(run.spec) if run.spec is not None else ""
         if column == "Prefilter":
             return _spec_field(run, "prefilter") or "none"
         if column == "Params":

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPus
 
 from strfviewer.gui.listening.audio import AudioPlayer, AudioUnavailable
 from strfviewer.gui.window.preferences import PreferencesDialog, device_index, stored_device_name
-from strfviewer.gui.views.axes import BandAxis
+from strfviewer.gui.views.axes import BandAxis, set_placeholder
 
 POLL_MS = 30
 SAFE_PEAK = 0.5  # about -6 dBFS
@@ -99,8 +99,10 @@ class ListeningPanel(QWidget):
         self.spec_plot.addItem(self.spec_image)
         plots = QHBoxLayout()
         for plot in (self.wave_plot, self.spec_plot):
+            plot.getAxis("bottom").enableAutoSIPrefix(False)  # ms stay ms (no "(x0.001)")
             plot.setMinimumHeight(60)
             plots.addWidget(plot)
+        self.show_empty()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -111,6 +113,13 @@ class ListeningPanel(QWidget):
 
     def plot_widgets(self):
         return [self.wave_plot, self.spec_plot]
+
+    def show_empty(self) -> None:
+        """No model sound: the plots say how to get one instead of showing empty axes."""
+        self.wave_curve.setData([], [])
+        self.spec_image.clear()
+        set_placeholder(self.wave_plot, "no model sound yet: Compute")
+        set_placeholder(self.spec_plot, "its spectrogram shows here")
 
 
 class ListeningFeature(QObject):
@@ -442,6 +451,8 @@ class ListeningFeature(QObject):
         """Draw the model sound: waveform, and its spectrogram ``(F, T)`` on bands ``freqs_hz`` (Hz)."""
         t_ms = np.arange(len(samples)) * 1000.0 / rate
         step = max(1, len(samples) // 20000)  # enough points to see the shape
+        set_placeholder(self.panel.wave_plot, None)
+        set_placeholder(self.panel.spec_plot, None if spec is not None else "no spectrogram for this sound")
         self.panel.wave_curve.setData(t_ms[::step], samples[::step])
         self.model_spec = spec
         if freqs_hz is not None:
@@ -453,8 +464,7 @@ class ListeningFeature(QObject):
 
     def clear_model_sound(self) -> None:
         """Empty the model sound's waveform and spectrogram plots."""
-        self.panel.wave_curve.setData([], [])
-        self.panel.spec_image.clear()
+        self.panel.show_empty()
         self.model_spec = None
 
     # --- saving --------------------------------------------------------------------------------------

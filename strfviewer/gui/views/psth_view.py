@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from strfviewer.gui.views.axes import LEFT_AXIS_WIDTH, reserve_right_column
+from strfviewer.gui.views.axes import LEFT_AXIS_WIDTH, NO_DATA_TEXT, reserve_right_column, set_placeholder
 from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.time_plot import TimePlotMixin
 
@@ -63,6 +63,7 @@ class PSTHView(TimePlotMixin, QWidget):
         self._slots = [self.plot.plot(pen=pen) for pen in RUN_PENS]
         self._slot_names = [None] * len(self._slots)
         self._add_playhead()
+        set_placeholder(self.plot, NO_DATA_TEXT)  # until redraw() has a stimulus to show
         self.info = QLabel(" ")
         self.info.setObjectName("psthScores")
         self.info.setWordWrap(True)
@@ -159,7 +160,9 @@ class PSTHView(TimePlotMixin, QWidget):
             self.upper.setData([], [])
             self.lower.setData([], [])
             self.info.setText(" ")
+            set_placeholder(self.plot, NO_DATA_TEXT)
             return
+        set_placeholder(self.plot, None)
         n = s.neuron
         resp = np.asarray(stim.responses[n], dtype=np.float64)  # (R, T)
         T = resp.shape[-1]
