@@ -25,7 +25,8 @@ from strfviewer.gui.views import registry as view_registry
 from strfviewer.gui.views.registry import ViewSpec
 from strfviewer.gui.window import model_io
 from strfviewer.gui.window.file_actions import WindowIOMixin
-from strfviewer.gui.window.layout_settings import DOCK_AREAS, WindowSettingsMixin
+from strfviewer.gui.window.layout_settings import (DOCK_AREAS, MIN_WINDOW_SIZE, TIME_COLUMN_MIN_WIDTH,
+                                                   WindowSettingsMixin)
 from strfviewer.gui.window.qt_session import QtSession
 from strfviewer.gui.window.status_bar import ElidingStatusBar
 from strfviewer.gui.window.workers import Worker, WorkerPool
@@ -157,6 +158,9 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         self.main_splitter.setObjectName("mainSplitter")
         self.main_splitter.addWidget(self.plots_splitter)
         self.main_splitter.setStretchFactor(0, 3)
+        self.main_splitter.setChildrenCollapsible(False)
+        self.plots_splitter.setMinimumWidth(TIME_COLUMN_MIN_WIDTH)
+        self.setMinimumSize(*MIN_WINDOW_SIZE)
         self.setCentralWidget(self.main_splitter)
         self.splitters = {"plots": self.plots_splitter, "main": self.main_splitter}
         self._redraw_timer = QTimer(self)
