@@ -95,6 +95,12 @@ class Run:
 
         return n_trainable_params(self.model)
 
+    def config(self) -> Dict[str, Any]:
+        """``{"spec": ModelSpec dict, "request": FitRequest dict}`` (empty parts when unknown)."""
+        spec = self.spec if self.spec is not None else getattr(self.request, "spec", None)
+        return {"spec": spec.to_dict() if hasattr(spec, "to_dict") else {},
+                "request": self.request.to_dict() if hasattr(self.request, "to_dict") else {}}
+
     @property
     def family(self) -> str:
         """Model family name (``spec.family`` or the model's class name)."""
@@ -184,6 +190,43 @@ class Session:
         if make_current or (make_current is None and self.current_run is None):
             self.set_current_run(run)
         return run
+
+    def rename_run(self, run, name: str) -> Run:
+        """Give ``run`` the name ``name`` (stripped; ``ValueError`` when empty) and notify (``runs``)."""
+        name = str(name).strip()
+        if not name:
+            raise ValueError("a run's name cannot be empty")
+        return self.update_run(run, name=name)
+
+    def run_labels(self) -> Dict[int, str]:
+        """``{run id: label}``: the run's name, followed for runs that share a name by the settings that differ
+        between them (``"StateNet(GRU) (hyper.hidden_size=7)"``), or by ``#id`` when none does."""
+        from strfviewer.runs.summary import differing_settings
+
+        groups: Dict[str, List[Run]] = {}
+        for r in self.runs:
+            groups.setdefault(r.name, []).append(r)
+        labels = {}
+        for name, runs in groups.items():
+            if len(runs) == 1:
+                labels[runs[0].id] = name
+                continue
+            settings = [text.replace("hyper.", "")  # a family's own hyperparameters read as they are named
+                        for text in differing_settings([r.config() for r in runs], exclude=())]
+            seen: Dict[str, int] = {}
+            for text in settings:
+                seen[text] = seen.get(text, 0) + 1
+            for r, text in zip(runs, settings):
+                unique = text and seen[text] == 1
+                labels[r.id] = f"{name} ({text})" if unique else f"{name} (#{r.id}{', ' + text if text else ''})"
+        return labels
+
+    def run_label(self, run) -> str:
+        """The label of ``run`` (see :meth:`run_labels`); its name when it is not in the session."""
+        r = self._resolve(run)
+        if r is None:
+            return ""
+        return self.run_labels().get(r.id, r.name) if r in self.runs else r.name
 
     def run_by_id(self, run_id: int) -> Run:
         for r in self.runs:

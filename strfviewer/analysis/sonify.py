@@ -14,7 +14,12 @@ Method (details and rationale in ``docs/sonification.md``):
 3. **Refinement through the app's own front-end.** The waveform is optimised with Adam so that
    ``spectrogram_tensor(waveform)`` — the same differentiable front-end that made the training data
    (:mod:`strfviewer.data.spectrogram`) — matches the target in the least-squares sense.
-4. **Safe output.** Raised-cosine fade in/out and peak normalisation (default peak 0.5, about -6 dBFS).
+4. **Only what the front-end sees.** The optimiser is blind to sound outside the filterbank's frequency range
+   and to sound in frames that must be silent only through their (log-floored) level, so energy drifted there
+   (about 20-40 dB below the bursts, mostly under the lowest band); the result is band-limited to the
+   filterbank's range and gated to zero wherever every analysis window that sees a sample must be silent (the
+   gaps between copies, the lead-in and -out), with 2 ms raised-cosine edges.
+5. **Safe output.** Raised-cosine fade in/out and peak normalisation (default peak 0.5, about -6 dBFS).
 
 Everything here is Qt-free and runs on the CPU in well under a second for a few seconds of sound.
 """
@@ -229,6 +234,41 @@ def samples_for_frames(n_frames: int, cfg: SpectrogramConfig, sample_rate: int) 
     return max(1, n)
 
 
+GATE_RAMP_MS = 2.0  # edges of the silence gate (no clicks)
+
+
+def silence_gate(silent_frames: np.ndarray, cfg: SpectrogramConfig, sample_rate: int, n_samples: int,
+                 ramp_ms: float = GATE_RAMP_MS) -> np.ndarray:
+    """``(n_samples,)`` gain in [0, 1]: 1 for every sample some non-silent frame's analysis window sees, 0 where
+    only silent frames (``silent_frames (T,)`` bool) see it, with raised-cosine ramps of ``ramp_ms`` into the
+    silence (the sounding part is untouched)."""
+    silent = np.asarray(silent_frames, dtype=bool)
+    keep = np.zeros(n_samples, dtype=bool)
+    centres = _window_centre_ms(cfg, silent.size)
+    half = cfg.window_ms / 2.0
+    for k in np.flatnonzero(~silent):
+        a = int(math.floor((centres[k] - half) * sample_rate / 1000.0))
+        b = int(math.ceil((centres[k] + half) * sample_rate / 1000.0))
+        keep[max(0, a):max(0, min(n_samples, b))] = True
+    if not keep.any():
+        return np.zeros(n_samples)
+    index = np.arange(n_samples, dtype=np.float64)
+    before = np.maximum.accumulate(np.where(keep, index, -np.inf))
+    after = np.minimum.accumulate(np.where(keep, index, np.inf)[::-1])[::-1]
+    distance = np.minimum(index - before, after - index)  # samples to the nearest kept one
+    ramp = max(1.0, ramp_ms * sample_rate / 1000.0)
+    return np.where(keep, 1.0, np.where(distance < ramp, 0.5 + 0.5 * np.cos(np.pi * distance / ramp), 0.0))
+
+
+def band_limit(x: np.ndarray, cfg: SpectrogramConfig, sample_rate: int) -> np.ndarray:
+    """``x`` without the frequencies outside the filterbank's range (:func:`filterbank_range_hz`)."""
+    low, high = frontend_module.filterbank_range_hz(cfg, sample_rate)
+    spectrum = np.fft.rfft(np.asarray(x, dtype=np.float64))
+    f = np.fft.rfftfreq(len(x), 1.0 / sample_rate)
+    spectrum[(f < low) | (f > high)] = 0.0
+    return np.fft.irfft(spectrum, n=len(x))
+
+
 def _relative_error(achieved: np.ndarray, target: np.ndarray) -> float:
     spread = float(np.linalg.norm(target - target.mean()))
     return float(np.linalg.norm(achieved - target) / max(spread, 1e-12))
@@ -236,13 +276,15 @@ def _relative_error(achieved: np.ndarray, target: np.ndarray) -> float:
 
 def synthesise(target: np.ndarray, cfg: SpectrogramConfig, sample_rate: int, init: np.ndarray,
                steps: int = 150, lr: float = 2e-3, progress: Optional[ProgressFn] = None,
-               cancel: Optional[threading.Event] = None, fade_ms: float = 10.0, peak: float = 0.5
-               ) -> Sonification:
+               cancel: Optional[threading.Event] = None, fade_ms: float = 10.0, peak: float = 0.5,
+               silent_frames: Optional[np.ndarray] = None) -> Sonification:
     """Refine ``init (T_audio,)`` so that the front-end's spectrogram of it matches ``target (F, T)``.
 
     Minimises the mean squared difference with Adam for ``steps`` steps, the learning rate decaying from
     ``lr`` (in sample units) to zero on a cosine schedule; ``cancel`` stops early and the best waveform so
-    far is kept. The result is faded and normalised (see :func:`fade_and_normalise`).
+    far is kept. The result is band-limited to the filterbank's range (:func:`band_limit`), gated to zero
+    where only ``silent_frames (T,)`` (bool; frames whose target is silence) see it (:func:`silence_gate`),
+    faded and normalised (see :func:`fade_and_normalise`).
     """
     fn = spectrogram_fn(cfg, sample_rate)
     tgt = torch.as_tensor(np.asarray(target, dtype=np.float32))
@@ -275,8 +317,12 @@ def synthesise(target: np.ndarray, cfg: SpectrogramConfig, sample_rate: int, ini
     with torch.no_grad():
         if float(torch.mean((fn(x) - tgt) ** 2)) <= best_loss:
             best = x.detach().clone()
-        achieved = fn(best).numpy()
-    wave = fade_and_normalise(best.numpy(), sample_rate, fade_ms=fade_ms, peak=peak)
+    samples = band_limit(best.numpy(), cfg, sample_rate)
+    if silent_frames is not None:
+        samples = samples * silence_gate(silent_frames, cfg, sample_rate, samples.size)
+    with torch.no_grad():
+        achieved = fn(torch.as_tensor(samples, dtype=torch.float32)).numpy()
+    wave = fade_and_normalise(samples, sample_rate, fade_ms=fade_ms, peak=peak)
     return Sonification(wave, int(sample_rate), np.asarray(target, dtype=np.float32), achieved,
                         _relative_error(achieved, np.asarray(target, dtype=np.float64)), cfg, done, cancelled)
 
@@ -315,7 +361,7 @@ def sonify_spectrogram(spec: np.ndarray, cfg: SpectrogramConfig, sample_rate: Op
     n_samples = samples_for_frames(spec.shape[1], cfg, sr)
     init = vocoder_init(weights, cfg, sr, n_samples, reference_rms, dyn, seed)
     return synthesise(spec, cfg, sr, init, steps=steps, progress=progress, cancel=cancel, fade_ms=fade_ms,
-                      peak=peak)
+                      peak=peak, silent_frames=~np.any(weights > 0, axis=0))
 
 
 def sonify_strf(strf: np.ndarray, cfg: SpectrogramConfig, sample_rate: Optional[int] = None,
@@ -339,7 +385,7 @@ def sonify_strf(strf: np.ndarray, cfg: SpectrogramConfig, sample_rate: Optional[
     n_samples = samples_for_frames(pattern.shape[1], cfg, sr)
     init = vocoder_init(pattern, cfg, sr, n_samples, reference_rms, dynamic_range_db, seed)
     return synthesise(target, cfg, sr, init, steps=steps, progress=progress, cancel=cancel, fade_ms=fade_ms,
-                      peak=peak)
+                      peak=peak, silent_frames=~np.any(pattern > 0, axis=0))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -131,6 +131,15 @@ def _band_edges(centres_scale: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return lower, upper
 
 
+def filterbank_range_hz(cfg: SpectrogramConfig, sample_rate: float) -> Tuple[float, float]:
+    """``(low, high)`` Hz: the frequencies some band's triangular filter sees (outside them the front-end's
+    output does not change, whatever the audio holds)."""
+    centres = hz_to_scale(band_frequencies(cfg, sample_rate), cfg.scale)
+    lower, upper = _band_edges(centres)
+    low, high = scale_to_hz(np.array([lower[0], upper[-1]]), cfg.scale)
+    return max(0.0, float(low)), min(float(high), sample_rate / 2.0)
+
+
 def fft_size(cfg: SpectrogramConfig, sample_rate: float) -> Tuple[int, int]:
     """``(window_samples, n_fft)``: n_fft zero-pads the window so FFT bins are finer than half the
     narrowest band spacing."""

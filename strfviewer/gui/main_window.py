@@ -25,8 +25,10 @@ from strfviewer.gui.views import registry as view_registry
 from strfviewer.gui.views.registry import ViewSpec
 from strfviewer.gui.window import model_io
 from strfviewer.gui.window.file_actions import WindowIOMixin
-from strfviewer.gui.window.layout_settings import DOCK_AREAS, WindowSettingsMixin
+from strfviewer.gui.window.layout_settings import (DOCK_AREAS, MIN_WINDOW_SIZE, TIME_COLUMN_MIN_WIDTH,
+                                                   WindowSettingsMixin)
 from strfviewer.gui.window.qt_session import QtSession
+from strfviewer.gui.window.status_bar import ElidingStatusBar
 from strfviewer.gui.window.workers import Worker, WorkerPool
 from strfviewer.session import Session
 
@@ -156,6 +158,9 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         self.main_splitter.setObjectName("mainSplitter")
         self.main_splitter.addWidget(self.plots_splitter)
         self.main_splitter.setStretchFactor(0, 3)
+        self.main_splitter.setChildrenCollapsible(False)
+        self.plots_splitter.setMinimumWidth(TIME_COLUMN_MIN_WIDTH)
+        self.setMinimumSize(*MIN_WINDOW_SIZE)
         self.setCentralWidget(self.main_splitter)
         self.splitters = {"plots": self.plots_splitter, "main": self.main_splitter}
         self._redraw_timer = QTimer(self)
@@ -281,7 +286,9 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         return action
 
     def _build_status_bar(self) -> None:
-        sb = self.statusBar()
+        sb = ElidingStatusBar(self)
+        sb.setObjectName("statusBar")
+        self.setStatusBar(sb)
         self.busy_bar = QProgressBar()
         self.busy_bar.setObjectName("busyBar")
         self.busy_bar.setMaximumWidth(160)
@@ -324,7 +331,7 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
             n = run.n_params
             params = f", {n:,} params" if n is not None else ""
             state = "" if run.status == "done" else f" ({run.status})"
-            self.model_label.setText(f"model: {run.name}{params}{state}")
+            self.model_label.setText(f"model: {s.run_label(run)}{params}{state}")
         device = getattr(getattr(run, "outcome", None), "device", None)
         self.device_label.setText(f"device: {model_io.device_label(device) if device else model_io.default_device_name()}")
 
@@ -354,7 +361,9 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
                 view.redraw()
 
     def _on_dataset(self, dataset) -> None:
-        self.setWindowTitle(f"strfviewer — {dataset.name or dataset.source}")
+        # "<document> — <application>": Qt appends the application's display name to a title that does not end
+        # with it, which made "strfviewer — demo population — strfviewer"
+        self.setWindowTitle(f"{dataset.name or dataset.source} — strfviewer")
         self.update_status_labels()
 
     def _on_runs_or_results(self, _payload) -> None:

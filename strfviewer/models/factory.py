@@ -155,6 +155,18 @@ def supports_kernel(family: str) -> bool:
     return _family(family).has_kernel
 
 
+def kernel_shown(spec) -> str:
+    """The kernel a model of ``spec`` is built with, for display: its kernel's name, ``'full'`` when none is
+    named (the family's own full STRF convolution), ``'—'`` for a family without an STRF convolution."""
+    if getattr(spec, "kernel", None):
+        return str(spec.kernel)
+    family = getattr(spec, "family", None)
+    try:
+        return "full" if family and supports_kernel(family) else "—"
+    except (KeyError, ValueError):  # a family this version does not know
+        return "—"
+
+
 def kernel_choices(family: str) -> List[str]:
     """Kernel names valid for ``family`` (empty when it has no STRF convolution)."""
     return registry.names("kernel") if supports_kernel(family) else []

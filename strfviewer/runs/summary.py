@@ -54,15 +54,17 @@ def summarize(records: Iterable[RunRecord]) -> List[ConfigSummary]:
     return out
 
 
-def _flat_config(config_key: str) -> dict:
-    """``{"T": 15, "method": "sgd", "hyper.hidden_size": 32, ...}`` from a summary's configuration key."""
-    try:
-        cfg = json.loads(config_key)
-    except ValueError:
-        return {}
+def _flat_config(config) -> dict:
+    """``{"T": 15, "method": "sgd", "hyper.hidden_size": 32, ...}`` from a configuration
+    ``{"spec": {...}, "request": {...}}`` (or its JSON, a summary's configuration key)."""
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except ValueError:
+            return {}
     flat = {}
     for part in ("spec", "request"):
-        for key, value in (cfg.get(part) or {}).items():
+        for key, value in ((config or {}).get(part) or {}).items():
             if part == "request" and key == "spec":
                 continue  # the same spec again
             if isinstance(value, dict):
@@ -73,10 +75,21 @@ def _flat_config(config_key: str) -> dict:
     return flat
 
 
+#: settings that a run's or a configuration's label names already
+LABELLED_SETTINGS = ("family", "kernel", "prefilter")
+
+
+def differing_settings(configs: List[dict], exclude: Iterable[str] = LABELLED_SETTINGS) -> List[str]:
+    """For each configuration ``{"spec": ModelSpec dict, "request": FitRequest dict}`` (or its JSON), the
+    settings whose values differ between the configurations given, ``exclude`` aside:
+    ``"T=15, method=sgd, epochs=30"`` ('' for a setting the configuration lacks)."""
+    flats = [_flat_config(c) for c in configs]
+    keys = sorted({k for f in flats for k in f} - set(exclude))
+    varying = [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
+    return [", ".join(f"{k}={f.get(k)}" for k in varying if f.get(k) is not None) for f in flats]
+
+
 def distinguishing_settings(summaries: List[ConfigSummary]) -> List[str]:
     """For each summary, the settings (model or fit) whose values differ between the configurations listed,
     family, kernel and prefilter aside (they are in the label): ``"T=15, method=sgd, epochs=30"``."""
-    flats = [_flat_config(s.config_key) for s in summaries]
-    keys = sorted({k for f in flats for k in f} - {"family", "kernel", "prefilter"})
-    varying = [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
-    return [", ".join(f"{k}={f.get(k)}" for k in varying if f.get(k) is not None) for f in flats]
+    return differing_settings([s.config_key for s in summaries])

@@ -345,7 +345,7 @@ def test_layout_and_paths_restored_from_settings(qtbot, settings, dataset):
     win = MainWindow(session=Session(dataset), settings=settings, install_features=False)
     qtbot.addWidget(win)
     win.show()
-    win.resize(700, 520)
+    win.resize(1024, 660)  # the smallest width (restoreGeometry fits a window in the 800 x 600 offscreen screen)
     qtbot.wait(50)  # the first layout (default sizes) is done
     win.main_splitter.setSizes([300, 700])
     win.views["gradmap"].set_grid(True)
@@ -358,7 +358,7 @@ def test_layout_and_paths_restored_from_settings(qtbot, settings, dataset):
     qtbot.addWidget(again)
     again.show()
     qtbot.wait(50)
-    assert (again.size().width(), again.size().height()) == (700, 520)
+    assert (again.size().width(), again.size().height()) == (1024, 660)
     assert again.main_splitter.sizes() == sizes
     assert again.views["gradmap"].grid_box.isChecked()
     assert again.settings().value("last/dataset") == "demo"

@@ -66,9 +66,8 @@ class DreamFeature(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self._redraw)
-        q = window.qt_session
-        for signal in (q.neuronChanged, q.currentRunChanged, q.datasetChanged, q.runsChanged):
-            signal.connect(self._on_selection)
+        self._origin: Optional[tuple] = None  # (dataset, run) of the dream running or shown
+        window.qt_session.follow(self, ("dataset", "neuron", "run", "results", "runs"), self._on_session_change)
         self._on_selection()
 
     # --- state ---------------------------------------------------------------------------------------
@@ -79,6 +78,31 @@ class DreamFeature(QObject):
     def _model(self):
         run = self.session.current_run
         return getattr(run, "model", None)
+
+    def _on_session_change(self, dependency: str, _payload=None) -> None:
+        """Another dataset, or the dream's run removed: the dream goes (a running one is cancelled and
+        dropped); any change: Start follows the current model (which may arrive as a ``results`` change)."""
+        if dependency in ("dataset", "runs"):
+            self.drop_if_stale()
+        self._on_selection()
+
+    def drop_if_stale(self) -> None:
+        """Forget the dream when it was made from another dataset or from a run no longer in the session."""
+        if self._origin is None:
+            return
+        dataset, run = self._origin
+        s = self.session
+        if dataset is s.dataset and (run is None or run in s.runs):
+            return
+        self._origin = None
+        if self.worker is not None:
+            self.worker.cancel()  # its result is dropped in _finished
+        self.timer.stop()
+        self.result, self.snapshot, self.responses, self._dirty = None, None, [], False
+        self.panel.reset([], s.dataset.freqs_hz if s.dataset is not None else [], getattr(s.dataset, "dt_ms", 1.0))
+        for b in (self.panel.export_npz_button, self.panel.export_png_button, self.panel.listen_button):
+            b.setEnabled(False)
+        self.panel.state.setText("")
 
     def _on_selection(self, *_args) -> None:
         ok = self._model() is not None and self.session.dataset is not None
@@ -124,6 +148,7 @@ class DreamFeature(QObject):
             self.window.status(str(exc), 8000)
             return None
         self._neurons = kwargs["neurons"]
+        self._origin = (ds, self.session.current_run)
         labels = (["population"] if kwargs["population"]
                   else [str(ds.neuron_names[i]) for i in self._neurons])
         self.panel.reset(labels, ds.freqs_hz, ds.dt_ms)
@@ -175,6 +200,10 @@ class DreamFeature(QObject):
     def _finished(self, result) -> None:
         self.worker = None
         self.timer.stop()
+        if self._origin is None:  # made from another dataset or a removed run: dropped
+            self.panel.set_running(False)
+            self._on_selection()
+            return
         self.result = result
         self.panel.set_running(False)
         self.panel.show_responses(result.responses[1:] if result.responses.shape[0] > 1 else result.responses)
@@ -247,12 +276,16 @@ class DreamFeature(QObject):
             target = sonify.to_frontend_domain(spec, frontend)
             return sonify.sonify_spectrogram(target, cfg, rate, cancel=cancel, repeats=3, gap_ms=150, lead_ms=50)
 
+        origin = self._origin or (None, None)
+
         def finished(res) -> None:
             self.sound_worker = None
+            if self._origin is None or self._origin[0] is not origin[0]:  # the dream is gone meanwhile
+                return
             self.sound = (label, res.waveform, res.sample_rate)
             listening = getattr(self.window, "listening", None)
             if listening is not None:
-                listening.set_sound("dream", label, res.waveform, res.sample_rate)
+                listening.set_sound("dream", label, res.waveform, res.sample_rate, dataset=origin[0], run=origin[1])
                 if listening.player.available:
                     listening.play("dream")
             self.window.status(f"{label}: synthesised ({res.relative_error:.0%} spectrogram error)", 8000)

@@ -49,6 +49,13 @@ class ExportFeature(QObject):
         self.session = window.session
         self.dialog = None
         self.last_path: Optional[Path] = None  # last file written (tests, status)
+        window.qt_session.follow(self, ("dataset", "neuron", "stimulus", "run", "results", "runs"),
+                                 self._on_session_change)
+
+    def _on_session_change(self, _dependency: str, _payload=None) -> None:
+        """An open export dialog lists what is exportable now (another dataset's sounds, metrics ... go)."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.refresh()
 
     # --- what is available ---------------------------------------------------------------------------
     def targets(self) -> Dict[str, str]:
@@ -87,7 +94,7 @@ class ExportFeature(QObject):
     def default_name(self, target: str, fmt: str = "png") -> str:
         s = self.session
         neuron = s.dataset.neuron_names[s.neuron] if s.dataset is not None and s.dataset.n_neurons else "neuron"
-        run = s.current_run.name if s.current_run is not None else "run"
+        run = s.run_label(s.current_run) if s.current_run is not None else "run"
         stem = {"figure": f"figure_{neuron}_{s.stimulus or ''}", "metrics": f"metrics_{run}",
                 "results": f"results_{run}", "runs": "runs_summary"}.get(target)
         if stem is None:
@@ -165,7 +172,9 @@ class ExportFeature(QObject):
         s = self.session
         if s.dataset is None or s.stimulus_obj() is None:
             raise ValueError("open a dataset and select a stimulus first")
-        preds = {run.name: run.get_predictions() for run in s.shown_runs() if run.get_predictions()}
+        labels = s.run_labels()
+        preds = {labels.get(run.id, run.name): run.get_predictions() for run in s.shown_runs()
+                 if run.get_predictions()}
         if gradmaps is None:
             gradmaps = self._current_gradmap()
         return figures.panels_for(s.dataset, s.neuron, s.stimulus, preds, gradmaps, self._gradmap_title())
@@ -177,9 +186,12 @@ class ExportFeature(QObject):
         if self._current_gradmap() is None and run is not None and run.model is not None:
             from strfviewer.gui.views.strf_data import compute_gradmaps
 
-            model = run.model
+            model, dataset = run.model, self.session.dataset
 
             def finished(g) -> None:
+                if self.session.dataset is not dataset or self.session.current_run is not run:
+                    self.window.status("figure export dropped: the dataset or the model changed meanwhile", 8000)
+                    return
                 self._done(figures.save_figure(self.figure_panels(-g), path, dpi=dpi, width_in=width_in,
                                                height_in=height_in), on_done)
 

@@ -19,7 +19,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QMarginsF, QPoint, QRect, QRectF, QSize, QSizeF, Qt
-from PySide6.QtGui import QFont, QImage, QPageSize, QPainter, QPdfWriter, QPen, QPicture
+from PySide6.QtGui import (QFont, QImage, QPageSize, QPainter, QPainterPath, QPdfWriter, QPen, QPicture, QPolygonF,
+                           QTransform)
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QGraphicsView, QWidget
 
@@ -88,7 +89,9 @@ def _paint(device, widgets: Sequence[QWidget], target) -> None:
     behind crashes Qt)."""
     painter = QPainter(device)
     try:
-        painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing | QPainter.SmoothPixmapTransform)
+        # no SmoothPixmapTransform: an image's bins (gradmap, spectrogram) stay sharp squares, as on screen and in
+        # the PDF, instead of being interpolated when the PNG is scaled up
+        painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
         paint_widgets(widgets, painter, target(painter))
     finally:
         painter.end()
@@ -136,6 +139,82 @@ def _pictures_redrawn(widgets: Sequence[QWidget]) -> Iterator[None]:
         clear()
         for item in items:
             item.update()
+
+
+def _is_translation(t: QTransform) -> bool:
+    """True when ``t`` moves (or mirrors) without scaling: strokes look the same with or without it."""
+    return (abs(abs(t.m11()) - 1.0) < 1e-9 and abs(abs(t.m22()) - 1.0) < 1e-9 and abs(t.m12()) < 1e-9
+            and abs(t.m21()) < 1e-9 and not t.isRotating() and t.type() <= QTransform.TransformationType.TxScale)
+
+
+@contextlib.contextmanager
+def _portable_svg_drawing(widgets: Sequence[QWidget]) -> Iterator[None]:
+    """While the block runs, drawing that only Qt's own SVG renderer shows right is made portable (librsvg,
+    ImageMagick, browsers, Inkscape):
+
+    * a cosmetic stroke (pyqtgraph's curves: width in device pixels) under a scaling transform (a plot's data
+      coordinates) is written in device coordinates. QSvgGenerator writes it in data coordinates with
+      ``vector-effect="non-scaling-stroke"``, which librsvg ignores: the stroke was scaled with the data (x 0.5,
+      y 11 in the figure's PSTH) and the curves became large filled shapes;
+    * curves are drawn as one path, not as hundreds of two-point segments (pyqtgraph's segmented mode);
+    * a small image drawn large (a gradmap or spectrogram: one pixel per bin) is upscaled by whole factors
+      without smoothing first, so a renderer that interpolates images (librsvg does) blurs only the bins'
+      edges, not whole bins: bins stay bins, as on screen.
+
+    Only for painting done synchronously in this thread (figure exports)."""
+    curves = [item for w in widgets if isinstance(w, QGraphicsView) and w.scene() is not None
+              for item in w.scene().items() if isinstance(item, pg.PlotCurveItem)]
+    modes = [item.opts.get("segmentedLineMode") for item in curves]
+    draw_path, draw_polyline, draw_image = QPainter.drawPath, QPainter.drawPolyline, QPainter.drawImage
+
+    def stroked_in_device_space(painter: QPainter, draw, shape, map_shape) -> bool:
+        pen, t = painter.pen(), painter.transform()
+        if pen.style() == Qt.NoPen or not pen.isCosmetic() or _is_translation(t):
+            return False
+        brush = painter.brush()
+        painter.save()
+        try:
+            if brush.style() != Qt.NoBrush:  # the fill stays in the item's coordinates
+                painter.setPen(Qt.NoPen)
+                draw(painter, shape)
+            painter.setBrush(Qt.NoBrush)
+            painter.setPen(pen)
+            painter.resetTransform()
+            draw(painter, map_shape(t, shape))
+        finally:
+            painter.restore()
+        return True
+
+    def path(painter: QPainter, shape, *args) -> None:
+        if args or not isinstance(shape, QPainterPath) or not stroked_in_device_space(
+                painter, draw_path, shape, lambda t, s: t.map(s)):
+            draw_path(painter, shape, *args)
+
+    def polyline(painter: QPainter, shape, *args) -> None:
+        if args or not isinstance(shape, QPolygonF) or not stroked_in_device_space(
+                painter, draw_polyline, shape, lambda t, s: t.map(s)):
+            draw_polyline(painter, shape, *args)
+
+    def image(painter: QPainter, *args) -> None:
+        if len(args) == 2 and isinstance(args[0], QRectF) and isinstance(args[1], QImage) and not args[1].isNull():
+            target, img = args
+            device = painter.transform().mapRect(target)
+            fx = max(1, min(32, int(abs(device.width()) // max(1, img.width()))))
+            fy = max(1, min(32, int(abs(device.height()) // max(1, img.height()))))
+            if fx > 1 or fy > 1:
+                args = (target, img.scaled(img.width() * fx, img.height() * fy, Qt.IgnoreAspectRatio,
+                                           Qt.FastTransformation))
+        draw_image(painter, *args)
+
+    for item in curves:
+        item.opts["segmentedLineMode"] = "off"
+    QPainter.drawPath, QPainter.drawPolyline, QPainter.drawImage = path, polyline, image
+    try:
+        yield
+    finally:
+        QPainter.drawPath, QPainter.drawPolyline, QPainter.drawImage = draw_path, draw_polyline, draw_image
+        for item, mode in zip(curves, modes):
+            item.opts["segmentedLineMode"] = mode
 
 
 def _set_dpi(image: QImage, dpi: float) -> None:
@@ -186,7 +265,8 @@ def save_widgets(widgets: Sequence[QWidget], path: PathLike, fmt: Optional[str] 
             generator.setResolution(int(SCREEN_DPI))
             generator.setTitle(title)
             generator.setDescription("made with strfviewer")
-            _paint(generator, widgets, lambda painter: QRectF(0, 0, size.width(), size.height()))
+            with _portable_svg_drawing(widgets), _pictures_redrawn(widgets):
+                _paint(generator, widgets, lambda painter: QRectF(0, 0, size.width(), size.height()))
         else:
             writer = QPdfWriter(str(tmp))
             writer.setTitle(title)
@@ -286,6 +366,15 @@ def _fmt(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.2f}"
 
 
+def legend_html(entries) -> str:
+    """A legend as text: a line in each entry's colour ``(r, g, b)`` before its label (HTML-escaped), so every
+    SVG and PDF renderer draws it alike."""
+    import html
+
+    return "&nbsp;&nbsp;&nbsp; ".join(f"<span style='color:#{r:02x}{g:02x}{b:02x}'><b>——</b></span>&nbsp;"
+                                      f"{html.escape(text)}" for (r, g, b), text in entries)
+
+
 def offscreen_figure(width_in: float, height_in: float) -> pg.GraphicsLayoutWidget:
     """An empty white layout widget of ``width_in x height_in`` inches that is never shown on screen."""
     ensure_app()
@@ -326,8 +415,7 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
     psth = layout.addPlot(row=2, col=0)
     psth.setTitle("<b>B</b>  response: recorded vs predicted", color="k", size=f"{FONT_PT}pt")
     psth.setXLink(spec_plot)
-    legend = psth.addLegend(offset=(-5, 5), labelTextSize=f"{FONT_PT - 1}pt", labelTextColor="k",
-                            brush=pg.mkBrush(255, 255, 255, 200))
+    entries = []  # (colour, label): the legend, in its own row under panel B (inside it covered the peak)
     rec = np.asarray(panels.recorded, dtype=np.float64)
     t_ms = np.arange(rec.shape[-1]) * dt
     with warnings.catch_warnings():
@@ -337,11 +425,15 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
     upper, lower = pg.PlotCurveItem(t_ms, mean + sd), pg.PlotCurveItem(t_ms, mean - sd)
     psth.addItem(pg.FillBetweenItem(upper, lower, brush=pg.mkBrush(160, 160, 160, 110)))
     n_trials = int(np.sum(np.isfinite(rec).any(axis=1))) if rec.ndim == 2 else 1
-    psth.plot(t_ms, mean, pen=pg.mkPen("k", width=1.5), name=f"recorded mean ± sd ({n_trials} trials)")
+    psth.plot(t_ms, mean, pen=pg.mkPen("k", width=1.5))
+    entries.append(((0, 0, 0), f"recorded mean ± sd ({n_trials} trials)"))
     for k, (label, pred) in enumerate(panels.predictions.items()):
         cc, ccn = panels.scores.get(label, (float("nan"), float("nan")))
-        psth.plot(np.arange(len(pred)) * dt, pred, pen=pg.mkPen(PRED_COLOURS[k % len(PRED_COLOURS)], width=1.5),
-                  name=f"{label} (cc {_fmt(cc)}, cc_norm {_fmt(ccn)})")
+        colour = PRED_COLOURS[k % len(PRED_COLOURS)]
+        psth.plot(np.arange(len(pred)) * dt, pred, pen=pg.mkPen(colour, width=1.5))
+        entries.append((colour, f"{label} (cc {_fmt(cc)}, cc_norm {_fmt(ccn)})"))
+    widget.legend = layout.addLabel(legend_html(entries), row=3, col=0, color="k", size=f"{FONT_PT - 1}pt",
+                                    justify="left")
     psth.setLabel("bottom", "time (ms)")
     psth.setLabel("left", "spikes / bin")
     _style(psth)
@@ -356,7 +448,7 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
         for c in range(C):
             axis = BandAxis("left")
             axis.set_freqs(panels.freqs_hz)
-            plot = layout.addPlot(row=1, col=1 + c, rowspan=2, axisItems={"left": axis})
+            plot = layout.addPlot(row=1, col=1 + c, rowspan=3, axisItems={"left": axis})
             name = panels.channel_names[c] if c < len(panels.channel_names) else ""
             head = "<b>C</b>  " + panels.gradmap_title if c == 0 else ""
             plot.setTitle((head + (f" — {name}" if name else "")).strip(), color="k", size=f"{FONT_PT}pt")
@@ -376,13 +468,15 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
         bar.axis.setTextPen(pg.mkPen("k"))
         bar.axis.enableAutoSIPrefix(False)
         bar.axis.setWidth(None)  # room for the widest tick label (the default 45 px let the label overlap it)
-        bar.axis.setLabel("excitatory (+) / inhibitory (−)", color="k")
-        layout.addItem(bar, row=1, col=1 + C, rowspan=2)
+        # a CSS colour: an axis label's colour goes into HTML as is, and "k" made an invalid colour that Qt's PDF
+        # writer emitted as an 'SCN' without operands (poppler: "Incorrect number of arguments in 'SCN'")
+        bar.axis.setLabel("excitatory (+) / inhibitory (−)", color="#000000")
+        layout.addItem(bar, row=1, col=1 + C, rowspan=3)
         layout.layout.setColumnStretchFactor(0, 3)
         for c in range(C):
             layout.layout.setColumnStretchFactor(1 + c, 2)
     else:
-        layout.addLabel("no model: gradmap not available", row=1, col=1, rowspan=2, color="#555")
+        layout.addLabel("no model: gradmap not available", row=1, col=1, rowspan=3, color="#555")
     widget.show()  # not on screen (WA_DontShowOnScreen): lets the layouts settle at the final size
     QApplication.processEvents()
     return widget

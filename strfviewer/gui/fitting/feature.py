@@ -42,7 +42,7 @@ class FittingFeature(QObject):
         super().__init__(window)
         self.window = window
         self.session = window.session
-        self.queue = FitQueue(self.session, self._start_worker, parent=self)
+        self.queue = FitQueue(window.qt_session, self._start_worker, parent=self)
         self.training_panel = TrainingPanel()
         self.runs_panel = RunsPanel(window.qt_session, save_run=self.ask_save_run, open_run=self.ask_open_run)
         self.model_panel = ModelPanel(window.qt_session)

@@ -22,7 +22,7 @@ import json
 import math
 from typing import Any, Dict, List, Optional
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget)
@@ -414,6 +414,17 @@ class FitDialog(QDialog):
             editors[option.name] = editor
             self.model_form.insertRow(row, option.display_label, editor)
             row += 1
+        QTimer.singleShot(0, self.fit_height)  # once the removed rows are gone from the layout
+
+    def fit_height(self) -> None:
+        """Shrink to the rows shown: switching to a family with fewer options (StateNet -> Linear) left a gap."""
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        height = self.sizeHint().height()
+        if self.height() > height:
+            self.resize(self.width(), height)
 
     def _on_method_changed(self) -> None:
         sgd = self.method_box.currentData() != "ridge"

@@ -32,6 +32,7 @@ from typing import Any, Callable, List, Optional
 
 from PySide6.QtCore import QObject, Signal
 
+from strfviewer.gui.window.qt_session import qt_session_of
 from strfviewer.session import Run, Session
 
 log = logging.getLogger(__name__)
@@ -370,7 +371,8 @@ class FitQueue(QObject):
         if isolation not in ("process", "thread"):
             raise ValueError(f"isolation must be 'process' or 'thread', not {isolation!r}")
         self.isolation = isolation
-        self.session = session
+        qt_session = qt_session_of(session, self)  # a Session or the window's QtSession
+        self.session = qt_session.session
         self._start_worker = start_worker
         self.pending: List[PendingFit] = []
         self.current: Optional[PendingFit] = None
@@ -378,12 +380,11 @@ class FitQueue(QObject):
         self.worker = None
         self.closed = False
         self._keys = itertools.count(1)
-        self._unsubscribe = session.subscribe(self._on_session_event)
-        self.destroyed.connect(lambda *_, u=self._unsubscribe: u())
+        qt_session.follow(self, ("dataset",), self._on_dataset)
 
-    def _on_session_event(self, event: str, payload) -> None:
-        if event == "dataset":  # fits of the previous data are of no use on the new one
-            self.cancel_all()
+    def _on_dataset(self, _dependency: str, _dataset) -> None:
+        """Fits of the previous data are of no use on the new one."""
+        self.cancel_all()
 
     # -- queueing ------------------------------------------------------------------------------------------------
     def enqueue(self, request, dataset=None, name: Optional[str] = None, compare_with: Optional[Run] = None) \

@@ -186,7 +186,7 @@ class ModelPanel(QWidget):
                 self.slots_table.setItem(row, col, item)
         total = sum(int(i.n_params) for i in infos)
         self.total_label.setText(f"Total: {total:,} parameters")
-        described = f"{run.name}" + (f" — {_spec_text(spec)}" if spec is not None else "")
+        described = f"{self.session.run_label(run)}" + (f" — {_spec_text(spec)}" if spec is not None else "")
         self.title.setText(described)
         self._update_buttons(spec)
 
@@ -201,7 +201,7 @@ class ModelPanel(QWidget):
                     button.setEnabled(False)
                     button.setToolTip("Needs a model whose spec is known.")
                     continue
-                current = {"kernel": spec.kernel or "full", "prefilter": spec.prefilter or NO_PREFILTER,
+                current = {"kernel": _factory().kernel_shown(spec), "prefilter": spec.prefilter or NO_PREFILTER,
                            "frontend": frontend_slot.frontend_label(spec)}[kind]
                 button.setChecked(name == current)
                 if name == current:
@@ -246,7 +246,7 @@ def _described(kind: str, name: str) -> str:
 
 def _spec_text(spec) -> str:
     parts = [spec.family + (f" ({spec.rnn_type})" if getattr(spec, "rnn_type", None) else "")]
-    parts.append(f"kernel {spec.kernel or 'full'}")
+    parts.append(f"kernel {_factory().kernel_shown(spec)}")
     parts.append(f"prefilter {spec.prefilter or 'none'}")
     if frontend_slot.has_frontend(spec):
         parts.append(f"front-end {spec.frontend}")

@@ -1,8 +1,9 @@
 """The runs dock: every fitted or opened model of the session in a table, and what can be done with a run.
 
 Columns: run, model, kernel, prefilter, front-end (``spectrogram`` or the waveform front-end), parameters, epochs, time, mean test cc_norm, status (and which run is
-shown as current / compare). Actions: show a run in every view (``session.set_current_run``), compare it with
-the current one (``session.set_compare_run``: two predicted traces in the PSTH view, one cc_norm column per run
+shown as current / compare). Runs that share a name show the settings
+that differ between them (``Session.run_labels``). Actions: show a run in every view
+(``session.set_current_run``), rename it (F2 or the context menu; undoable), compare it with the current one (``session.set_compare_run``: two predicted traces in the PSTH view, one cc_norm column per run
 in the neuron table), save it as a checkpoint folder, open a saved one, delete it (undoable).
 
 Saving and opening run in workers (started by the fitting feature); the file work is done by the Qt-free
@@ -78,14 +79,18 @@ def _spec_field(run: Run, name: str) -> str:
 class RunsTableModel(QAbstractTableModel):
     """Table model over ``session.runs``; refreshed on the session's ``runs``/``current_run``/``compare_run``."""
 
-    def __init__(self, session: Session, parent: Optional[QObject] = None) -> None:
+    def __init__(self, session: Session, parent: Optional[QObject] = None,
+                 rename: Optional[Callable[[Run, str], None]] = None) -> None:
         super().__init__(parent)
         self.session = session
+        self._rename = rename  # the Run column is editable when given (F2, double-click is Show)
         self._runs: List[Run] = list(session.runs)
+        self._labels = session.run_labels()
 
     def refresh(self) -> None:
         self.beginResetModel()
         self._runs = list(self.session.runs)
+        self._labels = self.session.run_labels()
         self.endResetModel()
 
     def run_at(self, row: int) -> Optional[Run]:
@@ -109,11 +114,30 @@ class RunsTableModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
+    def flags(self, index: QModelIndex):
+        flags = super().flags(index)
+        if self._rename is not None and index.isValid() and COLUMNS[index.column()] == "Run":
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def setData(self, index: QModelIndex, value, role=Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        run = self.run_at(index.row())
+        if (role != Qt.ItemDataRole.EditRole or run is None or self._rename is None
+                or COLUMNS[index.column()] != "Run"):
+            return False
+        name = str(value).strip()
+        if not name or name == run.name:
+            return False
+        self._rename(run, name)
+        return True
+
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole) -> Any:
         run = self.run_at(index.row())
         if run is None:
             return None
         column = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.EditRole and column == "Run":
+            return run.name
         if role == Qt.ItemDataRole.DisplayRole:
             return self.display(run, column)
         if role == Qt.ItemDataRole.UserRole:  # sort key
@@ -132,13 +156,15 @@ class RunsTableModel(QAbstractTableModel):
 
     def display(self, run: Run, column: str) -> str:
         if column == "Run":
-            return run.name
+            return self._labels.get(run.id, run.name)  # the name, with what differs from namesakes
         if column == "Model":
             family = run.family
             rnn = _spec_field(run, "rnn_type")
             return f"{family} ({rnn})" if rnn and family == "StateNet" else family
         if column == "Kernel":
-            return _spec_field(run, "kernel") or ("—" if run.spec is not None else "")
+            from strfviewer.models.factory import kernel_shown
+
+            return kernel_shown(run.spec) if run.spec is not None else ""
         if column == "Prefilter":
             return _spec_field(run, "prefilter") or "none"
         if column == "Front-end":
@@ -198,6 +224,22 @@ class DeleteRunCommand(QUndoCommand):
             self._undo_info = None
 
 
+class RenameRunCommand(QUndoCommand):
+    """Rename a run; undo gives it its previous name back."""
+
+    def __init__(self, session: Session, run: Run, name: str) -> None:
+        super().__init__(f"Rename run {run.name!r} to {name!r}")
+        self.session = session
+        self.run = run
+        self.old, self.new = run.name, name
+
+    def redo(self) -> None:
+        self.session.rename_run(self.run, self.new)
+
+    def undo(self) -> None:
+        self.session.rename_run(self.run, self.old)
+
+
 class RunsPanel(QWidget):
     """The runs dock: table + buttons (Show, Compare, Save, Open, Delete, Undo).
 
@@ -216,7 +258,7 @@ class RunsPanel(QWidget):
         self._open_run = open_run
         self.undo_stack = QUndoStack(self)
 
-        self.model = RunsTableModel(session, self)
+        self.model = RunsTableModel(session, self, rename=self.rename)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
@@ -226,7 +268,7 @@ class RunsPanel(QWidget):
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)  # F2 renames
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -245,6 +287,8 @@ class RunsPanel(QWidget):
         self.open_action = self._action("Open...", "Open a saved run (checkpoint folder)", self.open_run)
         self.delete_action = self._action("Delete", "Remove the selected run (undo brings it back)",
                                           self.delete_selected, QKeySequence.StandardKey.Delete)
+        self.rename_action = self._action("Rename...", "Give the selected run another name (F2; undo brings the "
+                                                       "old one back)", self.rename_selected, "F2")
         self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         self.undo_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -327,6 +371,22 @@ class RunsPanel(QWidget):
             return
         self.undo_stack.push(DeleteRunCommand(self.session, run))
 
+    @Slot()
+    def rename_selected(self) -> None:
+        """Edit the selected run's name in place (what F2 does)."""
+        run = self.selected_run()
+        row = self.model.row_of(run) if run is not None else -1
+        if row >= 0:
+            index = self.proxy.mapFromSource(self.model.index(row, COLUMNS.index("Run")))
+            self.table.setCurrentIndex(index)
+            self.table.edit(index)
+
+    def rename(self, run: Run, name: str) -> None:
+        """Rename ``run`` (undoable); an empty name is refused."""
+        name = str(name).strip()
+        if name and name != run.name:
+            self.undo_stack.push(RenameRunCommand(self.session, run, name))
+
     @Slot(QModelIndex)
     def _on_double_clicked(self, index: QModelIndex) -> None:
         self.show_selected()
@@ -334,8 +394,8 @@ class RunsPanel(QWidget):
     @Slot("QPoint")
     def _on_context_menu(self, pos) -> None:
         menu = QMenu(self)
-        for action in (self.show_action, self.compare_action, self.save_action, self.delete_action,
-                       self.undo_action):
+        for action in (self.show_action, self.compare_action, self.rename_action, self.save_action,
+                       self.delete_action, self.undo_action):
             menu.addAction(action)
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
@@ -355,6 +415,7 @@ class RunsPanel(QWidget):
                                     else "Stop comparing")
         self.save_action.setEnabled(usable and self._save_run is not None and run.status != "running")
         self.delete_action.setEnabled(run is not None and run.status != "running")
+        self.rename_action.setEnabled(run is not None)
         self.open_action.setEnabled(self._open_run is not None)
         self.buttons["compare"].setText(self.compare_action.text())
         for key, action in (("show", self.show_action), ("compare", self.compare_action),

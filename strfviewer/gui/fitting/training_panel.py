@@ -19,6 +19,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
+from strfviewer.gui.views.axes import set_placeholder
 from strfviewer.gui.window.model_io import progress_value
 
 REFRESH_MS = 500  # redraw the curves at most this often (2 Hz: each redraw of the two plots costs ~10-25 ms)
@@ -209,6 +210,10 @@ class TrainingPanel(QWidget):
             w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             w.setMinimumHeight(80)
 
+        self.empty_text = "no fit yet: Fit > New fit…"  # what the empty plots say
+        for plot in (self.loss_plot, self.cc_plot):
+            set_placeholder(plot, self.empty_text)
+
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._refresh)
@@ -233,6 +238,7 @@ class TrainingPanel(QWidget):
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Cancel")
         self.best_line.setVisible(False)
+        self.empty_text = "waiting for the first epoch…"
         self._dirty = True
         self._refresh()
         self._update_clock()
@@ -269,6 +275,8 @@ class TrainingPanel(QWidget):
         self._clock.stop()
         self.cancel_button.setEnabled(False)
         self.cancel_button.setText("Cancel")  # the cancel (if any) has finished
+        self.empty_text = ("closed-form fit (ridge): no epochs to plot" if status == "done"
+                           else f"{status}: no epoch finished")
         self._dirty = True
         self._refresh()
         verb = {"done": "Finished", "cancelled": "Cancelled", "failed": "Failed"}.get(status, status)
@@ -318,6 +326,9 @@ class TrainingPanel(QWidget):
         self.train_curve.setData(x, np.asarray(c.train_loss, float), connect="finite")
         self.val_curve.setData(x, np.asarray(c.val_loss, float), connect="finite")
         self.cc_curve.setData(x, np.asarray(c.val_cc_norm, float), connect="finite")
+        # no curve (before a fit, a ridge fit): say so rather than keep the last fit's axes
+        set_placeholder(self.loss_plot, None if len(c.step_x) or len(x) else self.empty_text)
+        set_placeholder(self.cc_plot, None if len(x) else self.empty_text)
         best = c.best_epoch()
         if best is not None:
             self.best_line.setValue(best)

@@ -35,6 +35,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from strfviewer.gui.history.history_panel import HistoryPanel
+from strfviewer.gui.window.qt_session import qt_session_of
 from strfviewer.runs.history import HistoryError, RunHistory, default_history_path
 from strfviewer.runs.sweeper import CancelToken
 from strfviewer.session import Run
@@ -128,9 +129,7 @@ class IdentityCache:
 
 def run_config(run: Run) -> Dict[str, Any]:
     """``{"spec": ModelSpec dict, "request": FitRequest dict}`` of a session run (empty parts when unknown)."""
-    spec = run.spec if run.spec is not None else getattr(run.request, "spec", None)
-    return {"spec": spec.to_dict() if hasattr(spec, "to_dict") else {},
-            "request": run.request.to_dict() if hasattr(run.request, "to_dict") else {}}
+    return run.config()
 
 
 def record_end(history: RunHistory, run_id: int, run: Run, status: str, message: str, dataset,
@@ -187,7 +186,8 @@ class AppRunRecorder(QObject):
     def __init__(self, session, start_worker, path, identities: IdentityCache, on_recorded=None, on_error=None,
                  parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
-        self.session = session
+        qt_session = qt_session_of(session, self)  # a Session or the window's QtSession
+        self.session = qt_session.session
         self._start_worker = start_worker
         self.path = Path(path)
         self.identities = identities
@@ -201,12 +201,9 @@ class AppRunRecorder(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self.check_tracked)
-        self._unsubscribe = session.subscribe(self._on_session_event)
-        self.destroyed.connect(lambda *_, u=self._unsubscribe: u())
+        qt_session.follow(self, ("runs",), self._on_runs)
 
-    def _on_session_event(self, event: str, payload) -> None:
-        if event != "runs":
-            return
+    def _on_runs(self, _dependency: str, payload) -> None:
         for run in payload:
             if run.status == "running" and not self._seen_before(run):
                 self._track(run)
@@ -341,7 +338,7 @@ class HistoryFeature(QObject):
         self.path = history_path_from(window.settings())
         self.identities = IdentityCache()
         self.dataset_hash: Optional[str] = None
-        self.recorder = AppRunRecorder(self.session, window.start_worker, self.path, self.identities,
+        self.recorder = AppRunRecorder(window.qt_session, window.start_worker, self.path, self.identities,
                                        on_recorded=self._on_recorded,
                                        on_error=self._on_record_error, parent=self)
         self._reported: set = set()  # history paths whose recording failure was shown in a dialog
@@ -360,8 +357,7 @@ class HistoryFeature(QObject):
         self.sweep_error: Optional[str] = None
         self.dialog = None
         self._build_menu()
-        self._unsubscribe = self.session.subscribe(self._on_session_event)
-        self.destroyed.connect(lambda *_, u=self._unsubscribe: u())
+        window.qt_session.follow(self, ("dataset",), lambda _dependency, dataset: self._identify(dataset))
         if self.session.dataset is not None:
             self._identify(self.session.dataset)
         else:
@@ -384,10 +380,6 @@ class HistoryFeature(QObject):
         menu.addAction(self.location_action)
 
     # -- dataset identity --------------------------------------------------------------------------------------
-    def _on_session_event(self, event: str, payload) -> None:
-        if event == "dataset":
-            self._identify(payload)
-
     def _identify(self, dataset) -> None:
         """Hash the open dataset (in a worker, cached) and show its runs."""
         known = self.identities.get(dataset)

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 
 from strfviewer.gui.listening.audio import AudioPlayer, AudioUnavailable
 from strfviewer.gui.window.preferences import PreferencesDialog, device_index, stored_device_name
-from strfviewer.gui.views.axes import BandAxis, sequential_cmap
+from strfviewer.gui.views.axes import BandAxis, sequential_cmap, set_placeholder
 from strfviewer.gui.views.time_plot import PLAYHEAD_PEN
 
 POLL_MS = 30
@@ -126,6 +126,7 @@ class ListeningPanel(QWidget):
         plots = QHBoxLayout()
         self.playheads = []
         for plot in (self.wave_plot, self.spec_plot):
+            plot.getAxis("bottom").enableAutoSIPrefix(False)  # ms stay ms (no "(x0.001)")
             plot.setMinimumHeight(60)
             plots.addWidget(plot)
             head = pg.InfiniteLine(angle=90, movable=False, pen=PLAYHEAD_PEN)
@@ -134,6 +135,7 @@ class ListeningPanel(QWidget):
             plot.addItem(head)
             self.playheads.append(head)
         self.spec_plot.setXLink(self.wave_plot)
+        self.show_empty()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -153,6 +155,13 @@ class ListeningPanel(QWidget):
             else:
                 head.setValue(float(t_ms))
                 head.show()
+
+    def show_empty(self) -> None:
+        """No model sound: the plots say how to get one instead of showing empty axes."""
+        self.wave_curve.setData([], [])
+        self.spec_image.clear()
+        set_placeholder(self.wave_plot, "no model sound yet: Compute")
+        set_placeholder(self.spec_plot, "its spectrogram shows here")
 
 
 class ListeningFeature(QObject):
@@ -226,12 +235,9 @@ class ListeningFeature(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self._poll)
-        q = window.qt_session
-        for signal in (q.datasetChanged, q.stimulusChanged):
-            signal.connect(self._on_stimulus_changed)
-        for signal in (q.currentRunChanged, q.neuronChanged):
-            signal.connect(self._on_selection)
-        q.resultsChanged.connect(self._on_results)
+        self._origins: Dict[str, tuple] = {}  # sound key -> (dataset, run) it was made from
+        window.qt_session.follow(self, ("dataset", "stimulus", "neuron", "run", "results", "runs"),
+                                 self._on_session_change)
         self.time_mark = pg.InfiniteLine(angle=90, movable=False, pen=TIME_MARK_PEN)
         self.time_mark.setZValue(9)
         self.time_mark.hide()
@@ -316,10 +322,28 @@ class ListeningFeature(QObject):
         label, samples, rate = self.sounds[key]
         return samples, rate
 
-    def set_sound(self, key: str, label: str, samples: np.ndarray, rate: int) -> None:
-        """Register a sound (other features do this, e.g. a sonified dream)."""
+    def set_sound(self, key: str, label: str, samples: np.ndarray, rate: int, dataset=None, run=None) -> None:
+        """Register a sound (other features do this, e.g. a sonified dream) made from ``dataset`` and ``run``
+        (default: the session's current ones); it is dropped when another dataset is opened or its run is
+        removed, so nothing of other data stays playable or saveable."""
         self.sounds[key] = (label, np.asarray(samples, dtype=np.float32), int(rate))
+        self._origins[key] = (dataset if dataset is not None else self.session.dataset,
+                              run if run is not None else self.session.current_run)
         self.update_controls()
+
+    def drop_stale_sounds(self) -> None:
+        """Forget the sounds made from another dataset or from a run no longer in the session (and the model
+        sound's plots with them)."""
+        s = self.session
+        stale = [key for key, (dataset, run) in self._origins.items()
+                 if dataset is not s.dataset or (run is not None and run not in s.runs)]
+        for key in stale:
+            if self.playing == key and self.player.is_playing:
+                self.stop()
+            self.sounds.pop(key, None)
+            self._origins.pop(key, None)
+            if key == "model":
+                self.clear_model_sound()
 
     # --- playback ------------------------------------------------------------------------------------
     def toggle_stimulus(self) -> None:
@@ -439,21 +463,21 @@ class ListeningFeature(QObject):
             p.state.setText("playing" if self.player.is_playing else "")
             p.state.setToolTip("")
 
-    def _on_selection(self, *_args) -> None:
-        self.update_controls()
-        self.schedule_waveform_gradmap()
-
-    def _on_results(self, run) -> None:
-        if run is self.session.current_run:
-            self._on_selection()
-
-    def _on_stimulus_changed(self, *_args) -> None:
-        """Another stimulus (or dataset): the one playing is no longer the one shown; a time chosen on the
-        previous stimulus' PSTH no longer applies."""
-        if self.player.is_playing and (self.playing == "stimulus" or (self.playing == "model"
-                                                                      and self.waveform is not None)):
-            self.stop()
-        self.at_ms = None
+    def _on_session_change(self, dependency: str, payload=None) -> None:
+        """Another stimulus or dataset: the sound playing no longer belongs to what is shown and a time chosen
+        on the previous stimulus' PSTH no longer applies; another dataset or removed runs: their sounds go;
+        any change: the controls follow the current dataset and model (whose weights may arrive after it
+        became current, as a ``results`` change) and a waveform model's gradmap is recomputed."""
+        if dependency in ("dataset", "stimulus"):
+            if self.player.is_playing and (self.playing == "stimulus" or (self.playing == "model"
+                                                                          and self.waveform is not None)):
+                self.stop()
+            self.at_ms = None
+        if dependency in ("dataset", "runs"):
+            self.drop_stale_sounds()
+        if dependency == "results" and payload is not self.session.current_run:
+            self.update_controls()
+            return
         self.update_controls()
         self.schedule_waveform_gradmap()
 
@@ -526,9 +550,12 @@ class ListeningFeature(QObject):
 
         def finished(result) -> None:
             self.worker = None
+            if ds is not s.dataset or run not in s.runs:  # made from data or a model that is gone
+                self.update_controls()
+                return
             samples, rate, spec, freqs = result
             self.waveform, self._model_offset_ms = None, 0.0
-            self.set_sound("model", label, samples, rate)
+            self.set_sound("model", label, samples, rate, dataset=ds, run=run)
             self.show_model_sound(samples, rate, spec, freqs)
             self.window.status(f"ready: {label}", 8000)
 
@@ -631,6 +658,8 @@ class ListeningFeature(QObject):
         axis starts at ``start_ms`` (a waveform gradmap: where its stretch starts in the stimulus)."""
         t_ms = start_ms + np.arange(len(samples)) * 1000.0 / rate
         step = max(1, len(samples) // 20000)  # enough points to see the shape
+        set_placeholder(self.panel.wave_plot, None)
+        set_placeholder(self.panel.spec_plot, None if spec is not None else "no spectrogram for this sound")
         self.panel.wave_curve.setData(t_ms[::step], samples[::step])
         self.model_spec = spec
         if freqs_hz is not None:
@@ -640,6 +669,11 @@ class ListeningFeature(QObject):
             self.panel.spec_image.setImage(spec, autoLevels=True)
             self.panel.spec_image.setRect(start_ms, -0.5, duration, float(spec.shape[0]))
         self.panel.wave_plot.setXRange(start_ms, start_ms + len(samples) * 1000.0 / rate, padding=0.02)
+
+    def clear_model_sound(self) -> None:
+        """Empty the model sound's waveform and spectrogram plots."""
+        self.panel.show_empty()
+        self.model_spec = None
 
     # --- saving --------------------------------------------------------------------------------------
     def save(self, key: str, path) -> Path:

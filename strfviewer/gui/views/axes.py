@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 
+
+#: what the data views show before a dataset is open
+NO_DATA_TEXT = "no data yet: File > Open data… (or drop a folder on the window)"
 
 #: widths (px) that keep the time axes of the spectrogram and PSTH views aligned
 LEFT_AXIS_WIDTH = 62
@@ -71,6 +74,38 @@ class BandAxis(pg.AxisItem):
         return out
 
 
+class RepeatedLagAxis(pg.AxisItem):
+    """Bottom axis of channels drawn side by side in one image (a grid tile: ON | OFF): each channel spans
+    ``period`` ms from ``start`` (ms, the oldest lag's left edge) and gets its own lag ticks (ms)."""
+
+    def __init__(self, orientation: str = "bottom", **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+        self.start, self.period, self.channels = 0.0, 0.0, 1
+
+    def set_channels(self, start_ms: float, period_ms: float, channels: int) -> None:
+        self.start, self.period, self.channels = float(start_ms), float(period_ms), int(channels)
+        self.picture = None
+        self.update()
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph API
+        if self.channels <= 1 or self.period <= 0:
+            return super().tickValues(minVal, maxVal, size)
+        per_channel = super().tickValues(self.start, self.start + self.period, size / self.channels)
+        out = []
+        for spacing, values in per_channel:
+            shifted = [v + c * self.period for c in range(self.channels) for v in values
+                       if self.start <= v <= self.start + self.period]
+            out.append((spacing, [v for v in shifted if minVal <= v <= maxVal]))
+        return out
+
+    def tickStrings(self, values, scale, spacing) -> List[str]:  # noqa: N802 - pyqtgraph API
+        if self.channels <= 1 or self.period <= 0:
+            return super().tickStrings(values, scale, spacing)
+        local = [self.start + (v - self.start) % self.period for v in values]
+        return super().tickStrings(local, scale, spacing)
+
+
 def diverging_cmap() -> pg.ColorMap:
     """Blue-white-red diverging map for signed STRFs and gradmaps (levels set symmetric around 0)."""
     try:
@@ -108,3 +143,37 @@ def set_octave_ticks(axis: pg.AxisItem, freqs_khz: Sequence[float]) -> None:
         return
     octaves = np.arange(np.floor(np.log2(f.min())), np.ceil(np.log2(f.max())) + 1)
     axis.setTicks([[(float(np.log10(2.0 ** k)), f"{2.0 ** k:g}") for k in octaves], []])
+
+
+def set_placeholder(plot, text: Optional[str]) -> None:
+    """An empty plot says what it waits for instead of showing meaningless axes: ``text`` hides the axes
+    (bottom, left) and shows ``text`` in the middle; ``None`` brings the axes back and lets the plot range
+    follow its data again. ``plot``: a ``pg.PlotWidget`` or ``pg.PlotItem``; idempotent."""
+    item = plot.getPlotItem() if hasattr(plot, "getPlotItem") else plot
+    label = getattr(item, "_strfviewer_placeholder", None)
+    if text is None:
+        if label is None or not label.isVisible():
+            return
+        label.hide()
+        for name in ("left", "bottom"):
+            item.showAxis(name)
+        item.enableAutoRange()
+        return
+    if label is None:
+        label = pg.TextItem(anchor=(0.5, 0.5), color=(110, 110, 110))
+        label.setZValue(20)
+        item.addItem(label, ignoreBounds=True)
+        item._strfviewer_placeholder = label
+    label.setText(text)
+    label.setPos(0.5, 0.5)
+    label.show()
+    for name in ("left", "bottom"):
+        item.hideAxis(name)
+    item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+
+
+def placeholder_text(plot) -> Optional[str]:
+    """The text an empty plot shows (``None`` when it shows data)."""
+    item = plot.getPlotItem() if hasattr(plot, "getPlotItem") else plot
+    label = getattr(item, "_strfviewer_placeholder", None)
+    return label.toPlainText() if label is not None and label.isVisible() else None

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizeP
 
 from strfviewer.gui.views.findings_jobs import FindingsJobs, findings_jobs
 from strfviewer.gui.views.mask_outline import mask_outline
-from strfviewer.gui.views.axes import BandAxis, diverging_cmap, symmetric_level
+from strfviewer.gui.views.axes import NO_DATA_TEXT, BandAxis, RepeatedLagAxis, diverging_cmap, symmetric_level
 from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.strf_data import (READOUTS, band_freqs, gradmap_key, has_kernel_strf,
                                             kernel_strf, lags_ms, n_channels, top_neurons)
@@ -74,6 +74,8 @@ class GradmapView(QWidget):
         self.grid_images: List[pg.ImageItem] = []
         self.grid_plots: List[pg.PlotItem] = []
         self.jobs = jobs if jobs is not None else FindingsJobs(session, start_worker, self)
+        self.grid_levels: List[float] = []  # each tile's symmetric colour range (its title says it)
+        self.grid_colorbar: Optional[pg.ColorBarItem] = None
         self._grid_content = None  # what the grid tiles show now (to skip redundant image uploads)
 
         # controls
@@ -248,7 +250,8 @@ class GradmapView(QWidget):
         grid = self.grid_box.isChecked()
         self.stack.setCurrentIndex(1 if grid else 0)
         if ds is None or run is None or model is None:
-            msg = "no model yet: fit one (Fit menu) or open one (File > Open model...)" if ds is not None else ""
+            msg = ("no model yet: fit one (Fit menu) or open one (File > Open model...)" if ds is not None
+                   else NO_DATA_TEXT)
             if run is not None and model is None:
                 msg = f"{run.name}: {run.status}"
             self._show_message(msg)
@@ -393,10 +396,16 @@ class GradmapView(QWidget):
             self.grid.clear()
             self.grid_plots, self.grid_images = [], []
             cols = int(np.ceil(np.sqrt(len(neurons))))
+            rows = int(np.ceil(len(neurons) / max(1, cols)))
             for i, n in enumerate(neurons):
-                plot = self.grid.addPlot(row=i // cols, col=i % cols)
-                plot.hideAxis("left")
-                plot.hideAxis("bottom")
+                row, col = i // cols, i % cols
+                plot = self.grid.addPlot(row=row, col=col, axisItems={"left": BandAxis("left"),
+                                                                      "bottom": RepeatedLagAxis("bottom")})
+                # frequency ticks on the first column, lag ticks on the bottom tile of each column
+                plot.getAxis("left").setLabel("")
+                plot.getAxis("left").setStyle(showValues=col == 0)
+                plot.getAxis("bottom").setStyle(showValues=row == rows - 1 or i + cols >= len(neurons))
+                plot.setLabel("bottom", "lag (ms)" if row == rows - 1 and col == 0 else "")
                 plot.setMouseEnabled(x=False, y=False)
                 plot.hideButtons()
                 img = pg.ImageItem(axisOrder="row-major", autoLevels=False)
@@ -404,20 +413,36 @@ class GradmapView(QWidget):
                 plot.addItem(img)
                 self.grid_plots.append(plot)
                 self.grid_images.append(img)
+            # one colour scale: each tile is drawn on its own symmetric range (weak STRFs stay legible), given
+            # in its title; the bar shows the colours from -1 to +1 times that range
+            self.grid_colorbar = _diverging_colorbar()
+            self.grid_colorbar.setLevels((-1.0, 1.0))
+            self.grid_colorbar.axis.enableAutoSIPrefix(False)
+            self.grid_colorbar.axis.setLabel("× each tile's ±range")
+            self.grid.addItem(self.grid_colorbar, row=0, col=cols, rowspan=rows)
             self.grid_neurons = neurons
+        dt = float(ds.dt_ms)
+        Tv = arr.shape[-1]
+        start = float(self.lags[T - Tv]) - dt / 2
         width = tiles[0].shape[1] if tiles else 1
         source = run.cache.get(self.cache_key(run))
         content = (id(run), id(source), self.mode, self.sign_box.isChecked(), tuple(neurons), width)
         if content != self._grid_content:  # a new selection alone only moves the bold title
             self._grid_content = content
+            self.grid_levels = []
             for i, tile in enumerate(tiles):
                 level = symmetric_level([tile])  # each tile on its own symmetric scale: weak STRFs stay legible
+                self.grid_levels.append(level)
                 self.grid_images[i].setImage(tile, autoLevels=False, levels=(-level, level))
-                self.grid_images[i].setRect(0, 0, width, F)
-                self.grid_plots[i].setRange(xRange=(0, width), yRange=(0, F), padding=0)
+                self.grid_images[i].setRect(start, -0.5, width * dt, F)
+                self.grid_plots[i].getAxis("left").set_freqs(ds.freqs_hz)
+                self.grid_plots[i].getAxis("bottom").set_channels(start, (Tv + 1) * dt, C)
+                self.grid_plots[i].setRange(xRange=(start, start + width * dt), yRange=(-0.5, F - 0.5), padding=0)
         for i, n in enumerate(neurons):
             v = values[n] if values is not None and n < len(values) else np.nan
-            label = ds.neuron_names[n] + (f"  {v:.2f}" if np.isfinite(v) else "")
+            level = self.grid_levels[i] if i < len(self.grid_levels) else float("nan")
+            label = (ds.neuron_names[n] + (f"  {v:.2f}" if np.isfinite(v) else "")
+                     + (f"  ±{level:.2g}" if np.isfinite(level) else ""))
             title = f"<b>{label}</b>" if n == self.session.neuron else label
             if self.grid_plots[i].titleLabel.text != title:  # re-laying out 16 titles costs ~1 ms each
                 self.grid_plots[i].setTitle(title, size="8pt")

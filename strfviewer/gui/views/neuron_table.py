@@ -166,7 +166,7 @@ class NeuronTableModel(QAbstractTableModel):
             if tuning is not None:
                 return tuning.header
             run = self.run_values[section - len(FIXED_COLUMNS)][0]
-            return f"cc_norm\n{header_name(run.name)}"
+            return f"cc_norm\n{header_name(self.session.run_label(run))}"
         if role == Qt.ToolTipRole:
             tips = {0: "index in the dataset", 1: "neuron name", 2: "spikes over all stimuli and trials",
                     3: "noise ceiling of the test stimuli (from the trials)"}
@@ -177,7 +177,7 @@ class NeuronTableModel(QAbstractTableModel):
                 of = f" of the current run {run.name!r}" if run is not None else " of the current run"
                 return f"{tuning.tip}{of} (its kernel STRF or gradmap, excitation positive; see docs/analysis.md)"
             run = self.run_values[section - len(FIXED_COLUMNS)][0]
-            return (f"normalised correlation on the test stimuli, run {run.name!r} (can exceed 1: the noise "
+            return (f"normalised correlation on the test stimuli, run {self.session.run_label(run)!r} (can exceed 1: the noise "
                     f"ceiling is estimated from finitely many trials)")
         return None
 
@@ -374,7 +374,18 @@ class NeuronTableView(QWidget):
         header = self.table.horizontalHeader()
         header.setResizeContentsPrecision(200)
         self.table.resizeColumnsToContents()
+        header.setStretchLastSection(False)  # the last column fills the room left again (contents sizing undid it)
+        header.setStretchLastSection(True)
         self._squeeze_columns()
+
+    def preferred_width(self) -> int:
+        """Width (px) the view needs to show every column at its content's width (full names, every run's
+        cc_norm), frame and vertical scroll bar included."""
+        table = self.table
+        count = self.proxy.columnCount()
+        columns = sum(max(table.sizeHintForColumn(c), table.horizontalHeader().sectionSizeHint(c))
+                      for c in range(count))
+        return columns + 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width() + 4
 
     def _squeeze_columns(self) -> None:
         """When the columns are wider than the table, take back the room Qt keeps for the sort arrow in the
@@ -415,8 +426,10 @@ class NeuronTableView(QWidget):
         return False
 
     def _squeeze_after_resize(self) -> None:
+        """Fit the columns to the new width: narrower, squeeze them; wider, give the names back the room they
+        need (a name squeezed at a small first size stayed cut in a large window)."""
         self._squeeze_due = False
-        self._squeeze_columns()
+        self._fit_columns()
 
     def sync_selection(self) -> None:
         """Make the current row the session's neuron (no signal back to the session)."""

@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from strfviewer.gui.views.axes import LEFT_AXIS_WIDTH, reserve_right_column
+from strfviewer.gui.views.axes import LEFT_AXIS_WIDTH, NO_DATA_TEXT, reserve_right_column, set_placeholder
 from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.time_plot import TimePlotMixin
 
@@ -63,6 +63,7 @@ class PSTHView(TimePlotMixin, QWidget):
         self._slots = [self.plot.plot(pen=pen) for pen in RUN_PENS]
         self._slot_names = [None] * len(self._slots)
         self._add_playhead()
+        set_placeholder(self.plot, NO_DATA_TEXT)  # until redraw() has a stimulus to show
         self.info = QLabel(" ")
         self.info.setObjectName("psthScores")
         self.info.setWordWrap(True)
@@ -159,7 +160,9 @@ class PSTHView(TimePlotMixin, QWidget):
             self.upper.setData([], [])
             self.lower.setData([], [])
             self.info.setText(" ")
+            set_placeholder(self.plot, NO_DATA_TEXT)
             return
+        set_placeholder(self.plot, None)
         n = s.neuron
         resp = np.asarray(stim.responses[n], dtype=np.float64)  # (R, T)
         T = resp.shape[-1]
@@ -175,13 +178,15 @@ class PSTHView(TimePlotMixin, QWidget):
         self.lower.setData(t_ms, mean - sd)
         parts = [f"<b>{ds.neuron_names[n]}</b> on <b>{stim.name}</b> ({ds.split.get(stim.name, '?')}, "
                  f"{int(np.sum(np.isfinite(resp).any(axis=1)))} trials)"]
+        labels = s.run_labels()
         for k, run in enumerate(s.shown_runs()[: len(self._slots)]):
+            label = labels.get(run.id, run.name)
             preds = run.get_predictions()
             if not preds or stim.name not in preds:
-                parts.append(f"{run.name}: prediction pending")
+                parts.append(f"{label}: prediction pending")
                 continue
             pred = np.asarray(preds[stim.name][n], dtype=np.float64)
-            self._show_slot(k, run.name, t_ms[: len(pred)], pred)
+            self._show_slot(k, label, t_ms[: len(pred)], pred)
             shown.append(k)
             self.pred_curves[run.id] = self._slots[k]
             try:
@@ -189,7 +194,7 @@ class PSTHView(TimePlotMixin, QWidget):
             except (ImportError, ValueError):
                 cc, ccn = float("nan"), float("nan")
             self.scores[run.id] = (cc, ccn)
-            parts.append(f"{run.name}: cc {_fmt(cc)}, cc_norm {_fmt(ccn)}")
+            parts.append(f"{label}: cc {_fmt(cc)}, cc_norm {_fmt(ccn)}")
         for k in range(len(self._slots)):
             if k not in shown:
                 self._show_slot(k, None)

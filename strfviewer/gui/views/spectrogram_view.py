@@ -8,7 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from strfviewer.gui.views.axes import COLORBAR_WIDTH, LEFT_AXIS_WIDTH, BandAxis, sequential_cmap
+from strfviewer.gui.views.axes import (COLORBAR_WIDTH, LEFT_AXIS_WIDTH, NO_DATA_TEXT, BandAxis, sequential_cmap,
+                                      set_placeholder)
 from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.time_plot import TimePlotMixin
 
@@ -40,6 +41,7 @@ class SpectrogramView(TimePlotMixin, QWidget):
         self.colorbar.setFixedWidth(COLORBAR_WIDTH)
         self.band_axis.setWidth(LEFT_AXIS_WIDTH)
         self._add_playhead()
+        set_placeholder(self.plot, NO_DATA_TEXT)  # until redraw() has a stimulus to show
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -50,7 +52,9 @@ class SpectrogramView(TimePlotMixin, QWidget):
         if stim is None or ds is None:
             self.image = None
             self.item.clear()
+            set_placeholder(self.plot, NO_DATA_TEXT)
             return
+        set_placeholder(self.plot, None)
         spec = np.asarray(stim.spec[0], dtype=np.float32)  # (F, T)
         self.image = spec
         F, T = spec.shape

@@ -17,6 +17,22 @@ MAX_RECENT = 10
 DOCK_AREAS = {"left": Qt.LeftDockWidgetArea, "right": Qt.RightDockWidgetArea, "bottom": Qt.BottomDockWidgetArea}
 
 
+#: the smallest window the layout is made for (the app is laid out for 1280 x 720 upwards)
+MIN_WINDOW_SIZE = (1024, 640)
+#: the time column (spectrogram over PSTH) never gets narrower than this (px): at 800 x 600 the gradmap's
+#: minimum width left it about 100 px
+TIME_COLUMN_MIN_WIDTH = 400
+#: share of the central area the time column gets by default (the gradmap the rest)
+TIME_COLUMN_SHARE = 0.6
+
+
+def left_dock_width(window_width: int, wanted: int = 0) -> int:
+    """Default width (px) of the left docks (neuron table, stimuli): what the neuron table ``wanted`` (full names,
+    every run's cc_norm) up to 35 % of the window, and at least 26 % of it (260..560 px)."""
+    base = max(260, min(560, window_width * 26 // 100))
+    return max(base, min(int(wanted), window_width * 35 // 100))
+
+
 def default_window_size(widget: QWidget) -> tuple:
     """90 % of the screen, between 1024 x 700 and 1680 x 1050 px."""
     screen = widget.screen()
@@ -121,15 +137,17 @@ class WindowSettingsMixin:
         left, bottom = getattr(self, "_sizes_pending", ([], []))
         self._sizes_pending = ([], [])
         if left:
-            # 28 % of the window: the neuron table shows two runs' cc_norm columns at 1440 px without scrolling
-            self.resizeDocks(left, [max(240, min(420, self.width() * 28 // 100))] * len(left), Qt.Horizontal)
+            neurons = getattr(self, "views", {}).get("neurons")
+            wanted = neurons.preferred_width() if hasattr(neurons, "preferred_width") else 0
+            self.resizeDocks(left, [left_dock_width(self.width(), wanted)] * len(left), Qt.Horizontal)
         if bottom:
             self.resizeDocks(bottom, [max(180, self.height() // 4)], Qt.Vertical)
             front = getattr(self, "_front_dock", None)
             if front is not None:  # again once shown: a raise before the first show may be lost
                 front.raise_()
         width = max(400, self.main_splitter.width())
-        self.main_splitter.setSizes([width * 3 // 5, width * 2 // 5])
+        time_column = max(TIME_COLUMN_MIN_WIDTH, int(width * TIME_COLUMN_SHARE))
+        self.main_splitter.setSizes([time_column, max(1, width - time_column)])
 
     def _restore_splitters(self) -> None:
         pending, self._pending_splitters = self._pending_splitters, {}
