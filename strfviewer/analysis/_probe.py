@@ -122,6 +122,20 @@ def probe_mode(model: nn.Module, spectrogram_input: bool = True) -> Iterator[nn.
 
 
 @contextlib.contextmanager
+def frozen_parameters(model: nn.Module) -> Iterator[nn.Module]:
+    """Run the block with no parameter of ``model`` requiring grad (restored afterwards), so a gradient with
+    respect to the input builds no graph through the weights. Hold :func:`model_lock` (``probe_mode`` does)."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+@contextlib.contextmanager
 def _deterministic_cudnn() -> Iterator[None]:
     """cuDNN with deterministic algorithms and no autotuning for the block; every other setting (TF32
     and so on) left as the user set it."""

@@ -255,9 +255,17 @@ def _per_frame(readout_module: nn.Module) -> bool:
 
 
 def _batched_vjp(output: Tensor, inputs: Tensor, cotangents: Tensor, retain: bool = False) -> Tensor:
-    """Rows of ``cotangents`` (K, *output.shape) pulled back to ``inputs``: ``(K, *inputs.shape)``."""
-    (grads,) = torch.autograd.grad(output, inputs, grad_outputs=cotangents, retain_graph=retain,
-                                   is_grads_batched=True, allow_unused=True)
+    """Rows of ``cotangents`` (K, *output.shape) pulled back to ``inputs``: ``(K, *inputs.shape)``.
+
+    One backward pass for all K rows (vmapped); a single row takes a plain backward pass (no vmap overhead:
+    a fifth of a StateNet + LEAF waveform gradmap's time)."""
+    if cotangents.shape[0] == 1:
+        (grads,) = torch.autograd.grad(output, inputs, grad_outputs=cotangents[0], retain_graph=retain,
+                                       allow_unused=True)
+        grads = None if grads is None else grads.unsqueeze(0)
+    else:
+        (grads,) = torch.autograd.grad(output, inputs, grad_outputs=cotangents, retain_graph=retain,
+                                       is_grads_batched=True, allow_unused=True)
     if grads is None:
         return torch.zeros(cotangents.shape[0], *inputs.shape, device=inputs.device, dtype=inputs.dtype)
     return grads

@@ -6,9 +6,12 @@ taken at a chosen response frame ``k`` of that stimulus (default: the neuron's p
 it), so the map holds the sound that would raise the response at that moment: for ``reduce='last'`` the
 samples up to the end of bin ``k`` (``(k + 1) * hop``), zero after (the model is causal).
 
-:func:`stimulus_waveform_gradmaps` gives every asked-for neuron's map in one forward and one batched
-backward pass, the population map (their mean), and each map's spectrogram through the model's own
-front-end after the listening-safety step (:data:`LISTEN_PEAK`, :data:`LISTEN_FADE_MS`).
+:func:`stimulus_waveform_gradmaps` gives every asked-for neuron's map in one batched backward pass, the
+population map (their mean), and each map's spectrogram through the model's own front-end after the
+listening-safety step (:data:`LISTEN_PEAK`, :data:`LISTEN_FADE_MS`). The front-end runs once over the whole
+stimulus (its graph kept); the rest of the model runs once without a graph (for the responses and the peak
+times) and once with one over the frames up to the latest read-out frame only (the model is causal, later
+frames cannot reach it), so a map read out early in a long stimulus costs a fraction of one at its end.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from strfviewer.analysis._probe import model_device, model_dtype, peak_times, probe_mode
+from strfviewer.analysis._probe import frozen_parameters, model_device, model_dtype, peak_times, probe_mode
 from strfviewer.analysis.gradmaps import (WAVEFORM_REDUCES, _batched_vjp, _end_frames,
                                           _response_cotangents)
 from strfviewer.analysis.sonify import fade_and_normalise
@@ -94,21 +97,31 @@ def stimulus_waveform_gradmaps(model: nn.Module, waveform, neurons: Optional[Seq
                          f"at {rate} Hz)")
     device, dtype = model_device(model), model_dtype(model)
     x = wave.to(device=device, dtype=dtype).reshape(1, 1, -1).requires_grad_(True)
-    with probe_mode(model, spectrogram_input=False):
-        response = model(x)[0, :, 0, :]                                         # (N, T)
-        N, T = response.shape
+    with probe_mode(model, spectrogram_input=True), frozen_parameters(model):      # wav2spec bypassed
+        spec = front_end(x)                                                     # (1, 1, F, T), graph to x
+        T = int(spec.shape[-1])
+        if at_ms is not None:
+            ends = _end_frames(frame_at(at_ms, dt_ms, T), 1, T)
+        detached = None
+        if at_ms is None or ends[0] + 1 < T:              # the responses past the read-out frame, or the peaks
+            with torch.no_grad():
+                detached = model(spec.detach())[0, :, 0, :]                     # (N, T)
+        N = int(detached.shape[0]) if detached is not None else int(model.N)
         index = list(range(N)) if neurons is None else [int(n) for n in neurons]
         bad = [n for n in index if not 0 <= n < N]
         if bad or not index:
             raise ValueError(f"--neurons {','.join(map(str, bad or index))}: the model has {N} neurons "
                              f"(0 to {N - 1})")
-        detached = response.detach()
-        if at_ms is None:
-            ends = [int(k) for k in peak_times(detached[index])]
-        else:
-            ends = _end_frames(frame_at(at_ms, dt_ms, T), len(index), T)
-        cotangents = _response_cotangents(detached, index, reduce, ends)
-        grads = _batched_vjp(response, x, cotangents).reshape(len(index), -1).detach()
+        ends = [int(k) for k in peak_times(detached[index])] if at_ms is None else ends * len(index)
+        reach = max(ends) + 1                                   # frames that can reach a read-out frame
+        head = spec.detach()[..., :reach].requires_grad_(True)
+        response = model(head)[0, :, 0, :]                                      # (N, reach)
+        if detached is None:                                    # read out at the last frame: all frames here
+            detached = response.detach()
+        cotangents = _response_cotangents(response.detach(), index, reduce, ends)
+        spec_grads = torch.zeros(len(index), *spec.shape, device=device, dtype=dtype)
+        spec_grads[..., :reach] = _batched_vjp(response, head, cotangents)
+        grads = _batched_vjp(spec, x, spec_grads).reshape(len(index), -1).detach()
         maps = grads.to("cpu", torch.float32).numpy()
         if not np.all(np.isfinite(maps)):
             raise ValueError("the waveform gradmap holds NaN or infinite values")

@@ -394,7 +394,7 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     metrics = score(dataset, predictions, request.metric_method)
     check_fit_result(model, metrics, dataset)
     seconds = time.perf_counter() - t0
-    message = "; ".join([history.message] + data_warnings)
+    message = "; ".join([history.message] + data_warnings + (waveform.notes if waveform is not None else []))
     if str(details.get("warm_start", "")).startswith("skipped"):
         message = f"{message}; no ridge warm start (it would not fit in memory)"
     elif str(details.get("warm_start", "")).startswith("cold start"):
@@ -482,7 +482,9 @@ def _warm_start(model, dataset, request, details, threads) -> None:
         details["warm_start"] = f"cold start: kernel {name} has no warm start"
         return
     with torch.random.fork_rng(devices=[]):  # the twin's initialisation leaves the model's random stream alone
-        twin = build_model(swap(request.spec, kernel="full"), dataset.n_freqs, dataset.n_neurons)
+        # a spectrogram twin: on raw audio the ridge sees the front-end's spectrograms (``dataset`` holds them)
+        twin_spec = dataclasses.replace(swap(request.spec, kernel="full"), frontend=None, frontend_kwargs={})
+        twin = build_model(twin_spec, dataset.n_freqs, dataset.n_neurons)
     twin.prefiltering = model.prefiltering  # the same (untrained) prefilter output feeds the ridge
     try:
         with torch_threads(threads):

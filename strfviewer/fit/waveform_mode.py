@@ -5,6 +5,10 @@ the model, turns every stimulus' audio into ``(1, T_s * hop)`` at the front-end'
 (:mod:`strfviewer.data.waveforms`) and runs the front-end once over each stimulus, giving the spectrogram
 dataset the model's front-end makes (``(1, F, T_s)`` per stimulus, not z-scored: the model's own input).
 
+* A front-end built with ``normalize=True`` (the fit's default, see :func:`resolve_spec`) gets the per-band
+  mean and standard deviation of its output over the training stimuli as stored buffers, so the model sees
+  z-scored bands as on the spectrogram path, and keeps them in its checkpoint (for a learnable front-end,
+  the statistics of its initial state).
 * A fixed front-end (no parameter requires grad) is never run again during the fit: the rest of the model
   is fitted on those spectrograms with ``wav2spec`` bypassed (:func:`bypass_frontend`), as a spectrogram
   model would be (ridge, warm start and all); the front-end is back in place afterwards.
@@ -27,7 +31,7 @@ from torch import nn
 
 from strfviewer.data.waveforms import require_audio, waveform_stimuli
 from strfviewer.models import registry
-from strfviewer.models.frontend_args import band_centres_hz, frontend_kwargs, is_fixed
+from strfviewer.models.frontend_args import accepts, band_centres_hz, frontend_kwargs, is_fixed, rate_note
 
 
 @dataclass
@@ -43,6 +47,7 @@ class WaveformFit:
     spec_dataset: Any
     fixed: bool
     record: Dict[str, Any]
+    notes: List[str] = dataclasses.field(default_factory=list)
 
     def wave_stimuli(self, stimuli) -> List[Any]:
         return [self.waves[s.name] for s in stimuli]
@@ -58,13 +63,15 @@ def audio_rate(dataset) -> int:
 
 def resolve_spec(spec, dataset, n_bands: Optional[int] = None):
     """``spec`` with its front-end's arguments completed from ``dataset`` (see
-    :func:`strfviewer.models.frontend_args.frontend_kwargs`); ``ValueError`` naming a bad value."""
-    import dataclasses
-
+    :func:`strfviewer.models.frontend_args.frontend_kwargs`) and ``normalize=True`` where the front-end takes
+    it and it is not given; ``ValueError`` naming a bad value."""
     from strfviewer.models.factory import copy_spec
 
     name = registry.entry("frontend", spec.frontend).name
-    kwargs = frontend_kwargs(name, spec.frontend_kwargs, audio_rate(dataset), float(dataset.dt_ms), n_bands)
+    given = dict(spec.frontend_kwargs or {})
+    if "normalize" not in given and accepts(name, "normalize"):
+        given["normalize"] = True
+    kwargs = frontend_kwargs(name, given, audio_rate(dataset), float(dataset.dt_ms), n_bands)
     return dataclasses.replace(copy_spec(spec), frontend=name, frontend_kwargs=dict(kwargs))
 
 
@@ -111,6 +118,8 @@ def prepare(dataset, spec, device=None) -> WaveformFit:
     fe = model.wav2spec
     waves = {w.name: w for w in waveform_stimuli(dataset.stimuli, int(fe.sample_rate), int(fe.hop))}
     specs = frontend_spectrograms(fe.to(device or "cpu"), waves.values())
+    if getattr(fe, "normalize", False):
+        specs = _normalize_bands(fe, specs, [s.name for s in (dataset.stimuli_in("train") or dataset.stimuli)])
     centres = band_centres_hz(fe)
     stimuli = [dataclasses.replace(s, spec=specs[s.name]) for s in dataset.stimuli]
     record = {"mode": "waveform", "name": spec.frontend, "kwargs": dict(spec.frontend_kwargs),
@@ -120,7 +129,21 @@ def prepare(dataset, spec, device=None) -> WaveformFit:
     spec_dataset = dataclasses.replace(
         dataset, stimuli=stimuli, frontend=record,
         freqs_hz=centres if centres is not None else np.full(int(fe.out_channels), np.nan))
-    return WaveformFit(model, spec, waves, spec_dataset, is_fixed(fe), record)
+    note = rate_note(spec.frontend, spec.frontend_kwargs, audio_rate(dataset))
+    return WaveformFit(model, spec, waves, spec_dataset, is_fixed(fe), record, [note] if note else [])
+
+
+def _normalize_bands(front_end: nn.Module, specs: Dict[str, np.ndarray], train: List[str]
+                     ) -> Dict[str, np.ndarray]:
+    """Store the per-band statistics of the ``train`` stimuli's spectrograms ``(1, F, T_s)`` in the front-end
+    (``set_band_statistics``) and return every spectrogram z-scored with them."""
+    from strfviewer.data.normalize import band_statistics
+
+    stats = band_statistics([specs[name] for name in train])
+    front_end.set_band_statistics(stats["mean"], stats["std"])
+    mean = front_end.band_mean.detach().cpu().numpy().astype(np.float64)[None, :, None]
+    std = front_end.band_std.detach().cpu().numpy().astype(np.float64)[None, :, None]
+    return {name: ((spec - mean) / std).astype(np.float32) for name, spec in specs.items()}
 
 
 def param_groups(model: nn.Module, lr: float, weight_decay: float, frontend_lr: Optional[float]) -> List[dict]:

@@ -5,6 +5,12 @@ Front-ends name the same facts differently (strfviewer's ``GaborFilterbank``: ``
 front-end is looked up by name in the registry and its signature is read, so a newly registered one works
 with no change here. What the user did not give is filled from the data: the audio's sample rate (Hz), the
 data's frame step (ms, so that one output frame is one response bin) and, when asked, the band count.
+
+The sample rate filled in is the audio's own when a frame step is a whole number of samples at it, else the
+next rate up at which it is (:func:`~strfviewer.models.wav2spec._common.frame_aligned_rate`: 22050 Hz audio
+with 5 ms bins is resampled to 22200 Hz, 110 -> 111 samples per frame), so frame ``k`` stays response bin
+``k`` all along a stimulus. An upper band limit left at the front-end's default is lowered to the Nyquist
+frequency of that rate.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any, Dict, Mapping, Optional
 import torch.nn as nn
 
 from strfviewer.models import registry
+from strfviewer.models.wav2spec._common import frame_aligned_rate
 
 #: constructor argument names of each fact, in the order they are looked for
 RATE_NAMES = ("sample_rate", "audio_fs", "fs", "sr")
@@ -37,6 +44,11 @@ def _first(params: Mapping[str, Any], names) -> Optional[str]:
     return next((n for n in names if n in params), None)
 
 
+def accepts(name: str, argument: str) -> bool:
+    """Whether front-end ``name``'s constructor takes ``argument``."""
+    return argument in _params(frontend_class(name))
+
+
 def frontend_kwargs(name: str, given: Optional[Mapping[str, Any]], sample_rate: int, dt_ms: float,
                     n_bands: Optional[int] = None) -> Dict[str, Any]:
     """Keyword arguments for front-end ``name``: ``given`` plus the sample rate (Hz), frame step (ms) and band
@@ -57,7 +69,7 @@ def frontend_kwargs(name: str, given: Optional[Mapping[str, Any]], sample_rate: 
     rate_key, frame_key, band_key = (_first(params, RATE_NAMES), _first(params, FRAME_NAMES),
                                      _first(params, BAND_NAMES))
     if rate_key is not None and out.get(rate_key) is None:
-        out[rate_key] = int(sample_rate)
+        out[rate_key] = frame_aligned_rate(int(sample_rate), float(dt_ms))
     if frame_key is not None:
         if out.get(frame_key) is None:
             out[frame_key] = float(dt_ms)
@@ -76,7 +88,30 @@ def frontend_kwargs(name: str, given: Optional[Mapping[str, Any]], sample_rate: 
     if rate is not None and f_max is not None and float(rate) < 2.0 * float(f_max):
         raise ValueError(f"front-end {label}: sample rate {float(rate):g} Hz is below twice {fmax_key}="
                          f"{float(f_max):g} Hz (the Nyquist frequency {float(rate) / 2:g} Hz must reach it)")
+    if rate is not None and fmax_key is not None and f_max is None:
+        default = params[fmax_key].default
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and default > float(rate) / 2:
+            out[fmax_key] = float(rate) / 2                # the default band range, cut at Nyquist
     return out
+
+
+def rate_note(name: str, kwargs: Mapping[str, Any], audio_rate: int) -> Optional[str]:
+    """A sentence saying that the audio is resampled for front-end ``name`` (built with ``kwargs``) and why, or
+    None when it is used at its own ``audio_rate``."""
+    params = _params(frontend_class(name))
+    rate_key, frame_key = _first(params, RATE_NAMES), _first(params, FRAME_NAMES)
+    rate = kwargs.get(rate_key) if rate_key is not None else None
+    if rate is None or int(rate) == int(audio_rate):
+        return None
+    label = registry.entry("frontend", name).name
+    why = ""
+    if frame_key is not None and kwargs.get(frame_key) is not None:
+        step = float(kwargs[frame_key])
+        exact = int(audio_rate) * step / 1000.0
+        if abs(exact - round(exact)) > 1e-6 * max(1.0, exact):
+            why = (f": a {step:g} ms frame is {exact:g} samples at {int(audio_rate)} Hz, "
+                   f"{int(rate) * step / 1000.0:g} at {int(rate)} Hz")
+    return f"audio resampled from {int(audio_rate)} Hz to {int(rate)} Hz for front-end {label}{why}"
 
 
 def build_frontend(name: str, kwargs: Mapping[str, Any]) -> nn.Module:

@@ -18,6 +18,7 @@ from strfviewer.models.capture import CapturesInitKwargs
 from strfviewer.models.options import Option
 from strfviewer.models.registry import register
 from strfviewer.models.scales import _SCALES, ERB_bandwidth, get_CFs
+from strfviewer.models.wav2spec._common import BandNormalization, normalize_option, whole_hop
 
 
 def _subsampling_step(hop: int, min_points: int = 8) -> int:
@@ -30,7 +31,7 @@ def _subsampling_step(hop: int, min_points: int = 8) -> int:
 
 @register("frontend", "GaborFilterbank", aliases=("gabor",),
           description="learnable complex Gabor filterbank: waveform -> log band energies")
-class GaborFilterbank(CapturesInitKwargs, nn.Module):
+class GaborFilterbank(BandNormalization, CapturesInitKwargs, nn.Module):
     """Bank of ``n_bands`` complex Gabor filters with learnable centre frequencies and bandwidths.
 
     Band ``f``: ``h_f[k] = g_f(k) exp(2 pi i cf_f k / sample_rate)`` over the last ``window`` samples,
@@ -40,6 +41,8 @@ class GaborFilterbank(CapturesInitKwargs, nn.Module):
     ``dt_ms`` and compressed with ``log(1 + energy / floor)`` (0 for silence, smooth everywhere).
     Input ``(B, 1, T_audio)`` (or ``(B, T_audio)``), output ``(B, 1, n_bands, T_audio // hop)``.
     Parameters: ``log_cf (F,)`` (log Hz) and ``log_bw (F,)`` (log Hz), frozen when ``learnable=False``.
+    ``sample_rate * dt_ms / 1000`` must be a whole number of samples; ``normalize`` as in
+    :class:`~strfviewer.models.wav2spec._common.BandNormalization`.
     """
 
     OPTIONS = (
@@ -61,19 +64,18 @@ class GaborFilterbank(CapturesInitKwargs, nn.Module):
                minimum=1e-12, maximum=1e6, label="Compression floor"),
         Option("learnable", "bool", True, tooltip="Train the centre frequencies and bandwidths with the model.",
                label="Learnable"),
+        normalize_option(),
     )
 
     def __init__(self, n_bands: int = 34, sample_rate: int = 16000, dt_ms: float = 5.0, f_min_hz: float = 500.0,
                  f_max_hz: float = 8000.0, scale: str = "mel", window_ms: float = 0.0, floor: float = 1e-4,
-                 learnable: bool = True):
+                 learnable: bool = True, normalize: bool = False):
         super().__init__()
         if not 0 < f_min_hz < f_max_hz <= sample_rate / 2:
             raise ValueError(f"need 0 < f_min_hz < f_max_hz <= sample_rate / 2 = {sample_rate / 2} Hz, "
                              f"got {f_min_hz} and {f_max_hz}")
         self.out_channels, self.sample_rate, self.dt_ms, self.floor = n_bands, int(sample_rate), float(dt_ms), floor
-        self.hop = int(round(sample_rate * dt_ms / 1000.0))
-        if self.hop < 1:
-            raise ValueError(f"dt_ms={dt_ms} is shorter than one sample at {sample_rate} Hz")
+        self.hop = whole_hop("sample_rate", self.sample_rate, "dt_ms", self.dt_ms)
         self.step = _subsampling_step(self.hop)
         cf = get_CFs(f_min_hz, f_max_hz, n_bands, scale).double()
         bw = ERB_bandwidth(cf)
@@ -88,6 +90,7 @@ class GaborFilterbank(CapturesInitKwargs, nn.Module):
         else:
             self.register_buffer("log_cf", log_cf)
             self.register_buffer("log_bw", log_bw)
+        self._init_band_normalization(normalize, n_bands)
 
     def center_frequencies(self) -> torch.Tensor:
         """Current centre frequencies in Hz, ``(F,)``."""
@@ -130,7 +133,7 @@ class GaborFilterbank(CapturesInitKwargs, nn.Module):
         out = F.conv1d(F.pad(wav, (self.window - 1, 0)), self.filters(), stride=self.step)
         energy = out[:, : self.out_channels] ** 2 + out[:, self.out_channels:] ** 2
         energy = F.avg_pool1d(energy, self.hop // self.step)
-        return torch.log1p(energy / self.floor).unsqueeze(1)
+        return self._band_normalized(torch.log1p(energy / self.floor).unsqueeze(1))
 
     def extra_repr(self) -> str:
         return (f"n_bands={self.out_channels}, sample_rate={self.sample_rate}, dt_ms={self.dt_ms}, "

@@ -42,6 +42,32 @@ def samples(option: str, ms: float, audio_fs: int) -> int:
     return max(1, int(round(audio_fs * check_positive(option, ms) / 1000.0)))
 
 
+def whole_hop(rate_option: str, audio_fs: int, hop_option: str, hop_ms: float) -> int:
+    """Samples per frame, ``audio_fs * hop_ms / 1000``, which must be a whole number (``ValueError`` naming both
+    values otherwise: a rounded hop would let frame ``k`` drift away from response bin ``k``)."""
+    exact = int(audio_fs) * float(hop_ms) / 1000.0
+    if abs(exact - round(exact)) > 1e-6 * max(1.0, exact) or round(exact) < 1:
+        raise ValueError(f"{hop_option}={hop_ms:g} is {exact:g} samples at {rate_option}={int(audio_fs)}; a frame must "
+                         f"be a whole number of samples (choose a sample rate or {hop_option} that fit, e.g. "
+                         f"{rate_option}={frame_aligned_rate(audio_fs, hop_ms)})")
+    return int(round(exact))
+
+
+def frame_aligned_rate(sample_rate: int, hop_ms: float) -> int:
+    """The lowest sample rate (Hz) ``>= sample_rate`` at which a frame of ``hop_ms`` is a whole number of
+    samples (``sample_rate`` itself when it already is): 22050 Hz with 5 ms frames gives 22200 Hz.
+
+    A rate is frame-aligned when it is a multiple of ``1000 / hop_ms`` Hz in lowest terms (200 Hz for 5 ms,
+    1000 Hz for 1 ms, 10000 Hz for 3.3 ms); going up, never down, keeps every frequency the audio holds.
+    """
+    from fractions import Fraction
+
+    step_ms = Fraction(float(hop_ms)).limit_denominator(10000)
+    per_hz = Fraction(1000) / step_ms                    # rate step: rate * hop_ms / 1000 is whole
+    unit = per_hz.numerator                              # smallest whole rate that is a multiple of per_hz
+    return int(-(-int(sample_rate) // unit) * unit)
+
+
 def frequency_range(f_min, f_max, audio_fs: int, default_f_max: Optional[float]) -> tuple:
     """``(f_min, f_max)`` in Hz, checked against the Nyquist frequency ``audio_fs / 2``.
 
@@ -65,7 +91,58 @@ def frequency_range(f_min, f_max, audio_fs: int, default_f_max: Optional[float])
     return float(f_min), float(f_max)
 
 
-class WaveformFrontend(CapturesInitKwargs, nn.Module):
+class BandNormalization:
+    """Optional per-band z-scoring of a front-end's output ``(B, 1, F, T)`` with stored statistics.
+
+    With ``normalize=True`` the front-end holds buffers ``band_mean (F,)`` and ``band_std (F,)`` (saved in its
+    checkpoint) and returns ``(spec - band_mean) / band_std`` per band: the spectrogram front-end z-scores its
+    bands with the training stimuli's statistics, and a model fitted on raw audio gets the same input scale
+    (:func:`strfviewer.fit.waveform_mode.prepare` sets them from the training stimuli). Until set they are 0
+    and 1 (no change). ``normalize=False`` (the default) registers nothing: the front-end's tensors are
+    deepSTRF's.
+    """
+
+    def _init_band_normalization(self, normalize, n_bands: int) -> None:
+        if not isinstance(normalize, bool):
+            raise ValueError(f"normalize must be true or false, got {normalize!r}")
+        self.normalize = normalize
+        if normalize:
+            self.register_buffer("band_mean", torch.zeros(int(n_bands)))
+            self.register_buffer("band_std", torch.ones(int(n_bands)))
+
+    def _band_normalized(self, spec: torch.Tensor) -> torch.Tensor:
+        """``spec (B, 1, F, T)`` z-scored per band when ``normalize`` is on, unchanged otherwise."""
+        if not getattr(self, "normalize", False):
+            return spec
+        return (spec - self.band_mean.view(1, 1, -1, 1)) / self.band_std.view(1, 1, -1, 1)
+
+    @torch.no_grad()
+    def set_band_statistics(self, mean, std) -> None:
+        """Store the per-band ``mean`` and ``std`` ``(F,)`` the output is z-scored with (``normalize`` must be on;
+        a std that is not positive and finite is stored as 1: a constant band is centred, not blown up)."""
+        if not getattr(self, "normalize", False):
+            raise ValueError(f"{type(self).__name__} was built with normalize=False: it has no band statistics")
+        mean = torch.as_tensor(mean, dtype=self.band_mean.dtype).reshape(-1)
+        std = torch.as_tensor(std, dtype=self.band_std.dtype).reshape(-1)
+        if mean.numel() != self.band_mean.numel() or std.numel() != self.band_std.numel():
+            raise ValueError(f"band statistics for {mean.numel()} bands, the front-end has {self.band_mean.numel()}")
+        if not bool(torch.isfinite(mean).all()):
+            raise ValueError("band means must be finite")
+        std = torch.where(torch.isfinite(std) & (std > 1e-8), std, torch.ones_like(std))
+        self.band_mean.copy_(mean)
+        self.band_std.copy_(std)
+
+
+def normalize_option():
+    """The ``normalize`` user option every front-end shares (see :class:`BandNormalization`)."""
+    from strfviewer.models.options import Option
+
+    return Option("normalize", "bool", False, label="Z-score bands",
+                  tooltip="Z-score each band with the training stimuli's mean and standard deviation, stored with "
+                          "the model (as the spectrogram front-end does); 'strfviewer fit' turns it on.")
+
+
+class WaveformFrontend(BandNormalization, CapturesInitKwargs, nn.Module):
     """Base of the deepSTRF ``wav2spec`` front-ends: timing attributes, input framing and the filter description.
 
     Attributes: ``audio_fs`` = ``sample_rate`` (Hz, int), ``hop`` (samples per frame), ``hop_ms`` = ``dt_ms``
@@ -80,11 +157,7 @@ class WaveformFrontend(CapturesInitKwargs, nn.Module):
             raise ValueError(f"audio_fs must be a positive whole number of Hz, got {audio_fs!r}")
         self.audio_fs = self.sample_rate = int(audio_fs)
         self.hop_ms = self.dt_ms = check_positive("hop_ms", hop_ms)
-        exact = self.audio_fs * self.hop_ms / 1000.0
-        if abs(exact - round(exact)) > 1e-6 * max(1.0, exact):
-            raise ValueError(f"hop_ms={hop_ms:g} is {exact:g} samples at audio_fs={self.audio_fs}; a frame must "
-                             f"be a whole number of samples (choose a sample rate or hop_ms that fit)")
-        self.hop = max(1, int(round(exact)))
+        self.hop = whole_hop("audio_fs", self.audio_fs, "hop_ms", self.hop_ms)
 
     def _frames(self, wav: torch.Tensor) -> torch.Tensor:
         """``(B, 1, n * hop)``: the input as a mono batch cut to whole frames."""
@@ -159,4 +232,5 @@ def common_options(bands: str, n_bands: int, f_min: float, f_max: Optional[float
                label="Lowest frequency (Hz)"),
         Option("f_max", "float", f_max, tooltip="Highest band edge or centre in Hz (at most half the sample rate).",
                minimum=1.0, maximum=192000.0, label="Highest frequency (Hz)"),
+        normalize_option(),
     )

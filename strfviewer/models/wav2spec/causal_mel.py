@@ -87,10 +87,11 @@ class CausalMelSpectrogram(WaveformFrontend):
     def __init__(self, audio_fs: int, n_mels: int = 34, hop_ms: float = 5.0, win_ms: float = 10.0,
                  f_min: float = 500.0, f_max: Optional[float] = DEFAULT_F_MAX, magnitude: str = "amplitude",
                  compression: str = "log", log_floor: float = 1e-4, log_offset: Optional[float] = None,
-                 mel_scale: str = "htk"):
+                 mel_scale: str = "htk", normalize: bool = False):
         super().__init__()
         self._set_timing(audio_fs, hop_ms)
         self.n_mels = self.out_channels = check_count("n_mels", n_mels)
+        self._init_band_normalization(normalize, self.out_channels)
         check_choice("magnitude", magnitude, MAGNITUDES)
         check_choice("compression", compression, COMPRESSIONS)
         check_choice("mel_scale", mel_scale, MEL_SCALES)
@@ -123,7 +124,7 @@ class CausalMelSpectrogram(WaveformFrontend):
             out = torch.log1p(mel.clamp(min=0.0))
         else:
             out = mel
-        return out.unsqueeze(1)
+        return self._band_normalized(out.unsqueeze(1))
 
     def center_frequencies(self) -> torch.Tensor:
         """Peak frequency (Hz) of each mel triangle as the constructor arguments place it, ``(n_mels,)``."""

@@ -50,10 +50,12 @@ class CausalGammatone(WaveformFrontend):
                  f_max: Optional[float] = DEFAULT_F_MAX, order: int = 4, b_factor: float = 1.019,
                  kernel_ms: float = 20.0, rectify: str = "halfwave", env_window_ms: Optional[float] = None,
                  compression: str = "log", log_floor: float = 1e-4, pcen_s: float = 0.025,
-                 pcen_alpha: float = 0.98, pcen_delta: float = 2.0, pcen_r: float = 0.5, pcen_eps: float = 1e-6):
+                 pcen_alpha: float = 0.98, pcen_delta: float = 2.0, pcen_r: float = 0.5, pcen_eps: float = 1e-6,
+                 normalize: bool = False):
         super().__init__()
         self._set_timing(audio_fs, hop_ms)
         self.n_filters = self.out_channels = check_count("n_filters", n_filters)
+        self._init_band_normalization(normalize, self.out_channels)
         check_choice("rectify", rectify, RECTIFIERS)
         check_choice("compression", compression, COMPRESSIONS)
         if not 0.0 < pcen_s < 1.0:
@@ -100,7 +102,7 @@ class CausalGammatone(WaveformFrontend):
             energy = y.clamp(min=0.0)
             y = pcen(energy, exponential_smoother(energy, torch.tensor(self.pcen_s)), self.pcen_alpha,
                      self.pcen_delta, self.pcen_r, self.pcen_eps)
-        return y.unsqueeze(1)
+        return self._band_normalized(y.unsqueeze(1))
 
     def center_frequencies(self) -> torch.Tensor:
         """Centre frequency (Hz) of each band (the stored ``_fc``), ``(F,)``."""

@@ -78,10 +78,11 @@ class Gammatonegram(WaveformFrontend):
 
     def __init__(self, audio_fs: int, n_filters: int = 50, hop_ms: float = 5.0, window_ms: float = 2.5,
                  f_min: float = 1000.0, f_max: Optional[float] = 8000.0, compression: str = "log1p",
-                 log_floor: float = 1e-8):
+                 log_floor: float = 1e-8, normalize: bool = False):
         super().__init__()
         self._set_timing(audio_fs, hop_ms)
         self.n_filters = self.out_channels = check_count("n_filters", n_filters)
+        self._init_band_normalization(normalize, self.out_channels)
         check_choice("compression", compression, COMPRESSIONS)
         self.nwin = samples("window_ms", window_ms, self.audio_fs)
         if self.nwin > self.hop:
@@ -134,7 +135,7 @@ class Gammatonegram(WaveformFrontend):
             rms = torch.log1p(rms)
         elif self.compression == "log":
             rms = torch.log(rms.clamp(min=self.log_floor))
-        return rms.unsqueeze(1)
+        return self._band_normalized(rms.unsqueeze(1))
 
     def center_frequencies(self) -> torch.Tensor:
         """Centre frequency (Hz) of each channel, from the pole angle of the stored ``a_coeffs``, ``(F,)``."""

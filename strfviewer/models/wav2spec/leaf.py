@@ -53,10 +53,12 @@ class CausalLEAF(WaveformFrontend):
 
     def __init__(self, audio_fs: int, n_filters: int = 34, hop_ms: float = 5.0, f_min: float = 60.0,
                  f_max: Optional[float] = DEFAULT_F_MAX, kernel_ms: float = 15.0, pool_ms: Optional[float] = None,
-                 learn_filters: bool = True, learn_pooling: bool = True, learn_pcen: bool = True):
+                 learn_filters: bool = True, learn_pooling: bool = True, learn_pcen: bool = True,
+                 normalize: bool = False):
         super().__init__()
         self._set_timing(audio_fs, hop_ms)
         self.n_filters = self.out_channels = check_count("n_filters", n_filters)
+        self._init_band_normalization(normalize, self.out_channels)
         self.kernel_size = max(self.hop, samples("kernel_ms", kernel_ms, self.audio_fs))
         self.kernel_size += 1 - self.kernel_size % 2                    # odd: a centre tap
         pool_ms = 4.0 * self.hop_ms if pool_ms is None else pool_ms
@@ -121,7 +123,7 @@ class CausalLEAF(WaveformFrontend):
         alpha = F.softplus(self.pcen_alpha_raw).view(1, -1, 1)
         delta = F.softplus(self.pcen_delta_raw).view(1, -1, 1)
         root = F.softplus(self.pcen_root_raw).view(1, -1, 1).clamp(min=1e-3)
-        return pcen(energy, smoothed, alpha, delta, root, self.eps).unsqueeze(1)
+        return self._band_normalized(pcen(energy, smoothed, alpha, delta, root, self.eps).unsqueeze(1))
 
     def center_frequencies(self) -> torch.Tensor:
         """Gabor centre frequencies (Hz), ``(F,)``."""

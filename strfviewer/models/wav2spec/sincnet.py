@@ -46,10 +46,12 @@ class SincNet(WaveformFrontend):
 
     def __init__(self, audio_fs: int, n_filters: int = 34, kernel_size: int = 251, hop_ms: float = 5.0,
                  f_min: float = 300.0, f_max: Optional[float] = None, init: str = "mel",
-                 activation: str = "logabs", envelope: bool = False, env_window_ms: Optional[float] = None):
+                 activation: str = "logabs", envelope: bool = False, env_window_ms: Optional[float] = None,
+                 normalize: bool = False):
         super().__init__()
         self._set_timing(audio_fs, hop_ms)
         self.n_filters = self.out_channels = check_count("n_filters", n_filters)
+        self._init_band_normalization(normalize, self.out_channels)
         self.kernel_size = check_count("kernel_size", kernel_size)
         if self.kernel_size < 2:
             raise ValueError(f"kernel_size must be at least 2 taps (a Hamming window), got {kernel_size!r}")
@@ -108,7 +110,7 @@ class SincNet(WaveformFrontend):
             y = torch.sign(y) * torch.log1p(y.abs())
         elif self.activation == "logabs":
             y = torch.log1p(y.abs())
-        return y.unsqueeze(1)
+        return self._band_normalized(y.unsqueeze(1))
 
     def center_frequencies(self) -> torch.Tensor:
         """Band centres ``(f1 + f2) / 2`` (Hz), ``(F,)``."""
