@@ -2,7 +2,7 @@
 
 Location: ``$STRFVIEWER_CACHE_DIR`` when set, else the platform's user cache folder from ``platformdirs``
 (Linux: ``$XDG_CACHE_HOME/strfviewer`` or ``~/.cache/strfviewer``; macOS: ``~/Library/Caches/strfviewer``;
-Windows: ``%LOCALAPPDATA%\strfviewer\Cache``); entries live under ``spectrograms/``. Entries are ``.npz`` files read with
+Windows: ``%LOCALAPPDATA%\\strfviewer\\Cache``); entries live under ``spectrograms/``. Entries are ``.npz`` files read with
 ``allow_pickle=False`` and written atomically. A cache that cannot be read or written is skipped silently
 (the spectrogram is then just recomputed).
 """

@@ -140,6 +140,7 @@ class WorkerPool(QObject):
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
         self._active: List[tuple] = []  # (worker, thread, relay)
+        self.closed = False  # after shutdown(): nothing more is started (its window is closing)
         app = QCoreApplication.instance()
         if app is not None:  # last line of defence: never let Qt destroy a running QThread at exit
             app.aboutToQuit.connect(self._on_quit)
@@ -156,9 +157,14 @@ class WorkerPool(QObject):
     def start(self, fn: Callable, on_finished: Optional[Callable] = None, on_failed: Optional[Callable] = None,
               on_progress: Optional[Callable] = None, on_partial: Optional[Callable] = None,
               on_done: Optional[Callable] = None, name: str = "") -> Worker:
-        """Run ``fn(progress, cancel)`` on a new thread; callbacks run in the GUI thread."""
+        """Run ``fn(progress, cancel)`` on a new thread; callbacks run in the GUI thread. After
+        :meth:`shutdown` (the window closed) the worker is returned cancelled and never runs: a thread started
+        then would outlive the window and Qt aborts when a running ``QThread`` is destroyed."""
         main_thread_gc.ensure_installed()  # no Qt object may be garbage-collected in the worker thread
         worker = Worker(fn, name=name)
+        if self.closed:
+            worker.cancel()
+            return worker
         thread = QThread()
         thread.setObjectName(f"worker-{worker.name}")
         worker.thread = thread
@@ -203,7 +209,8 @@ class WorkerPool(QObject):
         return ok
 
     def shutdown(self, timeout_ms: int = 30000) -> None:
-        """Cancel, quit and wait for every worker (app close)."""
+        """Cancel, quit and wait for every worker (app close); later :meth:`start` calls run nothing."""
+        self.closed = True
         self.cancel_all()
         for _, thread, _ in list(self._active):
             thread.quit()
