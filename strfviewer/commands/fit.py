@@ -71,7 +71,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="stop after this many epochs without a better validation cc_norm (0: never) (default: %(default)s)")
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: %(default)s)")
     t.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: %(default)s)")
-    t.add_argument("--batch-size", type=int, default=4, help="stimuli per optimisation step (default: %(default)s)")
+    t.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|auto",
+                   help="stimuli (or chunks) per optimisation step; auto: about 32 steps per epoch, i.e. 1 "
+                        "stimulus per step on datasets of up to 32 training stimuli (default: auto)")
     t.add_argument("--loss", choices=("auto", "mse", "poisson"), default="auto",
                    help="loss on the trial mean; auto = Poisson for recurrent models, MSE otherwise "
                         "(default: %(default)s)")
@@ -103,6 +105,16 @@ def _parse_hyper(items: List[str], option: str = "--hyper") -> Dict[str, Any]:
     from strfviewer.commands.options import parse_assignments
 
     return parse_assignments(items, option)
+
+
+def _batch_size(text: str):
+    """``--batch-size``: an integer or ``auto`` (``None``); the range is the request's to check."""
+    if str(text).strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', not {text!r}") from None
 
 
 def _parse_split(text: Optional[str]):

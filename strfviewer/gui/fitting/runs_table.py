@@ -44,6 +44,15 @@ def run_epochs(run: Run) -> Optional[int]:
     return int(n) if isinstance(n, (int, float)) else None
 
 
+def best_epochs_text(epochs) -> str:
+    """``'each neuron kept its own best epoch: 3 to 12 (median 7)'`` from a per-neuron list."""
+    known = [int(e) for e in epochs if e is not None]
+    if not known:
+        return "no neuron had a validation score: the population's best epoch"
+    return (f"each neuron kept the weights of its own best validation epoch: {min(known)} to {max(known)} "
+            f"(median {int(np.median(known))})")
+
+
 def run_seconds(run: Run) -> Optional[float]:
     seconds = getattr(run.outcome, "seconds", None)
     if seconds is None:
@@ -100,6 +109,8 @@ class RunsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:  # sort key
             return self.sort_key(run, column)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column == "Epochs" and run.best_epochs() is not None:
+                return best_epochs_text(run.best_epochs())
             return run.message or run.name
         if role == Qt.ItemDataRole.FontRole and run is self.session.current_run:
             font = QFont()
@@ -125,6 +136,8 @@ class RunsTableModel(QAbstractTableModel):
             return f"{n:,}" if n is not None else ""
         if column == "Epochs":
             n = run_epochs(run)
+            if n is not None and run.best_epochs() is not None:
+                return f"{n} (per neuron)"
             return "" if n is None else str(n)
         if column == "Time":
             s = run_seconds(run)
