@@ -29,7 +29,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 EVENTS = ("dataset", "runs", "current_run", "compare_run", "neuron", "stimulus", "results")
-RUN_STATUSES = ("running", "done", "cancelled", "failed")
+RUN_STATUSES = ("running", "done", "cancelled", "failed", "warning")  # warning: done, but see the message
 
 Listener = Callable[[str, Any], None]
 

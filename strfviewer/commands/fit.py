@@ -263,6 +263,8 @@ def run(args: argparse.Namespace) -> int:
         raise
     if recorder is not None:
         recorder.done(outcome, dataset, out)
+    for reason in outcome.warnings:  # usable but worse than it looks: said even with --quiet
+        print(f"warning: {reason}", file=sys.stderr)
     if not quiet:
         parts = ", ".join(f"{part} cc_norm {m.mean_cc_norm:.3f}" for part, m in outcome.metrics.items())
         print(f"{request.spec.family} ({request.method}): {outcome.message}", file=sys.stderr)
@@ -311,7 +313,9 @@ class _HistoryRecorder:
                                 neuron_names=list(dataset.neuron_names), n_params=int(n_params),
                                 epochs=outcome.history.n_epochs, seconds=float(outcome.seconds),
                                 device=str(outcome.device), checkpoint=str(Path(out).resolve()),
-                                status="cancelled" if outcome.cancelled else "done")
+                                status="cancelled" if outcome.cancelled else ("warning" if outcome.warnings
+                                                                               else "done"),
+                                error="; ".join(outcome.warnings) or None)
         self.history.close()
 
     def failed(self, exc: BaseException) -> None:

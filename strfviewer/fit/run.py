@@ -151,7 +151,9 @@ class FitOutcome:
     ridge); ``metrics`` ``{'train'|'val'|'test': NeuronMetrics}`` (parts without stimuli are left out);
     ``predictions`` ``{stimulus name: (N, T_s) float32}`` for every stimulus; ``seconds`` wall time;
     ``device``; ``cancelled``; ``message`` one line saying how the fit ended; ``split``
-    ``{stimulus name: part}`` used; ``details`` extra facts (ridge penalties, warm start).
+    ``{stimulus name: part}`` used; ``details`` extra facts (ridge penalties, warm start); ``warnings`` one-line
+    reasons the result is usable but worse than it looks (:mod:`strfviewer.fit.outcome_checks`: it ended below its
+    own starting score), also appended to ``message``.
     """
 
     model: nn.Module
@@ -164,6 +166,7 @@ class FitOutcome:
     message: str = ""
     split: Dict[str, str] = field(default_factory=dict)
     details: Dict[str, Any] = field(default_factory=dict)
+    warnings: List[str] = field(default_factory=list)
 
     def metrics_dict(self) -> Dict[str, Any]:
         """JSON-able ``{part: NeuronMetrics.to_dict()}``."""
@@ -401,9 +404,14 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
         message = f"{message}; {details['warm_start']}"
     if "test" in metrics:
         message = f"{message}; test mean cc_norm {metrics['test'].mean_cc_norm:.3f}"
+    from strfviewer.fit.outcome_checks import fit_warnings
+
+    warnings = fit_warnings(history, metrics, warm_started=str(details.get("warm_start", "")).startswith("ridge"))
+    for reason in warnings:
+        message = f"{message}; warning: {reason}"
     return FitOutcome(model=model, history=history, metrics=metrics, predictions=predictions, seconds=seconds,
                       device=device, cancelled=cancelled, message=message, split=dict(dataset.split),
-                      details=details)
+                      details=details, warnings=warnings)
 
 
 def _ridge(model, dataset, request, details, cancel, progress, threads):

@@ -442,7 +442,8 @@ class FitQueue(QObject):
             self.session.update_run(run, model=outcome.model, outcome=outcome, status="failed", message=message)
             self._end()
             return
-        status = "cancelled" if getattr(outcome, "cancelled", False) else "done"
+        status = "cancelled" if getattr(outcome, "cancelled", False) else (
+            "warning" if getattr(outcome, "warnings", None) else "done")
         self.session.update_run(run, model=outcome.model, outcome=outcome, status=status,
                                 message=outcome_summary(outcome))
         if outcome.model is not None and not self.closed:

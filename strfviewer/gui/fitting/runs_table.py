@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMen
 from strfviewer.gui.window.qt_session import QtSession, qt_session_of
 from strfviewer.session import Run, Session
 
+#: text colour of the Status cell (the tooltip gives the reason)
+STATUS_COLOURS = {"failed": "#b00020", "warning": "#a05a00"}
 COLUMNS = ("Run", "Shown", "Model", "Kernel", "Prefilter", "Params", "Epochs", "Time", "Test cc_norm", "Status")
 
 
@@ -112,6 +114,10 @@ class RunsTableModel(QAbstractTableModel):
             if column == "Epochs" and run.best_epochs() is not None:
                 return best_epochs_text(run.best_epochs())
             return run.message or run.name
+        if role == Qt.ItemDataRole.ForegroundRole and column == "Status" and run.status in STATUS_COLOURS:
+            from PySide6.QtGui import QColor
+
+            return QColor(STATUS_COLOURS[run.status])
         if role == Qt.ItemDataRole.FontRole and run is self.session.current_run:
             font = QFont()
             font.setBold(True)
