@@ -86,6 +86,8 @@ class LMU(nn.Module):
     """Legendre Memory Unit layer over ``(B, L, input_size)``; returns ``(h (B, L, hidden), (h_L, m_L))``.
     ``theta``: length (steps) of the sliding window the memory represents; ``memory_size``: Legendre order."""
 
+    CARRIES_STATE = True  # a sequence layer: strfviewer.fit.run trains it like an RNN (chunks, Poisson)
+
     def __init__(self, input_size: int, hidden_size: int, memory_size: int = 128, theta: float = 99,
                  learn_a: bool = False, learn_b: bool = False):
         super().__init__()
@@ -112,6 +114,8 @@ class MambaBlock(nn.Module):
     ``d_inner = expand_factor * d_model``; ``dt_rank = ceil(d_model / 16)`` by default.
     Input ``(B, L, d_model)``; :meth:`forward` returns ``(output (B, L, d_model), None)``.
     """
+
+    CARRIES_STATE = True  # a sequence layer: strfviewer.fit.run trains it like an RNN (chunks, Poisson)
 
     def __init__(self, d_model: int, d_state: int = 16, expand_factor: int = 2, d_conv: int = 4,
                  dt_rank: Optional[int] = None, dt_min: float = 0.001, dt_max: float = 0.1,
@@ -179,6 +183,8 @@ class S4DBlock(nn.Module):
     ``(output (B, L, d_model), None)``. The convolution is direct (exactly causal) up to
     ``fft_threshold`` steps, FFT-based beyond.
     """
+
+    CARRIES_STATE = True  # a sequence layer: strfviewer.fit.run trains it like an RNN (chunks, Poisson)
 
     def __init__(self, d_model: int, d_state: int = 64, dt_min: float = 0.001, dt_max: float = 0.1,
                  fft_threshold: int = 2048):
