@@ -334,7 +334,7 @@ class FitDialog(QDialog):
             default = self._request_defaults[name]
             kind = "float" if isinstance(default, float) else "int"
             label, tip = _TRAINING_LABELS[name]
-            minimum = 1 if name == "epochs" or (name == "batch_size" and name not in _AUTO_FIELDS) else 0
+            minimum = 0 if name in _AUTO_FIELDS or name not in ("epochs", "batch_size") else 1
             maximum = 1_000_000 if name != "lr" else 10.0
             editor = OptionEditor(Option(name, kind, default, None, tip, minimum, maximum))
             if name in _AUTO_FIELDS:
