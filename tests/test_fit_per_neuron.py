@@ -97,3 +97,14 @@ def test_hidden_units_start_from_the_ridge_components(demo, family):
     # the starting weights already predict (measured 0.78 vs 0.24 for NRF, 0.69 vs -0.18 for DNet on the demo)
     assert warm.history.initial.val_cc_norm > cold.history.initial.val_cc_norm + 0.2
     assert warm.history.epochs[0].val_cc_norm > cold.history.epochs[0].val_cc_norm
+
+
+def test_the_learning_rate_left_to_the_family(demo):
+    from strfviewer.fit.run import learning_rate_for
+
+    assert learning_rate_for(FitRequest(spec=ModelSpec("Transformer"))) == 2e-3
+    assert learning_rate_for(FitRequest(spec=ModelSpec("Linear"))) == 1e-3
+    assert learning_rate_for(FitRequest(spec=ModelSpec("Transformer"), lr=5e-4)) == 5e-4
+    assert FitRequest(lr=0).problems() and not FitRequest(lr=None).problems()
+    outcome = run_fit(demo, FitRequest(spec=ModelSpec("Transformer"), epochs=1, num_threads=1, device="cpu"))
+    assert outcome.details["lr"] == 2e-3

@@ -69,7 +69,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=100, help="maximum number of epochs (default: %(default)s)")
     t.add_argument("--patience", type=int, default=10,
                    help="stop after this many epochs without a better validation cc_norm (0: never) (default: %(default)s)")
-    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: %(default)s)")
+    t.add_argument("--lr", type=float, default=None,
+                   help="AdamW learning rate (default: the family's: 2e-3 for Transformer, 1e-3 otherwise)")
     t.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: %(default)s)")
     t.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|auto",
                    help="stimuli (or chunks) per optimisation step; auto: about 32 steps per epoch, i.e. 1 "

@@ -43,6 +43,11 @@ LOSS_CHOICES = ("auto", "mse", "poisson")
 #: 0.949 vs 0.938 (demo) with a much faster start (0.26 vs 0.01 after one epoch on the STRFlab cell); NRF was
 #: mixed (0.664 vs 0.666, 0.893 vs 0.900) and keeps MSE (docs/models.md, "Training defaults")
 POISSON_FAMILIES = ("ConvNet2D",)
+#: AdamW learning rate when the request leaves it to the family (``lr=None``); every other family: DEFAULT_LR.
+#: Transformer, 40 epochs at 2e-3 vs 1e-3: test cc_norm 0.392 vs 0.313 (STRFlab cell), 0.785 vs 0.742 (demo),
+#: validation 0.312 vs 0.288 and 0.783 vs 0.752; 5e-4 was worse on both (docs/models.md, "Training defaults")
+FAMILY_LR = {"Transformer": 2e-3}
+DEFAULT_LR = 1e-3
 #: optimisation steps per epoch the automatic batch size aims for (``batch_size=None``): stimuli (or chunks) per
 #: step = ceil(items / STEPS_PER_EPOCH). On the demo and the STRFlab cell (14 training stimuli: batch 1) every
 #: family reached a better test cc_norm in 40 epochs than at batch 4 (NRF 0.931 vs 0.893 on the demo, DNet
@@ -56,7 +61,8 @@ class FitRequest:
     """How to fit. ``method``: ``"sgd"`` (AdamW) or ``"ridge"`` (closed form, ``Linear`` with a full kernel).
 
     ``epochs`` max epochs; ``patience`` epochs without a better validation ``cc_norm`` before stopping
-    (0 or ``None``: never); ``lr``, ``weight_decay`` (AdamW); ``batch_size`` stimuli (or chunks) per step,
+    (0 or ``None``: never); ``lr`` (AdamW; ``None``: the family's default, :func:`learning_rate_for`),
+    ``weight_decay`` (AdamW); ``batch_size`` stimuli (or chunks) per step,
     ``None`` = automatic (:func:`auto_batch_size`: about :data:`STEPS_PER_EPOCH` steps per epoch); ``seed``;
     ``device`` ``"auto"``/``"cpu"``/``"cuda"``/``"mps"``; ``split`` ``None`` (the dataset's own split, or
     70/15/15 when it has none), three fractions, ``{stimulus: part}`` or ``{part: [stimuli]}``.
@@ -81,7 +87,7 @@ class FitRequest:
     method: str = "sgd"
     epochs: int = 100
     patience: Optional[int] = 10
-    lr: float = 1e-3
+    lr: Optional[float] = None
     weight_decay: float = 1e-4
     batch_size: Optional[int] = None
     seed: int = 0
@@ -117,8 +123,8 @@ class FitRequest:
             out.append(f"epochs must be an integer >= 0, not {self.epochs!r}")
         if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 0):
             out.append(f"patience must be an integer >= 0, not {self.patience!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            out.append(f"lr must be > 0, not {self.lr!r}")
+        if self.lr is not None and not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            out.append(f"lr must be > 0 or None (the family's default), not {self.lr!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             out.append(f"weight_decay must be >= 0, not {self.weight_decay!r}")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool)
@@ -347,6 +353,13 @@ def training_items(stimuli, chunks: Dict[str, Any]) -> int:
     return sum(-(-int(s.spec.shape[-1]) // int(frames)) for s in stimuli)
 
 
+def learning_rate_for(request: FitRequest) -> float:
+    """The request's learning rate, or its family's default (:data:`FAMILY_LR`, else :data:`DEFAULT_LR`)."""
+    if request.lr is not None:
+        return float(request.lr)
+    return float(FAMILY_LR.get(getattr(request.spec, "family", None), DEFAULT_LR))
+
+
 def batch_size_for(model: nn.Module, stimuli, request: FitRequest) -> int:
     """The request's batch size, or the automatic one for this model and these training stimuli."""
     if request.batch_size is not None:
@@ -399,8 +412,9 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
                 details["calibrated"] = changed
         batch_size = batch_size_for(model, dataset.stimuli_in("train"), request)
         details["batch_size"] = batch_size
+        details["lr"] = learning_rate_for(request)
         fitter = Fitter(model, dataset.stimuli_in("train"), dataset.stimuli_in("val"), device=device,
-                        max_epochs=request.epochs, patience=request.patience or None, lr=request.lr,
+                        max_epochs=request.epochs, patience=request.patience or None, lr=details["lr"],
                         weight_decay=request.weight_decay, batch_size=batch_size, loss=loss,
                         metric_method=request.metric_method, progress=progress, cancel_event=cancel,
                         num_threads=threads, seed=int(request.seed),

@@ -27,3 +27,14 @@ def test_batch_size_auto_and_back(qtbot, tmp_path):
     third = FitDialog(settings=settings)
     qtbot.addWidget(third)
     assert third.fit_request().batch_size is None and third.training_editors["batch_size"].editor.text() == "auto"
+
+
+def test_learning_rate_auto_is_the_familys(qtbot):
+    dialog = FitDialog()
+    qtbot.addWidget(dialog)
+    box = dialog.training_editors["lr"].editor
+    assert box.text() == "auto" and dialog.fit_request().lr is None
+    box.stepUp()
+    assert dialog.fit_request().lr == pytest.approx(1e-4)
+    box.setValue(0.002)
+    assert dialog.fit_request().lr == pytest.approx(0.002)

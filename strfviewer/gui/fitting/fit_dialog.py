@@ -34,7 +34,8 @@ _TRAINING_FIELDS = ("epochs", "patience", "lr", "weight_decay", "batch_size", "s
 _TRAINING_LABELS = {
     "epochs": ("Max epochs", "Upper bound on passes over the training stimuli."),
     "patience": ("Patience (epochs)", "Stop after this many epochs without a better validation score."),
-    "lr": ("Learning rate", "AdamW step size."),
+    "lr": ("Learning rate", "AdamW step size. 'auto': the family's default (2e-3 for Transformer, 1e-3 "
+                            "otherwise)."),
     "weight_decay": ("Weight decay", "L2 penalty on the weights (AdamW-style decay)."),
     "batch_size": ("Batch size (stimuli)", "Stimuli (or chunks of a recurrent model's training stimuli) per "
                                             "optimisation step. 'auto' aims at about 32 steps per epoch: one "
@@ -43,7 +44,9 @@ _TRAINING_LABELS = {
     "seed": ("Seed", "Random seed for weight initialisation and batch order (same seed, same fit)."),
 }
 #: training fields whose ``None`` (automatic) shows as this text at the spin box's minimum, 0
-_AUTO_FIELDS = {"batch_size": "auto"}
+_AUTO_FIELDS = {"batch_size": "auto", "lr": "auto"}
+#: training fields edited as floats (their default may be None: automatic)
+_FLOAT_FIELDS = ("lr", "weight_decay")
 #: split choices: label -> train/val/test fractions (None = the dataset's own split)
 SPLIT_CHOICES = {
     "dataset": None,
@@ -332,13 +335,16 @@ class FitDialog(QDialog):
             if name not in self._request_defaults:
                 continue
             default = self._request_defaults[name]
-            kind = "float" if isinstance(default, float) else "int"
+            kind = "float" if isinstance(default, float) or name in _FLOAT_FIELDS else "int"
             label, tip = _TRAINING_LABELS[name]
             minimum = 0 if name in _AUTO_FIELDS or name not in ("epochs", "batch_size") else 1
             maximum = 1_000_000 if name != "lr" else 10.0
             editor = OptionEditor(Option(name, kind, default, None, tip, minimum, maximum))
             if name in _AUTO_FIELDS:
                 editor.editor.setSpecialValueText(_AUTO_FIELDS[name])  # shown at the minimum, 0 = None
+                if kind == "float":  # from 'auto' the arrows step by 1e-4 (an adaptive step would be 1e-12)
+                    editor.editor.setStepType(QDoubleSpinBox.StepType.DefaultStepType)
+                    editor.editor.setSingleStep(1e-4)
             editor.changed.connect(self.validate)
             self.training_editors[name] = editor
             form.addRow(label, editor)

@@ -436,7 +436,7 @@ class FitQueue(QObject):
             return
         if diverged(outcome):
             # the loss became NaN/inf: the fit ended early; the weights kept are not a trained model
-            lr = getattr(item.request, "lr", None)
+            lr = (getattr(outcome, "details", None) or {}).get("lr", getattr(item.request, "lr", None))
             message = (f"Fit diverged: {getattr(outcome.history, 'message', '') or 'the loss became NaN'}. "
                        + (f"Try a learning rate below {lr:g}." if isinstance(lr, (int, float)) else ""))
             self.session.update_run(run, model=outcome.model, outcome=outcome, status="failed", message=message)
