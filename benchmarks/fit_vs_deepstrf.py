@@ -1,16 +1,31 @@
-"""Fitting speed and quality: strfviewer's fit vs deepSTRF 0.1.0's own training loop, on the same arrays.
+"""Fitting quality and speed at defaults: strfviewer's ``run_fit`` vs deepSTRF 0.1.0's ``Fitter``, same arrays.
 
-Data: the STRFlab cell (``../shared/data/strflab-auditory``; one neuron, 20 songs, 10 trials), loaded by
-strfviewer (F = 34 bands, dt = 5 ms, per-band z-scored), split 1-14 / 15-17 / 18-20. Both libraries get
-exactly these arrays (deepSTRF through a temporary ``.npz`` read by a worker that runs under deepSTRF's
-interpreter, ``/work/deepstrf-venv/bin/python`` by default), the same seed, AdamW lr 1e-3, the same thread
-count, and the same models (Linear T=15, LinearNonlinear T=15, StateNet GRU).
+Rows: every family (Linear, LinearNonlinear, NetworkReceptiveField, DNet, ConvNet2D, Transformer, StateNet with
+GRU, LSTM, LMU and Mamba) and Linear with each of the three kernels (full, separable, Gaussian mixture with 8
+Gaussians as deepSTRF's STRF-parameterisation notebook uses), on two datasets: the STRFlab cell
+(``../shared/data/strflab-auditory``: one neuron, 20 songs, 10 trials) and the demo population (12 LN neurons
+with known STRFs). Both loaded by strfviewer (F = 34 bands, dt = 5 ms, per-band z-scored, split 14 / 3 / 3);
+deepSTRF reads exactly these arrays from a temporary ``.npz`` in a worker under its own interpreter
+(``/work/deepstrf-venv/bin/python``).
 
-After every epoch each run scores the current weights on the test stimuli (Schoppe cc_norm); that scoring
-is not counted in the training time, nor is a warm-up epoch each process runs first. Reported: seconds per epoch, the final test cc_norm, the training time
-until test cc_norm first reaches a target, and our/deepSTRF ratios. Ridge (closed form) is timed whole.
+Each side runs at its defaults for the same epoch budget (``--epochs``, ``--recurrent-epochs`` for StateNet):
 
-    python benchmarks/fit_vs_deepstrf.py [--threads 2] [--statenet-epochs 60] [--skip-deepstrf] [--json F]
+* deepSTRF: ``Fitter(model, DataLoader(train, batch_size=1, shuffle=True), val)`` -- AdamW lr 1e-3, weight decay
+  1e-4, MSE, batch 1 (the DataLoader's default, as its notebooks run it), no early stop within the budget, the
+  last epoch's weights (its Fitter restores a best epoch only with a ``ckpt_path``); the same constructor
+  arguments as strfviewer's defaults (``T`` = 15 for STRF families).
+* strfviewer: ``run_fit(dataset, FitRequest(spec, epochs=E))`` -- whatever its defaults are (automatic batch size,
+  warm starts, chunks, Poisson loss and calibration for recurrent models, early stopping with patience 10, best
+  validation weights, each neuron's own best epoch where neurons share no parameter).
+
+Both score the current weights on the test stimuli after every epoch (and strfviewer once before its first
+epoch, after its warm start); that scoring is left out of the times, as is one warm-up epoch each process runs
+first. Reported per row: the final test cc_norm of each side (strfviewer: the weights ``run_fit`` returns), and the
+time strfviewer needs to reach deepSTRF's final test cc_norm (from the start of ``run_fit``, warm starts
+included) over the time deepSTRF needs to reach it (its first epoch at or above its own final score).
+
+    python benchmarks/fit_vs_deepstrf.py [--data strflab,demo] [--only NAME ...] [--epochs 40]
+        [--recurrent-epochs 20] [--threads 1] [--json F]
 
 Not a test: timings depend on the machine and its load (note it when recording figures).
 """
@@ -29,14 +44,30 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "strflab-auditory"
+DEFAULT_STRFLAB = Path(os.environ.get("STRFVIEWER_SHARED_DATA", HERE.parent.parent / "shared" / "data")) / \
+    "strflab-auditory"
 DEFAULT_DEEPSTRF_PYTHON = "/work/deepstrf-venv/bin/python"
-LR = 1e-3
-WEIGHT_DECAY = 1e-4  # deepSTRF Fitter's default AdamW weight decay, used by both
+STRF_T = 15  # strfviewer's default temporal window for the STRF families, given to deepSTRF too
+
+#: row name -> the model on both sides: ``family``, and optionally ``kernel``, ``K`` (Gaussians), ``rnn_type``
+ROWS = {
+    "Linear (full)": {"family": "Linear"},
+    "Linear (separable)": {"family": "Linear", "kernel": "separable"},
+    "Linear (gaussian K=8)": {"family": "Linear", "kernel": "gaussian", "K": 8},
+    "LinearNonlinear": {"family": "LinearNonlinear"},
+    "NetworkReceptiveField": {"family": "NetworkReceptiveField"},
+    "DNet": {"family": "DNet"},
+    "ConvNet2D": {"family": "ConvNet2D"},
+    "Transformer": {"family": "Transformer"},
+    "StateNet GRU": {"family": "StateNet", "rnn_type": "GRU"},
+    "StateNet LSTM": {"family": "StateNet", "rnn_type": "LSTM"},
+    "StateNet LMU": {"family": "StateNet", "rnn_type": "LMU"},
+    "StateNet Mamba": {"family": "StateNet", "rnn_type": "Mamba"},
+}
 
 
 # ------------------------------------------------------------------------------------------------------
-# Shared: arrays on disk, test scoring
+# Shared: arrays on disk, curves
 # ------------------------------------------------------------------------------------------------------
 
 
@@ -53,14 +84,15 @@ def export_arrays(dataset, path: Path) -> None:
 def read_arrays(path: Path):
     d = np.load(path)
     split = [str(x) for x in d["split"]]
-    items = [(d[f"spec_{i}"], d[f"resp_{i}"], split[i]) for i in range(len(split))]
-    return items
+    return [(d[f"spec_{i}"], d[f"resp_{i}"], split[i]) for i in range(len(split))]
 
 
 def first_reach(curve, target):
-    """Training seconds at the first epoch whose test cc_norm >= target (None if never)."""
+    """Training seconds at the first point whose test cc_norm >= target (None if never)."""
+    if target is None:
+        return None
     for row in curve:
-        if row["test_cc_norm"] is not None and row["test_cc_norm"] >= target:
+        if row["test_cc_norm"] is not None and row["test_cc_norm"] >= target - 1e-9:
             return row["train_s"]
     return None
 
@@ -70,9 +102,10 @@ def first_reach(curve, target):
 # ------------------------------------------------------------------------------------------------------
 
 
-def deepstrf_worker(npz: str, family: str, epochs: int, batch_size: int, seed: int, threads: int) -> dict:
+def deepstrf_worker(npz: str, row: dict, epochs: int, seed: int, threads: int) -> dict:
     import torch
-    from deepSTRF.models.audio.audio_zoo import Linear, LinearNonlinear, StateNet
+    from deepSTRF.models.audio import audio_zoo
+    from deepSTRF.models.layers import ParametricSTRF, SeparableSTRF
     from deepSTRF.training import Fitter, set_random_seed
     from deepSTRF.utils.data import neural_collate
 
@@ -95,23 +128,30 @@ def deepstrf_worker(npz: str, family: str, epochs: int, batch_size: int, seed: i
                     "stim_meta": {}}
 
     def build():
-        if family == "Linear":
-            return Linear(n_frequency_bands=F, temporal_window_size=15, out_neurons=N)
-        if family == "LinearNonlinear":
-            return LinearNonlinear(n_frequency_bands=F, temporal_window_size=15, out_neurons=N)
-        return StateNet(n_frequency_bands=F, out_neurons=N, rnn_type="GRU")
+        family = row["family"]
+        cls = getattr(audio_zoo, family)
+        kwargs = {"n_frequency_bands": F, "out_neurons": N}
+        if family in ("Linear", "LinearNonlinear", "NetworkReceptiveField", "DNet"):
+            kwargs["temporal_window_size"] = STRF_T
+            c_out = N if family in ("Linear", "LinearNonlinear") else 20
+            if row.get("kernel") == "separable":
+                kwargs["kernel"] = SeparableSTRF(F, STRF_T, 1, c_out)
+            elif row.get("kernel") == "gaussian":
+                kwargs["kernel"] = ParametricSTRF(F, STRF_T, 1, c_out, num_gaussians=int(row.get("K", 1)))
+        if family == "StateNet":
+            kwargs["rnn_type"] = row.get("rnn_type", "GRU")
+        return cls(**kwargs)
 
-    val = torch.utils.data.DataLoader(Items("val"), batch_size=1, collate_fn=neural_collate)
-    test = torch.utils.data.DataLoader(Items("test"), batch_size=1, collate_fn=neural_collate)
-    # warm-up (first-call costs of the process), not timed: one epoch of a throwaway model
-    warm = build()
-    Fitter(warm, torch.utils.data.DataLoader(Items("train"), batch_size=batch_size, collate_fn=neural_collate),
-           val, max_epochs=1, log_fn=lambda d: None).fit()
+    def loader(part, shuffle=False, generator=None):
+        return torch.utils.data.DataLoader(Items(part), batch_size=1, shuffle=shuffle, collate_fn=neural_collate,
+                                           generator=generator)
+
+    val, test = loader("val"), loader("test")
+    warm = build()  # warm-up of the process (first-call costs), not timed
+    Fitter(warm, loader("train"), val, max_epochs=1, log_fn=lambda d: None).fit()
     set_random_seed(seed)
     model = build()
-    g = torch.Generator().manual_seed(seed)
-    train = torch.utils.data.DataLoader(Items("train"), batch_size=batch_size, shuffle=True,
-                                        collate_fn=neural_collate, generator=g)
+    train = loader("train", shuffle=True, generator=torch.Generator().manual_seed(seed))
     curve = []
     clock = {"start": time.perf_counter(), "excluded": 0.0}
 
@@ -122,22 +162,43 @@ def deepstrf_worker(npz: str, family: str, epochs: int, batch_size: int, seed: i
         model.train()
         curve.append({"epoch": int(epoch_dict["epoch"]) + 1,
                       "train_s": t_in - clock["start"] - clock["excluded"],
-                      "val_cc_norm": float(torch.nanmean(epoch_dict["val_cc_norm"])), "test_cc_norm": cc})
+                      "val_cc_norm": float(torch.nanmean(epoch_dict["val_cc_norm"])),
+                      "test_cc_norm": cc if np.isfinite(cc) else None})
         clock["excluded"] += time.perf_counter() - t_in
 
-    fitter = Fitter(model, train, val, optimizer=torch.optim.AdamW(model.parameters(), lr=LR,
-                                                                     weight_decay=WEIGHT_DECAY),
-                    max_epochs=epochs, patience=epochs + 1, log_fn=log_fn)
+    fitter = Fitter(model, train, val, max_epochs=epochs, patience=epochs + 1, log_fn=log_fn)
     clock["start"] = time.perf_counter()
     fitter.fit()
-    total = curve[-1]["train_s"] if curve else float("nan")
-    return {"curve": curve, "seconds": total, "epochs": len(curve)}
+    return {"curve": curve, "seconds": curve[-1]["train_s"] if curve else float("nan"), "epochs": len(curve),
+            "final": curve[-1]["test_cc_norm"] if curve else None}
 
 
-def run_deepstrf(python: str, npz: Path, family: str, epochs: int, batch_size: int, seed: int, threads: int):
-    cmd = [python, str(Path(__file__).resolve()), "--worker", str(npz), family, str(epochs), str(batch_size),
-           str(seed), str(threads)]
+def private_torchaudio() -> str:
+    """A copy of deepSTRF's torchaudio package without its compiled libraries (which do not load next to the
+    venv's CPU torch), so torchaudio falls back to pure Python, as tests/fixtures/make_deepstrf_fixtures.py
+    describes; the shared venv is left as it is. Returns the folder to put first on ``PYTHONPATH``."""
+    import shutil
+
+    folder = Path(tempfile.gettempdir()) / "strfviewer-bench-torchaudio"
+    target = folder / "torchaudio"
+    if not target.is_dir():
+        proc = subprocess.run([DEFAULT_DEEPSTRF_PYTHON, "-c", "import importlib.util as u; "
+                               "print(u.find_spec('torchaudio').submodule_search_locations[0])"],
+                              capture_output=True, text=True)
+        source = Path(proc.stdout.strip())
+        if not source.is_dir():
+            return ""
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    return str(folder)
+
+
+def run_deepstrf(python: str, npz: Path, row: dict, epochs: int, seed: int, threads: int):
+    cmd = [python, str(Path(__file__).resolve()), "--worker", str(npz), json.dumps(row), str(epochs), str(seed),
+           str(threads)]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    extra = private_torchaudio() if python == DEFAULT_DEEPSTRF_PYTHON else ""
+    if extra:
+        env["PYTHONPATH"] = extra + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"deepSTRF worker failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -148,88 +209,66 @@ def deepstrf_unavailable(python: str):
     """Why deepSTRF cannot run (None when it can)."""
     if not Path(python).exists():
         return f"no deepSTRF interpreter at {python} (pass --deepstrf-python)"
+    env = dict(os.environ)
+    extra = private_torchaudio() if python == DEFAULT_DEEPSTRF_PYTHON else ""
+    if extra:
+        env["PYTHONPATH"] = extra + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run([python, "-c", "import deepSTRF.training, deepSTRF.models.audio.audio_zoo"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         return f"deepSTRF does not import under {python}: {proc.stderr.strip().splitlines()[-1:]}"
     return None
 
 
 # ------------------------------------------------------------------------------------------------------
-# strfviewer side
+# strfviewer side: run_fit at its defaults, with the test scored after every epoch (untimed)
 # ------------------------------------------------------------------------------------------------------
 
 
-def run_ours(dataset, family: str, epochs: int, batch_size: int, seed: int, threads: int, warm_start: bool,
-             chunk_frames=None, chunk_warmup=0, lr=LR, loss="mse", calibrate=False):
-    from strfviewer.fit.fitter import Fitter, set_random_seed
+def run_ours(dataset, row: dict, epochs: int, seed: int, threads: int) -> dict:
+    import strfviewer.fit.run as fit_run
     from strfviewer.fit.metrics import cc_norm_from_trials
-    from strfviewer.fit.ridge import fit_ridge_details
-    from strfviewer.fit.run import predict
-    from strfviewer.models.factory import ModelSpec, build_model
+    from strfviewer.models.factory import ModelSpec
 
-    import torch
-
-    torch.set_num_threads(threads)
-    set_random_seed(seed)
-    spec = ModelSpec(family, T=15, rnn_type="GRU" if family == "StateNet" else None)
-    model = build_model(spec, dataset.n_freqs, dataset.n_neurons)
     test = dataset.stimuli_in("test")
     curve = []
-    clock = {"excluded": 0.0}
+    clock = {"start": 0.0, "excluded": 0.0}
+    holder = {}
 
-    def test_cc_norm():
-        p = predict(model, dataset, stimuli=test)
-        return float(cc_norm_from_trials([s.responses for s in test], [p[s.name] for s in test]).mean_cc_norm)
-
-    t0 = time.perf_counter()
-    if warm_start:
-        fit_ridge_details(dataset, 15, model=model)
+    def record(epoch):
         t_in = time.perf_counter()
-        curve.append({"epoch": 0, "train_s": t_in - t0, "val_cc_norm": None, "test_cc_norm": test_cc_norm()})
+        model = holder["model"]
+        p = fit_run.predict(model, dataset, stimuli=test)
+        cc = cc_norm_from_trials([s.responses for s in test], [p[s.name] for s in test]).mean_cc_norm
+        curve.append({"epoch": epoch, "train_s": t_in - clock["start"] - clock["excluded"],
+                      "test_cc_norm": float(cc) if np.isfinite(cc) else None})
         clock["excluded"] += time.perf_counter() - t_in
 
-    if calibrate:
-        from strfviewer.fit.calibrate import calibrate_output
-
-        calibrate_output(model, dataset.stimuli_in("train"))
-        t_in = time.perf_counter()
-        curve.append({"epoch": 0, "train_s": t_in - t0, "val_cc_norm": None, "test_cc_norm": test_cc_norm()})
-        clock["excluded"] += time.perf_counter() - t_in
+    class ScoredFitter(fit_run.Fitter):
+        def fit(self):
+            holder["model"] = self.model
+            record(0)  # the start (after any warm start / calibration)
+            return super().fit()
 
     def progress(ev):
-        if ev.kind != "epoch":
-            return
-        t_in = time.perf_counter()
-        curve.append({"epoch": ev.epoch, "train_s": t_in - t0 - clock["excluded"], "val_cc_norm": ev.val_cc_norm,
-                      "test_cc_norm": test_cc_norm()})
-        clock["excluded"] += time.perf_counter() - t_in
+        if ev.kind == "epoch":
+            record(ev.epoch)
 
-    fitter = Fitter(model, dataset.stimuli_in("train"), dataset.stimuli_in("val"), max_epochs=epochs,
-                    patience=None, lr=lr, weight_decay=WEIGHT_DECAY, batch_size=batch_size, progress=progress,
-                    num_threads=threads, seed=seed, chunk_frames=chunk_frames, chunk_warmup=chunk_warmup,
-                    evaluate_initial=False, loss=loss)
-    fitter.fit()
-    return {"curve": curve, "seconds": curve[-1]["train_s"], "epochs": len(curve) - int(warm_start or calibrate)}
-
-
-def run_ridge(dataset, threads: int, repeats: int = 5):
-    from strfviewer.fit.metrics import cc_norm_from_trials
-    from strfviewer.fit.ridge import fit_ridge_details
-    from strfviewer.fit.run import predict
-
-    import torch
-
-    torch.set_num_threads(threads)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        res = fit_ridge_details(dataset, 15)
-        times.append(time.perf_counter() - t0)
-    test = dataset.stimuli_in("test")
-    p = predict(res.model, dataset, stimuli=test)
-    cc = cc_norm_from_trials([s.responses for s in test], [p[s.name] for s in test]).mean_cc_norm
-    return {"seconds": float(np.median(times)), "test_cc_norm": float(cc)}
+    spec = ModelSpec(row["family"], kernel=row.get("kernel"), rnn_type=row.get("rnn_type"),
+                     kernel_kwargs={"num_gaussians": int(row["K"])} if "K" in row else {})
+    request = fit_run.FitRequest(spec=spec, epochs=epochs, seed=seed, num_threads=threads, device="cpu")
+    original = fit_run.Fitter
+    fit_run.Fitter = ScoredFitter
+    try:
+        clock["start"] = time.perf_counter()
+        outcome = fit_run.run_fit(dataset, request, progress=progress)
+    finally:
+        fit_run.Fitter = original
+    final = outcome.metrics["test"].mean_cc_norm
+    return {"curve": curve, "seconds": time.perf_counter() - clock["start"] - clock["excluded"],
+            "epochs": outcome.history.n_epochs, "final": float(final) if np.isfinite(final) else None,
+            "batch_size": outcome.details.get("batch_size"), "warm_start": outcome.details.get("warm_start"),
+            "stopped": outcome.history.stopped, "warnings": outcome.warnings}
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -241,110 +280,94 @@ def fmt(x, spec=".3f"):
     return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, spec)
 
 
-def summarize(name, run, target):
-    per_epoch = run["seconds"] / max(run["epochs"], 1)
-    final = run["curve"][-1]["test_cc_norm"] if run["curve"] else None
-    best = max((r["test_cc_norm"] for r in run["curve"] if r["test_cc_norm"] is not None), default=None)
-    reach = first_reach(run["curve"], target)
-    print(f"  {name:<44} {run['epochs']:>4} ep  {per_epoch:7.3f} s/ep  total {run['seconds']:7.2f} s  "
-          f"test cc_norm final {fmt(final)} best {fmt(best)}  reach {target:.3f}: {fmt(reach, '.2f')} s")
-    return {"s_per_epoch": per_epoch, "final": final, "best": best, "reach_s": reach, "seconds": run["seconds"],
-            "epochs": run["epochs"]}
+def compare(name, theirs, ours) -> dict:
+    target = theirs["final"] if theirs else None
+    their_reach = first_reach(theirs["curve"], target) if theirs else None
+    our_reach = first_reach(ours["curve"], target)
+    ratio = (our_reach / their_reach) if (our_reach is not None and their_reach) else None
+    out = {"row": name, "deepstrf_final": target, "ours_final": ours["final"],
+           "deepstrf_seconds": theirs["seconds"] if theirs else None, "ours_seconds": ours["seconds"],
+           "deepstrf_reach_s": their_reach, "ours_reach_s": our_reach, "reach_ratio": ratio,
+           "ours_epochs": ours["epochs"], "deepstrf_epochs": theirs["epochs"] if theirs else None,
+           "batch_size": ours["batch_size"], "warm_start": ours["warm_start"], "warnings": ours["warnings"]}
+    print(f"  {name:<24} deepSTRF {fmt(target)} ({fmt(out['deepstrf_seconds'], '.1f')} s, "
+          f"{out['deepstrf_epochs']} ep) | ours {fmt(ours['final'])} ({ours['seconds']:.1f} s, {ours['epochs']} ep, "
+          f"batch {ours['batch_size']}) | reach {fmt(target)}: ours {fmt(our_reach, '.2f')} s vs "
+          f"{fmt(their_reach, '.2f')} s = {fmt(ratio, '.2f')}x", flush=True)
+    return out
+
+
+def markdown(results) -> str:
+    lines = ["| data | model | epochs (deepSTRF / ours) | deepSTRF test cc_norm | ours | ours - deepSTRF | "
+             "time to deepSTRF's final: ours / deepSTRF |", "|---|---|---|---|---|---|---|"]
+    for data, rows in results.items():
+        for r in rows:
+            diff = (r["ours_final"] - r["deepstrf_final"]) if (r["ours_final"] is not None
+                                                                and r["deepstrf_final"] is not None) else None
+            reach = (f"{fmt(r['ours_reach_s'], '.2f')} / {fmt(r['deepstrf_reach_s'], '.2f')} s = "
+                     f"{fmt(r['reach_ratio'], '.2f')}x" if r["ours_reach_s"] is not None else
+                     f"not reached / {fmt(r['deepstrf_reach_s'], '.2f')} s")
+            lines.append(f"| {data} | {r['row']} | {r['deepstrf_epochs']} / {r['ours_epochs']} | "
+                         f"{fmt(r['deepstrf_final'])} | {fmt(r['ours_final'])} | {fmt(diff, '+.3f')} | {reach} |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data", default="strflab,demo", help="comma-separated: strflab, demo")
+    ap.add_argument("--strflab", default=str(DEFAULT_STRFLAB), help="the STRFlab cell folder")
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--linear-epochs", type=int, default=50)
-    ap.add_argument("--statenet-epochs", type=int, default=60, help="deepSTRF's StateNet epochs")
-    ap.add_argument("--ours-statenet-epochs", type=int, default=25)
-    ap.add_argument("--statenet-target", type=float, default=0.85)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--recurrent-epochs", type=int, default=20, help="epoch budget of the StateNet rows")
     ap.add_argument("--deepstrf-python", default=DEFAULT_DEEPSTRF_PYTHON)
-    ap.add_argument("--deepstrf-batch-sizes", default="1,4", help="comma-separated batch sizes for deepSTRF")
+    ap.add_argument("--only", choices=list(ROWS), action="append", help="rows to run (repeatable; default all)")
     ap.add_argument("--skip-deepstrf", action="store_true")
-    ap.add_argument("--only", choices=("Linear", "LinearNonlinear", "StateNet"), action="append")
     ap.add_argument("--json", help="write all measurements here")
     args = ap.parse_args(argv)
 
-    from strfviewer.data import load
-    from strfviewer.fit.run import AUTO_CHUNK
+    import torch
 
-    data = Path(args.data)
-    if not (data / "stim1.wav").is_file():
-        print(f"skipped: the STRFlab recording is not at {data} (pass --data)")
-        return 0
-    dataset = load(data)
-    print(f"data: {data} -> {dataset.n_neurons} neuron(s), {len(dataset.stimuli)} stimuli, F={dataset.n_freqs}, "
-          f"dt={dataset.dt_ms:g} ms; split train {len(dataset.stimuli_in('train'))} / val "
-          f"{len(dataset.stimuli_in('val'))} / test {len(dataset.stimuli_in('test'))}; threads {args.threads}; "
-          f"cpu count {os.cpu_count()}")
-    reason = None if not args.skip_deepstrf else "--skip-deepstrf"
-    reason = reason or deepstrf_unavailable(args.deepstrf_python)
+    from strfviewer.data import load
+
+    torch.set_num_threads(args.threads)
+    reason = "--skip-deepstrf" if args.skip_deepstrf else deepstrf_unavailable(args.deepstrf_python)
     if reason:
         print(f"deepSTRF skipped: {reason}")
-    results = {"threads": args.threads, "seed": args.seed}
-    families = args.only or ["Linear", "LinearNonlinear", "StateNet"]
-    # warm-up of this process (first-call costs), not timed; deepSTRF's worker does the same
-    run_ours(dataset, "LinearNonlinear", 1, 4, args.seed, args.threads, True)
-    with tempfile.TemporaryDirectory(prefix="strfviewer-bench-") as tmp:
-        npz = Path(tmp) / "arrays.npz"
-        export_arrays(dataset, npz)
-        ridge = run_ridge(dataset, args.threads)
-        results["ridge"] = ridge
-        print(f"\nridge Linear T=15 (closed form, penalty on val): {ridge['seconds']:.3f} s, test cc_norm "
-              f"{ridge['test_cc_norm']:.3f}")
-        ours_configs = {
-            "Linear": [("ours Linear defaults (batch 4, ridge start)", dict(batch_size=4, warm_start=True)),
-                       ("ours Linear batch 1, cold", dict(batch_size=1, warm_start=False))],
-            "LinearNonlinear": [("ours LN defaults (batch 4, ridge start)", dict(batch_size=4, warm_start=True)),
-                                ("ours LN batch 1, cold", dict(batch_size=1, warm_start=False))],
-            "StateNet": [("ours StateNet defaults (batch 4)", dict(batch_size=4, chunks=True, calibrate=True,
-                                                                   loss="poisson")),
-                         ("ours StateNet defaults, batch 1", dict(batch_size=1, chunks=True, calibrate=True,
-                                                                  loss="poisson")),
-                         ("ours StateNet no calibration, batch 1", dict(batch_size=1, chunks=True,
-                                                                        loss="poisson"))],
-        }
-        for family in families:
-            epochs = args.statenet_epochs if family == "StateNet" else args.linear_epochs
-            print(f"\n{family} ({epochs} epochs)")
-            ref = {}
-            if not reason:
-                for bs in [int(b) for b in args.deepstrf_batch_sizes.split(",")]:
-                    run = run_deepstrf(args.deepstrf_python, npz, family, epochs, bs, args.seed, args.threads)
-                    ref[f"deepSTRF batch {bs}"] = run
-            if family == "StateNet":
-                target = args.statenet_target
-            elif "deepSTRF batch 1" in ref:
-                target = ref["deepSTRF batch 1"]["curve"][-1]["test_cc_norm"]
-            else:
-                target = 0.5
-            out = {}
-            for name, run in ref.items():
-                out[name] = summarize(name, run, target)
-            ours_epochs = args.ours_statenet_epochs if family == "StateNet" else epochs
-            for name, cfg in ours_configs[family]:
-                chunk = dict(zip(("chunk_frames", "chunk_warmup"), AUTO_CHUNK)) if cfg.get("chunks") else {}
-                run = run_ours(dataset, family, ours_epochs, cfg["batch_size"], args.seed, args.threads,
-                               cfg.get("warm_start", False), loss=cfg.get("loss", "mse"),
-                               calibrate=cfg.get("calibrate", False), **chunk)
-                out[name] = summarize(name, run, target)
-            base = out.get("deepSTRF batch 1")
-            if base:
-                for name, o in out.items():
-                    if name.startswith("ours"):
-                        speed = base["s_per_epoch"] / o["s_per_epoch"]
-                        reach = (o["reach_s"] / base["reach_s"]) if (o["reach_s"] is not None and base["reach_s"])\
-                            else None
-                        print(f"    {name}: {speed:.1f}x faster per epoch; time to reach {target:.3f} = "
-                              f"{fmt(reach, '.2f')} x deepSTRF's")
-                if family == "Linear":
-                    print(f"    ridge: test cc_norm {ridge['test_cc_norm']:.3f} vs deepSTRF SGD "
-                          f"{fmt(base['final'])}; time {ridge['seconds'] / base['seconds']:.3f} x deepSTRF's "
-                          f"{base['seconds']:.2f} s")
-            results[family] = {"target": target, "runs": out}
+    print(f"threads {args.threads}, cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, epochs "
+          f"{args.epochs} (StateNet {args.recurrent_epochs}), seed {args.seed}")
+    results = {}
+    rows = args.only or list(ROWS)
+    for data in [d.strip() for d in args.data.split(",") if d.strip()]:
+        if data == "strflab":
+            if not (Path(args.strflab) / "stim1.wav").is_file():
+                print(f"skipped: the STRFlab recording is not at {args.strflab} (pass --strflab)")
+                continue
+            dataset, label = load(args.strflab), "STRFlab cell"
+        elif data == "demo":
+            dataset, label = load("demo"), "demo population"
+        else:
+            raise SystemExit(f"--data: unknown dataset {data!r} (strflab, demo)")
+        print(f"\n{label}: {dataset.n_neurons} neuron(s), {len(dataset.stimuli)} stimuli, split train "
+              f"{len(dataset.stimuli_in('train'))} / val {len(dataset.stimuli_in('val'))} / test "
+              f"{len(dataset.stimuli_in('test'))}")
+        run_ours(dataset, ROWS["Linear (full)"], 1, args.seed, args.threads)  # warm-up of this process, untimed
+        results[label] = []
+        with tempfile.TemporaryDirectory(prefix="strfviewer-bench-") as tmp:
+            npz = Path(tmp) / "arrays.npz"
+            export_arrays(dataset, npz)
+            for name in rows:
+                row = ROWS[name]
+                epochs = args.recurrent_epochs if row["family"] == "StateNet" else args.epochs
+                theirs = None
+                if not reason:
+                    try:
+                        theirs = run_deepstrf(args.deepstrf_python, npz, row, epochs, args.seed, args.threads)
+                    except RuntimeError as exc:
+                        print(f"  {name}: deepSTRF failed ({exc})")
+                ours = run_ours(dataset, row, epochs, args.seed, args.threads)
+                results[label].append(compare(name, theirs, ours))
+    print("\n" + markdown(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
@@ -352,7 +375,7 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        _, _, npz_path, fam, n_epochs, bsize, seed_, n_threads = sys.argv
-        print(json.dumps(deepstrf_worker(npz_path, fam, int(n_epochs), int(bsize), int(seed_), int(n_threads))))
+        _, _, npz_path, row_json, n_epochs, seed_, n_threads = sys.argv
+        print(json.dumps(deepstrf_worker(npz_path, json.loads(row_json), int(n_epochs), int(seed_), int(n_threads))))
         sys.exit(0)
     sys.exit(main())

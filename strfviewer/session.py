@@ -29,7 +29,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 EVENTS = ("dataset", "runs", "current_run", "compare_run", "neuron", "stimulus", "results")
-RUN_STATUSES = ("running", "done", "cancelled", "failed")
+RUN_STATUSES = ("running", "done", "cancelled", "failed", "warning")  # warning: done, but see the message
 
 Listener = Callable[[str, Any], None]
 
@@ -85,6 +85,15 @@ class Run:
             return None
         values = getattr(metrics[split], attr, None)
         return None if values is None else np.asarray(values, dtype=float)
+
+    def best_epochs(self) -> Optional[List[Optional[int]]]:
+        """Per neuron, the epoch whose weights it kept when the fit kept each neuron's own best epoch (models
+        without shared parameters; ``None`` entries: no finite validation score), else ``None``. From the fit's
+        history, or from an opened checkpoint's saved metrics."""
+        epochs = getattr(getattr(self.outcome, "history", None), "best_epoch_per_neuron", None)
+        if epochs is None:
+            epochs = ((self.metadata or {}).get("metrics") or {}).get("best_epoch_per_neuron")
+        return list(epochs) if isinstance(epochs, (list, tuple)) else None
 
     @property
     def n_params(self) -> Optional[int]:

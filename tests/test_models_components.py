@@ -254,7 +254,8 @@ def test_linear_recurrence_scan_matches_the_loop():
     for t in range(37):
         h = a[:, t] * h + b[:, t]
         states.append(h)
-    assert torch.allclose(linear_recurrence_scan(a, b), torch.stack(states, 1), atol=1e-5)
+    for block in (16, 4, 64):  # blocks with a carried state, and one scan over the whole sequence
+        assert torch.allclose(linear_recurrence_scan(a, b, block=block), torch.stack(states, 1), atol=1e-5)
 
 
 def test_lmu_layer_matches_its_cell_step_by_step():

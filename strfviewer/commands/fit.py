@@ -77,9 +77,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=100, help="maximum number of epochs (default: %(default)s)")
     t.add_argument("--patience", type=int, default=10,
                    help="stop after this many epochs without a better validation cc_norm (0: never) (default: %(default)s)")
-    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: %(default)s)")
+    t.add_argument("--lr", type=float, default=None,
+                   help="AdamW learning rate (default: the family's: 2e-3 for Transformer, 1e-3 otherwise)")
     t.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: %(default)s)")
-    t.add_argument("--batch-size", type=int, default=4, help="stimuli per optimisation step (default: %(default)s)")
+    t.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|auto",
+                   help="stimuli (or chunks) per optimisation step; auto: about 32 steps per epoch, i.e. 1 "
+                        "stimulus per step on datasets of up to 32 training stimuli (default: auto)")
     t.add_argument("--loss", choices=("auto", "mse", "poisson"), default="auto",
                    help="loss on the trial mean; auto = Poisson for recurrent models, MSE otherwise "
                         "(default: %(default)s)")
@@ -112,6 +115,16 @@ def _parse_hyper(items: List[str], option: str = "--hyper") -> Dict[str, Any]:
     from strfviewer.commands.options import parse_assignments
 
     return parse_assignments(items, option)
+
+
+def _batch_size(text: str):
+    """``--batch-size``: an integer or ``auto`` (``None``); the range is the request's to check."""
+    if str(text).strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', not {text!r}") from None
 
 
 def _parse_split(text: Optional[str]):
@@ -298,6 +311,8 @@ def run(args: argparse.Namespace) -> int:
         raise
     if recorder is not None:
         recorder.done(outcome, dataset, out)
+    for reason in outcome.warnings:  # usable but worse than it looks: said even with --quiet
+        print(f"warning: {reason}", file=sys.stderr)
     if not quiet:
         parts = ", ".join(f"{part} cc_norm {m.mean_cc_norm:.3f}" for part, m in outcome.metrics.items())
         print(f"{request.spec.family} ({request.method}): {outcome.message}", file=sys.stderr)
@@ -358,7 +373,9 @@ class _HistoryRecorder:
                                 neuron_names=list(dataset.neuron_names), n_params=int(n_params),
                                 epochs=outcome.history.n_epochs, seconds=float(outcome.seconds),
                                 device=str(outcome.device), checkpoint=str(Path(out).resolve()),
-                                status="cancelled" if outcome.cancelled else "done")
+                                status="cancelled" if outcome.cancelled else ("warning" if outcome.warnings
+                                                                               else "done"),
+                                error="; ".join(outcome.warnings) or None)
         self.history.close()
 
     def failed(self, exc: BaseException) -> None:

@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    f"(default {default_history_path()}, or $STRFVIEWER_HISTORY).")
     p.add_argument("--history", help="run history database (SQLite file)")
     p.add_argument("--family", help="only this model family (e.g. Linear, StateNet)")
-    p.add_argument("--status", choices=("running", "done", "failed", "cancelled"), help="only runs with this status")
+    p.add_argument("--status", choices=("running", "done", "failed", "cancelled", "warning"), help="only runs with this status")
     p.add_argument("--dataset", help="only runs on this dataset content hash")
     p.add_argument("--sweep", help="only runs of this sweep (by name)")
     p.add_argument("--grep", help="text to match in family, kernel, prefilter or dataset path")

@@ -5,11 +5,17 @@ A freshly initialised model whose readout is a per-frame linear map followed by 
 from the data: its mean output is several times the neuron's mean rate (a few hundredths of a spike per
 5 ms bin), so the first hundreds of steps only pull every frame down into the flat part of the softplus
 (the "mean-collapse" plateau) before any structure is learnt. :func:`calibrate_output` removes that
-detour: per neuron it centres the pre-activation on the training stimuli (shifts the last linear layer's
-bias) and sets the baseline ``b = y/2`` and the sharpness ``beta = log(2) / (y/2)`` (the output at a
-centred frame is then the mean rate ``y``), with ``beta`` capped at ``max_beta`` (10 by default: a sharper
-kink lets units die, i.e. sit in the flat part for every frame). On the STRFlab cell this takes StateNet GRU
-past its plateau within the first epochs instead of after tens of epochs.
+detour: per neuron it sets the baseline ``b = y/2`` and the sharpness ``beta = log(2) / (y/2)`` capped at
+``max_beta``, and shifts the last linear layer's bias so that the mean pre-activation on the training stimuli
+sits where the output equals the mean rate ``y`` (the kink when ``beta`` is not capped, its tail when it is).
+
+The cap is 1 by default. A sharp kink (it was 10) lets a unit die: Adam's first steps move every readout weight
+by about the learning rate in the same direction, so a wide readout (StateNet with 32 hidden channels: 320
+inputs) shifted the pre-activation by several kink widths within three steps, into the part of the softplus
+that is flat to float precision; every prediction was then the baseline, and the validation cc_norm NaN at
+every epoch (issue #13). With ``beta = 1`` the same shift stays on the exponential tail, where the gradient
+still pulls the unit back. On the STRFlab cell StateNet GRU (7 channels) leaves its plateau in the first
+epochs either way.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ def _inverse_softplus(y: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def calibrate_output(model: nn.Module, stimuli: Sequence, batch_size: int = 8, min_beta: float = 1.0,
-                     max_beta: float = 10.0) -> List[str]:
+                     max_beta: float = 1.0) -> List[str]:
     """Centre the readout's pre-activation and put a ParametricSoftplus kink at each neuron's mean rate.
 
     Applies to models whose ``readout`` has an ``fc`` made of ``nn.Linear`` layers and a ParametricSoftplus
@@ -79,9 +85,11 @@ def calibrate_output(model: nn.Module, stimuli: Sequence, batch_size: int = 8, m
         return []
     pre_mean = torch.where(has, pre_sum / pre_count.clamp(min=1), torch.zeros(n, dtype=torch.float64))
     rate = torch.where(has, rate_sum / rate_count.clamp(min=1), torch.zeros(n, dtype=torch.float64))
-    fc.bias.sub_(pre_mean.to(fc.bias))
     half = (rate / 2).clamp(min=1e-4)
     beta = (math.log(2.0) / half).clamp(min_beta, max_beta)
+    # the pre-activation x0 where softplus(beta x0) / beta = half (0 when beta was not capped)
+    centre = _inverse_softplus(beta * half) / beta
+    fc.bias.sub_((pre_mean - torch.where(has, centre, torch.zeros_like(centre))).to(fc.bias))
     raw_beta = _inverse_softplus(beta)
     act._raw_beta.copy_(torch.where(has, raw_beta, act._raw_beta.double().cpu()).to(act._raw_beta))
     raw_b = _inverse_softplus(half) if non_negative else half

@@ -136,6 +136,9 @@ class FitHistory:
     message: str = ""
     seconds: float = 0.0
     initial: Optional[EpochRecord] = None  # validation scores of the starting weights (epoch 0)
+    #: per neuron, the epoch its weights come from when the fit kept each neuron's best epoch (models without
+    #: shared parameters, see :mod:`strfviewer.fit.per_neuron`); ``None`` otherwise
+    best_epoch_per_neuron: Optional[List[Optional[int]]] = None
 
     @property
     def n_epochs(self) -> int:
@@ -153,6 +156,7 @@ class FitHistory:
             "best_epoch": self.best_epoch, "best_score": clean(self.best_score), "monitor": self.monitor,
             "stopped": self.stopped, "message": self.message, "seconds": self.seconds,
             "initial": None if self.initial is None else {k: clean(v) for k, v in asdict(self.initial).items()},
+            "best_epoch_per_neuron": self.best_epoch_per_neuron,
         }
 
 
@@ -186,7 +190,9 @@ class Fitter:
     ``chunk_frames``/``chunk_warmup``: cut training stimuli into chunks of that many scored frames preceded by
     ``chunk_warmup`` unscored context frames (truncated back-propagation through time for recurrent models,
     and equal-length batches); ``grad_clip`` max gradient norm; ``evaluate_initial`` scores the starting
-    weights on the validation set first so that they are kept when no epoch beats them (``best_epoch`` 0).
+    weights on the validation set first so that they are kept when no epoch beats them (``best_epoch`` 0);
+    ``per_neuron_best``: when the model's neurons share no parameter, each neuron ends with the weights of its own
+    best validation epoch (``history.best_epoch_per_neuron``; see :mod:`strfviewer.fit.per_neuron`).
     """
 
     def __init__(self, model: nn.Module, train: Sequence, val: Optional[Sequence] = None,
@@ -196,7 +202,8 @@ class Fitter:
                  progress: Optional[Callable[[ProgressEvent], None]] = None,
                  cancel_event: Optional[threading.Event] = None, num_threads: Optional[int] = None,
                  seed: Optional[int] = 0, progress_interval_s: float = 1.0, chunk_frames: Optional[int] = None,
-                 chunk_warmup: int = 0, grad_clip: Optional[float] = None, evaluate_initial: bool = True):
+                 chunk_warmup: int = 0, grad_clip: Optional[float] = None, evaluate_initial: bool = True,
+                 per_neuron_best: bool = False):
         if monitor not in MONITORS:
             raise ValueError(f"monitor {monitor!r} is not one of {sorted(MONITORS)}")
         if max_epochs < 0:
@@ -233,6 +240,7 @@ class Fitter:
         self.progress_interval_s = progress_interval_s
         self.grad_clip = grad_clip
         self.evaluate_initial = evaluate_initial
+        self.per_neuron_best = per_neuron_best
         self._val_ceiling = None
         self._eval_batches: Dict[int, StimulusBatches] = {}
 
@@ -276,6 +284,11 @@ class Fitter:
         since_best = 0
         epoch_times: List[float] = []
         n_steps = len(self.train_batches)
+        per_neuron = None
+        if self.per_neuron_best and self.val_stimuli and self.monitor in ("val_cc_norm", "val_cc"):
+            from strfviewer.fit.per_neuron import PerNeuronBest
+
+            per_neuron = PerNeuronBest.for_model(self.model, int(self.val_stimuli[0].responses.shape[0]))
         if self.val_stimuli:
             self._val_ceiling = noise_ceiling([s.responses for s in self.val_stimuli], self.metric_method)
             val_batches = StimulusBatches(self.val_stimuli, self.batch_size, shuffle=False)
@@ -288,6 +301,8 @@ class Fitter:
                 history.initial = EpochRecord(epoch=0, train_loss=float("nan"), val_loss=ev.loss,
                                               val_cc=ev.metrics.mean_cc, val_cc_norm=ev.metrics.mean_cc_norm)
                 initial_score = self._score(history.initial)
+                if per_neuron is not None:
+                    per_neuron.update(0, self._neuron_scores(ev.metrics))
                 if math.isfinite(initial_score) and self.monitor != "train_loss":
                     best_score = initial_score
                     history.best_epoch = 0
@@ -314,6 +329,8 @@ class Fitter:
                 record.val_loss = ev.loss
                 record.val_cc = ev.metrics.mean_cc
                 record.val_cc_norm = ev.metrics.mean_cc_norm
+                if per_neuron is not None:
+                    per_neuron.update(epoch, self._neuron_scores(ev.metrics))
             record.seconds = time.perf_counter() - t0
             epoch_times.append(record.seconds)
             history.epochs.append(record)
@@ -342,12 +359,19 @@ class Fitter:
                 history.message = f"cancelled after epoch {epoch}"
                 break
         self.model.load_state_dict(best_state)
+        if per_neuron is not None:
+            per_neuron.restore()
+            history.best_epoch_per_neuron = per_neuron.epochs()
         self.model.eval()
         history.best_score = best_score if math.isfinite(best_score) else float("nan")
         if history.best_epoch:
             kept = f"kept the weights of epoch {history.best_epoch}"
         else:
             kept = "kept the initial weights"
+        own = [e for e in (history.best_epoch_per_neuron or []) if e is not None]
+        if len(own) > 1:
+            kept = (f"each neuron kept the weights of its own best epoch ({min(own)} to {max(own)}; the population's "
+                    f"best was {history.best_epoch or 0})")
         if history.stopped == "max_epochs":
             history.message = f"finished {len(history.epochs)} epochs"
         history.message = f"{history.message}; {kept}"
@@ -359,6 +383,14 @@ class Fitter:
                    eta_s=0.0, kind="done", elapsed_s=history.seconds, best_epoch=history.best_epoch,
                    message=history.message)
         return history
+
+    def _neuron_scores(self, metrics: NeuronMetrics) -> np.ndarray:
+        """Per-neuron monitored score ``(N,)``: cc_norm (cc where it is NaN, as :meth:`_score`), or cc."""
+        cc = np.asarray(metrics.cc, dtype=float)
+        if self.monitor == "val_cc":
+            return cc
+        cc_norm = np.asarray(metrics.cc_norm, dtype=float)
+        return np.where(np.isfinite(cc_norm), cc_norm, cc)
 
     def _score(self, record: EpochRecord) -> float:
         """The monitored figure; a NaN ``val_cc_norm`` (no signal power) falls back to ``val_cc``, then loss."""

@@ -26,6 +26,7 @@ from torch import nn
 from strfviewer.fit.batching import StimulusBatches, unpad_predictions
 from strfviewer.fit.fitter import (FitHistory, Fitter, ProgressEvent, default_num_threads, set_random_seed,
                                    torch_threads)
+from strfviewer.fit.hidden_start import HIDDEN_STRF_FAMILIES
 from strfviewer.fit.metrics import METHODS, NeuronMetrics, cc_norm_from_trials
 
 FIT_METHODS = ("sgd", "ridge")
@@ -37,6 +38,22 @@ WARM_START_FAMILIES = ("Linear", "LinearNonlinear")
 #: per epoch get a GRU past its initial plateau much sooner than one long sequence per step
 AUTO_CHUNK = (50, 25)
 LOSS_CHOICES = ("auto", "mse", "poisson")
+#: non-recurrent families that ``loss="auto"`` fits with the Poisson loss (and so the output calibration) when
+#: their readout ends in a non-negative softplus: ConvNet2D, 20 epochs, val cc_norm 0.665 vs 0.658 (STRFlab) and
+#: 0.949 vs 0.938 (demo) with a much faster start (0.26 vs 0.01 after one epoch on the STRFlab cell); NRF was
+#: mixed (0.664 vs 0.666, 0.893 vs 0.900) and keeps MSE (docs/models.md, "Training defaults")
+POISSON_FAMILIES = ("ConvNet2D",)
+#: AdamW learning rate when the request leaves it to the family (``lr=None``); every other family: DEFAULT_LR.
+#: Transformer, 40 epochs at 2e-3 vs 1e-3: test cc_norm 0.392 vs 0.313 (STRFlab cell), 0.785 vs 0.742 (demo),
+#: validation 0.312 vs 0.288 and 0.783 vs 0.752; 5e-4 was worse on both (docs/models.md, "Training defaults")
+FAMILY_LR = {"Transformer": 2e-3}
+DEFAULT_LR = 1e-3
+#: optimisation steps per epoch the automatic batch size aims for (``batch_size=None``): stimuli (or chunks) per
+#: step = ceil(items / STEPS_PER_EPOCH). On the demo and the STRFlab cell (14 training stimuli: batch 1) every
+#: family reached a better test cc_norm in 40 epochs than at batch 4 (NRF 0.931 vs 0.893 on the demo, DNet
+#: 0.831 vs 0.732), and recurrent models' ~110 chunks of the STRFlab cell get batch 4, the batch measured best
+#: for StateNet (docs/models.md, "Training defaults").
+STEPS_PER_EPOCH = 32
 
 
 @dataclass
@@ -44,31 +61,37 @@ class FitRequest:
     """How to fit. ``method``: ``"sgd"`` (AdamW) or ``"ridge"`` (closed form, ``Linear`` with a full kernel).
 
     ``epochs`` max epochs; ``patience`` epochs without a better validation ``cc_norm`` before stopping
-    (0 or ``None``: never); ``lr``, ``weight_decay`` (AdamW); ``batch_size`` stimuli per step; ``seed``;
+    (0 or ``None``: never); ``lr`` (AdamW; ``None``: the family's default, :func:`learning_rate_for`),
+    ``weight_decay`` (AdamW); ``batch_size`` stimuli (or chunks) per step,
+    ``None`` = automatic (:func:`auto_batch_size`: about :data:`STEPS_PER_EPOCH` steps per epoch); ``seed``;
     ``device`` ``"auto"``/``"cpu"``/``"cuda"``/``"mps"``; ``split`` ``None`` (the dataset's own split, or
     70/15/15 when it has none), three fractions, ``{stimulus: part}`` or ``{part: [stimuli]}``.
     ``loss`` on the trial mean: ``"mse"``, ``"poisson"`` or ``"auto"`` (Poisson for recurrent models, whose
-    non-negative output it suits and which it takes off their initial plateau, MSE for every other model);
+    non-negative output it suits and which it takes off their initial plateau, and for the
+    :data:`POISSON_FAMILIES` with a softplus output; MSE for every other model);
     ``metric_method`` ``"sp"`` or ``"split_half"``;
-    ``warm_start`` start SGD of Linear/LinearNonlinear from the ridge solution; ``num_threads`` CPU
-    threads (default :func:`~strfviewer.fit.fitter.default_num_threads`: 1 on 2 cores, at most 4);
-    ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
-    (auto) chunks recurrent models (GRU/LSTM/RNN cores) with :data:`AUTO_CHUNK` and nothing else, 0 turns
-    chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
+    ``warm_start`` start SGD of Linear/LinearNonlinear from the ridge solution, and NRF/DNet's hidden units
+    from its leading components (:mod:`strfviewer.fit.hidden_start`); ``num_threads`` CPU
+    threads (default :func:`~strfviewer.fit.fitter.default_num_threads`: 1 on 2 cores, at most 4); ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored
+    frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
+    (auto) chunks recurrent models (GRU/LSTM/RNN, LMU/Mamba/S4 cores) with :data:`AUTO_CHUNK` and nothing
+    else, 0 turns chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
     ``ridge_alphas`` absolute penalties for ridge (default: a grid); ``calibrate`` starts SGD with the
     readout's output nonlinearity placed at each neuron's mean rate (see :mod:`strfviewer.fit.calibrate`;
     done with the Poisson loss only: with MSE the measured effect was the opposite, units died);
     ``frontend_lr`` the learning rate of a learnable waveform front-end (``spec.frontend``; default ``lr``):
-    with a front-end the model is fitted on each stimulus' audio (see :mod:`strfviewer.fit.waveform_mode`).
+    with a front-end the model is fitted on each stimulus' audio (see :mod:`strfviewer.fit.waveform_mode`);
+    ``per_neuron_best`` each neuron keeps the weights of its own best validation epoch when the model's neurons
+    share no parameter (Linear, LinearNonlinear; see :mod:`strfviewer.fit.per_neuron`).
     """
 
     spec: Any = None
     method: str = "sgd"
     epochs: int = 100
     patience: Optional[int] = 10
-    lr: float = 1e-3
+    lr: Optional[float] = None
     weight_decay: float = 1e-4
-    batch_size: int = 4
+    batch_size: Optional[int] = None
     seed: int = 0
     device: str = "auto"
     split: Any = None
@@ -82,6 +105,7 @@ class FitRequest:
     progress_interval_s: float = 0.5  # progress events inside an epoch at most this far apart (live curves)
     calibrate: bool = True
     frontend_lr: Optional[float] = None
+    per_neuron_best: bool = True
 
     def __post_init__(self) -> None:
         if self.spec is None:
@@ -102,15 +126,16 @@ class FitRequest:
             out.append(f"epochs must be an integer >= 0, not {self.epochs!r}")
         if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 0):
             out.append(f"patience must be an integer >= 0, not {self.patience!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            out.append(f"lr must be > 0, not {self.lr!r}")
+        if self.lr is not None and not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            out.append(f"lr must be > 0 or None (the family's default), not {self.lr!r}")
         if self.frontend_lr is not None and not (isinstance(self.frontend_lr, (int, float)) and self.frontend_lr > 0
                                                  and math.isfinite(self.frontend_lr)):
             out.append(f"frontend_lr must be > 0, not {self.frontend_lr!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             out.append(f"weight_decay must be >= 0, not {self.weight_decay!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            out.append(f"batch_size must be an integer >= 1, not {self.batch_size!r}")
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool)
+                                            or self.batch_size < 1):
+            out.append(f"batch_size must be an integer >= 1 or None (automatic), not {self.batch_size!r}")
         if self.loss not in LOSS_CHOICES:
             out.append(f"loss must be one of {LOSS_CHOICES}, not {self.loss!r}")
         if self.metric_method not in METHODS:
@@ -147,7 +172,9 @@ class FitOutcome:
     ridge); ``metrics`` ``{'train'|'val'|'test': NeuronMetrics}`` (parts without stimuli are left out);
     ``predictions`` ``{stimulus name: (N, T_s) float32}`` for every stimulus; ``seconds`` wall time;
     ``device``; ``cancelled``; ``message`` one line saying how the fit ended; ``split``
-    ``{stimulus name: part}`` used; ``details`` extra facts (ridge penalties, warm start).
+    ``{stimulus name: part}`` used; ``details`` extra facts (ridge penalties, warm start); ``warnings`` one-line
+    reasons the result is usable but worse than it looks (:mod:`strfviewer.fit.outcome_checks`: it ended below its
+    own starting score), also appended to ``message``.
     """
 
     model: nn.Module
@@ -160,6 +187,7 @@ class FitOutcome:
     message: str = ""
     split: Dict[str, str] = field(default_factory=dict)
     details: Dict[str, Any] = field(default_factory=dict)
+    warnings: List[str] = field(default_factory=list)
 
     def metrics_dict(self) -> Dict[str, Any]:
         """JSON-able ``{part: NeuronMetrics.to_dict()}``."""
@@ -285,15 +313,26 @@ def _full_kernel(model: nn.Module) -> bool:
 
 
 def is_recurrent(model: nn.Module) -> bool:
-    """True when the model holds a GRU / LSTM / RNN layer."""
-    return any(isinstance(m, nn.RNNBase) for m in model.modules())
+    """True when the model holds a GRU / LSTM / RNN layer or a state-space layer that says it carries a state
+    (``CARRIES_STATE``: StateNet's LMU, Mamba and S4). Measured on the STRFlab cell, 8 epochs: LMU 0.571 with
+    chunks + Poisson + calibration against 0.016 without, Mamba 0.727 against 0.684 (docs/models.md)."""
+    return any(isinstance(m, nn.RNNBase) or getattr(type(m), "CARRIES_STATE", False) for m in model.modules())
 
 
 def effective_loss(model: nn.Module, request: FitRequest) -> str:
     """The loss a request means for a model (``"auto"`` resolved, see :class:`FitRequest`)."""
     if request.loss != "auto":
         return request.loss
-    return "poisson" if is_recurrent(model) else "mse"
+    if is_recurrent(model):
+        return "poisson"
+    family = getattr(request.spec, "family", None)
+    return "poisson" if family in POISSON_FAMILIES and _non_negative_output(model) else "mse"
+
+
+def _non_negative_output(model: nn.Module) -> bool:
+    """True when the readout ends in a non-negative ParametricSoftplus (what the Poisson loss needs)."""
+    act = getattr(getattr(model, "readout", None), "activation", None)
+    return hasattr(act, "_raw_beta") and bool(getattr(act, "non_negative_output", False))
 
 
 def chunking(model: nn.Module, request: FitRequest) -> Dict[str, Any]:
@@ -312,6 +351,33 @@ def chunking(model: nn.Module, request: FitRequest) -> Dict[str, Any]:
         reach = model.temporal_reach() if hasattr(model, "temporal_reach") else None
         warmup = AUTO_CHUNK[1] if reach is None else max(int(reach) - 1, 0)
     return {"chunk_frames": int(frames), "chunk_warmup": int(warmup)}
+
+
+def auto_batch_size(n_items: int, steps: int = STEPS_PER_EPOCH) -> int:
+    """Stimuli (or chunks) per step so that an epoch over ``n_items`` has about ``steps`` steps (at least 1)."""
+    return max(1, -(-int(n_items) // max(int(steps), 1)))
+
+
+def training_items(stimuli, chunks: Dict[str, Any]) -> int:
+    """How many items an epoch iterates: the stimuli, or their chunks when ``chunks["chunk_frames"]`` is set."""
+    frames = chunks.get("chunk_frames")
+    if not frames:
+        return len(stimuli)
+    return sum(-(-int(s.spec.shape[-1]) // int(frames)) for s in stimuli)
+
+
+def learning_rate_for(request: FitRequest) -> float:
+    """The request's learning rate, or its family's default (:data:`FAMILY_LR`, else :data:`DEFAULT_LR`)."""
+    if request.lr is not None:
+        return float(request.lr)
+    return float(FAMILY_LR.get(getattr(request.spec, "family", None), DEFAULT_LR))
+
+
+def batch_size_for(model: nn.Module, stimuli, request: FitRequest) -> int:
+    """The request's batch size, or the automatic one for this model and these training stimuli."""
+    if request.batch_size is not None:
+        return int(request.batch_size)
+    return auto_batch_size(training_items(stimuli, chunking(model, request)))
 
 
 def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressEvent], None]] = None,
@@ -362,6 +428,8 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
         with _spectrogram_stage(model, waveform):
             if request.warm_start and spec.family in WARM_START_FAMILIES:
                 _warm_start(model, fit_data, request, details, threads)
+            elif request.warm_start and spec.family in HIDDEN_STRF_FAMILIES:
+                _warm_start_hidden(model, fit_data, request, details, threads)
             loss = effective_loss(model, request)
             if request.calibrate and loss == "poisson":
                 from strfviewer.fit.calibrate import calibrate_output
@@ -372,25 +440,31 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
                     details["calibrated"] = changed
         learnable = waveform is not None and not waveform.fixed
         train, val = fit_data.stimuli_in("train"), fit_data.stimuli_in("val")
+        batch_size = batch_size_for(model, train, request)
+        details["batch_size"] = batch_size
+        details["lr"] = learning_rate_for(request)
         optimizer = None
         if learnable:
             from strfviewer.fit.waveform_mode import param_groups
 
             train, val = waveform.wave_stimuli(train), waveform.wave_stimuli(val)
-            optimizer = torch.optim.AdamW(param_groups(model.to(device), request.lr, request.weight_decay,
+            optimizer = torch.optim.AdamW(param_groups(model.to(device), details["lr"], request.weight_decay,
                                                        request.frontend_lr))
         with _spectrogram_stage(model, None if learnable else waveform):
             fitter = Fitter(model, train, val, optimizer=optimizer, device=device,
-                            max_epochs=request.epochs, patience=request.patience or None, lr=request.lr,
-                            weight_decay=request.weight_decay, batch_size=request.batch_size, loss=loss,
+                            max_epochs=request.epochs, patience=request.patience or None, lr=details["lr"],
+                            weight_decay=request.weight_decay, batch_size=batch_size, loss=loss,
                             metric_method=request.metric_method, progress=progress, cancel_event=cancel,
                             num_threads=threads, seed=int(request.seed),
-                            progress_interval_s=request.progress_interval_s, **chunking(model, request))
+                            progress_interval_s=request.progress_interval_s,
+                            per_neuron_best=request.per_neuron_best, **chunking(model, request))
             history = fitter.fit()
+        if history.best_epoch_per_neuron is not None:
+            details["best_epoch_per_neuron"] = list(history.best_epoch_per_neuron)
         cancelled = history.stopped == "cancelled"
     model.to(device).eval()
     with torch_threads(threads if device.type == "cpu" else None):
-        predictions = predict(model, dataset, device, batch_size=max(request.batch_size, 8))
+        predictions = predict(model, dataset, device, batch_size=max(request.batch_size or 1, 8))
     metrics = score(dataset, predictions, request.metric_method)
     check_fit_result(model, metrics, dataset)
     seconds = time.perf_counter() - t0
@@ -401,9 +475,14 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
         message = f"{message}; {details['warm_start']}"
     if "test" in metrics:
         message = f"{message}; test mean cc_norm {metrics['test'].mean_cc_norm:.3f}"
+    from strfviewer.fit.outcome_checks import fit_warnings
+
+    warnings = fit_warnings(history, metrics, warm_started=str(details.get("warm_start", "")).startswith("ridge"))
+    for reason in warnings:
+        message = f"{message}; warning: {reason}"
     return FitOutcome(model=model, history=history, metrics=metrics, predictions=predictions, seconds=seconds,
                       device=device, cancelled=cancelled, message=message, split=dict(dataset.split),
-                      details=details)
+                      details=details, warnings=warnings)
 
 
 def _spectrogram_stage(model: nn.Module, waveform):
@@ -493,4 +572,37 @@ def _warm_start(model, dataset, request, details, threads) -> None:
     except RidgeMemoryError as exc:  # the SGD fit itself may still fit in memory: start it cold
         details["warm_start"] = f"skipped: {exc}"
         return
+    details["ridge_alpha"] = res.alpha.tolist()
+
+
+def _warm_start_hidden(model, dataset, request, details, threads) -> None:
+    """Hidden STRF units of NetworkReceptiveField / DNet from the leading components of the population's ridge
+    STRFs (:mod:`strfviewer.fit.hidden_start`), fitted on a Linear twin with the model's ``T`` and prefilter.
+
+    ``details["warm_start"]``: what was seeded, ``"cold start: ..."`` when the hidden kernel has no warm start,
+    or ``"skipped: ..."`` when the ridge fit would not fit in memory."""
+    from strfviewer.fit.hidden_start import hidden_strf_conv, seed_hidden_units
+    from strfviewer.fit.ridge import RidgeMemoryError, fit_ridge_details
+    from strfviewer.models.factory import ModelSpec, build_model
+
+    conv = hidden_strf_conv(model)
+    if conv is None:
+        return
+    spec = request.spec
+    with torch.random.fork_rng(devices=[]):  # the twin's initialisation leaves the model's random stream alone
+        twin = build_model(ModelSpec("Linear", kernel="full", prefilter=spec.prefilter,
+                                     prefilter_kwargs=dict(spec.prefilter_kwargs or {}), T=int(model.T)),
+                           dataset.n_freqs, dataset.n_neurons)
+    twin.prefiltering = model.prefiltering  # the same (untrained) prefilter output feeds the ridge
+    try:
+        with torch_threads(threads):
+            res = fit_ridge_details(dataset, int(model.T), request.ridge_alphas, model=twin)
+    except RidgeMemoryError as exc:
+        details["warm_start"] = f"skipped: {exc}"
+        return
+    from strfviewer.models.kernels import CausalSTRFConv
+
+    ridge_conv = next(m for m in twin.modules() if isinstance(m, CausalSTRFConv))
+    said = seed_hidden_units(model, ridge_conv.STRF_weight())
+    details["warm_start"] = said or "cold start: the hidden kernel has no warm start"
     details["ridge_alpha"] = res.alpha.tolist()

@@ -26,6 +26,11 @@ def metrics_json(outcome) -> Dict[str, Any]:
     out: Dict[str, Any] = outcome.metrics_dict()
     out["epochs"] = outcome.history.n_epochs
     out["best_epoch"] = outcome.history.best_epoch
+    per_neuron = getattr(outcome.history, "best_epoch_per_neuron", None)
+    if per_neuron is not None:  # each neuron kept its own best epoch (models without shared parameters)
+        out["best_epoch_per_neuron"] = list(per_neuron)
+    if "batch_size" in (outcome.details or {}):
+        out["batch_size"] = outcome.details["batch_size"]
     out["seconds"] = round(float(outcome.seconds), 3)
     out["stopped"] = outcome.history.stopped
     out["message"] = outcome.message

@@ -129,6 +129,7 @@ class ParametricSTRF(CapturesInitKwargs, nn.Module):
     """
 
     SIGMA_FLOOR = 0.27
+    NEURON_AXIS = {"P": 1, "SIG": 1}  # the output-channel axis (strfviewer.fit.per_neuron)
     OPTIONS = (Option("num_gaussians", "int", 1, tooltip="Number of 2-D Gaussians that make up each STRF.",
                       minimum=1, maximum=64, label="K (Gaussians)"),)
 

@@ -86,6 +86,8 @@ class LMU(nn.Module):
     """Legendre Memory Unit layer over ``(B, L, input_size)``; returns ``(h (B, L, hidden), (h_L, m_L))``.
     ``theta``: length (steps) of the sliding window the memory represents; ``memory_size``: Legendre order."""
 
+    CARRIES_STATE = True  # a sequence layer: strfviewer.fit.run trains it like an RNN (chunks, Poisson)
+
     def __init__(self, input_size: int, hidden_size: int, memory_size: int = 128, theta: float = 99,
                  learn_a: bool = False, learn_b: bool = False):
         super().__init__()
@@ -112,6 +114,8 @@ class MambaBlock(nn.Module):
     ``d_inner = expand_factor * d_model``; ``dt_rank = ceil(d_model / 16)`` by default.
     Input ``(B, L, d_model)``; :meth:`forward` returns ``(output (B, L, d_model), None)``.
     """
+
+    CARRIES_STATE = True  # a sequence layer: strfviewer.fit.run trains it like an RNN (chunks, Poisson)
 
     def __init__(self, d_model: int, d_state: int = 16, expand_factor: int = 2, d_conv: int = 4,
                  dt_rank: Optional[int] = None, dt_min: float = 0.001, dt_max: float = 0.1,
@@ -152,12 +156,32 @@ class MambaBlock(nn.Module):
         return (hs @ Cm.unsqueeze(-1)).squeeze(-1) + self.D * x
 
 
-def linear_recurrence_scan(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
+def linear_recurrence_scan(decay: torch.Tensor, drive: torch.Tensor, block: int = 16) -> torch.Tensor:
     """All states of ``h_t = decay_t * h_{t-1} + drive_t`` (``h_{-1} = 0``) along axis 1.
 
-    Hillis-Steele inclusive scan: ``ceil(log2 L)`` vectorised steps, each combining position ``t`` with
-    ``t - shift`` only (so strictly causal); the same result as the sequential loop up to float rounding.
+    Blocks of ``block`` steps, each scanned with :func:`_hillis_steele_scan` (``ceil(log2 block)`` vectorised
+    steps), then the state entering the block added through the block's cumulative decay. The same result as the
+    sequential loop up to float rounding; on ``(4, L, 140, 16)`` (StateNet Mamba, 70 features) forward + backward
+    took 39 ms at L = 75 and 275 ms at L = 400, against 64 to 98 ms and 570 to 720 ms for one scan over the whole
+    sequence (2-core VM, one thread, loaded).
     """
+    L = decay.shape[1]
+    if L <= block:
+        return _hillis_steele_scan(decay, drive)
+    out, carry = [], None
+    for start in range(0, L, block):
+        a, b = decay[:, start:start + block], drive[:, start:start + block]
+        states = _hillis_steele_scan(a, b)
+        if carry is not None:
+            states = states + torch.cumprod(a, dim=1) * carry.unsqueeze(1)
+        out.append(states)
+        carry = states[:, -1]
+    return torch.cat(out, dim=1)
+
+
+def _hillis_steele_scan(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
+    """Hillis-Steele inclusive scan of the recurrence: ``ceil(log2 L)`` vectorised steps, each combining position
+    ``t`` with ``t - shift`` only (so strictly causal)."""
     a, b = decay, drive
     shift, L = 1, decay.shape[1]
     while shift < L:
@@ -179,6 +203,8 @@ class S4DBlock(nn.Module):
     ``(output (B, L, d_model), None)``. The convolution is direct (exactly causal) up to
     ``fft_threshold`` steps, FFT-based beyond.
     """
+
+    CARRIES_STATE = True  # a sequence layer: strfviewer.fit.run trains it like an RNN (chunks, Poisson)
 
     def __init__(self, d_model: int, d_state: int = 64, dt_min: float = 0.001, dt_max: float = 0.1,
                  fft_threshold: int = 2048):

@@ -30,7 +30,7 @@ from strfviewer import __version__
 from strfviewer.io.atomic import atomic_write_text
 from strfviewer.io.json_safe import json_safe
 
-STATUSES = ("running", "done", "failed", "cancelled")
+STATUSES = ("running", "done", "failed", "cancelled", "warning")  # warning: done, with a reason in error
 
 #: column name -> SQL type of the ``runs`` table in the current schema
 COLUMNS = {
@@ -288,7 +288,8 @@ class RunHistory:
                    n_params: Optional[int] = None, epochs: Optional[int] = None,
                    seconds: Optional[float] = None, device: str = "", checkpoint: Optional[str] = None,
                    status: str = "done", error: Optional[str] = None) -> None:
-        """Record the result of a run in one transaction (``status`` 'done' or 'cancelled')."""
+        """Record the result of a run in one transaction (``status`` 'done', 'cancelled' or 'warning': a usable
+        result whose reason is ``error``)."""
         if status not in STATUSES:
             raise ValueError(f"status {status!r} is not one of {STATUSES}")
         metrics = json_safe(metrics)

@@ -39,7 +39,7 @@ def summarize(records: Iterable[RunRecord]) -> List[ConfigSummary]:
     """Group finished runs by configuration; sorted by mean test cc_norm, best first."""
     groups: Dict[str, List[RunRecord]] = {}
     for r in records:
-        if r.status == "done" and r.mean_test_cc_norm is not None:
+        if r.status in ("done", "warning") and r.mean_test_cc_norm is not None:
             groups.setdefault(config_key(r), []).append(r)
     out = []
     for key, rs in groups.items():

@@ -168,7 +168,8 @@ class FittingFeature(QObject):
     @Slot(object)
     def _on_fit_ended(self, run: Run) -> None:
         self.training_panel.end(run.status, run.message)
-        verb = {"done": "Fitted", "cancelled": "Cancelled", "failed": "Fit failed:"}.get(run.status, run.status)
+        verb = {"done": "Fitted", "cancelled": "Cancelled", "failed": "Fit failed:",
+                "warning": "Fitted with a warning:"}.get(run.status, run.status)
         self.window.status(f"{verb} {run.name}: {run.message}", 10000)
         self._update_cancel_actions()
 

@@ -37,12 +37,19 @@ _TRAINING_FIELDS = ("epochs", "patience", "lr", "weight_decay", "batch_size", "s
 _TRAINING_LABELS = {
     "epochs": ("Max epochs", "Upper bound on passes over the training stimuli."),
     "patience": ("Patience (epochs)", "Stop after this many epochs without a better validation score."),
-    "lr": ("Learning rate", "AdamW step size."),
+    "lr": ("Learning rate", "AdamW step size. 'auto': the family's default (2e-3 for Transformer, 1e-3 "
+                            "otherwise)."),
     "weight_decay": ("Weight decay", "L2 penalty on the weights (AdamW-style decay)."),
-    "batch_size": ("Batch size (stimuli)", "Stimuli per optimisation step. Lower it if the GPU runs out of "
-                                            "memory."),
+    "batch_size": ("Batch size (stimuli)", "Stimuli (or chunks of a recurrent model's training stimuli) per "
+                                            "optimisation step. 'auto' aims at about 32 steps per epoch: one "
+                                            "stimulus per step on datasets of up to 32 training stimuli. Lower it "
+                                            "if the GPU runs out of memory."),
     "seed": ("Seed", "Random seed for weight initialisation and batch order (same seed, same fit)."),
 }
+#: training fields whose ``None`` (automatic) shows as this text at the spin box's minimum, 0
+_AUTO_FIELDS = {"batch_size": "auto", "lr": "auto"}
+#: training fields edited as floats (their default may be None: automatic)
+_FLOAT_FIELDS = ("lr", "weight_decay")
 #: split choices: label -> train/val/test fractions (None = the dataset's own split)
 SPLIT_CHOICES = {
     "dataset": None,
@@ -324,11 +331,16 @@ class FitDialog(QDialog):
             if name not in self._request_defaults:
                 continue
             default = self._request_defaults[name]
-            kind = "float" if isinstance(default, float) else "int"
+            kind = "float" if isinstance(default, float) or name in _FLOAT_FIELDS else "int"
             label, tip = _TRAINING_LABELS[name]
-            minimum = 1 if name in ("epochs", "batch_size") else 0
+            minimum = 0 if name in _AUTO_FIELDS or name not in ("epochs", "batch_size") else 1
             maximum = 1_000_000 if name != "lr" else 10.0
             editor = OptionEditor(Option(name, kind, default, None, tip, minimum, maximum))
+            if name in _AUTO_FIELDS:
+                editor.editor.setSpecialValueText(_AUTO_FIELDS[name])  # shown at the minimum, 0 = None
+                if kind == "float":  # from 'auto' the arrows step by 1e-4 (an adaptive step would be 1e-12)
+                    editor.editor.setStepType(QDoubleSpinBox.StepType.DefaultStepType)
+                    editor.editor.setSingleStep(1e-4)
             editor.changed.connect(self.validate)
             self.training_editors[name] = editor
             form.addRow(label, editor)
@@ -466,9 +478,13 @@ class FitDialog(QDialog):
         FitRequest = _fit_request_cls()
         kwargs = dict(spec=self.model_spec(), method=self.method_box.currentData(),
                       device=self.device_box.currentData(), split=self._split_value())
-        for name, editor in self.training_editors.items():
-            kwargs[name] = editor.value()
+        kwargs.update(self._training_values())
         return FitRequest(**kwargs)
+
+    def _training_values(self) -> Dict[str, Any]:
+        """The training editors' values; an automatic field at its minimum (``auto``) is ``None``."""
+        return {name: (None if name in _AUTO_FIELDS and editor.value() == 0 else editor.value())
+                for name, editor in self.training_editors.items()}
 
     def validate(self) -> List[str]:
         """Recompute :attr:`reasons` (why the choices cannot be fitted); OK is enabled only when there are none."""
@@ -536,7 +552,7 @@ class FitDialog(QDialog):
             "frontend": self.frontend_box.currentData(), "frontend_kwargs": _values(self._frontend_editors),
             "method": self.method_box.currentData(), "device": self.device_box.currentData(),
             "split": self.split_box.currentData(),
-            "training": {k: e.value() for k, e in self.training_editors.items()},
+            "training": self._training_values(),
         }
 
     def set_choices(self, choices: Dict[str, Any]) -> None:
@@ -565,7 +581,7 @@ class FitDialog(QDialog):
                 _select_data(self.split_box, choices["split"])
             for k, v in (choices.get("training") or {}).items():
                 if k in self.training_editors:
-                    self.training_editors[k].set_value(v)
+                    self.training_editors[k].set_value(0 if v is None and k in _AUTO_FIELDS else v)
         finally:
             self._restoring = False
         self._on_method_changed()

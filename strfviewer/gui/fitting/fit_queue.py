@@ -456,13 +456,14 @@ class FitQueue(QObject):
             return
         if diverged(outcome):
             # the loss became NaN/inf: the fit ended early; the weights kept are not a trained model
-            lr = getattr(item.request, "lr", None)
+            lr = (getattr(outcome, "details", None) or {}).get("lr", getattr(item.request, "lr", None))
             message = (f"Fit diverged: {getattr(outcome.history, 'message', '') or 'the loss became NaN'}. "
                        + (f"Try a learning rate below {lr:g}." if isinstance(lr, (int, float)) else ""))
             self.session.update_run(run, model=outcome.model, outcome=outcome, status="failed", message=message)
             self._end()
             return
-        status = "cancelled" if getattr(outcome, "cancelled", False) else "done"
+        status = "cancelled" if getattr(outcome, "cancelled", False) else (
+            "warning" if getattr(outcome, "warnings", None) else "done")
         self.session.update_run(run, model=outcome.model, outcome=outcome, status=status,
                                 message=outcome_summary(outcome))
         if outcome.model is not None and not self.closed:

@@ -25,6 +25,8 @@ from strfviewer.fit.metrics import cc_norm_note
 from strfviewer.gui.window.qt_session import QtSession, qt_session_of
 from strfviewer.session import Run, Session
 
+#: text colour of the Status cell (the tooltip gives the reason)
+STATUS_COLOURS = {"failed": "#b00020", "warning": "#a05a00"}
 COLUMNS = ("Run", "Shown", "Model", "Kernel", "Prefilter", "Front-end", "Params", "Epochs", "Time", "Test cc_norm", "Status")
 
 
@@ -44,6 +46,15 @@ def run_epochs(run: Run) -> Optional[int]:
             return int(n)
     n = (run.metadata or {}).get("epochs")
     return int(n) if isinstance(n, (int, float)) else None
+
+
+def best_epochs_text(epochs) -> str:
+    """``'each neuron kept its own best epoch: 3 to 12 (median 7)'`` from a per-neuron list."""
+    known = [int(e) for e in epochs if e is not None]
+    if not known:
+        return "no neuron had a validation score: the population's best epoch"
+    return (f"each neuron kept the weights of its own best validation epoch: {min(known)} to {max(known)} "
+            f"(median {int(np.median(known))})")
 
 
 def run_seconds(run: Run) -> Optional[float]:
@@ -145,7 +156,13 @@ class RunsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == "Test cc_norm" and cc_norm_note(mean_test_cc_norm(run)):
                 return cc_norm_note(mean_test_cc_norm(run))
+            if column == "Epochs" and run.best_epochs() is not None:
+                return best_epochs_text(run.best_epochs())
             return run.message or run.name
+        if role == Qt.ItemDataRole.ForegroundRole and column == "Status" and run.status in STATUS_COLOURS:
+            from PySide6.QtGui import QColor
+
+            return QColor(STATUS_COLOURS[run.status])
         if role == Qt.ItemDataRole.FontRole and run is self.session.current_run:
             font = QFont()
             font.setBold(True)
@@ -174,6 +191,8 @@ class RunsTableModel(QAbstractTableModel):
             return f"{n:,}" if n is not None else ""
         if column == "Epochs":
             n = run_epochs(run)
+            if n is not None and run.best_epochs() is not None:
+                return f"{n} (per neuron)"
             return "" if n is None else str(n)
         if column == "Time":
             s = run_seconds(run)

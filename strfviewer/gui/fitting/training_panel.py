@@ -269,7 +269,8 @@ class TrainingPanel(QWidget):
             self.status_label.setText(str(message))
 
     def end(self, status: str, message: str = "") -> None:
-        """Show how the fit ended: ``status`` is 'done', 'cancelled' or 'failed'; ``message`` says why/what."""
+        """Show how the fit ended: ``status`` is 'done', 'warning' (done, but the message says what is wrong),
+        'cancelled' or 'failed'; ``message`` says why/what."""
         self.running = False
         self._timer.stop()
         self._clock.stop()
@@ -279,18 +280,19 @@ class TrainingPanel(QWidget):
                            else f"{status}: no epoch finished")
         self._dirty = True
         self._refresh()
-        verb = {"done": "Finished", "cancelled": "Cancelled", "failed": "Failed"}.get(status, status)
+        verb = {"done": "Finished", "cancelled": "Cancelled", "failed": "Failed",
+                "warning": "Finished with a warning"}.get(status, status)
         self.title.setText(f"{verb}: {self.run_name}")
-        if status == "done":
+        if status in ("done", "warning"):
             self.progress_bar.setValue(1000)
-            self.progress_bar.setFormat("done")
+            self.progress_bar.setFormat(status)
         elif status == "cancelled":
             self.progress_bar.setFormat("cancelled")
         else:
             self.progress_bar.setFormat("failed")
         self.eta_label.setText("")
         self.status_label.setText(message)
-        self.status_label.setStyleSheet("color: #b00020;" if status == "failed" else "")
+        self.status_label.setStyleSheet({"failed": "color: #b00020;", "warning": "color: #a05a00;"}.get(status, ""))
 
     def set_queue_length(self, n_waiting: int) -> None:
         self.queue_label.setText(f"{n_waiting} queued" if n_waiting else "")

@@ -46,7 +46,7 @@ HISTORY_PATH_KEY = "history/path"
 #: ``Run.metadata`` key marking the app's automatic first-start fit, and the history source it is recorded with
 AUTOMATIC_KEY = "automatic"
 AUTOMATIC_SOURCE = "app-auto"
-TERMINAL = ("done", "cancelled", "failed")
+TERMINAL = ("done", "cancelled", "failed", "warning")
 #: how often a recorder worker waiting for the end of its fit checks whether the app is closing, seconds
 _POLL_S = 0.2
 
@@ -155,6 +155,9 @@ def record_end(history: RunHistory, run_id: int, run: Run, status: str, message:
             checkpoint = save_run_checkpoint(run, Path(checkpoints_dir) / str(run_id), dataset)
         except Exception as exc:  # noqa: BLE001 - the metrics are still worth recording
             error = f"checkpoint not saved: {exc}"
+    warnings = list(getattr(outcome, "warnings", None) or [])
+    if status == "warning" and warnings:  # the reason goes with the status
+        error = "; ".join(warnings + ([error] if error else []))
     fit_history = getattr(outcome, "history", None)
     history.finish_run(run_id, metrics=metrics_json(outcome), neuron_names=list(dataset.neuron_names),
                        n_params=run.n_params, epochs=getattr(fit_history, "n_epochs", None),

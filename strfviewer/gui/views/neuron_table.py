@@ -199,6 +199,21 @@ class NeuronTableModel(QAbstractTableModel):
         values = self.run_values[column - len(FIXED_COLUMNS)][1]
         return float(values[row]) if values is not None and row < len(values) else math.nan
 
+    def run_tooltip(self, row: int, column: int) -> str:
+        """A run cell's tooltip: its test cc_norm and, when each neuron kept its own best epoch, which one."""
+        run = self.run_values[column - len(FIXED_COLUMNS)][0]
+        v = self.value(row, column)
+        text = f"{run.name}: test cc_norm {v:.3f}" if math.isfinite(v) else f"{run.name}: no test cc_norm"
+        note = cc_norm_note(v)
+        if note:
+            text += f"\n{note}"
+        epochs = run.best_epochs()
+        if epochs is not None and row < len(epochs):
+            epoch = epochs[row]
+            text += ("\nweights of epoch {} (this neuron's best validation score; each neuron kept its own)"
+                     .format(epoch) if epoch is not None else "\nno validation score: the population's best epoch")
+        return text
+
     def data(self, index, role=Qt.DisplayRole):
         if not index.isValid():
             return None
@@ -226,7 +241,7 @@ class NeuronTableModel(QAbstractTableModel):
             channel = names[int(self.tuning.channel[index.row()])] if self.tuning is not None else ""
             return f"on the {channel} channel (the one with the most power)" if channel else None
         if role == Qt.ToolTipRole and index.column() >= len(FIXED_COLUMNS):
-            return cc_norm_note(v) or None
+            return self.run_tooltip(index.row(), index.column())
         if role == Qt.TextAlignmentRole:
             return int(Qt.AlignLeft | Qt.AlignVCenter) if index.column() == 1 else int(Qt.AlignRight | Qt.AlignVCenter)
         return None

@@ -1,0 +1,49 @@
+"""Regression guard: on the demo every family, fitted with run_fit's defaults for a couple of epochs, reaches a
+test cc_norm floor.
+
+The floors are about 80% of what these fits reached when the defaults were set (measured 2026-12-06, seed 0, one
+thread; docs/models.md, "Training defaults"), so platform noise passes and a regression of the defaults does not:
+the former batch size of 4, for one, gave NRF 0.567 and ConvNet2D 0.174 after two epochs, below their floors,
+and ConvNet2D with the MSE loss (0.357) would fall below its floor too.
+Two epochs (one for the slower LMU and Mamba cores) keep the whole file around 30 s on a busy 2-core machine.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from strfviewer.data import load
+from strfviewer.fit.run import FitRequest, run_fit
+from strfviewer.models.factory import ModelSpec
+
+#: (family, spec options, epochs, floor; the measured test cc_norm in the comment)
+CASES = [
+    ("Linear", {}, 2, 0.80),  # 0.903
+    ("Linear", {"kernel": "separable"}, 2, 0.80),  # 0.905
+    ("Linear", {"kernel": "gaussian"}, 2, 0.65),  # 0.770
+    ("LinearNonlinear", {}, 2, 0.85),  # 0.947
+    ("NetworkReceptiveField", {}, 2, 0.70),  # 0.835
+    ("DNet", {}, 2, 0.65),  # 0.776
+    ("ConvNet2D", {}, 2, 0.45),  # 0.580 (Poisson + calibration; 0.357 with MSE)
+    ("Transformer", {}, 2, 0.40),  # 0.527 (lr 2e-3; 0.412 at 1e-3)
+    ("StateNet", {"rnn_type": "GRU"}, 2, 0.50),  # 0.640
+    ("StateNet", {"rnn_type": "LSTM"}, 2, 0.60),  # 0.746
+    ("StateNet", {"rnn_type": "S4"}, 2, 0.45),  # 0.573
+    ("StateNet", {"rnn_type": "LMU"}, 1, 0.40),  # 0.537
+    ("StateNet", {"rnn_type": "Mamba"}, 1, 0.42),  # 0.567
+]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load("demo")
+
+
+@pytest.mark.parametrize("family,options,epochs,floor", CASES,
+                         ids=[f"{f}-{'-'.join(str(v) for v in o.values()) or 'default'}" for f, o, _, _ in CASES])
+def test_each_family_at_defaults_reaches_its_floor(demo, family, options, epochs, floor):
+    outcome = run_fit(demo, FitRequest(spec=ModelSpec(family, **options), epochs=epochs, num_threads=1,
+                                       device="cpu"))
+    score = outcome.metrics["test"].mean_cc_norm
+    assert score >= floor, f"{family} {options}: test cc_norm {score:.3f} < floor {floor} ({outcome.message})"
+    assert outcome.warnings == []
