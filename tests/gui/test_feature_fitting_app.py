@@ -82,7 +82,10 @@ def test_fit_from_the_dialog_updates_curves_and_runs(qtbot, window):
     # the best-epoch marker is where the kept weights come from, as the message says
     best = run.outcome.history.best_epoch
     assert panel.best_line.isVisible() and panel.best_line.value() == best
-    assert ("kept the initial weights" if best == 0 else f"kept the weights of epoch {best}") in run.message
+    if run.outcome.history.best_epoch_per_neuron is not None:  # Linear: each neuron keeps its own best epoch
+        assert f"the population's best was {best}" in run.message
+    else:
+        assert ("kept the initial weights" if best == 0 else f"kept the weights of epoch {best}") in run.message
     row = feature.runs_panel.model.row_of(run)
     assert feature.runs_panel.model.display(run, "Epochs").split()[0] == "3" and row >= 0
     assert feature.runs_panel.model.display(run, "Test cc_norm") != ""
