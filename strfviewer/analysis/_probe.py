@@ -7,6 +7,7 @@ Qt-free; depends on torch only.
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 import weakref
 from typing import Callable, Iterator, List, Optional, Tuple, Union
@@ -96,9 +97,11 @@ def probe_mode(model: nn.Module, spectrogram_input: bool = True) -> Iterator[nn.
 
     Every submodule's own training flag is restored afterwards (a frozen prefilter kept in eval mode
     inside a training model stays so). With ``spectrogram_input`` a waveform front-end (``wav2spec``) is
-    swapped for ``nn.Identity`` for the duration so that the model takes a spectrogram ``(B, 1, F, T)``.
-    On CUDA, cuDNN is asked for deterministic algorithms. The model itself is switched (not copied),
-    under :func:`model_lock`: do not train it in another thread meanwhile.
+    bypassed so that the model takes a spectrogram ``(B, 1, F, T)``: the block gets (``as``) a shallow twin of
+    the model sharing every weight and submodule but whose ``wav2spec`` is ``nn.Identity``, so other threads
+    reading the model meanwhile still see its front-end. Use the yielded module. On CUDA, cuDNN is asked for
+    deterministic algorithms. Train/eval flags are switched on the model itself (not copied), under
+    :func:`model_lock`: do not train it in another thread meanwhile.
     """
     cudnn_ctx = _deterministic_cudnn() if model_device(model).type == "cuda" else contextlib.nullcontext()
     with model_lock(model):
@@ -107,16 +110,16 @@ def probe_mode(model: nn.Module, spectrogram_input: bool = True) -> Iterator[nn.
         swap = (spectrogram_input and isinstance(saved_front_end, nn.Module)
                 and not isinstance(saved_front_end, nn.Identity))
         model.eval()
-        if swap:
-            set_front_end_aside(model, saved_front_end)  # other threads still see a waveform model
-            model.wav2spec = nn.Identity()
+        probe = model
+        if swap:  # a twin with its own module table: the shown model keeps its front-end
+            probe = copy.copy(model)
+            probe.__dict__["_modules"] = dict(model._modules)
+            probe._modules["wav2spec"] = nn.Identity()
+            set_front_end_aside(probe, saved_front_end)  # the twin is still a waveform model
         try:
             with torch.enable_grad(), cudnn_ctx:
-                yield model
+                yield probe
         finally:
-            if swap:
-                model.wav2spec = saved_front_end
-                set_front_end_aside(model, None)
             for module, training in flags:
                 module.training = training
 

@@ -110,7 +110,7 @@ def dstrf(model: nn.Module, spec, neuron: int, T: Optional[int] = None, dt_ms: O
     stim = x.to(device=device, dtype=dtype).reshape(1, 1, F, L)
     reach = _bounded_reach(model)
     maps = np.zeros((L, 1, F, T), dtype=np.float32)
-    with probe_mode(model), warnings.catch_warnings():
+    with probe_mode(model) as model, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There is a performance drop")
         with torch.no_grad():
             out = model(stim)

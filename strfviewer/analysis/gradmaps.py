@@ -103,7 +103,7 @@ def strf_gradmap(model: nn.Module, T: Optional[int] = None, readout: ReadoutLike
         raise ValueError(f"T must be a positive number of frames, got {T}")
     check_analysis_size(T, int(getattr(model, "N", 1) or 1) * max(int(C_in or 1), 1) * F)
     x0 = torch.zeros(1, 1, F, T, device=model_device(model), dtype=model_dtype(model))
-    with probe_mode(model), warnings.catch_warnings():
+    with probe_mode(model) as model, warnings.catch_warnings():
         # operators without a vectorised rule are looped over by torch (correct, slower): not the user's issue
         warnings.filterwarnings("ignore", message="There is a performance drop")
         if method == "replicate":
@@ -129,7 +129,7 @@ def population_gradmap(model: nn.Module, neurons: Optional[Sequence[int]] = None
     if T <= 0:
         raise ValueError(f"T must be a positive number of frames, got {T}")
     x = torch.zeros(1, 1, F, T, device=model_device(model), dtype=model_dtype(model), requires_grad=True)
-    with probe_mode(model):
+    with probe_mode(model) as model:
         source_tap = _source_tap(model, per_channel)
         try:
             loss = _objective(model(x), model, readout)                       # (N,)
@@ -391,7 +391,7 @@ def waveform_gradmap(model: nn.Module, stimulus: Union[Tensor, np.ndarray, Seque
     device, dtype = model_device(model), model_dtype(model)
     wave = _waveform(front_end, stimulus, duration_ms, noise_floor, seed).to(device=device, dtype=dtype)
     x = wave.reshape(1, 1, -1).clone().requires_grad_(True)
-    with probe_mode(model, spectrogram_input=False):
+    with probe_mode(model, spectrogram_input=False) as model:
         response = model(x)[0, :, 0, :]                                    # (N, T)
         N, T = response.shape
         single = isinstance(neuron, (int, np.integer))

@@ -97,7 +97,7 @@ def stimulus_waveform_gradmaps(model: nn.Module, waveform, neurons: Optional[Seq
                          f"at {rate} Hz)")
     device, dtype = model_device(model), model_dtype(model)
     x = wave.to(device=device, dtype=dtype).reshape(1, 1, -1).requires_grad_(True)
-    with probe_mode(model, spectrogram_input=True), frozen_parameters(model):      # wav2spec bypassed
+    with probe_mode(model, spectrogram_input=True) as model, frozen_parameters(model):      # wav2spec bypassed
         spec = front_end(x)                                                     # (1, 1, F, T), graph to x
         T = int(spec.shape[-1])
         if at_ms is not None:

@@ -184,11 +184,24 @@ def test_a_burst_of_selection_changes_computes_once_for_the_last_one(feature, wi
     assert calls and set(calls) == {4}, calls
     assert w.neuron == 4
 
-    # a change while a computation runs cancels it and computes again for the new selection
+    # a change while a computation runs cancels it and computes again for the new selection: the computation
+    # for neuron 5 is held until neuron 6 has been selected (polling feature.worker could miss a short one)
+    import threading
+
     calls.clear()
+    gate = threading.Event()
+
+    def held(*a, **k):
+        calls.append(a[2])
+        if a[2] == 5:
+            gate.wait(TIMEOUT_MS / 1000)
+        return original(*a, **k)
+
+    monkeypatch.setattr(ws, "waveform_sound", held)
     window.session.select_neuron(5)
-    qtbot.waitUntil(lambda: feature.worker is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: 5 in calls and feature.worker is not None, timeout=TIMEOUT_MS)
     window.session.select_neuron(6)
+    gate.set()
     w = _wait_map(qtbot, feature, neuron=6)
     assert calls[-1] == 6 and feature.waveform.neuron == 6
 

@@ -111,10 +111,14 @@ def maps_job(model, key):
     return work
 
 
-def tuning_job(arr: np.ndarray, key, dataset):
+def tuning_job(arr: np.ndarray, key, dataset, model=None):
     """Worker function ``fn(progress, cancel) -> {tuning key: RunTuning}`` of the maps ``arr`` stored under
-    ``key`` (compute them first with :func:`maps_job`)."""
-    freqs, dt = np.asarray(dataset.freqs_hz, dtype=np.float64), float(dataset.dt_ms)
+    ``key`` (compute them first with :func:`maps_job`); band frequencies: ``model``'s own for a waveform model
+    (its front-end's bands), else the dataset's."""
+    from strfviewer.gui.views.strf_data import band_freqs
+
+    freqs = np.asarray(band_freqs(model, dataset) if model is not None else dataset.freqs_hz, dtype=np.float64)
+    dt = float(dataset.dt_ms)
 
     def work(progress, cancel):
         if arr.shape[2] != len(freqs):
@@ -136,4 +140,4 @@ def request_tuning(jobs, run, dataset) -> Optional[str]:
     arr = run.cache.get(key)
     if arr is None:
         return jobs.request(run, key, maps_job(run.model, key), name="gradmap")
-    return jobs.request(run, "tuning", tuning_job(arr, key, dataset), name="tuning")
+    return jobs.request(run, "tuning", tuning_job(arr, key, dataset, run.model), name="tuning")

@@ -31,12 +31,24 @@ def dstrf_key(neuron: int, stimulus: str) -> tuple:
     return ("dstrf", int(neuron), str(stimulus))
 
 
-def dstrf_job(model, spec: np.ndarray, neuron: int, dt_ms: float, key):
-    """Worker function ``fn(progress, cancel) -> {key: (DSTRF, DSTRFComponents)}`` (``None`` when cancelled)."""
+def dstrf_job(model, spec: np.ndarray, neuron: int, dt_ms: float, key, stimulus=None):
+    """Worker function ``fn(progress, cancel) -> {key: (DSTRF, DSTRFComponents)}`` (``None`` when cancelled).
+    A waveform model's dSTRF is taken on its own front-end's spectrogram of ``stimulus``' audio (its bands)."""
     model = private_copy(model)  # gradients are taken in the worker: not on the model other views use
 
     def work(progress, cancel):
         from strfviewer.analysis.dstrf import dstrf
+
+        nonlocal spec
+        front = model.front_end() if callable(getattr(model, "front_end", None)) else None
+        if front is not None and stimulus is not None:
+            import torch
+
+            from strfviewer.data.waveforms import framed_audio
+
+            wave = framed_audio(stimulus, int(front.sample_rate), int(front.hop))
+            with torch.no_grad():
+                spec = front(torch.from_numpy(wave).reshape(1, 1, -1))[0, 0].numpy()  # (F, L) in its bands
 
         result = dstrf(model, spec, neuron, dt_ms=dt_ms, cancel=cancel,
                        progress=lambda done, total: progress((done, total, "dSTRF frames")))
@@ -130,7 +142,8 @@ class DSTRFView(LazyView):
             if L * F * max(T, 1) * 4 > MAX_BYTES:
                 return self._clear(f"{stim.name}: {L} frames are too many for a dSTRF here "
                                    f"({L * F * T * 4 / 1e6:.0f} MB > {MAX_BYTES / 1e6:.0f} MB)")
-            error = self.jobs.request(run, key, dstrf_job(run.model, spec, s.neuron, ds.dt_ms, key), name="dSTRF")
+            error = self.jobs.request(run, key, dstrf_job(run.model, spec, s.neuron, ds.dt_ms, key, stimulus=stim),
+                                      name="dSTRF")
             progress = self.jobs.progress_text(run, key)
             return self._clear(f"dSTRF failed: {error}" if error else
                                f"computing the dSTRF of {ds.neuron_names[s.neuron]} along {stim.name}… {progress}")
