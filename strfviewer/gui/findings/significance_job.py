@@ -65,7 +65,9 @@ def significance_job(run, dataset, key, arr: np.ndarray, threshold: float = DEFA
     metadata = fit_settings(run)
     split = getattr(run.outcome, "split", None)
     data = dataset.with_split(dict(split)) if split else dataset
-    freqs, dt = np.asarray(dataset.freqs_hz, dtype=np.float64), float(dataset.dt_ms)
+    from strfviewer.gui.views.strf_data import band_freqs
+
+    freqs, dt = np.asarray(band_freqs(run.model, dataset), dtype=np.float64), float(dataset.dt_ms)
 
     def work(progress, cancel):
         from strfviewer.analysis.gradmaps import strf_gradmap

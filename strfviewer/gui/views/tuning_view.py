@@ -129,7 +129,10 @@ class TuningView(LazyView):
         if significance is not None:
             mask = significance.mask()[n, c]
             self.intervals = {m: tuple(v[n, c]) for m, v in significance.intervals.items()}
-        self.metrics = tune(strf, ds.freqs_hz, ds.dt_ms, mask=mask)
+        from strfviewer.gui.views.strf_data import band_freqs
+
+        freqs_hz = band_freqs(run.model, ds)  # a waveform model's own bands
+        self.metrics = tune(strf, freqs_hz, ds.dt_ms, mask=mask)
         self.note = ""
         channel = tuning.channel_names[c]
         where = f", {channel} channel" if channel else ""
@@ -140,9 +143,9 @@ class TuningView(LazyView):
                            f"{'kernel STRF' if tuning.key == 'kernel' else 'gradmap'}, excitation positive){sig}")
         shown = strf if mask is None else np.where(mask, strf, 0.0)
         prof = profiles(shown, ds.dt_ms)
-        khz = np.asarray(ds.freqs_hz, dtype=float) / 1000.0
+        khz = np.asarray(freqs_hz, dtype=float) / 1000.0
         self._draw_profiles(prof, khz)
-        mtf = modulation_transfer(shown, ds.freqs_hz, ds.dt_ms)
+        mtf = modulation_transfer(shown, freqs_hz, ds.dt_ms)
         self._draw_mtf(mtf)
         self.numbers.setText(self._numbers_html())
 
