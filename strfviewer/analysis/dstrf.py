@@ -121,13 +121,21 @@ def dstrf(model: nn.Module, spec, neuron: int, T: Optional[int] = None, dt_ms: O
             raise IndexError(f"neuron {neuron} out of range for a model with {out.shape[1]} neurons")
         response = out[0, int(neuron), 0, :]
         # frames whose whole reach lies inside the stimulus: independent windows of `reach` frames, one batched
-        # forward and one backward per chunk; the frames before (or every frame of a model with memory): one
-        # forward over the prefix and batched backward passes through it
-        prefix = L if reach is None else min(L, reach - 1)
-        steps = [(b, min(b + (chunk or _full_chunk(F, prefix)), prefix), "prefix") for b in
-                 range(0, prefix, chunk or _full_chunk(F, prefix))]
+        # forward and one backward per chunk; a recurrent model that can restart from a saved state: windows of
+        # the last T frames (plus the prefilter's past) run from the state before them; the frames before (or
+        # every frame of another model with memory): one forward over the prefix and batched backward passes
+        restart = None if reach is not None else _restart_states(model, stim)
+        if reach is not None:
+            prefix, width = min(L, reach - 1), reach
+        elif restart is not None:
+            width = T + int(model.prefilter_reach())
+            prefix = min(L, width)
+        else:
+            prefix, width = L, 0
+        size = chunk or _full_chunk(F, prefix)
+        steps = [(b, min(b + size, prefix), "prefix") for b in range(0, prefix, size)]
         if prefix < L:
-            size = chunk or _window_chunk(F, reach)
+            size = chunk or _window_chunk(F, width)
             steps += [(b, min(b + size, L), "windows") for b in range(prefix, L, size)]
         graph = None
         for begin, end, kind in steps:
@@ -140,8 +148,15 @@ def dstrf(model: nn.Module, spec, neuron: int, T: Optional[int] = None, dt_ms: O
                 grads = _prefix_grads(graph, begin, end)                               # (k, F, prefix)
                 times = torch.arange(begin, end, device=device)
             else:
-                grads = _window_grads(model, stim, int(neuron), begin, end, reach)     # (k, F, reach)
-                times = torch.full((end - begin,), reach - 1, device=device)
+                batch = _windows(stim, begin, end, width)                              # (k, 1, F, width)
+                if restart is None:
+                    forward = getattr(model, "forward_valid", model)                    # valid frames only
+                    last = forward(batch)[:, int(neuron), 0, -1]
+                else:
+                    state = tuple(s[0, begin - T:end - T] for s in restart)             # after frame t - T
+                    last = model.forward_from(batch, state, skip=width - T)[:, int(neuron), 0, -1]
+                grads = _batch_grads(last, batch)                                      # (k, F, width)
+                times = torch.full((end - begin,), width - 1, device=device)
             maps[begin:end, 0] = _last_columns(grads, times, T).cpu().numpy()
             if progress is not None:
                 progress(end, L)
@@ -185,12 +200,26 @@ def _prefix_grads(graph, begin: int, end: int) -> torch.Tensor:
     return _pull(response, leaf, cotangents)
 
 
-def _window_grads(model: nn.Module, stim: torch.Tensor, neuron: int, begin: int, end: int, reach: int):
-    """Gradients ``(k, F, reach)`` of the response at frames ``begin..end-1``, each from its own window of the
-    ``reach`` frames ending there (all inside the stimulus), in one batched forward and backward pass."""
-    windows = stim[0, 0].unfold(-1, reach, 1)[:, begin - reach + 1:end - reach + 1]       # (F, k, reach)
-    batch = windows.permute(1, 0, 2).unsqueeze(1).contiguous().requires_grad_(True)      # (k, 1, F, reach)
-    last = model(batch)[:, neuron, 0, -1]
+def _restart_states(model: nn.Module, stim: torch.Tensor):
+    """The recurrent state after each frame of the stimulus ``(1, 1, F, L)`` (tuple of ``(1, L, ...)``,
+    without gradient), for a model that can re-run a window from a saved state; ``None`` otherwise."""
+    states_of = getattr(model, "recurrent_states", None)
+    if not callable(states_of) or not callable(getattr(model, "forward_from", None)):
+        return None
+    with torch.no_grad():
+        return states_of(stim)
+
+
+def _windows(stim: torch.Tensor, begin: int, end: int, width: int) -> torch.Tensor:
+    """The ``width`` frames ending at each frame ``begin..end-1`` of the stimulus ``(1, 1, F, L)`` (all
+    inside it), as a batch ``(k, 1, F, width)`` that requires gradients."""
+    windows = stim[0, 0].unfold(-1, width, 1)[:, begin - width + 1:end - width + 1]        # (F, k, width)
+    return windows.permute(1, 0, 2).unsqueeze(1).contiguous().requires_grad_(True)
+
+
+def _batch_grads(last: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    """Gradient ``(k, F, width)`` of each window's response ``last (k,)`` with respect to its own window
+    ``batch (k, 1, F, width)`` (the windows are independent: one backward pass of their sum)."""
     (grads,) = torch.autograd.grad(last.sum(), batch, allow_unused=True)
     return torch.zeros_like(batch[:, 0]) if grads is None else grads[:, 0]
 
