@@ -61,7 +61,7 @@ def test_each_frame_is_the_gradient_of_that_frame(family, kw):
     np.testing.assert_allclose(d.response, out.detach().numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("rnn_type", ["GRU", "LSTM", "RNN", "LMU"])
+@pytest.mark.parametrize("rnn_type", ["GRU", "LSTM", "RNN", "LMU", "Mamba", "S4"])
 def test_a_recurrence_restarted_from_a_saved_state_continues_the_run(rnn_type):
     model = model_of("StateNet", rnn_type=rnn_type, **SHORT_ADAPTRANS)
     x = torch.tensor(stimulus(3))[None]
@@ -72,11 +72,6 @@ def test_a_recurrence_restarted_from_a_saved_state_continues_the_run(rnn_type):
         before = tuple(s[:, start - 1] for s in states)
         tail = model.forward_from(x[..., start - skip:], before, skip=skip)
         np.testing.assert_allclose(tail.detach().numpy(), full[..., start:].detach().numpy(), atol=1e-5)
-
-
-def test_mamba_and_s4_have_no_restartable_state():
-    for rnn_type in ("Mamba", "S4"):
-        assert model_of("StateNet", rnn_type=rnn_type).recurrent_states(torch.zeros(1, 1, F, 5)) is None
 
 
 @pytest.mark.parametrize("kw", [{}, {**SHORT_ADAPTRANS, "hyper": {"kernel_size": (3, 3)}}])

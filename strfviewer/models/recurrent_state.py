@@ -2,8 +2,8 @@
 
 Used by locally linear STRFs (``analysis/dstrf.py``): the response at frame ``t`` depends on the inputs
 before a window only through the state at the window's start, so a window can be re-run alone from that
-state. Covers ``nn.GRU``, ``nn.RNN``, ``nn.LSTM`` (one layer, batch first) and :class:`~strfviewer.models.ssm.LMU`;
-other sequence layers (Mamba, S4) have no restartable state here (``None``).
+state. Covers ``nn.GRU``, ``nn.RNN``, ``nn.LSTM`` (one layer, batch first) and the layers of
+:mod:`strfviewer.models.ssm` (LMU, Mamba, S4D); other sequence layers have no restartable state here (``None``).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
-from strfviewer.models.ssm import LMU
+from strfviewer.models.ssm import LMU, MambaBlock, S4DBlock
 
 States = Tuple[torch.Tensor, ...]
 
 
 def states_along(rnn: nn.Module, feats: torch.Tensor) -> Optional[States]:
     """The state after each step of ``feats`` ``(B, L, H_in)``: a tuple of ``(B, L, ...)`` tensors (GRU, RNN:
-    ``(h,)``; LSTM: ``(h, c)``; LMU: ``(h, m)``), or ``None`` where ``rnn`` has no restartable state."""
+    ``(h,)``; LSTM: ``(h, c)``; LMU: ``(h, m)``; Mamba: ``(conv history, h)``; S4D: ``(modal h,)``), or ``None`` where ``rnn`` has no restartable state."""
     if isinstance(rnn, (nn.GRU, nn.RNN)) and _plain(rnn):
         out, _ = rnn(feats)
         return (out,)
@@ -40,6 +40,8 @@ def states_along(rnn: nn.Module, feats: torch.Tensor) -> Optional[States]:
             hs.append(state[0])
             ms.append(state[1])
         return torch.stack(hs, dim=1), torch.stack(ms, dim=1)
+    if isinstance(rnn, (MambaBlock, S4DBlock)):
+        return rnn.states(feats)
     return None
 
 
@@ -50,8 +52,8 @@ def run_from(rnn: nn.Module, feats: torch.Tensor, state: States):
         return rnn(feats, state[0].unsqueeze(0).contiguous())
     if isinstance(rnn, nn.LSTM):
         return rnn(feats, (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous()))
-    if isinstance(rnn, LMU):
-        return rnn(feats, (state[0], state[1]))
+    if isinstance(rnn, (LMU, MambaBlock, S4DBlock)):
+        return rnn(feats, tuple(state))
     raise TypeError(f"{type(rnn).__name__} cannot be restarted from a saved state")
 
 

@@ -92,8 +92,8 @@ class StateNet(AudioEncodingModel):
 
     def recurrent_states(self, x: torch.Tensor) -> Optional[Tuple[torch.Tensor, ...]]:
         """The recurrence's state after each frame of the input ``(B, 1, F, L)``: a tuple of ``(B, L, ...)``
-        tensors (GRU, RNN: ``h``; LSTM: ``h, c``; LMU: ``h, m``), or ``None`` for a recurrence that cannot be
-        restarted from a state (Mamba, S4)."""
+        tensors (GRU, RNN: ``h``; LSTM: ``h, c``; LMU: ``h, m``; Mamba: convolution history and scan state;
+        S4: modal state), see :func:`~strfviewer.models.recurrent_state.states_along`."""
         return states_along(self.rnn, self._features(x))
 
     def forward_from(self, x: torch.Tensor, state: Tuple[torch.Tensor, ...], skip: int = 0) -> torch.Tensor:
