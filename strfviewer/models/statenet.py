@@ -83,9 +83,10 @@ class StateNet(AudioEncodingModel):
         out, _ = self.rnn(self._features(x))
         return self.readout(out.transpose(1, 2))
 
-    def _features(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-frame features ``(B, L, H)`` of the input ``(B, 1, F, L)`` (front-end, prefilter, encoder)."""
-        y = self.prefiltering(self.wav2spec(x))                       # (B, C_in, F, L)
+    def _features(self, x: torch.Tensor, skip: int = 0) -> torch.Tensor:
+        """Per-frame features ``(B, L - skip, H)`` of the input ``(B, 1, F, L)`` (front-end, prefilter,
+        encoder), the first ``skip`` frames dropped after the prefilter."""
+        y = self.prefiltering(self.wav2spec(x))[..., skip:]          # (B, C_in, F, L - skip)
         B, T = y.shape[0], y.shape[-1]
         frames = y.permute(3, 0, 1, 2).flatten(0, 1)                  # (T*B, C_in, F): frames are independent
         return self.encoder_layers(frames).reshape(T, B, self.H).transpose(0, 1)   # (B, L, H)
@@ -100,7 +101,7 @@ class StateNet(AudioEncodingModel):
         """Responses ``(B, N, 1, L - skip)`` to frames ``skip..L-1`` of the input ``(B, 1, F, L)``, the
         recurrence starting from ``state`` (one ``(B, ...)`` tensor per entry of :meth:`recurrent_states`: the
         state after the frame before ``skip``). The first ``skip`` frames only feed the prefilter's past."""
-        out, _ = run_from(self.rnn, self._features(x)[:, skip:], state)
+        out, _ = run_from(self.rnn, self._features(x, skip), state)
         return self.readout(out.transpose(1, 2))
 
     def temporal_reach(self) -> Optional[int]:
