@@ -6,13 +6,18 @@ dSTRF, ``nems/tools/dstrf.py`` in LBHB/NEMS; Keshishian et al. 2020, eLife 9:e53
 the response itself, so **excitation is positive** (the opposite of deepSTRF's gradmap sign). Columns are
 lags oldest first as everywhere (the last column is frame ``t``); columns before the stimulus start are 0.
 
-How. A model with a bounded temporal reach ``R`` (``temporal_reach()``: convolutional models, prefilter
-included) gives the response at frame ``t >= R - 1`` from the ``R`` frames ending there alone, so those
-frames are computed as a batch of independent ``R``-frame windows: one forward and one backward pass per
-chunk of windows. The first ``R - 1`` frames, and every frame of a model with memory (recurrent, attention),
-come from one forward pass over the stimulus (its prefix) and batched backward passes through it,
-``chunk`` frames at a time (``torch.autograd.grad`` with ``is_grads_batched``), so the recurrent state is
-exactly the one of the whole stimulus. :meth:`DSTRF.pca` gives the principal components across time and the share
+How (every path equals one plain backward pass per frame up to float rounding; docs/analysis.md). A model
+with a bounded temporal reach ``R`` (``temporal_reach()``: convolutional models, prefilter included) gives the
+response at frame ``t >= R - 1`` from the ``R`` frames ending there alone, so those frames are a batch of
+independent ``R``-frame windows: one forward (``forward_valid`` where the model has it: no causal padding)
+and one backward pass per chunk. A recurrent model that can re-run a window from a saved state
+(``recurrent_states`` / ``forward_from``: StateNet) keeps its state after every frame from one forward pass
+without gradient; the inputs before the window reach frame ``t`` only through the state after ``t - T``, a
+constant of the window's gradient, so the windows (``T`` frames plus the prefilter's past) are re-run from
+those states as a batch, again one forward and one backward pass per chunk. The first frames, and every frame
+of another model with memory (Transformer), come from one forward pass over the stimulus (its prefix) and
+batched backward passes through it, ``chunk`` frames at a time (``torch.autograd.grad`` with
+``is_grads_batched``). :meth:`DSTRF.pca` gives the principal components across time and the share
 of variance each explains (NEMS ``compute_dpcs``).
 """
 
@@ -31,8 +36,9 @@ from strfviewer.analysis.gradmaps import _is_batching_failure
 from strfviewer.analysis._probe import (check_spectrogram_model, default_gradmap_T, model_device, model_dtype,
                                         probe_mode)
 
-#: gradient values held at once by a chunk of batched backward passes over a prefix
-_CHUNK_VALUES = 8_000_000
+#: gradient values held at once by a chunk of batched backward passes over a prefix (4 MB: a Transformer
+#: ran 1.3 s CPU with one chunk of 400 frames at 400 frames, 0.85 s with chunks of 25 to 100)
+_CHUNK_VALUES = 1_000_000
 #: input values of a chunk of windows (their activations are some times larger)
 _WINDOW_VALUES = 500_000
 #: recurrent state values of a chunk of windows re-run from saved states
@@ -95,7 +101,7 @@ def dstrf(model: nn.Module, spec, neuron: int, T: Optional[int] = None, dt_ms: O
 
     ``T``: frames of each map (default: the model's temporal reach, :func:`default_gradmap_T`); ``dt_ms``:
     frame step for the time axis and the recurrent models' default window; ``chunk``: frames per batched
-    backward pass (default: as many as fit in about 32 MB). ``progress(done, total)`` after each chunk; a set
+    backward pass (default: sized to stay in cache, a few MB of gradients or recurrent states). ``progress(done, total)`` after each chunk; a set
     ``cancel`` returns ``None``. Runs in eval mode on the model's device, restored afterwards.
     """
     F, _ = check_spectrogram_model(model)
