@@ -101,8 +101,9 @@ def dstrf(model: nn.Module, spec, neuron: int, T: Optional[int] = None, dt_ms: O
 
     ``T``: frames of each map (default: the model's temporal reach, :func:`default_gradmap_T`); ``dt_ms``:
     frame step for the time axis and the recurrent models' default window; ``chunk``: frames per batched
-    backward pass (default: sized to stay in cache, a few MB of gradients or recurrent states). ``progress(done, total)`` after each chunk; a set
-    ``cancel`` returns ``None``. Runs in eval mode on the model's device, restored afterwards.
+    backward pass (default: sized to stay in cache, a few MB of gradients or recurrent states).
+    ``progress(done, total)`` after each chunk; a set ``cancel`` returns ``None``. Runs in eval mode on the
+    model's device, restored afterwards.
     """
     F, _ = check_spectrogram_model(model)
     x = torch.as_tensor(np.asarray(spec, dtype=np.float32))
