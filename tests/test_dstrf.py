@@ -39,6 +39,9 @@ FAMILIES = [("ConvNet2D", {}), ("ConvNet2D", {**SHORT_ADAPTRANS, "hyper": {"kern
             ("DNet", {}), ("LinearNonlinear", {"prefilter": "AdapTrans"}),
             ("Transformer", {"hyper": {"context_window": 5, "embedding_dim": 8}}),
             ("Transformer", {"hyper": {"embedding_dim": 8}}),
+            ("Transformer", {**SHORT_ADAPTRANS, "hyper": {"embedding_dim": 8, "time_patch_size": 3, "n_layers": 2,
+                                                          "n_heads": 2, "context_window": 4}}),
+            ("Transformer", {"hyper": {"embedding_dim": 4, "freq_patch_size": 4, "n_layers": 2}}),
             ("StateNet", {}), ("StateNet", {"rnn_type": "LSTM"}), ("StateNet", {"rnn_type": "RNN"}),
             ("StateNet", {"rnn_type": "LMU"}), ("StateNet", {"rnn_type": "Mamba"}), ("StateNet", {"rnn_type": "S4"}),
             ("StateNet", SHORT_ADAPTRANS), ("StateNet", {"prefilter": "AdapTrans"})]
@@ -72,6 +75,21 @@ def test_a_recurrence_restarted_from_a_saved_state_continues_the_run(rnn_type):
         before = tuple(s[:, start - 1] for s in states)
         tail = model.forward_from(x[..., start - skip:], before, skip=skip)
         np.testing.assert_allclose(tail.detach().numpy(), full[..., start:].detach().numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("hyper", [{"context_window": 4}, {"n_layers": 2, "time_patch_size": 2}])
+def test_a_transformer_window_with_the_earlier_tokens_continues_the_run(hyper):
+    model = model_of("Transformer", **SHORT_ADAPTRANS, hyper={"embedding_dim": 8, **hyper})
+    x = torch.tensor(stimulus(5))[None]
+    full = model(x)
+    before = model.layer_inputs(x)
+    skip, W = model.past_frames(), 7
+    for first in (skip, 12, L - W):
+        S = first if model.context_window is None else model.context_window - 1
+        past = tuple(b[:, max(0, first - S):first] for b in before)
+        past = tuple(torch.nn.functional.pad(p, (0, 0, S - p.shape[1], 0)) for p in past)
+        window = model.forward_window(x[..., first - skip:first + W], past, torch.tensor([first]))
+        np.testing.assert_allclose(window.detach().numpy(), full[..., first:first + W].detach().numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("kw", [{}, {**SHORT_ADAPTRANS, "hyper": {"kernel_size": (3, 3)}}])

@@ -134,17 +134,22 @@ def dstrf(model: nn.Module, spec, neuron: int, T: Optional[int] = None, dt_ms: O
         # the last T frames (plus the prefilter's past) run from the state before them; the frames before (or
         # every frame of another model with memory): one forward over the prefix and batched backward passes
         restart = None if reach is not None else _restart_states(model, stim)
+        cache = None if reach is not None or restart is not None else _token_cache(model, stim)
         if reach is not None:
             prefix, width = min(L, reach - 1), reach
-        elif restart is not None:
-            width = T + int(model.prefilter_reach())
+        elif restart is not None or cache is not None:
+            width = T + int(model.prefilter_reach() if cache is None else model.past_frames())
             prefix = min(L, width)
         else:
             prefix, width = L, 0
         size = chunk or _full_chunk(F, prefix)
         steps = [(b, min(b + size, prefix), "prefix") for b in range(0, prefix, size)]
         if prefix < L:
-            size = chunk or _window_chunk(F, width, restart)
+            if cache is not None:                      # per window: the earlier tokens of every layer
+                per_window = _past_length(model, L, T) * sum(c.shape[-1] for c in cache)
+            else:                                      # per window: its recurrent states
+                per_window = 0 if restart is None else width * sum(s[0, 0].numel() for s in restart)
+            size = chunk or _window_chunk(F, width, per_window)
             steps += [(b, min(b + size, L), "windows") for b in range(prefix, L, size)]
         graph = None
         for begin, end, kind in steps:
@@ -158,7 +163,11 @@ def dstrf(model: nn.Module, spec, neuron: int, T: Optional[int] = None, dt_ms: O
                 times = torch.arange(begin, end, device=device)
             else:
                 batch = _windows(stim, begin, end, width)                              # (k, 1, F, width)
-                if restart is None:
+                if cache is not None:
+                    first = torch.arange(begin, end, device=device) - T + 1             # each window's frame 0
+                    past = tuple(_frames_before(c, first, _past_length(model, end, T)) for c in cache)
+                    last = model.forward_window(batch, past, first)[:, int(neuron), 0, -1]
+                elif restart is None:
                     forward = getattr(model, "forward_valid", model)                    # valid frames only
                     last = forward(batch)[:, int(neuron), 0, -1]
                 else:
@@ -187,14 +196,13 @@ def _full_chunk(F: int, length: int) -> int:
     return max(1, _CHUNK_VALUES // (F * max(length, 1)))
 
 
-def _window_chunk(F: int, width: int, states=None) -> int:
-    """Windows per batch: their input within ``_WINDOW_VALUES`` and, for a recurrence re-run from saved
-    ``states`` (tuple of ``(1, L, ...)``), their states within ``_STATE_VALUES`` (a Mamba scan's state is 66
+def _window_chunk(F: int, width: int, per_window: int = 0) -> int:
+    """Windows per batch: their input within ``_WINDOW_VALUES`` and the values each holds besides
+    (``per_window``: recurrent states, earlier tokens) within ``_STATE_VALUES`` (a Mamba scan's state is 66
     times its input: smaller batches stay in cache and run 4x faster)."""
     size = _WINDOW_VALUES // (F * width)
-    if states is not None:
-        per_frame = sum(s[0, 0].numel() for s in states)
-        size = min(size, _STATE_VALUES // max(per_frame * width, 1))
+    if per_window:
+        size = min(size, _STATE_VALUES // per_window)
     return max(1, size)
 
 
@@ -224,6 +232,30 @@ def _restart_states(model: nn.Module, stim: torch.Tensor):
         return None
     with torch.no_grad():
         return states_of(stim)
+
+
+def _token_cache(model: nn.Module, stim: torch.Tensor):
+    """Each attention layer's input tokens ``(1, L, d)`` over the stimulus (without gradient), for a model
+    that can re-run a window attending to them (``layer_inputs`` / ``forward_window``); ``None`` otherwise."""
+    inputs_of = getattr(model, "layer_inputs", None)
+    if not callable(inputs_of) or not callable(getattr(model, "forward_window", None)):
+        return None
+    with torch.no_grad():
+        return inputs_of(stim)
+
+
+def _past_length(model: nn.Module, end: int, T: int) -> int:
+    """Earlier tokens a window sees: ``context_window - 1``, or all those before the last window of a chunk
+    ending at frame ``end``."""
+    context = getattr(model, "context_window", None)
+    return max(0, int(context) - 1) if context else max(0, end - T)
+
+
+def _frames_before(tokens: torch.Tensor, first: torch.Tensor, S: int) -> torch.Tensor:
+    """Rows ``first[b] - S .. first[b] - 1`` of ``tokens`` ``(1, L, d)`` for each window: ``(k, S, d)``, zeros
+    before row 0."""
+    padded = torch.nn.functional.pad(tokens[0], (0, 0, S, 0))                             # (S + L, d)
+    return padded[first[:, None] + torch.arange(S, device=first.device)[None, :]]
 
 
 def _windows(stim: torch.Tensor, begin: int, end: int, width: int) -> torch.Tensor:
