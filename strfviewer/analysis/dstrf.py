@@ -14,8 +14,10 @@ and one backward pass per chunk. A recurrent model that can re-run a window from
 (``recurrent_states`` / ``forward_from``: StateNet) keeps its state after every frame from one forward pass
 without gradient; the inputs before the window reach frame ``t`` only through the state after ``t - T``, a
 constant of the window's gradient, so the windows (``T`` frames plus the prefilter's past) are re-run from
-those states as a batch, again one forward and one backward pass per chunk. The first frames, and every frame
-of another model with memory (Transformer), come from one forward pass over the stimulus (its prefix) and
+those states as a batch, again one forward and one backward pass per chunk. An attention model
+(``layer_inputs`` / ``forward_window``: Transformer) re-runs its windows attending to the earlier tokens of
+each layer, kept from one pass (constants: the mask is causal). The first frames, and every frame of any other
+model with memory, come from one forward pass over the stimulus (its prefix) and
 batched backward passes through it, ``chunk`` frames at a time (``torch.autograd.grad`` with
 ``is_grads_batched``). :meth:`DSTRF.pca` gives the principal components across time and the share
 of variance each explains (NEMS ``compute_dpcs``).
