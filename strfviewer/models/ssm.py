@@ -168,9 +168,14 @@ class MambaBlock(nn.Module):
         delta = F.softplus(F.linear(delta, self.dt_proj.weight) + self.dt_proj.bias)   # (B, L, ED)
         decay = torch.exp(delta.unsqueeze(-1) * A)                          # (B, L, ED, N)
         drive = (delta * x).unsqueeze(-1) * Bm.unsqueeze(2)                 # (B, L, ED, N)
-        if h0 is not None:                                                  # h_0 = decay_0 h_in + drive_0
-            drive = torch.cat([drive[:, :1] + decay[:, :1] * h0.unsqueeze(1), drive[:, 1:]], dim=1)
-        hs = linear_recurrence_scan(decay, drive)                           # h_t = decay_t h_{t-1} + drive_t
+        if h0 is None:
+            hs = linear_recurrence_scan(decay, drive)                       # h_t = decay_t h_{t-1} + drive_t
+        else:                               # a short window re-run from a saved state: a plain loop is faster
+            h, states = h0, []
+            for t in range(decay.shape[1]):
+                h = decay[:, t] * h + drive[:, t]
+                states.append(h)
+            hs = torch.stack(states, dim=1)
         return (hs @ Cm.unsqueeze(-1)).squeeze(-1) + self.D * x, hs
 
 
