@@ -34,18 +34,72 @@ def test_a_linear_model_has_its_kernel_at_every_frame():
     assert np.isnan(d.pca().explained_variance_ratio).all()                           # no variance across time
 
 
-@pytest.mark.parametrize("family,kw", [("ConvNet2D", {}), ("StateNet", {}),
-                                       ("LinearNonlinear", {"prefilter": "AdapTrans"})])
+SHORT_ADAPTRANS = {"prefilter": "AdapTrans", "prefilter_kwargs": {"kernel_size": 4}}    # 3 frames of past
+FAMILIES = [("ConvNet2D", {}), ("ConvNet2D", {**SHORT_ADAPTRANS, "hyper": {"kernel_size": (3, 3)}}), ("NetworkReceptiveField", {}),
+            ("DNet", {}), ("LinearNonlinear", {"prefilter": "AdapTrans"}),
+            ("Transformer", {"hyper": {"context_window": 5, "embedding_dim": 8}}),
+            ("Transformer", {"hyper": {"embedding_dim": 8}}),
+            ("Transformer", {**SHORT_ADAPTRANS, "hyper": {"embedding_dim": 8, "time_patch_size": 3, "n_layers": 2,
+                                                          "n_heads": 2, "context_window": 4}}),
+            ("Transformer", {"hyper": {"embedding_dim": 4, "freq_patch_size": 4, "n_layers": 2}}),
+            ("StateNet", {}), ("StateNet", {"rnn_type": "LSTM"}), ("StateNet", {"rnn_type": "RNN"}),
+            ("StateNet", {"rnn_type": "LMU"}), ("StateNet", {"rnn_type": "Mamba"}), ("StateNet", {"rnn_type": "S4"}),
+            ("StateNet", SHORT_ADAPTRANS), ("StateNet", {"prefilter": "AdapTrans"})]
+
+
+@pytest.mark.parametrize("family,kw", FAMILIES, ids=lambda v: v if isinstance(v, str) else
+                         "-".join(str(x) for x in v.values())[:40] or "default")
 def test_each_frame_is_the_gradient_of_that_frame(family, kw):
+    """The batched windows (bounded reach), the restarts from a saved state (recurrent) and the batched
+    backward passes (other models) all equal one plain backward pass per frame through the whole stimulus."""
     model = model_of(family, **kw)
     spec = stimulus(1)
     d = dstrf(model, spec, neuron=2, T=T, chunk=7)
     x = torch.tensor(spec)[None].requires_grad_(True)
-    for t in (0, 4, 9, 20, L - 1):
-        (g,) = torch.autograd.grad(model(x)[0, 2, 0, t], x)
+    out = model(x)[0, 2, 0]
+    for t in (0, 4, 9, 13, 20, 27, L - 1):
+        (g,) = torch.autograd.grad(out[t], x, retain_graph=True)
         g = torch.nn.functional.pad(g[0, 0], (T - 1, 0))[:, t:t + T]
-        np.testing.assert_allclose(d.maps[t, 0], g.numpy(), atol=1e-5)
-    np.testing.assert_allclose(d.response, model(torch.tensor(spec)[None])[0, 2, 0].detach().numpy(), atol=1e-5)
+        np.testing.assert_allclose(d.maps[t, 0], g.numpy(), atol=1e-5, err_msg=f"frame {t}")
+    np.testing.assert_allclose(d.response, out.detach().numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("rnn_type", ["GRU", "LSTM", "RNN", "LMU", "Mamba", "S4"])
+def test_a_recurrence_restarted_from_a_saved_state_continues_the_run(rnn_type):
+    model = model_of("StateNet", rnn_type=rnn_type, **SHORT_ADAPTRANS)
+    x = torch.tensor(stimulus(3))[None]
+    full = model(x)
+    states = model.recurrent_states(x)
+    skip = model.prefilter_reach()
+    for start in (skip + 1, 17):                         # the window starts at frame `start`
+        before = tuple(s[:, start - 1] for s in states)
+        tail = model.forward_from(x[..., start - skip:], before, skip=skip)
+        np.testing.assert_allclose(tail.detach().numpy(), full[..., start:].detach().numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("hyper", [{"context_window": 4}, {"n_layers": 2, "time_patch_size": 2}])
+def test_a_transformer_window_with_the_earlier_tokens_continues_the_run(hyper):
+    model = model_of("Transformer", **SHORT_ADAPTRANS, hyper={"embedding_dim": 8, **hyper})
+    x = torch.tensor(stimulus(5))[None]
+    full = model(x)
+    before = model.layer_inputs(x)
+    skip, W = model.past_frames(), 7
+    for first in (skip, 12, L - W):
+        S = first if model.context_window is None else model.context_window - 1
+        past = tuple(b[:, max(0, first - S):first] for b in before)
+        past = tuple(torch.nn.functional.pad(p, (0, 0, S - p.shape[1], 0)) for p in past)
+        window = model.forward_window(x[..., first - skip:first + W], past, torch.tensor([first]))
+        np.testing.assert_allclose(window.detach().numpy(), full[..., first:first + W].detach().numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("kw", [{}, {**SHORT_ADAPTRANS, "hyper": {"kernel_size": (3, 3)}}])
+def test_convnet_valid_forward_matches_the_padded_one(kw):
+    model = model_of("ConvNet2D", **kw)
+    x = torch.tensor(stimulus(4))[None]
+    reach = model.temporal_reach()
+    valid = model.forward_valid(x)
+    assert valid.shape[-1] == L - reach + 1
+    np.testing.assert_allclose(valid.detach().numpy(), model(x)[..., reach - 1:].detach().numpy(), atol=1e-5)
 
 
 def test_pca_of_a_gain_modulated_map_is_rank_one():

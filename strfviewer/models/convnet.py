@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import torch
 import torch.nn as nn
 
 from strfviewer.models.activations import ParametricSoftplus
@@ -46,6 +47,13 @@ class ConvNet2D(AudioEncodingModel):
         self.core = nn.Sequential(*blocks)
         self.readout = LinearReadout(self.C * f_down, self.N, hidden=self.H, activation=(
             output_activation if output_activation is not None else ParametricSoftplus(self.N)))
+
+    def forward_valid(self, x: torch.Tensor) -> torch.Tensor:
+        """Responses ``(B, N, 1, L - R + 1)`` at the frames of the input ``(B, 1, F, L)`` whose whole reach
+        (``R = temporal_reach()`` frames) lies inside it: the same values as :meth:`forward` there, without
+        the causal zero padding or the prefilter's padded frames (a short window costs its valid frames only)."""
+        y = self.prefiltering(self.wav2spec(x))[..., self.prefilter_reach():]
+        return self.readout(self.core[1:](y))                    # core[0]: the causal zero padding
 
     def temporal_reach(self) -> Optional[int]:
         return N_CONV_BLOCKS * (self.K[1] - 1) + 1 + self.prefilter_reach()

@@ -122,10 +122,13 @@ class SinusoidalPositionalEncoding(nn.Module):
         two_i = torch.arange(0, d_model, 2, dtype=torch.float32)
         self.register_buffer("div_term", torch.exp(-two_i * math.log(10000.0) / d_model))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, offset: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``offset`` ``(B,)``: position of each sequence's first token (default 0)."""
         if x.shape[-1] != self.d_model:
             raise ValueError(f"expected {self.d_model} features in the last axis, got {x.shape[-1]}")
         pos = torch.arange(x.shape[1], device=x.device, dtype=x.dtype)[:, None]
+        if offset is not None:
+            pos = pos + offset.to(device=x.device, dtype=x.dtype)[:, None, None]               # (B, L, 1)
         angles = pos * self.div_term.to(x.dtype)
         pe = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(-2)   # interleave
         return x + pe

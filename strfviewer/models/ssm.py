@@ -139,21 +139,44 @@ class MambaBlock(nn.Module):
         self.D = nn.Parameter(torch.ones(self.d_inner))
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias)
 
-    def forward(self, x: torch.Tensor):
-        L = x.shape[1]
-        xs, z = self.in_proj(x).chunk(2, dim=-1)                            # (B, L, ED) each
-        xs = F.silu(self.conv1d(xs.transpose(1, 2))[..., :L].transpose(1, 2))
-        y = self._selective_scan(xs)
-        return self.out_proj(y * F.silu(z)), None
+    def forward(self, x: torch.Tensor, state: Optional[Tuple[torch.Tensor, torch.Tensor]] = None):
+        """``state``: ``(conv_history (B, d_conv - 1, ED), h (B, ED, N))`` before the first step (one entry
+        of :meth:`states`), ``None`` for the zero state."""
+        return self.out_proj(self._run(x, state)[0]), None
 
-    def _selective_scan(self, x: torch.Tensor) -> torch.Tensor:
+    def states(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The state after each step of ``x`` ``(B, L, d_model)``: the convolution's input history
+        ``(B, L, d_conv - 1, ED)`` (oldest first) and the scan state ``(B, L, ED, N)``."""
+        gated, xs, hs = self._run(x, None)
+        history = F.pad(xs.transpose(1, 2), (self.d_conv - 1, 0)).unfold(-1, self.d_conv - 1, 1)[..., 1:, :]
+        return history.permute(0, 2, 3, 1), hs                              # (B, L, d_conv - 1, ED)
+
+    def _run(self, x: torch.Tensor, state):
+        """``(y * SiLU(z) (B, L, ED), conv input (B, L, ED), scan states (B, L, ED, N))``."""
+        L, p = x.shape[1], self.d_conv - 1
+        xs, z = self.in_proj(x).chunk(2, dim=-1)                            # (B, L, ED) each
+        history, h0 = (None, None) if state is None else state
+        seq = xs if history is None else torch.cat([history, xs], dim=1)
+        skip = 0 if history is None else p
+        conv = F.silu(self.conv1d(seq.transpose(1, 2))[..., skip:skip + L].transpose(1, 2))
+        y, hs = self._selective_scan(conv, h0)
+        return y * F.silu(z), xs, hs
+
+    def _selective_scan(self, x: torch.Tensor, h0: Optional[torch.Tensor] = None):
         A = -torch.exp(self.A_log)                                          # (ED, N)
         delta, Bm, Cm = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = F.softplus(F.linear(delta, self.dt_proj.weight) + self.dt_proj.bias)   # (B, L, ED)
         decay = torch.exp(delta.unsqueeze(-1) * A)                          # (B, L, ED, N)
         drive = (delta * x).unsqueeze(-1) * Bm.unsqueeze(2)                 # (B, L, ED, N)
-        hs = linear_recurrence_scan(decay, drive)                           # h_t = decay_t h_{t-1} + drive_t
-        return (hs @ Cm.unsqueeze(-1)).squeeze(-1) + self.D * x
+        if h0 is None:
+            hs = linear_recurrence_scan(decay, drive)                       # h_t = decay_t h_{t-1} + drive_t
+        else:                               # a short window re-run from a saved state: a plain loop is faster
+            h, states = h0, []
+            for t in range(decay.shape[1]):
+                h = decay[:, t] * h + drive[:, t]
+                states.append(h)
+            hs = torch.stack(states, dim=1)
+        return (hs @ Cm.unsqueeze(-1)).squeeze(-1) + self.D * x, hs
 
 
 def linear_recurrence_scan(decay: torch.Tensor, drive: torch.Tensor, block: int = 16) -> torch.Tensor:
@@ -220,18 +243,24 @@ class S4DBlock(nn.Module):
         self.D = nn.Parameter(torch.randn(d_model))
         self.output_linear = nn.Linear(d_model, 2 * d_model)
 
-    def kernel(self, L: int) -> torch.Tensor:
-        """Convolution kernel ``(d_model, L)``, lag 0 first."""
+    def _modes(self):
+        """``(dt A (H, n), C (exp(dt A) - 1) / A (H, n))``, complex."""
         dt = torch.exp(self.log_dt)[:, None]                                # (H, 1)
         A = torch.complex(-torch.exp(self.log_A_real), self.A_imag)         # (H, n)
         C = torch.view_as_complex(self.C.contiguous())                      # (H, n)
         dtA = A * dt
-        Cz = C * (torch.exp(dtA) - 1.0) / A
-        lags = torch.arange(L, device=A.device, dtype=torch.float32)
+        return dtA, C * (torch.exp(dtA) - 1.0) / A
+
+    def kernel(self, L: int) -> torch.Tensor:
+        """Convolution kernel ``(d_model, L)``, lag 0 first."""
+        dtA, Cz = self._modes()
+        lags = torch.arange(L, device=dtA.device, dtype=torch.float32)
         vander = torch.exp(dtA[..., None] * lags)                           # (H, n, L)
         return 2.0 * torch.einsum("hn,hnl->hl", Cz, vander).real
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, state: Optional[Tuple[torch.Tensor]] = None):
+        """``state``: ``(h,)`` with the modal state ``h`` ``(B, H, n, 2)`` (real, imaginary) after the step
+        before ``x`` (one entry of :meth:`states`), ``None`` for the zero state."""
         L = x.shape[1]
         u = x.transpose(1, 2)                                               # (B, H, L)
         k = self.kernel(L)
@@ -240,5 +269,23 @@ class S4DBlock(nn.Module):
         else:
             n_fft = 2 * L
             y = torch.fft.irfft(torch.fft.rfft(u, n=n_fft) * torch.fft.rfft(k, n=n_fft), n=n_fft)[..., :L]
+        if state is not None:                   # the earlier inputs' part: 2 Re sum_n Cz_n exp(dt A_n)^(l+1) h_n
+            dtA, Cz = self._modes()
+            lags = torch.arange(1, L + 1, device=dtA.device, dtype=torch.float32)
+            vander = torch.exp(dtA[..., None] * lags)                       # (H, n, L)
+            h = torch.view_as_complex(state[0].contiguous())                # (B, H, n)
+            y = y + 2.0 * torch.einsum("hn,bhn,hnl->bhl", Cz, h, vander).real
         y = F.gelu(y + self.D[:, None] * u).transpose(1, 2)                 # (B, L, H)
         return F.glu(self.output_linear(y), dim=-1), None
+
+    def states(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
+        """The modal state ``h_t = exp(dt A) h_{t-1} + u_t`` after each step of ``x`` ``(B, L, H)``:
+        ``((B, L, H, n, 2),)`` (real, imaginary), such that ``y_t = 2 Re sum_n Cz_n h_{t,n}``."""
+        dtA, _ = self._modes()
+        step = torch.exp(dtA)                                               # (H, n)
+        h = torch.zeros(x.shape[0], *step.shape, dtype=step.dtype, device=x.device)
+        out = []
+        for t in range(x.shape[1]):
+            h = step * h + x[:, t, :, None]
+            out.append(h)
+        return (torch.view_as_real(torch.stack(out, dim=1)),)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -13,6 +13,7 @@ from strfviewer.models.layers import CausalLayerNorm, LocallyConnected1d
 from strfviewer.models.readouts import LinearReadout
 from strfviewer.models.registry import register
 from strfviewer.models.ssm import LMU, MambaBlock, S4DBlock
+from strfviewer.models.recurrent_state import run_from, states_along
 
 RNN_TYPES = ("GRU", "LSTM", "RNN", "vanilla", "LMU", "Mamba", "S4")
 CONNECTIVITIES = ("LC", "FC", "CONV")
@@ -79,11 +80,28 @@ class StateNet(AudioEncodingModel):
             output_activation if output_activation is not None else ParametricSoftplus(self.N)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.prefiltering(self.wav2spec(x))                       # (B, C_in, F, T)
+        out, _ = self.rnn(self._features(x))
+        return self.readout(out.transpose(1, 2))
+
+    def _features(self, x: torch.Tensor, skip: int = 0) -> torch.Tensor:
+        """Per-frame features ``(B, L - skip, H)`` of the input ``(B, 1, F, L)`` (front-end, prefilter,
+        encoder), the first ``skip`` frames dropped after the prefilter."""
+        y = self.prefiltering(self.wav2spec(x))[..., skip:]          # (B, C_in, F, L - skip)
         B, T = y.shape[0], y.shape[-1]
         frames = y.permute(3, 0, 1, 2).flatten(0, 1)                  # (T*B, C_in, F): frames are independent
-        feats = self.encoder_layers(frames).reshape(T, B, self.H).transpose(0, 1)   # (B, T, H)
-        out, _ = self.rnn(feats)
+        return self.encoder_layers(frames).reshape(T, B, self.H).transpose(0, 1)   # (B, L, H)
+
+    def recurrent_states(self, x: torch.Tensor) -> Optional[Tuple[torch.Tensor, ...]]:
+        """The recurrence's state after each frame of the input ``(B, 1, F, L)``: a tuple of ``(B, L, ...)``
+        tensors (GRU, RNN: ``h``; LSTM: ``h, c``; LMU: ``h, m``; Mamba: convolution history and scan state;
+        S4: modal state), see :func:`~strfviewer.models.recurrent_state.states_along`."""
+        return states_along(self.rnn, self._features(x))
+
+    def forward_from(self, x: torch.Tensor, state: Tuple[torch.Tensor, ...], skip: int = 0) -> torch.Tensor:
+        """Responses ``(B, N, 1, L - skip)`` to frames ``skip..L-1`` of the input ``(B, 1, F, L)``, the
+        recurrence starting from ``state`` (one ``(B, ...)`` tensor per entry of :meth:`recurrent_states`: the
+        state after the frame before ``skip``). The first ``skip`` frames only feed the prefilter's past."""
+        out, _ = run_from(self.rnn, self._features(x, skip), state)
         return self.readout(out.transpose(1, 2))
 
     def temporal_reach(self) -> Optional[int]:

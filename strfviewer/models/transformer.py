@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -61,12 +61,52 @@ class Transformer(AudioEncodingModel):
         self.readout = LinearReadout(self.token_dim, self.N, activation=output_activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.prefiltering(self.wav2spec(x))                         # (B, C_in, F, L)
-        tokens = self.patchify(self.time_pad(x)).flatten(1, 2)          # (B, token_dim, L)
-        tokens = self.pos_encoding(tokens.transpose(1, 2))              # (B, L, token_dim)
+        tokens = self._tokens(x)                                        # (B, L, token_dim)
         mask = build_causal_window_mask(tokens.shape[1], self.context_window, device=tokens.device)
         y = self.tsfm(tokens, mask=mask)
         return self.readout(y.transpose(1, 2))
+
+    def _tokens(self, x: torch.Tensor, offset: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Tokens ``(B, L, token_dim)`` of the input ``(B, 1, F, L)``, positions from ``offset`` ``(B,)``."""
+        x = self.prefiltering(self.wav2spec(x))                         # (B, C_in, F, L)
+        tokens = self.patchify(self.time_pad(x)).flatten(1, 2)          # (B, token_dim, L)
+        return self.pos_encoding(tokens.transpose(1, 2), offset)        # (B, L, token_dim)
+
+    def past_frames(self) -> int:
+        """Input frames before a window that :meth:`forward_window` needs: the prefilter's and the patches' past."""
+        return self.prefilter_reach() + self.K_T - 1
+
+    def layer_inputs(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Each encoder layer's input tokens ``(B, L, token_dim)`` for the input ``(B, 1, F, L)``: what the
+        frames before a window contribute to its attention (keys and values), see :meth:`forward_window`."""
+        tokens = self._tokens(x)
+        mask = build_causal_window_mask(tokens.shape[1], self.context_window, device=tokens.device)
+        inputs = []
+        for layer in self.tsfm.layers:
+            inputs.append(tokens)
+            tokens = layer(tokens, src_mask=mask)
+        return tuple(inputs)
+
+    def forward_window(self, x: torch.Tensor, past: Tuple[torch.Tensor, ...], first: torch.Tensor) -> torch.Tensor:
+        """Responses ``(B, N, 1, W)`` at frames ``first[b] .. first[b] + W - 1`` of a stimulus, from windows ``x``
+        ``(B, 1, F, past_frames() + W)`` of its input ending there (all inside it), given ``past``: per layer,
+        the layer's input tokens ``(B, S, token_dim)`` at the ``S`` frames before each window
+        (:meth:`layer_inputs`; rows before the stimulus start are ignored). The same values as :meth:`forward`
+        over the whole stimulus; the earlier frames enter only through ``past``."""
+        skip = self.past_frames()
+        tokens = self._tokens(x, first - skip)[:, skip:]                 # (B, W, token_dim)
+        B, W = tokens.shape[:2]
+        S = past[0].shape[1] if past else 0
+        lag = (S + torch.arange(W, device=x.device))[:, None] - torch.arange(S + W, device=x.device)[None, :]
+        forbid = (lag < 0)[None] | ((first.to(x.device)[:, None] - S + torch.arange(S + W, device=x.device)) < 0)[:, None]
+        if self.context_window:
+            forbid = forbid | (lag >= self.context_window)[None]       # (B, W, S + W): True = forbidden
+        mask = forbid.repeat_interleave(self.n_heads, dim=0)
+        for layer, before in zip(self.tsfm.layers, past):
+            tokens = _layer_with_past(layer, tokens, before, mask)
+        if self.tsfm.norm is not None:
+            tokens = self.tsfm.norm(tokens)
+        return self.readout(tokens.transpose(1, 2))
 
     def temporal_reach(self) -> Optional[int]:
         if self.context_window is None:
@@ -78,3 +118,16 @@ class Transformer(AudioEncodingModel):
         window = f"last {self.context_window} frames" if self.context_window else "all the past"
         return (f"{self.n_layers} causal attention layer(s), {self.n_heads} head(s), {self.token_dim}-d tokens, "
                 f"attends to {window}")
+
+
+def _layer_with_past(layer: nn.TransformerEncoderLayer, x: torch.Tensor, before: torch.Tensor,
+                     mask: torch.Tensor) -> torch.Tensor:
+    """One encoder layer over the window tokens ``x`` ``(B, W, d)``, its queries also attending to the earlier
+    tokens ``before`` ``(B, S, d)`` (the layer's inputs there), under ``mask`` ``(B * heads, W, S + W)``."""
+    context = torch.cat([before, x], dim=1)
+    if layer.norm_first:
+        kv = layer.norm1(context)
+        x = x + layer.dropout1(layer.self_attn(layer.norm1(x), kv, kv, attn_mask=mask, need_weights=False)[0])
+        return x + layer._ff_block(layer.norm2(x))
+    x = layer.norm1(x + layer.dropout1(layer.self_attn(x, context, context, attn_mask=mask, need_weights=False)[0]))
+    return layer.norm2(x + layer._ff_block(x))
