@@ -103,7 +103,7 @@ _T_OPTION = Option("T", "int", 15, tooltip="Temporal window of the STRF in frame
                    minimum=1, maximum=400, label="T (frames)")
 _NHIDDEN = Option("n_hidden", "int", 20, tooltip="Number of hidden units (each with its own STRF).",
                   minimum=1, maximum=512, label="Hidden units")
-RNN_TYPES = ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4")
+RNN_TYPES = ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4", "S4D")
 
 FAMILIES: Dict[str, _Family] = {
     "Linear": _Family(True, True, "neurons", (_T_OPTION,)),

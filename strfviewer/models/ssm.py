@@ -232,13 +232,20 @@ class S4DBlock(nn.Module):
         return 2.0 * torch.einsum("hn,hnl->hl", Cz, vander).real
 
     def forward(self, x: torch.Tensor):
-        L = x.shape[1]
         u = x.transpose(1, 2)                                               # (B, H, L)
-        k = self.kernel(L)
-        if L <= self.fft_threshold:
-            y = F.conv1d(F.pad(u, (L - 1, 0)), k.flip(-1)[:, None, :], groups=self.d_model)
-        else:
-            n_fft = 2 * L
-            y = torch.fft.irfft(torch.fft.rfft(u, n=n_fft) * torch.fft.rfft(k, n=n_fft), n=n_fft)[..., :L]
+        y = causal_depthwise_conv(u, self.kernel(x.shape[1]), self.fft_threshold)
         y = F.gelu(y + self.D[:, None] * u).transpose(1, 2)                 # (B, L, H)
         return F.glu(self.output_linear(y), dim=-1), None
+
+
+def causal_depthwise_conv(u: torch.Tensor, k: torch.Tensor, fft_threshold: int = 2048) -> torch.Tensor:
+    """``y[b, h, t] = sum_{l <= t} k[h, l] u[b, h, t - l]`` for ``u (B, H, L)`` and ``k (H, L)`` (lag 0 first).
+
+    Direct (exactly causal) up to ``fft_threshold`` steps; beyond, an FFT of size ``2L`` (zero padded, so a
+    linear convolution: the past moves by float rounding only).
+    """
+    L = u.shape[-1]
+    if L <= fft_threshold:
+        return F.conv1d(F.pad(u, (L - 1, 0)), k.flip(-1)[:, None, :], groups=k.shape[0])
+    n_fft = 2 * L
+    return torch.fft.irfft(torch.fft.rfft(u, n=n_fft) * torch.fft.rfft(k, n=n_fft), n=n_fft)[..., :L]
