@@ -1,4 +1,4 @@
-"""Compact, dependency-free recurrent and state-space layers for StateNet: LMU, Mamba and S4 (S4D).
+"""Compact, dependency-free recurrent and state-space layers for StateNet: LMU, Mamba and diagonal S4 (S4D).
 
 All take ``(B, L, H)`` (batch first) and return ``(output (B, L, H), final_state)`` like ``nn.GRU``,
 and all are strictly causal.
@@ -11,7 +11,8 @@ and all are strictly causal.
   ``mambapy.mamba.MambaBlock`` (``in_proj``, ``conv1d``, ``x_proj``, ``dt_proj``, ``A_log``, ``D``,
   ``out_proj``), computed with a vectorised Hillis-Steele scan (no CUDA kernels).
 - :class:`S4DBlock`: a diagonal S4 layer (S4D-Lin initialisation, Gu et al. 2022) with a GLU output
-  projection. Not weight-compatible with deepSTRF's bundled S4 (which needs pytorch-lightning to import).
+  projection, StateNet's ``rnn_type="S4D"``. Not weight-compatible with deepSTRF's S4, which is
+  :class:`strfviewer.models.s4.S4Block` (``rnn_type="S4"``).
 """
 
 from __future__ import annotations
