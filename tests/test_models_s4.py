@@ -86,3 +86,14 @@ def test_legs_initialisation_is_the_hippo_matrix():
     assert eig.imag.abs().max() < 1e-6
     torch.testing.assert_close(eig.real.sort().values, -torch.arange(8, 0, -1, dtype=torch.float64),
                                rtol=0, atol=1e-6)
+
+
+def test_kernel_computed_in_blocks_of_nodes_is_the_same(monkeypatch):
+    """Long inputs evaluate the roots of unity in blocks (bounded memory): the blocks change nothing."""
+    import strfviewer.models.s4 as s4
+
+    kernel = _perturbed(seed=7).layer.kernel.eval()
+    with torch.no_grad():
+        whole = kernel(40)
+        monkeypatch.setattr(s4, "_NODE_BUDGET", 100)           # a few nodes per block
+        torch.testing.assert_close(kernel(40), whole, rtol=0, atol=1e-6)

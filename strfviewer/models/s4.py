@@ -158,19 +158,29 @@ class DPLRKernel(nn.Module):
         """Kernel ``(H, L)``, lag 0 first."""
         dt, A, B, P, _ = self._parts()
         C, M = self.tuned_C(L)
-        Q = P.conj()
-        w = torch.exp(-2j * math.pi * torch.arange(M // 2 + 1, device=A.device, dtype=torch.float64) / M)
-        w = w.to(torch.complex64)
-        a, b = (1 - w), (1 + w) / 2                                           # (K,)
-        dtA = (A * dt)[..., None]                                            # (H, N, 1)
-        left = torch.cat([C[None], Q], 0)                                    # (1+R, H, N): C, q
-        right = torch.cat([B[None], P], 0)                                   # (1+R, H, N): B, p
-        v = left[:, None] * right[None] * dt                                 # (1+R, 1+R, H, N)
-        # sum over all 2N states: the stored modes and their conjugates (a and b are complex: no conj of denom)
-        r = (v[..., None] / (a - b * dtA)).sum(-2) + (v.conj()[..., None] / (a - b * dtA.conj())).sum(-2)
-        # Woodbury, rank 1: C R0 B - b (C R0 p)(q R0 B) / (1 + b q R0 p), R0 = (a I - b dt Lambda)^{-1}
-        k_f = r[0, 0] - b * r[0, 1] * r[1, 0] / (1 + b * r[1, 1])
-        return torch.fft.irfft(k_f, n=M)[..., :L]
+        nodes = torch.exp(-2j * math.pi * torch.arange(M // 2 + 1, device=A.device, dtype=torch.float64) / M)
+        nodes = nodes.to(torch.complex64)
+        v = torch.cat([C[None], P.conj()], 0)[:, None] * torch.cat([B[None], P], 0)[None] * dt  # (2, 2, H, N)
+        block = max(1, _NODE_BUDGET // v.numel())            # bounds memory on long inputs (~64 MB a block)
+        spectrum = torch.cat([_dplr_spectrum(v, (A * dt)[..., None], w) for w in nodes.split(block)], -1)
+        return torch.fft.irfft(spectrum, n=M)[..., :L]
+
+
+#: Complex values per block of roots of unity in :meth:`DPLRKernel.forward` (4 Mi: 32 MB, twice for the conjugates).
+_NODE_BUDGET = 1 << 22
+
+
+def _dplr_spectrum(v: torch.Tensor, dtA: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``C ((1 - w) I - (1 + w)/2 dt A)^{-1} dt B`` at the nodes ``w (K,)``, for ``A = diag(Lambda) - p q``.
+
+    ``v[i, j] = left_i * right_j * dt`` over the stored modes ``(2, 2, H, N)`` with ``left = (C, q = conj p)``,
+    ``right = (B, p)``; ``dtA = dt Lambda (H, N, 1)``. Returns ``(H, K)``.
+    """
+    a, b = 1 - w, (1 + w) / 2
+    # sum over all 2N states: the stored modes and their conjugates (a and b are complex: no conj of the denominator)
+    r = (v[..., None] / (a - b * dtA)).sum(-2) + (v.conj()[..., None] / (a - b * dtA.conj())).sum(-2)
+    # Woodbury, rank 1: C R0 B - b (C R0 p)(q R0 B) / (1 + b q R0 p), R0 = (a I - b dt Lambda)^{-1}
+    return r[0, 0] - b * r[0, 1] * r[1, 0] / (1 + b * r[1, 1])
 
 
 class FFTConvLayer(nn.Module):
