@@ -129,7 +129,8 @@ FAMILIES: Dict[str, _Family] = {
                minimum=0, maximum=2000))),
     "StateNet": _Family(False, False, "", (
         Option("rnn_type", "choice", "GRU", choices=RNN_TYPES,
-               tooltip="Recurrent or state-space layer that carries the memory.", label="RNN type"),
+               tooltip="Recurrent or state-space layer that carries the memory. S4: deepSTRF's S4 (diagonal plus "
+                       "low rank, HiPPO init); S4D: strfviewer's lighter diagonal S4.", label="RNN type"),
         Option("hidden_channels", "int", 7, tooltip="Channels of the per-frame spectral encoder.", minimum=1,
                maximum=64),
         Option("kernel_size", "int", 7, tooltip="Frequency extent (bands) of the spectral encoder's filters.",
