@@ -459,12 +459,25 @@ def test_descriptions_are_checked_before_anything_is_built(linear_ckpt, descript
         load_checkpoint(linear_ckpt)
 
 
-@pytest.mark.parametrize("rnn_type", ["GRU", "LSTM", "RNN", "LMU", "Mamba", "S4"])
+@pytest.mark.parametrize("rnn_type", ["GRU", "LSTM", "RNN", "LMU", "Mamba", "S4", "S4D"])
 def test_statenet_round_trip_for_every_rnn_type(rnn_type, tmp_path, x):
     model = build("StateNet", rnn_type=rnn_type)
     loaded, _ = load_checkpoint(save_checkpoint(model, tmp_path / rnn_type))
     assert loaded.rnn_type == rnn_type
     torch.testing.assert_close(predict(loaded, x), predict(model, x), rtol=0, atol=1e-6)
+
+
+def test_old_statenet_s4_checkpoint_opens_as_s4d(tmp_path, x):
+    """Before rnn_type "S4" meant deepSTRF's DPLR S4 it meant strfviewer's diagonal S4: such a checkpoint (config
+    "S4", diagonal-layer tensors) opens as "S4D" with the same predictions, its metadata's spec corrected too."""
+    model = build("StateNet", rnn_type="S4D")
+    folder = save_checkpoint(model, tmp_path / "old", metadata={"spec": {"family": "StateNet", "rnn_type": "S4"}})
+    _edit_config(folder, rnn_type="S4")
+    loaded, metadata = load_checkpoint(folder)
+    assert loaded.rnn_type == "S4D" and metadata["spec"]["rnn_type"] == "S4D"
+    torch.testing.assert_close(predict(loaded, x), predict(model, x), rtol=0, atol=1e-6)
+    new = save_checkpoint(build("StateNet", rnn_type="S4"), tmp_path / "new")
+    assert load_checkpoint(new)[0].rnn_type == "S4"           # deepSTRF's S4 tensors keep their meaning
 
 
 def test_transformer_without_context_window_round_trip(tmp_path, x):

@@ -44,6 +44,7 @@ FAMILIES = [("ConvNet2D", {}), ("ConvNet2D", {**SHORT_ADAPTRANS, "hyper": {"kern
             ("Transformer", {"hyper": {"embedding_dim": 4, "freq_patch_size": 4, "n_layers": 2}}),
             ("StateNet", {}), ("StateNet", {"rnn_type": "LSTM"}), ("StateNet", {"rnn_type": "RNN"}),
             ("StateNet", {"rnn_type": "LMU"}), ("StateNet", {"rnn_type": "Mamba"}), ("StateNet", {"rnn_type": "S4"}),
+            ("StateNet", {"rnn_type": "S4D"}),
             ("StateNet", SHORT_ADAPTRANS), ("StateNet", {"prefilter": "AdapTrans"})]
 
 
@@ -64,7 +65,7 @@ def test_each_frame_is_the_gradient_of_that_frame(family, kw):
     np.testing.assert_allclose(d.response, out.detach().numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("rnn_type", ["GRU", "LSTM", "RNN", "LMU", "Mamba", "S4"])
+@pytest.mark.parametrize("rnn_type", ["GRU", "LSTM", "RNN", "LMU", "Mamba", "S4D"])
 def test_a_recurrence_restarted_from_a_saved_state_continues_the_run(rnn_type):
     model = model_of("StateNet", rnn_type=rnn_type, **SHORT_ADAPTRANS)
     x = torch.tensor(stimulus(3))[None]

@@ -28,7 +28,8 @@ CASES = [
     ("Transformer", {}, 2, 0.40),  # 0.527 (lr 2e-3; 0.412 at 1e-3)
     ("StateNet", {"rnn_type": "GRU"}, 2, 0.50),  # 0.640
     ("StateNet", {"rnn_type": "LSTM"}, 2, 0.60),  # 0.746
-    ("StateNet", {"rnn_type": "S4"}, 2, 0.45),  # 0.573
+    ("StateNet", {"rnn_type": "S4"}, 2, 0.48),  # 0.601 (deepSTRF's DPLR S4)
+    ("StateNet", {"rnn_type": "S4D"}, 2, 0.45),  # 0.573 (strfviewer's diagonal S4)
     ("StateNet", {"rnn_type": "LMU"}, 1, 0.40),  # 0.537
     ("StateNet", {"rnn_type": "Mamba"}, 1, 0.42),  # 0.567
 ]

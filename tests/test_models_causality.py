@@ -70,7 +70,7 @@ def test_prefilters_are_causal(kind):
 
 
 RECURRENT = [ModelSpec("StateNet", rnn_type=r, hyper={"kernel_size": 4, "stride": 2, "hidden_channels": 2})
-             for r in ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4")]
+             for r in ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4", "S4D")]
 OTHERS = [
     ModelSpec("NetworkReceptiveField", T=5, hyper={"n_hidden": 4}),
     ModelSpec("NetworkReceptiveField", T=5, kernel="gaussian", hyper={"n_hidden": 4}),
@@ -110,7 +110,7 @@ def test_transformer_context_window_limits_memory():
 
 
 def test_s4_fft_path_is_causal_to_rounding():
-    """Above fft_threshold the S4 layer convolves by FFT: past outputs may move by float rounding only."""
+    """Above fft_threshold the S4D layer convolves by FFT: past outputs may move by float rounding only."""
     from strfviewer.models.ssm import S4DBlock
 
     torch.manual_seed(0)

@@ -4,7 +4,7 @@ deepSTRF is not a dependency (CI never installs it). This test runs only when an
 deepSTRF is named by the environment variable ``DEEPSTRF_PYTHON`` (e.g. ``/work/deepstrf-venv/bin/python``):
 that interpreter builds each reference model, and writes its state_dict, captured kwargs, a fixed
 input and its eval-mode output to a safetensors file; here our class is built from the same kwargs, loads
-the state_dict with ``strict=True`` and must reproduce the output (max abs difference < 1e-5).
+the state_dict with ``strict=True`` and must reproduce the output (max abs difference < 1e-5; 1e-4 for S4).
 """
 
 import json
@@ -34,12 +34,15 @@ CASES = [
     ("cnn", "ConvNet2D", {"kernel_size": [3, 4], "c_hidden": 3, "n_hidden": 5, "out_neurons": 3}, None, None),
     ("tsfm", "Transformer", {"embedding_dim": 8, "n_heads": 2, "context_window": 6, "out_neurons": 3}, None, None),
     *[(f"statenet_{r.lower()}", "StateNet", {"rnn_type": r, "out_neurons": 3}, None, None)
-      for r in ("GRU", "LSTM", "RNN", "LMU", "Mamba")],
+      for r in ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4")],
     ("statenet_fc_adaptrans", "StateNet", {"connectivity": "FC", "out_neurons": 3}, "adaptrans", None),
 ]
 
 SCRIPT = r'''
-import json, sys, warnings, torch
+import json, sys, warnings
+sys.path.insert(0, sys.argv[3])
+import torchaudio_fallback; torchaudio_fallback.install()   # a CPU side venv cannot load torchaudio's extension
+import torch
 warnings.filterwarnings("ignore")
 from safetensors.torch import save_file
 from deepSTRF.models.audio import audio_zoo as z
@@ -80,7 +83,8 @@ def reference(tmp_path_factory):
     from safetensors import safe_open
 
     out = tmp_path_factory.mktemp("deepstrf") / "reference.safetensors"
-    proc = subprocess.run([DEEPSTRF_PYTHON, "-c", SCRIPT, json.dumps(CASES), str(out)],
+    fixtures = Path(__file__).resolve().parent / "fixtures"
+    proc = subprocess.run([DEEPSTRF_PYTHON, "-c", SCRIPT, json.dumps(CASES), str(out), str(fixtures)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with safe_open(str(out), "pt") as f:
@@ -109,4 +113,6 @@ def test_same_weights_same_outputs(case, reference):
     model.load_state_dict(state, strict=True)
     with torch.no_grad():
         y = model(tensors[f"{name}/x"])
-    assert (y - tensors[f"{name}/y"]).abs().max().item() < 1e-5
+    # S4: FFT and Cauchy sums there, pole-free expressions and a direct convolution here (a few 1e-6 apart)
+    tolerance = 1e-4 if kw.get("rnn_type") == "S4" else 1e-5
+    assert (y - tensors[f"{name}/y"]).abs().max().item() < tolerance

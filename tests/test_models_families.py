@@ -16,7 +16,7 @@ SMALL = {
     "ConvNet2D": ModelSpec("ConvNet2D", hyper={"kernel_size": [3, 3], "c_hidden": 2, "n_hidden": 4}),
     "Transformer": ModelSpec("Transformer", hyper={"embedding_dim": 4}),
     **{f"StateNet-{r}": ModelSpec("StateNet", rnn_type=r, hyper={"kernel_size": 4, "stride": 3, "hidden_channels": 2})
-       for r in ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4")},
+       for r in ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4", "S4D")},
 }
 
 

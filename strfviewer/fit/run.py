@@ -74,7 +74,7 @@ class FitRequest:
     from its leading components (:mod:`strfviewer.fit.hidden_start`); ``num_threads`` CPU
     threads (default :func:`~strfviewer.fit.fitter.default_num_threads`: 1 on 2 cores, at most 4); ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored
     frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
-    (auto) chunks recurrent models (GRU/LSTM/RNN, LMU/Mamba/S4 cores) with :data:`AUTO_CHUNK` and nothing
+    (auto) chunks recurrent models (GRU/LSTM/RNN, LMU/Mamba/S4/S4D cores) with :data:`AUTO_CHUNK` and nothing
     else, 0 turns chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
     ``ridge_alphas`` absolute penalties for ridge (default: a grid); ``calibrate`` starts SGD with the
     readout's output nonlinearity placed at each neuron's mean rate (see :mod:`strfviewer.fit.calibrate`;
@@ -314,7 +314,7 @@ def _full_kernel(model: nn.Module) -> bool:
 
 def is_recurrent(model: nn.Module) -> bool:
     """True when the model holds a GRU / LSTM / RNN layer or a state-space layer that says it carries a state
-    (``CARRIES_STATE``: StateNet's LMU, Mamba and S4). Measured on the STRFlab cell, 8 epochs: LMU 0.571 with
+    (``CARRIES_STATE``: StateNet's LMU, Mamba, S4 and S4D). Measured on the STRFlab cell, 8 epochs: LMU 0.571 with
     chunks + Poisson + calibration against 0.016 without, Mamba 0.727 against 0.684 (docs/models.md)."""
     return any(isinstance(m, nn.RNNBase) or getattr(type(m), "CARRIES_STATE", False) for m in model.modules())
 

@@ -147,6 +147,7 @@ def load_checkpoint(path_or_repo_id: PathLike, extra_kwargs: Optional[Mapping[st
     kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
     if written_by is None:  # deepSTRF (or hand-written): module-valued arguments were not saved
         kwargs = deepstrf_compat.infer_module_kwargs(cls, class_name, kwargs, tensors, metadata)
+    kwargs = legacy_s4d(class_name, kwargs, tensors, metadata)
     kwargs = deepstrf_compat.apply_extra_kwargs(kwargs, extra_kwargs or {})
     deepstrf_compat.raise_if_unresolved(kwargs, config_path)
     for key, value in kwargs.items():
@@ -171,6 +172,23 @@ def load_checkpoint(path_or_repo_id: PathLike, extra_kwargs: Optional[Mapping[st
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+
+#: A tensor only strfviewer's diagonal S4 (``S4DBlock``) has.
+_S4D_TENSOR = "rnn.log_A_real"
+
+
+def legacy_s4d(class_name: str, kwargs: Dict[str, Any], tensors: Mapping[str, torch.Tensor],
+               metadata: Dict[str, Any]) -> Dict[str, Any]:
+    """``rnn_type="S4"`` meant strfviewer's diagonal S4 before it meant deepSTRF's DPLR S4: a StateNet whose
+    tensors are the diagonal layer's (``rnn.log_A_real`` ...) is rebuilt as ``"S4D"``, and a ``spec`` in its
+    metadata is corrected the same way (``metadata`` is changed in place)."""
+    if class_name != "StateNet" or kwargs.get("rnn_type") != "S4" or _S4D_TENSOR not in tensors:
+        return kwargs
+    spec = metadata.get("spec")
+    if isinstance(spec, dict) and spec.get("rnn_type") == "S4":
+        spec["rnn_type"] = "S4D"
+    return {**kwargs, "rnn_type": "S4D"}
+
 
 def _writer(info: Any, metadata_path: Path) -> Optional[str]:
     """``"strfviewer"`` for checkpoints strfviewer wrote (refusing newer formats), else ``None``."""

@@ -103,7 +103,7 @@ _T_OPTION = Option("T", "int", 15, tooltip="Temporal window of the STRF in frame
                    minimum=1, maximum=400, label="T (frames)")
 _NHIDDEN = Option("n_hidden", "int", 20, tooltip="Number of hidden units (each with its own STRF).",
                   minimum=1, maximum=512, label="Hidden units")
-RNN_TYPES = ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4")
+RNN_TYPES = ("GRU", "LSTM", "RNN", "LMU", "Mamba", "S4", "S4D")
 
 FAMILIES: Dict[str, _Family] = {
     "Linear": _Family(True, True, "neurons", (_T_OPTION,)),
@@ -129,7 +129,8 @@ FAMILIES: Dict[str, _Family] = {
                minimum=0, maximum=2000))),
     "StateNet": _Family(False, False, "", (
         Option("rnn_type", "choice", "GRU", choices=RNN_TYPES,
-               tooltip="Recurrent or state-space layer that carries the memory.", label="RNN type"),
+               tooltip="Recurrent or state-space layer that carries the memory. S4: deepSTRF's S4 (diagonal plus "
+                       "low rank, HiPPO init); S4D: strfviewer's lighter diagonal S4.", label="RNN type"),
         Option("hidden_channels", "int", 7, tooltip="Channels of the per-frame spectral encoder.", minimum=1,
                maximum=64),
         Option("kernel_size", "int", 7, tooltip="Frequency extent (bands) of the spectral encoder's filters.",

@@ -1,4 +1,4 @@
-"""Compact, dependency-free recurrent and state-space layers for StateNet: LMU, Mamba and S4 (S4D).
+"""Compact, dependency-free recurrent and state-space layers for StateNet: LMU, Mamba and diagonal S4 (S4D).
 
 All take ``(B, L, H)`` (batch first) and return ``(output (B, L, H), final_state)`` like ``nn.GRU``,
 and all are strictly causal.
@@ -11,7 +11,8 @@ and all are strictly causal.
   ``mambapy.mamba.MambaBlock`` (``in_proj``, ``conv1d``, ``x_proj``, ``dt_proj``, ``A_log``, ``D``,
   ``out_proj``), computed with a vectorised Hillis-Steele scan (no CUDA kernels).
 - :class:`S4DBlock`: a diagonal S4 layer (S4D-Lin initialisation, Gu et al. 2022) with a GLU output
-  projection. Not weight-compatible with deepSTRF's bundled S4 (which needs pytorch-lightning to import).
+  projection, StateNet's ``rnn_type="S4D"``. Not weight-compatible with deepSTRF's S4, which is
+  :class:`strfviewer.models.s4.S4Block` (``rnn_type="S4"``).
 """
 
 from __future__ import annotations
@@ -263,12 +264,7 @@ class S4DBlock(nn.Module):
         before ``x`` (one entry of :meth:`states`), ``None`` for the zero state."""
         L = x.shape[1]
         u = x.transpose(1, 2)                                               # (B, H, L)
-        k = self.kernel(L)
-        if L <= self.fft_threshold:
-            y = F.conv1d(F.pad(u, (L - 1, 0)), k.flip(-1)[:, None, :], groups=self.d_model)
-        else:
-            n_fft = 2 * L
-            y = torch.fft.irfft(torch.fft.rfft(u, n=n_fft) * torch.fft.rfft(k, n=n_fft), n=n_fft)[..., :L]
+        y = causal_depthwise_conv(u, self.kernel(L), self.fft_threshold)
         if state is not None:                   # the earlier inputs' part: 2 Re sum_n Cz_n exp(dt A_n)^(l+1) h_n
             dtA, Cz = self._modes()
             lags = torch.arange(1, L + 1, device=dtA.device, dtype=torch.float32)
@@ -289,3 +285,16 @@ class S4DBlock(nn.Module):
             h = step * h + x[:, t, :, None]
             out.append(h)
         return (torch.view_as_real(torch.stack(out, dim=1)),)
+
+
+def causal_depthwise_conv(u: torch.Tensor, k: torch.Tensor, fft_threshold: int = 2048) -> torch.Tensor:
+    """``y[b, h, t] = sum_{l <= t} k[h, l] u[b, h, t - l]`` for ``u (B, H, L)`` and ``k (H, L)`` (lag 0 first).
+
+    Direct (exactly causal) up to ``fft_threshold`` steps; beyond, an FFT of size ``2L`` (zero padded, so a
+    linear convolution: the past moves by float rounding only).
+    """
+    L = u.shape[-1]
+    if L <= fft_threshold:
+        return F.conv1d(F.pad(u, (L - 1, 0)), k.flip(-1)[:, None, :], groups=k.shape[0])
+    n_fft = 2 * L
+    return torch.fft.irfft(torch.fft.rfft(u, n=n_fft) * torch.fft.rfft(k, n=n_fft), n=n_fft)[..., :L]

@@ -12,10 +12,11 @@ from strfviewer.models.base import AudioEncodingModel
 from strfviewer.models.layers import CausalLayerNorm, LocallyConnected1d
 from strfviewer.models.readouts import LinearReadout
 from strfviewer.models.registry import register
+from strfviewer.models.s4 import S4Block
 from strfviewer.models.ssm import LMU, MambaBlock, S4DBlock
 from strfviewer.models.recurrent_state import run_from, states_along
 
-RNN_TYPES = ("GRU", "LSTM", "RNN", "vanilla", "LMU", "Mamba", "S4")
+RNN_TYPES = ("GRU", "LSTM", "RNN", "vanilla", "LMU", "Mamba", "S4", "S4D")
 CONNECTIVITIES = ("LC", "FC", "CONV")
 
 
@@ -43,7 +44,9 @@ def _make_recurrence(rnn_type: str, H: int) -> nn.Module:
         return LMU(H, H, memory_size=128, theta=99)
     if rnn_type == "Mamba":
         return MambaBlock(H)
-    if rnn_type == "S4":
+    if rnn_type == "S4":      # deepSTRF's S4: DPLR, HiPPO-LegS (its checkpoints load)
+        return S4Block(H)
+    if rnn_type == "S4D":     # strfviewer's compact diagonal S4 (what "S4" meant before; see docs/models.md)
         return S4DBlock(H)
     raise ValueError(f"unknown rnn_type {rnn_type!r}; choose one of {', '.join(RNN_TYPES)}")
 
@@ -55,7 +58,7 @@ class StateNet(AudioEncodingModel):
     Each frame ``(C_in, F)`` goes through a stateless spectral encoder (``connectivity`` 'LC' locally
     connected, 'FC' dense or 'CONV' convolutional; ``hidden_channels`` channels, ``kernel_size`` bands,
     ``stride``) giving ``H = hidden_channels * L`` features with ``L = (F - kernel_size) // stride + 1``;
-    the sequence of frames runs through ``rnn_type`` (GRU, LSTM, RNN, LMU, Mamba, S4) of width ``H``; a
+    the sequence of frames runs through ``rnn_type`` (GRU, LSTM, RNN, LMU, Mamba, S4, S4D) of width ``H``; a
     per-frame linear readout and ``output_activation`` (default ParametricSoftplus) give the responses.
     ``temporal_window_size`` is unused by the computation (kept for the gradmap window).
     Input ``(B, 1, F, T)``, output ``(B, N, 1, T)``.
