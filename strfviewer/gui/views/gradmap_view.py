@@ -435,7 +435,7 @@ class GradmapView(QWidget):
                 self.grid_levels.append(level)
                 self.grid_images[i].setImage(tile, autoLevels=False, levels=(-level, level))
                 self.grid_images[i].setRect(start, -0.5, width * dt, F)
-                self.grid_plots[i].getAxis("left").set_freqs(ds.freqs_hz)
+                self.grid_plots[i].getAxis("left").set_freqs(band_freqs(run.model, ds))
                 self.grid_plots[i].getAxis("bottom").set_channels(start, (Tv + 1) * dt, C)
                 self.grid_plots[i].setRange(xRange=(start, start + width * dt), yRange=(-0.5, F - 0.5), padding=0)
         for i, n in enumerate(neurons):
