@@ -61,7 +61,10 @@ def test_the_figure_labels_the_gradmap_with_the_models_bands(feature, window, wa
         panels.append(p)
         return save(p, *args, **kwargs)
 
-    qtbot.waitUntil(lambda: window.views["gradmap"].displayed is not None, timeout=30000)
+    view = window.views["gradmap"]
+    qtbot.waitUntil(lambda: view.displayed is not None and view.displayed.shape[-2] == N_MELS, timeout=30000)
+    # the view shows the model's 16-band map (it used to refuse a band count other than the data's) on its bands
+    np.testing.assert_allclose(view.plots[0].getAxis("left").freqs_hz, bands)
     figures_save, figures.save_figure = figures.save_figure, spy
     try:
         written = []

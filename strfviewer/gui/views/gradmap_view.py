@@ -266,7 +266,9 @@ class GradmapView(QWidget):
                 self._show_message("computing gradmaps…")
             return
         self.busy.setText("")
-        if arr.shape[0] != ds.n_neurons or arr.shape[2] != ds.n_freqs:
+        # a waveform model's maps are on its own front-end's bands (labelled by band_freqs), not the dataset's
+        own_bands = bool(getattr(model, "is_wav_native", False))
+        if arr.shape[0] != ds.n_neurons or (arr.shape[2] != ds.n_freqs and not own_bands):
             self._show_message(f"model shape {arr.shape[0]} neurons x {arr.shape[2]} bands does not match the "
                                f"dataset ({ds.n_neurons} x {ds.n_freqs})")
             return
