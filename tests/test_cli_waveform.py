@@ -3,6 +3,7 @@ NPZ and WAV outputs, and one-line errors naming the bad value."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -143,13 +144,22 @@ def test_fit_front_end_option_errors(tmp_path, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
-def test_export_reopens_a_waveform_checkpoint_and_scores_it_on_audio(tmp_path):
+def test_export_reopens_a_waveform_checkpoint_and_scores_it_on_audio(tmp_path, monkeypatch):
     ckpt = tmp_path / "g20"
     assert main(["fit", "demo", "--frontend", "gabor", "--frontend-arg", "learnable=false", "--frontend-arg",
                  "n_bands=20", "--method", "ridge", "--out", str(ckpt), "--quiet", "--no-history"]) == 0
     out = tmp_path / "e.npz"
-    assert main(["export", str(ckpt), "demo", "--npz", str(out), "--quiet"]) == 0
+    figure_panels, figure = [], []
+    if importlib.util.find_spec("PySide6") is not None:  # the figure's panels, without drawing it
+        from strfviewer.gui.exporting import figures
+
+        monkeypatch.setattr(figures, "save_figure", lambda panels, path, **kw: figure_panels.append(panels) or path)
+        figure = ["--figure", str(tmp_path / "f.png")]
+    assert main(["export", str(ckpt), "demo", "--npz", str(out), *figure, "--quiet"]) == 0
     meta = json.loads((ckpt / "metadata.json").read_text())
+    for panels in figure_panels:    # the gradmap panel on the model's 20 bands, the spectrogram on the data's
+        assert panels.gradmap.shape[1] == 20 and panels.spec.shape[0] == 34
+        np.testing.assert_allclose(panels.gradmap_freqs_hz, meta["freqs_hz"])
     with np.load(out) as z:
         assert z["gradmaps"].shape == (12, 1, 20, 15)              # the model's 20 bands, not the data's 34
         np.testing.assert_allclose(z["freqs_hz"], meta["freqs_hz"])

@@ -85,3 +85,43 @@ def test_nat4_archive_that_is_not_a_recording(tmp_path):
     with pytest.raises(DataError) as err:
         load(bad)
     assert str(bad) in str(err.value) and "not a readable .tgz" in str(err.value)
+
+
+def test_nat4_member_over_the_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import tarfile
+
+    from strfviewer.data import limits
+
+    archive = write_nat4(tmp_path / "NAT4", single_sites=False) / "A1_NAT4_ozgf.fs100.ch18.tgz"
+    with tarfile.open(archive) as tf:
+        declared = tf.getmember("A1_NAT4_ozgf/pop.resp.csv").size      # the size its header declares
+        largest = max(m.size for m in tf.getmembers())
+    extracted = []
+    extractfile = tarfile.TarFile.extractfile
+    monkeypatch.setattr(tarfile.TarFile, "extractfile",
+                        lambda self, member: extracted.append(member.name) or extractfile(self, member))
+    monkeypatch.setattr(limits, "MAX_ARCHIVE_MEMBER_BYTES", declared - 1)
+    with pytest.raises(DataError) as err:
+        load(archive, normalize=None)
+    message = str(err.value)
+    assert message.startswith(f"{archive} (member A1_NAT4_ozgf/pop.resp.csv): ") and len(message.splitlines()) == 1
+    assert limits.size_text(declared) in message and "*.resp.csv" in message
+    assert "A1_NAT4_ozgf/pop.resp.csv" not in extracted, "refused before reading it"
+    monkeypatch.setattr(limits, "MAX_ARCHIVE_MEMBER_BYTES", largest)      # every member at most the limit: read
+    assert load(archive, normalize=None).n_neurons == 3
+
+def test_nat4_folder_file_over_the_limit_is_refused(tmp_path, monkeypatch):
+    import tarfile
+
+    from strfviewer.data import limits
+
+    archive = write_nat4(tmp_path / "NAT4", single_sites=False) / "A1_NAT4_ozgf.fs100.ch18.tgz"
+    folder = tmp_path / "A1_NAT4_ozgf.fs100.ch18"
+    with tarfile.open(archive) as tf:
+        tf.extractall(folder, filter="data")
+    assert load(folder, normalize=None).n_neurons == 3         # extracted, it reads
+    stim = next(folder.rglob("*.stim.csv"))
+    monkeypatch.setattr(limits, "MAX_ARCHIVE_MEMBER_BYTES", stim.stat().st_size - 1)
+    with pytest.raises(DataError) as err:
+        load(folder, normalize=None)
+    assert str(err.value).startswith(f"{stim}: ") and "*.stim.csv" in str(err.value)

@@ -88,6 +88,19 @@ def pick_neuron(text: Optional[str], names, cc_norm: Optional[np.ndarray]) -> in
     return index
 
 
+def _gradmap_bands(model, metadata: dict, dataset) -> np.ndarray:
+    """Band centres (Hz) of the model's gradmaps: a waveform-native model's own front-end bands (from the
+    front-end, else the checkpoint's ``freqs_hz``), a spectrogram model's the dataset's."""
+    if not getattr(model, "is_wav_native", False):
+        return np.asarray(dataset.freqs_hz, dtype=float)
+    from strfviewer.models.frontend_args import model_band_centres_hz
+
+    centres = model_band_centres_hz(model)
+    if centres is None and metadata.get("freqs_hz") is not None:
+        centres = np.asarray(metadata["freqs_hz"], dtype=float)
+    return centres if centres is not None else np.full(int(model.front_end().out_channels), np.nan)
+
+
 def run(args: argparse.Namespace) -> int:
     from strfviewer.commands.checkpoint_data import model_with_data
     from strfviewer.fit.run import predict, score
@@ -111,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     args.data = data_source(args)
     model, _axes, metadata, dataset, notes = model_with_data(args.checkpoint, args.data, args.device,
                                                              args.model_args)
-    wav_native = bool(getattr(model, "is_wav_native", False))   # takes the audio: its own band axis
+    gradmap_bands = _gradmap_bands(model, metadata, dataset)
     predictions = predict(model, dataset, args.device)
     metrics = score(dataset, predictions)
     written = []
@@ -128,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     if args.npz:
         recorded = {s.name: s.psth() for s in dataset.stimuli}
         written.append(exports.write_results_npz(
-            args.npz, dataset.neuron_names, metadata.get("freqs_hz") if wav_native else dataset.freqs_hz,
+            args.npz, dataset.neuron_names, gradmap_bands,
             dataset.dt_ms, gradmaps=gradmaps,
             predictions=predictions, recorded=recorded,
             extra={"readout": np.asarray(args.readout), "channels": np.asarray(channel_names(model, per_channel))}))
@@ -145,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         figures.ensure_app()
         where = ", prefilter output" if per_channel and gradmaps.shape[1] == 1 else ""  # else ON/OFF say it
         panels = figures.panels_for(dataset, neuron, stimulus, {"model": predictions}, -gradmaps,
-                                    f"gradmap ({args.readout}{where})")
+                                    f"gradmap ({args.readout}{where})", gradmap_bands)
         written.append(figures.save_figure(panels, args.figure, dpi=args.dpi, width_in=size[0], height_in=size[1]))
     if not args.quiet:
         for note in notes:

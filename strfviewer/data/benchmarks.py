@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from strfviewer.data import limits
 from strfviewer.data.dataset import NeuralDataset, Stimulus
 from strfviewer.data.errors import DataError
 from strfviewer.data.spikes import bin_trials
@@ -170,10 +171,20 @@ class _Archive:
             raise DataError(path, None, "not a NEMS recording: no *.meta.json inside")
 
     def find(self, suffix: str) -> Tuple[str, bytes]:
+        """``(file name, its bytes)`` of the one file ending in ``suffix``; its size (as the folder or the
+        archive's header declares it) is checked against the limits before it is read."""
         names = [n for n in self._files if n.endswith(suffix)]
         if len(names) != 1:
             raise DataError(self.path, None, f"expected one *{suffix} file, found {len(names)}")
         entry = self._files[names[0]]
+        limit = limits.MAX_JSON_BYTES if suffix.endswith(".json") else limits.MAX_ARCHIVE_MEMBER_BYTES
+        if isinstance(entry, Path):
+            where, size = entry, entry.stat().st_size
+        else:
+            where, size = f"{self.path} (member {entry.name})", int(entry.size)
+        if size > limit:
+            raise DataError(where, None, f"{limits.size_text(size)} is larger than the {limits.size_text(limit)} "
+                                         f"strfviewer reads of a *{suffix} file")
         data = entry.read_bytes() if isinstance(entry, Path) else self._tar.extractfile(entry).read()
         return names[0], data
 

@@ -26,6 +26,8 @@ MAX_TRIALS = 10_000
 MAX_RESPONSE_BYTES = 4 * 1024 ** 3
 #: the arrays of an NPZ file, as their headers declare them (bytes, all keys together)
 MAX_NPZ_BYTES = 8 * 1024 ** 3
+#: one file of a dataset archive or folder read whole into memory (a NAT4 recording's CSV or HDF5 file, bytes)
+MAX_ARCHIVE_MEMBER_BYTES = 2 * 1024 ** 3
 #: a JSON file of a checkpoint (config.json, metadata.json) or of a dataset (bytes)
 MAX_JSON_BYTES = 64 * 1024 ** 2
 #: any whole number in a checkpoint's config.json (a kernel size, a band count, a layer width ...)

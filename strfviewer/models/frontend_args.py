@@ -162,3 +162,10 @@ def band_centres_hz(module: nn.Module):
         if arr.shape[0] == int(module.out_channels):
             return arr
     return None
+
+
+def model_band_centres_hz(model):
+    """Band centres ``(F,)`` in Hz of a waveform-native model's own front-end (what its gradmaps' frequency axis
+    means), or None for a spectrogram model or a front-end that states none."""
+    front = model.front_end() if callable(getattr(model, "front_end", None)) else None
+    return None if front is None else band_centres_hz(front)

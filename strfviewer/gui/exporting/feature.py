@@ -177,7 +177,11 @@ class ExportFeature(QObject):
                  if run.get_predictions()}
         if gradmaps is None:
             gradmaps = self._current_gradmap()
-        return figures.panels_for(s.dataset, s.neuron, s.stimulus, preds, gradmaps, self._gradmap_title())
+        from strfviewer.gui.views.strf_data import band_freqs
+
+        # the gradmap's bands: a waveform model's own front-end bands, as the gradmap view labels them
+        bands = band_freqs(getattr(s.current_run, "model", None), s.dataset)
+        return figures.panels_for(s.dataset, s.neuron, s.stimulus, preds, gradmaps, self._gradmap_title(), bands)
 
     def export_figure(self, path, dpi: float = 300.0, width_in: float = 9.0, height_in: float = 5.5,
                       on_done=None):
@@ -217,7 +221,7 @@ class ExportFeature(QObject):
         ``gradmaps`` use deepSTRF's sign (``dL/dx``, ``L = -r``), like ``strfviewer gradmap``, whatever the view
         shows; the gradmap view's readout and channel choice are used; Linear / LN models add ``kernel_strf``.
         """
-        from strfviewer.gui.views.strf_data import compute_gradmaps, gradmap_key, kernel_strf, n_channels
+        from strfviewer.gui.views.strf_data import band_freqs, compute_gradmaps, gradmap_key, kernel_strf, n_channels
 
         s = self.session
         run, ds = s.current_run, s.dataset
@@ -237,7 +241,8 @@ class ExportFeature(QObject):
             extra = {"readout": np.asarray(readout)} if g is not None else {}
             if kernel is not None:
                 extra["kernel_strf"] = kernel
-            return exports.write_results_npz(path, ds.neuron_names, ds.freqs_hz, ds.dt_ms, gradmaps=g,
+            # freqs_hz labels the gradmaps: a waveform model's own front-end bands, else the dataset's
+            return exports.write_results_npz(path, ds.neuron_names, band_freqs(model, ds), ds.dt_ms, gradmaps=g,
                                              predictions=preds, recorded=recorded if preds else None,
                                              extra=extra or None)
 

@@ -305,14 +305,22 @@ class FigurePanels:
     gradmap_title: str = "gradmap"
     channel_names: Tuple[str, ...] = ()
     scores: Dict[str, Tuple[float, float]] = field(default_factory=dict)
+    gradmap_freqs_hz: Optional[np.ndarray] = None
+
+    def gradmap_bands_hz(self) -> np.ndarray:
+        """Band centres (Hz) of the gradmap's frequency axis: its own when given, else the spectrogram's."""
+        return self.freqs_hz if self.gradmap_freqs_hz is None else self.gradmap_freqs_hz
 
 
 def panels_for(dataset, neuron: int, stimulus: str, predictions: Optional[Dict[str, Dict[str, np.ndarray]]] = None,
-               gradmaps: Optional[np.ndarray] = None, gradmap_title: str = "gradmap") -> FigurePanels:
+               gradmaps: Optional[np.ndarray] = None, gradmap_title: str = "gradmap",
+               gradmap_freqs_hz: Optional[Sequence[float]] = None) -> FigurePanels:
     """Figure panels for ``neuron`` on ``stimulus`` of ``dataset``.
 
     ``predictions``: run label -> {stimulus name: ``(N, T)``}; ``gradmaps``: ``(N, C, F, T_lag)`` with
     excitation positive. Scores (cc, cc_norm on this stimulus) are computed for each prediction.
+    ``gradmap_freqs_hz (F,)``: the gradmaps' band centres (Hz) when they are not the dataset's (a waveform model
+    labels its map with its own front-end's bands); ``ValueError`` when their count is not the gradmaps' ``F``.
     """
     if not 0 <= int(neuron) < dataset.n_neurons:
         raise ValueError(f"neuron {neuron} is out of range (the dataset has {dataset.n_neurons} neurons)")
@@ -328,9 +336,16 @@ def panels_for(dataset, neuron: int, stimulus: str, predictions: Optional[Dict[s
     grad = None if gradmaps is None else np.asarray(gradmaps[int(neuron)], dtype=np.float32)
     C = 0 if grad is None else grad.shape[0]
     names = ("ON", "OFF") if C == 2 else tuple(f"channel {c}" for c in range(C)) if C > 1 else ()
+    bands = None
+    if grad is not None and gradmap_freqs_hz is not None:
+        bands = np.asarray(gradmap_freqs_hz, dtype=float).reshape(-1)
+        if bands.shape[0] != grad.shape[1]:
+            raise ValueError(f"gradmap_freqs_hz has {bands.shape[0]} band centres for a gradmap of "
+                             f"{grad.shape[1]} bands")
     return FigurePanels(str(dataset.neuron_names[int(neuron)]), stim.name, np.asarray(stim.spec[0], np.float32),
                         np.asarray(dataset.freqs_hz, float), float(dataset.dt_ms), recorded, preds, grad,
-                        None if grad is None else dataset.lags_ms(grad.shape[-1]), gradmap_title, names, scores)
+                        None if grad is None else dataset.lags_ms(grad.shape[-1]), gradmap_title, names, scores,
+                        bands)
 
 
 def _scores(recorded: np.ndarray, prediction: np.ndarray) -> Tuple[float, float]:
@@ -447,7 +462,7 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
         images = []
         for c in range(C):
             axis = BandAxis("left")
-            axis.set_freqs(panels.freqs_hz)
+            axis.set_freqs(panels.gradmap_bands_hz())
             plot = layout.addPlot(row=1, col=1 + c, rowspan=3, axisItems={"left": axis})
             name = panels.channel_names[c] if c < len(panels.channel_names) else ""
             head = "<b>C</b>  " + panels.gradmap_title if c == 0 else ""

@@ -33,12 +33,17 @@ SETTINGS_KEY = "fitting/last_choices"
 NONE_LABEL = "none"
 DEFAULT_LABEL = "family default"
 #: FitRequest fields edited by the "Training" group, in display order
-_TRAINING_FIELDS = ("epochs", "patience", "lr", "weight_decay", "batch_size", "seed")
+_TRAINING_FIELDS = ("epochs", "patience", "lr", "frontend_lr", "weight_decay", "batch_size", "seed")
 _TRAINING_LABELS = {
     "epochs": ("Max epochs", "Upper bound on passes over the training stimuli."),
     "patience": ("Patience (epochs)", "Stop after this many epochs without a better validation score."),
     "lr": ("Learning rate", "AdamW step size. 'auto': the family's default (2e-3 for Transformer, 1e-3 "
                             "otherwise)."),
+    "frontend_lr": ("Front-end learning rate", "AdamW step size of a learnable waveform front-end's parameters "
+                                               "(LEAF, SincNet, a learnable Gabor filterbank), often set lower "
+                                               "than the model's so the filters move slowly. 'same as lr': the "
+                                               "learning rate above. Only for a learnable front-end fitted by "
+                                               "SGD."),
     "weight_decay": ("Weight decay", "L2 penalty on the weights (AdamW-style decay)."),
     "batch_size": ("Batch size (stimuli)", "Stimuli (or chunks of a recurrent model's training stimuli) per "
                                             "optimisation step. 'auto' aims at about 32 steps per epoch: one "
@@ -47,9 +52,11 @@ _TRAINING_LABELS = {
     "seed": ("Seed", "Random seed for weight initialisation and batch order (same seed, same fit)."),
 }
 #: training fields whose ``None`` (automatic) shows as this text at the spin box's minimum, 0
-_AUTO_FIELDS = {"batch_size": "auto", "lr": "auto"}
+_AUTO_FIELDS = {"batch_size": "auto", "lr": "auto", "frontend_lr": "same as lr"}
 #: training fields edited as floats (their default may be None: automatic)
-_FLOAT_FIELDS = ("lr", "weight_decay")
+_FLOAT_FIELDS = ("lr", "frontend_lr", "weight_decay")
+#: training fields that only SGD uses (disabled for ridge)
+_SGD_FIELDS = ("epochs", "patience", "lr", "frontend_lr", "weight_decay", "batch_size")
 #: split choices: label -> train/val/test fractions (None = the dataset's own split)
 SPLIT_CHOICES = {
     "dataset": None,
@@ -334,7 +341,7 @@ class FitDialog(QDialog):
             kind = "float" if isinstance(default, float) or name in _FLOAT_FIELDS else "int"
             label, tip = _TRAINING_LABELS[name]
             minimum = 0 if name in _AUTO_FIELDS or name not in ("epochs", "batch_size") else 1
-            maximum = 1_000_000 if name != "lr" else 10.0
+            maximum = 10.0 if name in ("lr", "frontend_lr") else 1_000_000
             editor = OptionEditor(Option(name, kind, default, None, tip, minimum, maximum))
             if name in _AUTO_FIELDS:
                 editor.editor.setSpecialValueText(_AUTO_FIELDS[name])  # shown at the minimum, 0 = None
@@ -440,10 +447,31 @@ class FitDialog(QDialog):
 
     def _on_method_changed(self) -> None:
         sgd = self.method_box.currentData() != "ridge"
-        for name in ("epochs", "patience", "lr", "weight_decay", "batch_size"):
+        for name in _SGD_FIELDS:
             if name in self.training_editors:
                 self.training_editors[name].setEnabled(sgd)
         self.validate()
+
+    def _update_frontend_lr(self, spec) -> None:
+        """Enable the front-end learning rate only for a learnable front-end fitted by SGD (``spec``: the
+        current, valid spec, or ``None``); the tooltip says why when it is off."""
+        editor = self.training_editors.get("frontend_lr")
+        if editor is None:
+            return
+        try:
+            learnable = spec is not None and frontend_slot.frontend_is_learnable(spec, self.dataset)
+        except (ValueError, KeyError):
+            learnable = False
+        sgd = self.method_box.currentData() != "ridge"
+        self._frontend_lr_on = learnable and sgd
+        editor.setEnabled(self._frontend_lr_on)
+        tip = _TRAINING_LABELS["frontend_lr"][1]
+        if not learnable:
+            tip += "\nOff: the model has no learnable front-end."
+        elif not sgd:
+            tip += "\nOff: ridge regression has no learning rate."
+        editor.setToolTip(tip)
+        editor.editor.setToolTip(tip)
 
     def _update_T_tooltip(self) -> None:
         editor = self._hyper_editors.get("T")
@@ -479,6 +507,8 @@ class FitDialog(QDialog):
         kwargs = dict(spec=self.model_spec(), method=self.method_box.currentData(),
                       device=self.device_box.currentData(), split=self._split_value())
         kwargs.update(self._training_values())
+        if not getattr(self, "_frontend_lr_on", False):  # no learnable front-end (or ridge): nothing to set
+            kwargs["frontend_lr"] = None
         return FitRequest(**kwargs)
 
     def _training_values(self) -> Dict[str, Any]:
@@ -501,6 +531,7 @@ class FitDialog(QDialog):
             reasons.extend(frontend_slot.frontend_problems(spec, self.dataset))
         if spec is not None and not reasons:
             reasons.extend(self._build_problems(spec))
+        self._update_frontend_lr(spec if not reasons else None)
         if self.method_box.currentData() == "ridge" and spec is not None and not reasons:
             reasons.extend(frontend_slot.ridge_problems(spec, self.dataset))
         device = self.device_box.currentData()

@@ -11,6 +11,9 @@ editors, the panel's refit buttons and the fit queue agree on what a front-end c
   the engine fills the rest from the data when the fit starts (``fit.waveform_mode.resolve_spec``).
 * :func:`frontend_problems`, :func:`ridge_problems`: why a spec cannot be fitted on the open data (one line
   each, naming the value), checked before anything starts.
+* :func:`carried_kwargs`: what a front-end swap keeps of the previous front-end's options (the model panel's
+  "Refit with front-end"): each option the new one declares under the same name, or under its own name for the
+  same fact (band count, band limits, sample rate), where it still builds with it.
 * :func:`resolved_spec`: the spec with the front-end's arguments completed from the data (sample rate, frame
   step), as the fit will build it; used to build the model in the dialog's check and in the app after a fit.
 """
@@ -81,6 +84,51 @@ def chosen_kwargs(values: Dict[str, Any], options_list) -> Dict[str, Any]:
     """``values`` (option name -> edited value) less those equal to the option's default."""
     defaults = {o.name: o.default for o in options_list}
     return {k: v for k, v in values.items() if k not in defaults or v != defaults[k]}
+
+
+def _same_fact_names():
+    """Groups of option names that state one fact in different front-ends (``n_mels`` and ``n_filters``...)."""
+    from strfviewer.models.frontend_args import BAND_NAMES, FMAX_NAMES, RATE_NAMES
+
+    return (RATE_NAMES, BAND_NAMES, ("f_min_hz", "f_min"), FMAX_NAMES)
+
+
+def carried_kwargs(previous_name: str, previous: Dict[str, Any], name: str, dataset=None) -> Dict[str, Any]:
+    """The options of front-end ``previous_name`` (built with the keyword arguments ``previous``) that front-end
+    ``name`` keeps when it replaces it: each option ``name`` declares under the same name, or under its own name
+    for the same fact (band count ``n_mels`` -> ``n_filters``, ``f_max_hz`` -> ``f_max``, the sample rate).
+    The filterbank's extent (band count, band limits) carries over as the previous front-end had it, defaults
+    included (a 34-band CausalMel becomes a 34-band Gammatonegram, not a 50-band one); other options (the
+    sample rate too: by default the engine picks it from the data) only where they were given. The frame step is left out (it is the data's). A value the new
+    front-end refuses on ``dataset`` is dropped, so the swap stays possible with that option at its default."""
+    from strfviewer.models import options
+    from strfviewer.models.frontend_args import FRAME_NAMES
+
+    declared = [o.name for o in options.options_of("frontend", name) if o.name not in FRAME_NAMES]
+    groups = _same_fact_names()
+    extent = {n for g in groups[1:] for n in g}     # band count and limits, not the rate
+    defaults = {o.name: o.default for o in frontend_options(previous_name, dataset) if o.name in extent}
+    previous = {**defaults, **{k: v for k, v in previous.items() if v is not None}}
+    wanted: Dict[str, Any] = {}
+    for option in declared:
+        names = next((g for g in groups if option in g), (option,))
+        source = option if option in previous else next((n for n in names if n in previous), None)
+        if source is not None and previous[source] is not None:
+            wanted[option] = previous[source]
+    if not wanted:
+        return {}
+    from strfviewer.models.factory import ModelSpec
+
+    def builds(kwargs) -> bool:
+        return not frontend_problems(ModelSpec(frontend=name, frontend_kwargs=dict(kwargs)), dataset)
+
+    if builds(wanted):
+        return wanted
+    kept: Dict[str, Any] = {}
+    for key, value in wanted.items():       # one at a time: keep those it builds with
+        if builds({**kept, key: value}):
+            kept[key] = value
+    return kept
 
 
 def _rate_and_step(dataset):

@@ -5,7 +5,9 @@ parameter count (``factory.describe``). Beside them, one button per registered k
 "none") and per waveform front-end (plus "spectrogram": the dataset's spectrograms as input): a click queues a
 new fit of the same spec and training settings with only that part swapped (``factory.swap``), which appears as
 a new run. Comparing the full, separable and Gaussian-mixture kernels, or CausalMel and LEAF, is one click each.
-A swapped-in front-end gets its default options, its sample rate from the data's audio. Choices the engine
+A swapped-in front-end keeps the previous front-end's options that it declares too: its extent (band count, band
+limits, sample rate, under the new one's names: ``n_mels`` becomes ``n_filters``) as the previous one had it, the
+other options where they were chosen; the rest at the new front-end's defaults. Choices the engine
 refuses (``factory.check_spec``, a front-end on data without audio) are disabled with the reason as tooltip.
 """
 
@@ -43,12 +45,16 @@ def swapped_spec(spec, kernel: Optional[str] = None, prefilter: Optional[str] = 
                  frontend: Optional[str] = None):
     """``spec`` with another kernel, prefilter or front-end (``prefilter='none'`` removes it,
     ``frontend='spectrogram'`` fits on the spectrograms), other settings kept. A new prefilter gets the frame step
-    and band range of ``dataset`` when the spec had none."""
+    and band range of ``dataset`` when the spec had none; a new front-end keeps the previous one's options that
+    it declares too (:func:`frontend_slot.carried_kwargs`: band count, band limits, sample rate...)."""
     if frontend == frontend_slot.SPECTROGRAM:
         frontend = "none"
     new = _factory().swap(spec, kernel=kernel, prefilter=prefilter, frontend=frontend)
     if new.prefilter and not new.prefilter_kwargs:
         new = dataclasses.replace(new, prefilter_kwargs=prefilter_kwargs_for(dataset))
+    if frontend_slot.has_frontend(new) and frontend_slot.has_frontend(spec) and new.frontend != spec.frontend:
+        new = dataclasses.replace(new, frontend_kwargs=frontend_slot.carried_kwargs(
+            spec.frontend, dict(spec.frontend_kwargs or {}), new.frontend, dataset))
     return new
 
 

@@ -266,7 +266,9 @@ class GradmapView(QWidget):
                 self._show_message("computing gradmaps…")
             return
         self.busy.setText("")
-        if arr.shape[0] != ds.n_neurons or arr.shape[2] != ds.n_freqs:
+        # a waveform model's maps are on its own front-end's bands (labelled by band_freqs), not the dataset's
+        own_bands = bool(getattr(model, "is_wav_native", False))
+        if arr.shape[0] != ds.n_neurons or (arr.shape[2] != ds.n_freqs and not own_bands):
             self._show_message(f"model shape {arr.shape[0]} neurons x {arr.shape[2]} bands does not match the "
                                f"dataset ({ds.n_neurons} x {ds.n_freqs})")
             return
@@ -435,7 +437,7 @@ class GradmapView(QWidget):
                 self.grid_levels.append(level)
                 self.grid_images[i].setImage(tile, autoLevels=False, levels=(-level, level))
                 self.grid_images[i].setRect(start, -0.5, width * dt, F)
-                self.grid_plots[i].getAxis("left").set_freqs(band_freqs(getattr(self.session.current_run, "model", None), ds))
+                self.grid_plots[i].getAxis("left").set_freqs(band_freqs(run.model, ds))
                 self.grid_plots[i].getAxis("bottom").set_channels(start, (Tv + 1) * dt, C)
                 self.grid_plots[i].setRange(xRange=(start, start + width * dt), yRange=(-0.5, F - 0.5), padding=0)
         for i, n in enumerate(neurons):

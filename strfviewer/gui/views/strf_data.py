@@ -67,11 +67,7 @@ def top_neurons(values: Optional[np.ndarray], n_neurons: int, k: int) -> np.ndar
 def band_freqs(model, dataset) -> np.ndarray:
     """Band centres (Hz) of a gradmap's frequency axis: a waveform model's own front-end bands (it takes the
     audio; its bands need not be the dataset's), else the dataset's."""
-    front = model.front_end() if callable(getattr(model, "front_end", None)) else None
-    if front is not None:
-        from strfviewer.models.frontend_args import band_centres_hz
+    from strfviewer.models.frontend_args import model_band_centres_hz
 
-        centres = band_centres_hz(front)
-        if centres is not None:
-            return centres
-    return np.asarray(dataset.freqs_hz, dtype=float)
+    centres = model_band_centres_hz(model)
+    return centres if centres is not None else np.asarray(dataset.freqs_hz, dtype=float)
