@@ -197,3 +197,24 @@ def test_plots_of_other_docks_get_a_working_export_entry(window, tmp_path, qtbot
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
     action.trigger()
     assert "response" in svg_texts(target)
+
+
+def test_a_long_legend_leaves_the_gradmap_panel_on_the_page(feature, window):
+    """With two runs compared the legend row under panel B was one line wider than the left column's share, and
+    its minimum width pushed panel C (gradmap and colour bar) past the figure's right edge."""
+    import dataclasses
+
+    panels = feature.figure_panels()
+    (label, pred), = panels.predictions.items()
+    names = ("Linear / ridge (CausalMel front-end)", "Linear ridge", "StateNet(GRU) 32 channels")
+    panels = dataclasses.replace(panels, predictions={name: pred for name in names},
+                                 scores={name: (0.75, 0.84) for name in names})
+    widget = figures.build_figure(panels, 9.0, 5.5)
+    try:
+        right = max(item.sceneBoundingRect().right() for item in widget.ci.items
+                    if isinstance(item, (figures.pg.PlotItem, figures.pg.ColorBarItem)))
+        assert right <= widget.width() + 1, (right, widget.width())
+        assert all(name in widget.legend.text for name in names)
+    finally:
+        widget.close()
+        widget.deleteLater()
