@@ -218,3 +218,20 @@ def test_a_long_legend_leaves_the_gradmap_panel_on_the_page(feature, window):
     finally:
         widget.close()
         widget.deleteLater()
+
+
+def test_a_view_in_a_tabbed_away_dock_is_brought_forward_and_exported_as_shown(feature, window, tmp_path, qtbot):
+    """File > Export offers every view; one whose dock sat behind another tab (never laid out, never drawn) was
+    written as a 200 x 141 px stub of its unlaid-out plot area."""
+    behind, front = window.docks["population"], window.docks["tuning"]
+    window.tabifyDockWidget(front, behind)
+    front.raise_()
+    qtbot.waitUntil(lambda: not window.views["tuning"].visibleRegion().isEmpty(), timeout=5000)
+    window.grab()
+    assert window.views["population"].visibleRegion().isEmpty()
+    path = feature.export("view:population", tmp_path / "population.png", dpi=96)
+    view = window.views["population"]
+    window.grab()
+    assert not view.visibleRegion().isEmpty()
+    size = figures.widgets_size(figures.view_widgets(view))
+    assert png_size(path) == (size.width(), size.height()) and size.width() > 300
