@@ -10,6 +10,7 @@ pytest.importorskip("pytestqt")
 from strfviewer.gui.listening.audio import AudioPlayer  # noqa: E402
 from strfviewer.gui.dreaming import feature as dreaming  # noqa: E402
 from strfviewer.gui.listening import feature as listening  # noqa: E402
+from strfviewer.gui.views.axes import placeholder_text  # noqa: E402
 
 from .test_feature_listening_player import FakeBackend  # noqa: E402
 
@@ -25,6 +26,8 @@ def test_dream_runs_live_and_exports(feature, window, qtbot, tmp_path):
     p = feature.panel
     p.steps_spin.setValue(80)
     p.clamp_box.setChecked(False)
+    # before any dream the plots say what they wait for (they showed axes of -0.5..0.5 "time (ms) (x0.001)")
+    assert placeholder_text(p.image_plot) and placeholder_text(p.curve_plot)
     window.actions["dream"].trigger()
     assert feature.dock.isVisible() and feature.running
     assert p.neurons_edit.text() == "2" and not p.start_button.isEnabled() and p.cancel_button.isEnabled()
@@ -40,6 +43,7 @@ def test_dream_runs_live_and_exports(feature, window, qtbot, tmp_path):
     np.testing.assert_allclose(shown, result.stimulus.numpy()[0, 0])
     x, y = p.curves[0].getData()
     assert len(x) == 80 and np.all(np.isfinite(y))
+    assert placeholder_text(p.image_plot) is None and placeholder_text(p.curve_plot) is None
     # exports
     path = feature.save_npz(tmp_path / "dream.npz")
     with np.load(path, allow_pickle=False) as z:

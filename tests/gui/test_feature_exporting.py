@@ -197,3 +197,41 @@ def test_plots_of_other_docks_get_a_working_export_entry(window, tmp_path, qtbot
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
     action.trigger()
     assert "response" in svg_texts(target)
+
+
+def test_a_long_legend_leaves_the_gradmap_panel_on_the_page(feature, window):
+    """With two runs compared the legend row under panel B was one line wider than the left column's share, and
+    its minimum width pushed panel C (gradmap and colour bar) past the figure's right edge."""
+    import dataclasses
+
+    panels = feature.figure_panels()
+    (label, pred), = panels.predictions.items()
+    names = ("Linear / ridge (CausalMel front-end)", "Linear ridge", "StateNet(GRU) 32 channels")
+    panels = dataclasses.replace(panels, predictions={name: pred for name in names},
+                                 scores={name: (0.75, 0.84) for name in names})
+    widget = figures.build_figure(panels, 9.0, 5.5)
+    try:
+        right = max(item.sceneBoundingRect().right() for item in widget.ci.items
+                    if isinstance(item, (figures.pg.PlotItem, figures.pg.ColorBarItem)))
+        assert right <= widget.width() + 1, (right, widget.width())
+        assert all(name in widget.legend.text for name in names)
+    finally:
+        widget.close()
+        widget.deleteLater()
+
+
+def test_a_view_in_a_tabbed_away_dock_is_brought_forward_and_exported_as_shown(feature, window, tmp_path, qtbot):
+    """File > Export offers every view; one whose dock sat behind another tab (never laid out, never drawn) was
+    written as a 200 x 141 px stub of its unlaid-out plot area."""
+    behind, front = window.docks["population"], window.docks["tuning"]
+    window.tabifyDockWidget(front, behind)
+    front.raise_()
+    qtbot.waitUntil(lambda: not window.views["tuning"].visibleRegion().isEmpty(), timeout=5000)
+    window.grab()
+    assert window.views["population"].visibleRegion().isEmpty()
+    path = feature.export("view:population", tmp_path / "population.png", dpi=96)
+    view = window.views["population"]
+    window.grab()
+    assert not view.visibleRegion().isEmpty()
+    size = figures.widgets_size(figures.view_widgets(view))
+    assert png_size(path) == (size.width(), size.height()) and size.width() > 300

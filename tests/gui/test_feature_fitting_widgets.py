@@ -309,3 +309,23 @@ def test_runs_table_keyboard_show_delete_undo(qtbot):
     assert session.runs == [first] and session.current_run is first
     qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert session.runs == [first, second] and session.current_run is second
+
+
+def test_training_panel_paints_the_start_epoch_without_a_nan_warning(qtbot):
+    """Epoch 0 has no training loss (and a flat StateNet start has no val cc_norm): the symbols of a curve whose
+    every point is NaN made pyqtgraph warn 'All-NaN slice encountered' on each repaint during the fit."""
+    import warnings
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        panel.begin("StateNet", max_epochs=4)
+        panel.add_progress(ProgressEvent(epoch=0, step=0, n_steps=3, train_loss=float("nan"), val_loss=0.4,
+                                         val_cc_norm=float("nan"), eta_s=None, kind="epoch", best_epoch=0))
+        qtbot.waitUntil(lambda: panel.val_curve.getData()[0] is not None
+                        and len(panel.val_curve.getData()[0]) == 1, timeout=2000)
+        panel.grab()
+    assert [str(w.message) for w in caught if "NaN" in str(w.message)] == []
+    assert panel.val_curve.getData()[1][0] == pytest.approx(0.4)

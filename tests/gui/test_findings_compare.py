@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from strfviewer.analysis.compare import compare_runs
+from strfviewer.gui.views.axes import placeholder_text
 from strfviewer.session import Run
 
 from .conftest import make_run
@@ -32,6 +33,8 @@ def test_compare_view_scores_both_runs_and_selects_a_clicked_neuron(qtbot, setti
     view = win.views["compare"]
     win.redraw_now()
     assert view.comparison is None and "compare run" in view.note
+    # the empty scatter and histogram say so (they showed bare 0..1 axes)
+    assert placeholder_text(view.scatter_plot) and placeholder_text(view.hist_plot)
     other = s.add_run(make_run(ds, name="B run", seed=5), make_current=False)
     s.set_compare_run(other)
     qtbot.waitUntil(lambda: view.comparison is not None, timeout=15000)
@@ -39,6 +42,7 @@ def test_compare_view_scores_both_runs_and_selects_a_clicked_neuron(qtbot, setti
     expected = compare_runs([t.responses for t in test], [s.current_run.predictions[t.name] for t in test],
                             [other.predictions[t.name] for t in test])
     np.testing.assert_allclose(view.comparison.cc_norm_a, expected.cc_norm_a)
+    assert placeholder_text(view.scatter_plot) is None and placeholder_text(view.hist_plot) is None
     np.testing.assert_allclose(view.comparison.difference, expected.difference)
     assert view.comparison.p_wilcoxon == expected.p_wilcoxon
     assert "Wilcoxon" in view.stats.text and "A = A run" in view.title.text()

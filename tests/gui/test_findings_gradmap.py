@@ -132,3 +132,25 @@ def test_dstrf_view_scrubs_along_the_stimulus(qtbot, settings):
     header, rows = view.csv_table()
     assert header[:2] == ["time_ms", "response"] and len(rows) == L
     win.close()
+
+
+def test_tuning_hint_names_the_gradmap_mode_whose_significance_it_reads(qtbot, settings):
+    """An LN run's tuning is read on its kernel STRF: with 'significance' checked on the gradmap (the default mode),
+    the hint used to say "check 'significance' in the gradmap view" although it was checked there; it names the mode."""
+    import torch
+
+    from strfviewer.models.factory import ModelSpec, build_model
+
+    def ln_run(ds):
+        torch.manual_seed(0)
+        spec = ModelSpec(family="LinearNonlinear", T=5)
+        return Run(name="LN", spec=spec, model=build_model(spec, ds.n_freqs, ds.n_neurons).eval())
+
+    win = findings_window(qtbot, settings, ln_run)
+    _show_dock(qtbot, win, "tuning")
+    view = win.views["tuning"]
+    win.redraw_now()
+    qtbot.waitUntil(lambda: "significance" in view.title.text(), timeout=10000)
+    hint = view.title.text().split("significance", 1)[1]
+    assert "'kernel STRF'" in hint, view.title.text()
+    win.close()

@@ -313,6 +313,11 @@ def test_save_and_reopen_model(qtbot, window, tmp_path):
     np.testing.assert_allclose(reopened.get_predictions()[stim], run.predictions[stim], rtol=1e-4, atol=1e-5)
     assert window.settings().value("last/model") == str(folder)
     assert str(folder) in window.recent()
+    qtbot.waitUntil(lambda: not window.worker_pool.workers, timeout=15000)
+    # the busy messages do not outlive the work: "opening model ...…" stayed in the status bar
+    message = window.statusBar().currentMessage()
+    assert "opening model" not in message and "predicting" not in message, message
+    assert "opened model" in message or "ready" in message, message
 
 
 def test_opening_a_model_with_no_data_opens_its_dataset(qtbot, settings, tmp_path, dataset):

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QProgressBar, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
-from strfviewer.gui.views.axes import BandAxis, diverging_cmap
+from strfviewer.gui.views.axes import BandAxis, diverging_cmap, set_placeholder
 
 INITS = ("silence", "noise", "selected stimulus")
 READOUTS = ("last", "mean", "peak")
@@ -135,6 +135,8 @@ class DreamPanel(QWidget):
 
         for plot in (self.image_plot, self.curve_plot):
             plot.setMinimumHeight(60)
+        set_placeholder(self.image_plot, "no dream yet: choose neurons, then Dream")
+        set_placeholder(self.curve_plot, "the response after each step shows here")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
@@ -156,6 +158,8 @@ class DreamPanel(QWidget):
 
     def reset(self, labels: Sequence[str], freqs_hz, dt_ms: float) -> None:
         """Prepare for a new dream of ``labels`` (one curve and one image choice per dream)."""
+        for plot in (self.image_plot, self.curve_plot):
+            set_placeholder(plot, None)
         self.curve_plot.clear()
         self.curves = []
         for k, label in enumerate(labels):

@@ -17,6 +17,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
 
 from strfviewer.gui.exporting import figures
 from strfviewer.io import exports
@@ -133,8 +134,21 @@ class ExportFeature(QObject):
     def export_view(self, name: str, path, dpi: float = 150.0) -> Path:
         """A view as shown (its plot widgets stacked), with axes and labels."""
         view = self.window.views[name]
+        self._bring_forward(name)
         label = exportable_views(self.window).get(name, name)
         return figures.save_widgets(figures.view_widgets(view), path, dpi=dpi, title=label)
+
+    def _bring_forward(self, name: str) -> None:
+        """Show the dock of view ``name`` in front of its tab group (closed or behind another tab, the view was
+        never laid out nor drawn: its export was a stub of a few pixels) and let it lay out and draw."""
+        dock = self.window.docks.get(name)
+        if dock is None or (dock.isVisible() and not dock.visibleRegion().isEmpty()):
+            return
+        dock.show()
+        dock.raise_()
+        QApplication.processEvents()
+        self.window.redraw_now()
+        QApplication.processEvents()
 
     def export_table(self, name: str, path) -> Path:
         """A view's data as it shows them (its ``csv_table()``), as a CSV."""

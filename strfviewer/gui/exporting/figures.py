@@ -32,6 +32,9 @@ FORMATS = ("png", "svg", "pdf")
 SCREEN_DPI = 96.0  # logical pixels per inch of a widget's size
 PathLike = Union[str, os.PathLike]
 
+#: room the gradmap's colour bar and its tick labels take in the figure (px at the screen's DPI)
+COLOUR_BAR_PX = 80
+
 
 def format_of(path: PathLike, fmt: Optional[str] = None) -> str:
     """'png' | 'svg' | 'pdf' from ``fmt`` or the file's suffix; ``ValueError`` naming the file otherwise."""
@@ -390,6 +393,13 @@ def legend_html(entries) -> str:
                                       f"{html.escape(text)}" for (r, g, b), text in entries)
 
 
+def _wrap_legend(label: pg.LabelItem, width_px: float) -> None:
+    """Let the legend ``label`` wrap between its entries within ``width_px``: on one line (two runs compared, long
+    run names) its minimum width pushed the gradmap panel and colour bar past the figure's right edge."""
+    label.item.setTextWidth(max(50.0, float(width_px)))
+    label.updateMin()
+
+
 def offscreen_figure(width_in: float, height_in: float) -> pg.GraphicsLayoutWidget:
     """An empty white layout widget of ``width_in x height_in`` inches that is never shown on screen."""
     ensure_app()
@@ -492,6 +502,9 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
             layout.layout.setColumnStretchFactor(1 + c, 2)
     else:
         layout.addLabel("no model: gradmap not available", row=1, col=1, rowspan=3, color="#555")
+        C = 1
+    # the left column's share of the width (stretch 3 against 2 per gradmap channel, less the colour bar)
+    _wrap_legend(widget.legend, 0.95 * (widget.width() - COLOUR_BAR_PX) * 3.0 / (3.0 + 2.0 * C))
     widget.show()  # not on screen (WA_DontShowOnScreen): lets the layouts settle at the final size
     QApplication.processEvents()
     return widget

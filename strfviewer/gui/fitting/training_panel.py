@@ -110,6 +110,14 @@ class TrainingCurves:
         return int(self.epoch_x[int(np.nanargmax(vals))])
 
 
+def _drawable(x: np.ndarray, y: np.ndarray) -> tuple:
+    """``(x, y)`` of an epoch curve, or empty arrays when no ``y`` is finite (epoch 0 has no train loss; a flat
+    start no val cc_norm): pyqtgraph's symbols warn 'All-NaN slice' on every repaint of an all-NaN curve."""
+    if not np.isfinite(y).any():
+        return np.empty(0), np.empty(0)
+    return x, y
+
+
 def _nan_if_missing(x) -> float:
     return float(x) if _finite(x) else float("nan")
 
@@ -325,9 +333,9 @@ class TrainingPanel(QWidget):
         c = self.curves
         self.step_curve.setData(np.asarray(c.step_x, float), np.asarray(c.step_loss, float))
         x = np.asarray(c.epoch_x, float)
-        self.train_curve.setData(x, np.asarray(c.train_loss, float), connect="finite")
-        self.val_curve.setData(x, np.asarray(c.val_loss, float), connect="finite")
-        self.cc_curve.setData(x, np.asarray(c.val_cc_norm, float), connect="finite")
+        for curve, values in ((self.train_curve, c.train_loss), (self.val_curve, c.val_loss),
+                              (self.cc_curve, c.val_cc_norm)):
+            curve.setData(*_drawable(x, np.asarray(values, float)), connect="finite")
         # no curve (before a fit, a ridge fit): say so rather than keep the last fit's axes
         set_placeholder(self.loss_plot, None if len(c.step_x) or len(x) else self.empty_text)
         set_placeholder(self.cc_plot, None if len(x) else self.empty_text)

@@ -159,7 +159,7 @@ def set_placeholder(plot, text: Optional[str]) -> None:
             item.showAxis(name)
         item.enableAutoRange()
         return
-    if label is None:
+    if label is None or label not in item.items:  # none yet, or removed by the plot's clear()
         label = pg.TextItem(anchor=(0.5, 0.5), color=(110, 110, 110))
         label.setZValue(20)
         item.addItem(label, ignoreBounds=True)

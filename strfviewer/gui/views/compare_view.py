@@ -15,6 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
+from strfviewer.gui.views.axes import set_placeholder
 from strfviewer.gui.findings.compare_figure import fill_histogram, fill_scatter
 from strfviewer.gui.views.lazy_view import LazyView
 from strfviewer.gui.views.registry import ViewSpec, register_view
@@ -71,6 +72,7 @@ class CompareView(LazyView):
         self.title.setText(note)
         for plot in (self.scatter_plot, self.hist_plot):
             plot.clear()
+            set_placeholder(plot, "two runs compared show here" if note else None)
         self.points = None
         self.stats.setText("")
 
@@ -83,6 +85,8 @@ class CompareView(LazyView):
             error = self.jobs.request(a, comparison_key(b), comparison_job(ds, a, b), name="compare runs")
             return self._show_note(f"comparison failed: {error}" if error else "comparing the runs…")
         self.comparison = result
+        for plot in (self.scatter_plot, self.hist_plot):
+            set_placeholder(plot, None)
         n_stim = len(scored_stimuli(ds))
         split = "test" if ds.stimuli_in("test") else "all"
         self.note = ""

@@ -36,6 +36,12 @@ ROWS = (
 )
 
 
+#: where the significance the tuning reads is computed: the gradmap view's mode showing the same maps
+SIGNIFICANCE_HINTS = {
+    "kernel": "show 'kernel STRF' with 'significance' checked in the gradmap view",
+    "gradmap": "show 'gradmap' (readout last) with 'significance' checked in the gradmap view",
+}
+
 class TuningView(LazyView):
     """Attributes for inspection: ``metrics`` ``{metric: value}`` shown, ``intervals`` ``{metric: (low, high)}``
     (empty before significance), ``channel`` index, ``note`` (why nothing is shown)."""
@@ -138,7 +144,7 @@ class TuningView(LazyView):
         where = f", {channel} channel" if channel else ""
         sig = (f"; on the significant pixels (|z| > {significance.threshold:g}, {significance.how}, "
                f"{significance.n_boot} bootstrap samples)" if mask is not None else
-               "; significance: check 'significance' in the gradmap view")
+               f"; significance: {SIGNIFICANCE_HINTS['kernel' if tuning.key == 'kernel' else 'gradmap']}")
         self.title.setText(f"{ds.neuron_names[n]} — {run.name}{where} (map: "
                            f"{'kernel STRF' if tuning.key == 'kernel' else 'gradmap'}, excitation positive){sig}")
         shown = strf if mask is None else np.where(mask, strf, 0.0)

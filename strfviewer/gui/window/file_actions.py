@@ -20,6 +20,8 @@ from strfviewer.session import Run
 
 #: File > Open data file...: the single-file formats strfviewer reads (folders go through Open data folder...)
 DATA_FILE_FILTER = "Data files (*.nwb *.npz *.tgz);;NWB recordings (*.nwb);;NumPy archive (*.npz);;All files (*)"
+#: how long a "done" message stays in the status bar (ms)
+STATUS_DONE_MS = 8000
 
 
 class WindowIOMixin:
@@ -102,6 +104,7 @@ class WindowIOMixin:
         self.session.add_run(run, make_current=True)
         self.set_last("model", path_or_id)
         self.add_recent(path_or_id)
+        self.status(f"opened model {path_or_id}", STATUS_DONE_MS)  # replaces the busy 'opening model …'
         if run.get_predictions() is None or run.get_metrics() is None:
             self.compute_results(run)
 
@@ -116,6 +119,7 @@ class WindowIOMixin:
             predictions, metrics = results
             if run in self.session.runs:
                 self.session.update_run(run, predictions=predictions, metrics=metrics)
+                self.status(f"{run.name}: predictions and metrics on {ds.name} ready", STATUS_DONE_MS)
 
         return self.start_worker(lambda progress, cancel: model_io.predictions_and_metrics(model, ds),
                                  on_finished=finished, name="predict", busy=f"predicting with {run.name}…")
