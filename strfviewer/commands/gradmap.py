@@ -173,7 +173,6 @@ def run(args: argparse.Namespace) -> int:
         return waveform_gradmap.run(args)
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
-    check_device(args.device)
     check_number(args.frames, "-T", low=1, high=MAX_ANALYSIS_FRAMES)
     model, axes, _metadata = load_model(args.checkpoint, args.device, args.model_args)
     maps, per_channel, notes = compute_maps(model, args.frames, args.readout, args.per_channel, axes.dt_ms)
