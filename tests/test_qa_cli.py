@@ -95,3 +95,19 @@ def test_an_unusable_history_file_is_one_line(tmp_path, capsys):
     assert cli.main(["runs", "--history", str(junk)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(junk) in err[0]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--limit", "0"], "--limit 0: expected at least 1 run"),
+    (["--csv", "nowhere/runs.csv"], "does not exist"),
+    (["--csv", "runs.txt"], "--csv runs.txt: expected a .csv file"),
+])
+def test_runs_bad_limit_or_csv_path_is_one_line(tmp_path, capsys, monkeypatch, argv, message):
+    """`runs --limit -1` listed every run and `--csv` created missing folders, unlike every other output option."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "h.sqlite"
+    _history_with_long_label(path)
+    assert cli.main(["runs", "--history", str(path), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "nowhere").exists()

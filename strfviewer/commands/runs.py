@@ -53,7 +53,17 @@ def _export_trackers(args: argparse.Namespace, records) -> None:
         print(f"exported {written} run(s) to {name} at {folder}{note}")
 
 
+def _check(args: argparse.Namespace) -> None:
+    from strfviewer.commands.checkpoint_data import check_output_suffix
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit {args.limit}: expected at least 1 run")
+    if args.csv:
+        check_output_suffix(args.csv, "--csv", (".csv",))
+
+
 def run(args: argparse.Namespace) -> int:
+    _check(args)
     with RunHistory(args.history) as h:
         if args.delete is not None:
             r = h.get(args.delete)
