@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from strfviewer.commands.data_options import add_data_option, data_source
 from strfviewer.commands.gradmap import add_model_arg_option
 
 #: largest dSTRF array written without --neuron (bytes)
@@ -27,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "effective STRF at that moment, excitation positive) and the principal "
                                    "components of those maps across time.")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint folder (or Hugging Face repo id)")
-    p.add_argument("--data", required=True, metavar="DATA", help="data folder, NPZ file or 'demo'")
+    add_data_option(p, "data folder, NWB file, sorter folder, NPZ file or 'demo'", required=True)
     p.add_argument("--stimulus", required=True, metavar="NAME", help="stimulus to run the model on")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="output NPZ")
     p.add_argument("--neuron", action="append", metavar="I|NAME",
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.io.exports import write_npz
 
     _check(args)
+    args.data = data_source(args)
     model, _axes, _meta, dataset, notes = model_with_data(args.checkpoint, args.data, args.device,
                                                           args.model_args)
     try:
