@@ -82,7 +82,7 @@ def test_at_ms_and_reduce(wave_ckpt, tmp_path):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--waveform", "--data", "demo", "--stimulus", "nope"], "--stimulus 'nope': no such stimulus in demo"),
+    (["--waveform", "--data", "demo", "--stimulus", "nope"], "--stimulus 'nope': no stimulus of that name in demo"),
     (["--waveform", "--data", "demo", "--stimulus", "song01", "--at-ms", "99999"], "--at-ms 99999: outside"),
     (["--waveform", "--data", "demo", "--stimulus", "song01", "--neurons", "40"], "--neurons '40'"),
     (["--waveform", "--data", "demo"], "--waveform needs --stimulus"),

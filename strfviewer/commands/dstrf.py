@@ -57,7 +57,7 @@ def _check(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from strfviewer.analysis._probe import default_gradmap_T
     from strfviewer.analysis.dstrf import dstrf
-    from strfviewer.commands.checkpoint_data import model_with_data
+    from strfviewer.commands.checkpoint_data import find_stimulus, model_with_data
     from strfviewer.commands.export import pick_neuron
     from strfviewer.io.exports import write_npz
 
@@ -65,12 +65,7 @@ def run(args: argparse.Namespace) -> int:
     args.data = data_source(args)
     model, _axes, _meta, dataset, notes = model_with_data(args.checkpoint, args.data, args.device,
                                                           args.model_args)
-    try:
-        stimulus = dataset.stimulus(args.stimulus)
-    except KeyError:
-        names = [s.name for s in dataset.stimuli]
-        raise ValueError(f"--stimulus {args.stimulus!r}: no stimulus of that name in {args.data} (stimuli: "
-                         f"{', '.join(names[:6])}{', ...' if len(names) > 6 else ''})") from None
+    stimulus = find_stimulus(dataset, args.stimulus, args.data)
     texts = args.neuron or [str(i) for i in range(dataset.n_neurons)]
     neurons = [pick_neuron(t, dataset.neuron_names, None) for t in texts]
     T = args.frames or default_gradmap_T(model, dt_ms=dataset.dt_ms)

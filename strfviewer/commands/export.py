@@ -89,7 +89,7 @@ def pick_neuron(text: Optional[str], names, cc_norm: Optional[np.ndarray]) -> in
 
 
 def run(args: argparse.Namespace) -> int:
-    from strfviewer.commands.checkpoint_data import model_with_data
+    from strfviewer.commands.checkpoint_data import find_stimulus, model_with_data
     from strfviewer.fit.run import predict, score
     from strfviewer.io import exports
 
@@ -136,10 +136,7 @@ def run(args: argparse.Namespace) -> int:
         test = metrics.get("test")
         neuron = pick_neuron(args.neuron, dataset.neuron_names, None if test is None else np.asarray(test.cc_norm))
         stimulus = args.stimulus or next((s.name for s in dataset.stimuli_in("test")), dataset.stimuli[0].name)
-        try:
-            dataset.stimulus(stimulus)
-        except KeyError:
-            raise ValueError(f"--stimulus {stimulus!r}: no stimulus of that name in {args.data}") from None
+        find_stimulus(dataset, stimulus, args.data)
         from strfviewer.gui.exporting import figures  # Qt only for figures
 
         figures.ensure_app()

@@ -60,16 +60,12 @@ def stimulus_audio(data: str, name: str, metadata, front_end):
     """The stimulus ``name`` of ``data`` at the front-end's rate, ``(n_frames * hop,)``; one-line errors."""
     import math
 
-    from strfviewer.commands.checkpoint_data import load_for_checkpoint
+    from strfviewer.commands.checkpoint_data import find_stimulus, load_for_checkpoint
     from strfviewer.data.waveforms import framed_audio, require_audio
 
     dataset, _notes = load_for_checkpoint(data, metadata)
     require_audio(dataset, "--waveform")
-    names = [s.name for s in dataset.stimuli]
-    if name not in names:
-        raise ValueError(f"--stimulus {name!r}: no such stimulus in {data} (stimuli: {', '.join(names[:8])}"
-                         f"{', ...' if len(names) > 8 else ''})")
-    stim = dataset.stimulus(name)
+    stim = find_stimulus(dataset, name, data)
     rate, hop = int(front_end.sample_rate), int(front_end.hop)
     n_samples = len(stim.waveform) * rate / float(stim.sample_rate)
     if n_samples < hop:
