@@ -111,3 +111,15 @@ def test_runs_bad_limit_or_csv_path_is_one_line(tmp_path, capsys, monkeypatch, a
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["gradmap", "ck", "--out", "g.npz"], ["dream", "ck", "--out", "d.npz"], ["export", "ck", "demo"],
+    ["tuning", "ck", "--out", "t.csv"], ["compare", "a", "b", "--data", "demo", "--out", "c.csv"],
+    ["dstrf", "ck", "--data", "demo", "--stimulus", "s", "--out", "d.npz"],
+])
+def test_every_command_that_runs_a_model_takes_device_threads_and_quiet(argv):
+    """tuning (whose --jackknife refits the model), compare and dstrf lacked --threads, and the --device help
+    differed between commands."""
+    args = cli.build_parser().parse_args([*argv, "--device", "cpu", "--threads", "2", "--quiet"])
+    assert args.threads == 2 and args.quiet and args.torch_threads_here

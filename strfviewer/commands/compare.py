@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from strfviewer.commands.data_options import add_data_option, data_source
+from strfviewer.commands.options import add_compute_options
 from strfviewer.analysis.compare import DEFAULT_Z
 
 
@@ -35,8 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="random half-splits of the trials for the per-neuron noise (default: %(default)s)")
     p.add_argument("--threshold", type=float, default=DEFAULT_Z, metavar="Z",
                    help="|z| above which a neuron differs beyond its noise (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_compute_options(p)
     p.set_defaults(run=run)
 
 

@@ -16,6 +16,7 @@ import sys
 import numpy as np
 
 from strfviewer.commands.data_options import add_data_option, data_source
+from strfviewer.commands.options import add_compute_options
 from strfviewer.commands.gradmap import add_model_arg_option
 
 #: largest dSTRF array written without --neuron (bytes)
@@ -37,8 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="lags per map (default: the model's temporal reach; 100 ms for recurrent models)")
     p.add_argument("--components", type=int, default=5, metavar="P",
                    help="principal components kept (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_compute_options(p)
     add_model_arg_option(p)
     p.set_defaults(run=run)
 

@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 
 from strfviewer.commands.data_options import add_reader_options, data_source
-from strfviewer.commands.options import add_threads_option
+from strfviewer.commands.options import add_compute_options
 from strfviewer.commands.gradmap import (READOUT_CHOICES, add_map_choice, add_model_arg_option, channel_names,
                                          compute_maps)
 
@@ -48,9 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_map_choice(p)
     p.add_argument("--dpi", type=float, default=300.0, help="PNG resolution (default: %(default)s)")
     p.add_argument("--size", metavar="W,H", default="9,5.5", help="figure size in inches (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
-    add_threads_option(p)
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_compute_options(p)
     add_model_arg_option(p)
     p.set_defaults(run=run)
 

@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from strfviewer.commands.options import add_threads_option
+from strfviewer.commands.options import add_compute_options
 
 READOUT_CHOICES = ("last", "mean", "peak")
 
@@ -59,9 +59,7 @@ def add_model_arguments(p: argparse.ArgumentParser, frames_help: str) -> None:
                         "attention models)")
     p.add_argument("--readout", choices=READOUT_CHOICES, default="last",
                    help="response value maximised: last frame, mean over time, or peak (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or mps (default: %(default)s)")
-    add_threads_option(p)
-    p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    add_compute_options(p, quiet_help="no progress or summary on stderr")
     add_model_arg_option(p)
 
 

@@ -19,6 +19,7 @@ import sys
 import numpy as np
 
 from strfviewer.commands.data_options import add_data_option, data_source
+from strfviewer.commands.options import add_compute_options
 from strfviewer.commands.gradmap import READOUT_CHOICES, add_map_choice, add_model_arg_option
 
 
@@ -38,8 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="bootstrap samples for the intervals with --jackknife (default: %(default)s)")
     p.add_argument("--readout", choices=READOUT_CHOICES, default="last", help="gradmap readout (default: %(default)s)")
     add_map_choice(p)
-    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_compute_options(p)
     add_model_arg_option(p)
     p.set_defaults(run=run)
 
