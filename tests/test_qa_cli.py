@@ -123,3 +123,14 @@ def test_every_command_that_runs_a_model_takes_device_threads_and_quiet(argv):
     differed between commands."""
     args = cli.build_parser().parse_args([*argv, "--device", "cpu", "--threads", "2", "--quiet"])
     assert args.threads == 2 and args.quiet and args.torch_threads_here
+
+
+@pytest.mark.parametrize("command", ["gradmap", "dream"])
+def test_gradmap_and_dream_out_must_be_an_npz_in_an_existing_folder(tmp_path, capsys, monkeypatch, command):
+    """gradmap wrote `--out g.txt` as an NPZ named .txt, and made missing folders, unlike tuning or dstrf."""
+    monkeypatch.chdir(tmp_path)
+    for out, message in (("g.txt", "--out g.txt: expected a .npz file"), ("nowhere/g.npz", "does not exist")):
+        assert cli.main([command, "missing-checkpoint", "--out", out]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "nowhere").exists()

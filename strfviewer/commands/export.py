@@ -87,7 +87,7 @@ def pick_neuron(text: Optional[str], names, cc_norm: Optional[np.ndarray]) -> in
 
 
 def run(args: argparse.Namespace) -> int:
-    from strfviewer.commands.checkpoint_data import find_stimulus, model_with_data
+    from strfviewer.commands.checkpoint_data import check_output_suffix, find_stimulus, model_with_data
     from strfviewer.fit.run import predict, score
     from strfviewer.io import exports
 
@@ -102,10 +102,10 @@ def run(args: argparse.Namespace) -> int:
                          f"{size[1] * args.dpi:.0f} pixels is more than {MAX_FIGURE_PIXELS // 10**6} M; "
                          "lower one of them")
     check_device(args.device)
-    if args.figure:  # check the format before any slow work
-        suffix = Path(args.figure).suffix.lower().lstrip(".")
-        if suffix not in ("png", "svg", "pdf"):
-            raise ValueError(f"--figure {args.figure}: unknown format {suffix!r} (use .png, .svg or .pdf)")
+    for option, path, suffixes in (("--figure", args.figure, (".png", ".svg", ".pdf")), ("--csv", args.csv, (".csv",)),
+                                   ("--npz", args.npz, (".npz",))):
+        if path:  # the format and folder before any slow work
+            check_output_suffix(path, option, suffixes)
     args.data = data_source(args)
     model, _axes, metadata, dataset, notes = model_with_data(args.checkpoint, args.data, args.device,
                                                              args.model_args)

@@ -162,10 +162,12 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.commands import waveform_gradmap
     from strfviewer.io.exports import results_arrays, write_npz
 
+    from strfviewer.commands.checkpoint_data import check_output_suffix
     from strfviewer.commands.options import check_device, check_number
     from strfviewer.data.limits import MAX_ANALYSIS_FRAMES
 
     check_device(args.device)
+    check_output_suffix(args.out, "--out", (".npz",))
     waveform_gradmap.check_arguments(args)
     if args.waveform:
         return waveform_gradmap.run(args)
