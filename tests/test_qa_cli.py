@@ -101,6 +101,8 @@ def test_an_unusable_history_file_is_one_line(tmp_path, capsys):
     (["--limit", "0"], "--limit 0: expected at least 1 run"),
     (["--csv", "nowhere/runs.csv"], "does not exist"),
     (["--csv", "runs.txt"], "--csv runs.txt: expected a .csv file"),
+    (["--csv", "r.csv", "--export-mlflow", "ml"], "--csv and --export-tensorboard/--export-mlflow cannot be combined"),
+    (["--delete", "1", "--summary"], "--delete and --summary cannot be combined"),
 ])
 def test_runs_bad_limit_or_csv_path_is_one_line(tmp_path, capsys, monkeypatch, argv, message):
     """`runs --limit -1` listed every run and `--csv` created missing folders, unlike every other output option."""

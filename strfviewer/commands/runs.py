@@ -60,6 +60,12 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"--limit {args.limit}: expected at least 1 run")
     if args.csv:
         check_output_suffix(args.csv, "--csv", (".csv",))
+    actions = [option for option, given in (("--delete", args.delete is not None), ("--csv", args.csv),
+                                            ("--export-tensorboard/--export-mlflow",
+                                             args.export_tensorboard or args.export_mlflow),
+                                            ("--summary", args.summary)) if given]
+    if len(actions) > 1:
+        raise ValueError(f"{actions[0]} and {actions[1]} cannot be combined: give one of them per call")
 
 
 def run(args: argparse.Namespace) -> int:
