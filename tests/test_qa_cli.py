@@ -136,3 +136,12 @@ def test_gradmap_and_dream_out_must_be_an_npz_in_an_existing_folder(tmp_path, ca
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_runs_on_a_missing_history_file_is_an_error_and_creates_nothing(tmp_path, capsys):
+    """`runs --history typo.sqlite --summary` created an empty database (and its folders) and printed nothing."""
+    missing = tmp_path / "nowhere" / "typo.sqlite"
+    assert cli.main(["runs", "--history", str(missing), "--summary"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such run history" in err[0]
+    assert not (tmp_path / "nowhere").exists()

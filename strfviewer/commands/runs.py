@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 from strfviewer.runs.history import RunHistory, default_history_path
 from strfviewer.runs.summary import distinguishing_settings, summarize
@@ -66,6 +67,8 @@ def _check(args: argparse.Namespace) -> None:
                                             ("--summary", args.summary)) if given]
     if len(actions) > 1:
         raise ValueError(f"{actions[0]} and {actions[1]} cannot be combined: give one of them per call")
+    if args.history and not Path(args.history).expanduser().exists():   # reading must not create a database
+        raise ValueError(f"--history {args.history}: no such run history (fit with --history to start one)")
 
 
 def run(args: argparse.Namespace) -> int:
