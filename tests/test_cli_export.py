@@ -73,7 +73,9 @@ def test_figures_png_svg_pdf(checkpoint, demo, tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     ([], "nothing to export"),
-    (["--figure", "x.bmp"], "unknown format"),
+    (["--figure", "x.bmp"], "--figure x.bmp: expected a .png or .svg or .pdf file"),
+    (["--csv", "m.txt"], "--csv m.txt: expected a .csv file"),
+    (["--npz", "nowhere/r.npz"], "folder nowhere does not exist"),
     (["--csv", "m.csv", "--size", "9"], "--size"),
     (["--figure", "f.png", "--neuron", "nobody"], "no neuron of that name"),
     (["--figure", "f.png", "--stimulus", "nothing"], "no stimulus of that name"),

@@ -39,3 +39,20 @@ def test_readme_command_parses(line):
     argv = shlex.split(line)
     assert argv[0] == "strfviewer"
     build_parser().parse_args(argv[1:])  # argparse exits (a failure) on an unknown option or a missing argument
+
+
+def test_commands_pair_each_fit_with_the_data_it_was_fit_on():
+    """A later line that reads a fit folder together with data must name the data the block's `fit` line used
+    (compare refuses runs fit on a different population: the README once compared a cell fit with a demo fit)."""
+    fit_data = {}
+    for line in _headless_lines():
+        argv = shlex.split(line)
+        args = build_parser().parse_args(argv[1:])
+        if args.command == "fit":
+            fit_data[args.out] = args.data
+            continue
+        folders = [a for a in argv[2:] if a in fit_data]
+        data = getattr(args, "data", None)
+        if isinstance(data, str) and folders and args.command in ("export", "tuning", "compare"):
+            for folder in folders:
+                assert fit_data[folder] == data, f"{line!r}: {folder} was fit on {fit_data[folder]}, not {data}"

@@ -83,11 +83,17 @@ def test_at_ms_and_reduce(wave_ckpt, tmp_path):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--waveform", "--data", "demo", "--stimulus", "nope"], "--stimulus 'nope': no such stimulus in demo"),
+    (["--waveform", "--data", "demo", "--stimulus", "nope"], "--stimulus 'nope': no stimulus of that name in demo"),
     (["--waveform", "--data", "demo", "--stimulus", "song01", "--at-ms", "99999"], "--at-ms 99999: outside"),
     (["--waveform", "--data", "demo", "--stimulus", "song01", "--neurons", "40"], "--neurons '40'"),
     (["--waveform", "--data", "demo"], "--waveform needs --stimulus"),
     (["--stimulus", "song01"], "--stimulus applies to waveform gradmaps: add --waveform"),
+    (["--reduce", "sum"], "--reduce applies to waveform gradmaps: add --waveform"),
+    (["--waveform", "--data", "demo", "--stimulus", "song01", "--readout", "peak"],
+     "--readout applies to spectrogram gradmaps, not to --waveform"),
+    (["--waveform", "--data", "demo", "--stimulus", "song01", "-T", "5"], "-T applies to spectrogram gradmaps"),
+    (["--waveform", "--data", "demo", "--stimulus", "song01", "--per-channel"], "--per-channel/--raw applies"),
+    (["--waveform", "--data", "demo", "--stimulus", "song01", "--wav-dir", __file__], "is a file, not a folder"),
 ])
 def test_gradmap_errors_are_one_line(wave_ckpt, tmp_path, capsys, argv, message):
     assert main(["gradmap", str(wave_ckpt), "--out", str(tmp_path / "x.npz"), *argv]) == 2

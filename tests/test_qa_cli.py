@@ -95,3 +95,53 @@ def test_an_unusable_history_file_is_one_line(tmp_path, capsys):
     assert cli.main(["runs", "--history", str(junk)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(junk) in err[0]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--limit", "0"], "--limit 0: expected at least 1 run"),
+    (["--csv", "nowhere/runs.csv"], "does not exist"),
+    (["--csv", "runs.txt"], "--csv runs.txt: expected a .csv file"),
+    (["--csv", "r.csv", "--export-mlflow", "ml"], "--csv and --export-tensorboard/--export-mlflow cannot be combined"),
+    (["--delete", "1", "--summary"], "--delete and --summary cannot be combined"),
+])
+def test_runs_bad_limit_or_csv_path_is_one_line(tmp_path, capsys, monkeypatch, argv, message):
+    """`runs --limit -1` listed every run and `--csv` created missing folders, unlike every other output option."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "h.sqlite"
+    _history_with_long_label(path)
+    assert cli.main(["runs", "--history", str(path), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["gradmap", "ck", "--out", "g.npz"], ["dream", "ck", "--out", "d.npz"], ["export", "ck", "demo"],
+    ["tuning", "ck", "--out", "t.csv"], ["compare", "a", "b", "--data", "demo", "--out", "c.csv"],
+    ["dstrf", "ck", "--data", "demo", "--stimulus", "s", "--out", "d.npz"],
+])
+def test_every_command_that_runs_a_model_takes_device_threads_and_quiet(argv):
+    """tuning (whose --jackknife refits the model), compare and dstrf lacked --threads, and the --device help
+    differed between commands."""
+    args = cli.build_parser().parse_args([*argv, "--device", "cpu", "--threads", "2", "--quiet"])
+    assert args.threads == 2 and args.quiet and args.torch_threads_here
+
+
+@pytest.mark.parametrize("command", ["gradmap", "dream"])
+def test_gradmap_and_dream_out_must_be_an_npz_in_an_existing_folder(tmp_path, capsys, monkeypatch, command):
+    """gradmap wrote `--out g.txt` as an NPZ named .txt, and made missing folders, unlike tuning or dstrf."""
+    monkeypatch.chdir(tmp_path)
+    for out, message in (("g.txt", "--out g.txt: expected a .npz file"), ("nowhere/g.npz", "does not exist")):
+        assert cli.main([command, "missing-checkpoint", "--out", out]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_runs_on_a_missing_history_file_is_an_error_and_creates_nothing(tmp_path, capsys):
+    """`runs --history typo.sqlite --summary` created an empty database (and its folders) and printed nothing."""
+    missing = tmp_path / "nowhere" / "typo.sqlite"
+    assert cli.main(["runs", "--history", str(missing), "--summary"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such run history" in err[0]
+    assert not (tmp_path / "nowhere").exists()

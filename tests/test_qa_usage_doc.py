@@ -65,3 +65,18 @@ def test_the_from_pretrained_claim_names_the_options_that_break_it(tmp_path):
         described = [m for m in modules if config.get(m) is not None]
         assert described == ([] if name == "plain" else [{"kernel": "kernel", "prefilter": "prefiltering",
                                                            "activation": "output_activation"}[name]])
+
+
+def test_every_fit_folder_a_line_reads_is_made_by_an_earlier_fit_line():
+    """The walk-through runs top to bottom: a command that opens fits/X follows the `fit ... --out fits/X` line
+    (it once used fits/lin and fits/demo-gabor, which no line made)."""
+    made = set()
+    for line in _documented_commands():
+        argv = shlex.split(line.replace("$CELL", "cell"))[1:]
+        args = build_parser().parse_args(argv)
+        if args.command == "fit":
+            made.add(args.out)
+            continue
+        read = [a for a in argv[1:] if a.startswith("fits/")]
+        missing = [a for a in read if a not in made]
+        assert not missing, f"{line!r} reads {missing}, which no earlier fit line of docs/usage.md writes"

@@ -218,3 +218,25 @@ def test_default_location_env_xdg_and_the_platforms_data_folder(monkeypatch, tmp
     # elsewhere (macOS, Windows) the native folder platformdirs names
     monkeypatch.setattr(platformdirs, "user_data_dir", lambda name, appauthor=None: str(tmp_path / "native" / name))
     assert default_history_path() == tmp_path / "native" / "strfviewer" / "runs.sqlite"
+
+
+def test_summary_groups_a_sweep_trial_with_the_same_cli_fit(tmp_path):
+    """A sweep trial records only the fit settings its file sets, `strfviewer fit` every FitRequest field: the
+    same settings are one configuration, and only settings that really differ are named."""
+    import dataclasses
+
+    from strfviewer.fit.run import FitRequest
+    from strfviewer.runs.summary import distinguishing_settings
+
+    full = {f.name: f.default for f in dataclasses.fields(FitRequest)
+            if f.default is not dataclasses.MISSING and f.name != "spec"}
+    spec = {"family": "LinearNonlinear", "T": 15}
+    with RunHistory(tmp_path / "h.sqlite") as h:
+        for seed, request, v in ((0, {"epochs": 20, "seed": 0}, 0.6),
+                                 (1, {**full, "epochs": 20, "seed": 1, "progress_interval_s": 2.0}, 0.7),
+                                 (0, {**full, "epochs": 30, "seed": 0}, 0.8)):
+            rid = h.start_run({"spec": spec, "request": request}, dataset_hash="d1")
+            h.finish_run(rid, metrics=_metrics([v]))
+        s = summarize(h.runs())
+    assert [x.n_runs for x in s] == [1, 2]
+    assert distinguishing_settings(s) == ["epochs=30", "epochs=20"]

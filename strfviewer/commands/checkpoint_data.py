@@ -64,6 +64,17 @@ def model_with_data(checkpoint: str, data: str, device: str = "cpu", model_args=
     return model.eval(), axes, metadata, dataset, notes
 
 
+def find_stimulus(dataset, name: str, data: str, option: str = "--stimulus"):
+    """The stimulus ``name`` of ``dataset`` (loaded from ``data``); ``ValueError`` naming ``option`` and the
+    first stimuli when there is none of that name."""
+    try:
+        return dataset.stimulus(name)
+    except KeyError:
+        names = [s.name for s in dataset.stimuli]
+        raise ValueError(f"{option} {name!r}: no stimulus of that name in {data} (stimuli: {', '.join(names[:8])}"
+                         f"{', ...' if len(names) > 8 else ''})") from None
+
+
 def check_data_option(data) -> None:
     """A ``--data``/``DATA`` value names an existing file or folder, or 'demo' (checked before any loading)."""
     from pathlib import Path

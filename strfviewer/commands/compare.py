@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from strfviewer.commands.data_options import add_data_option, data_source
+from strfviewer.commands.options import add_compute_options
 from strfviewer.analysis.compare import DEFAULT_Z
 
 
@@ -25,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "their own trial noise.")
     p.add_argument("checkpoint_a", metavar="CKPT_A", help="checkpoint folder of run A")
     p.add_argument("checkpoint_b", metavar="CKPT_B", help="checkpoint folder of run B")
-    p.add_argument("--data", required=True, metavar="DATA", help="data folder, NPZ file or 'demo'")
+    add_data_option(p, "data folder, NWB file, sorter folder, NPZ file or 'demo'", required=True)
     p.add_argument("--out", required=True, metavar="FILE.csv", help="per-neuron table (CSV)")
     p.add_argument("--figure", metavar="FILE", help="figure: .png, .svg or .pdf")
     p.add_argument("--split", choices=("test", "val", "train"), default="test",
@@ -34,8 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="random half-splits of the trials for the per-neuron noise (default: %(default)s)")
     p.add_argument("--threshold", type=float, default=DEFAULT_Z, metavar="Z",
                    help="|z| above which a neuron differs beyond its noise (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_compute_options(p)
     p.set_defaults(run=run)
 
 
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.io.exports import write_table_csv
 
     _check(args)
+    args.data = data_source(args)
     model_a, _, _, data_a, notes = model_with_data(args.checkpoint_a, args.data, args.device)
     model_b, _, _, data_b, notes_b = model_with_data(args.checkpoint_b, args.data, args.device)
     notes += [n for n in notes_b if n not in notes]

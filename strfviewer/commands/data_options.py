@@ -24,8 +24,16 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
                    help="sorter folder: cluster ids or labels (good, mua, all), comma-separated (default: good)")
 
 
-def data_source(args: argparse.Namespace, attribute: str = "data") -> str:
-    """``args.<attribute>`` with the reader options given on the command line, as a source string."""
+def add_data_option(parser: argparse.ArgumentParser, help: str, required: bool = False) -> None:
+    """``--data DATA`` of a command that meets a saved model with data (tuning, compare, dstrf), with the
+    reader options of lab recordings (:func:`add_reader_options`); :func:`data_source` joins them."""
+    parser.add_argument("--data", required=required, metavar="DATA", help=help)
+    add_reader_options(parser)
+
+
+def data_source(args: argparse.Namespace, attribute: str = "data"):
+    """``args.<attribute>`` with the reader options given on the command line, as a source string (``None``
+    when the optional data option was not given; ``ValueError`` when reader options were)."""
     from pathlib import Path
 
     from strfviewer.data.sources import with_options
@@ -35,8 +43,14 @@ def data_source(args: argparse.Namespace, attribute: str = "data") -> str:
                "table": getattr(args, "intervals", None),
                "events": str(Path(events).expanduser().resolve()) if events else None,
                "clusters": getattr(args, "clusters", None)}
+    given = any(v is not None for v in options.values())
+    if getattr(args, attribute) is None:
+        if given:
+            raise ValueError(f"--units / --stimulus-column / --intervals / --events / --clusters apply to the data: "
+                             f"give --{attribute.replace('_', '-')}")
+        return None
     data = str(getattr(args, attribute))
-    if not any(v is not None for v in options.values()):
+    if not given:
         return data
     if data.strip().lower() == "demo":
         raise ValueError("--units / --stimulus-column / --intervals / --events / --clusters apply to NWB files "

@@ -154,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.analysis.dreams import dream
     from strfviewer.io.exports import dream_arrays, write_npz
 
+    from strfviewer.commands.checkpoint_data import check_output_suffix
     from strfviewer.commands.options import check_device, check_number
     from strfviewer.data.limits import MAX_ANALYSIS_FRAMES
 
@@ -166,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
     for bound in args.clamp or ():
         check_number(bound, "--clamp")
     check_device(args.device)
+    check_output_suffix(args.out, "--out", (".npz",))
     check_number(args.frames, "-T", low=1, high=MAX_ANALYSIS_FRAMES)
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")

@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from strfviewer.commands.data_options import add_data_option, data_source
+from strfviewer.commands.options import add_compute_options
 from strfviewer.commands.gradmap import add_model_arg_option
 
 #: largest dSTRF array written without --neuron (bytes)
@@ -27,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "effective STRF at that moment, excitation positive) and the principal "
                                    "components of those maps across time.")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint folder (or Hugging Face repo id)")
-    p.add_argument("--data", required=True, metavar="DATA", help="data folder, NPZ file or 'demo'")
+    add_data_option(p, "data folder, NWB file, sorter folder, NPZ file or 'demo'", required=True)
     p.add_argument("--stimulus", required=True, metavar="NAME", help="stimulus to run the model on")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="output NPZ")
     p.add_argument("--neuron", action="append", metavar="I|NAME",
@@ -36,8 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="lags per map (default: the model's temporal reach; 100 ms for recurrent models)")
     p.add_argument("--components", type=int, default=5, metavar="P",
                    help="principal components kept (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_compute_options(p)
     add_model_arg_option(p)
     p.set_defaults(run=run)
 
@@ -56,19 +57,15 @@ def _check(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from strfviewer.analysis._probe import default_gradmap_T
     from strfviewer.analysis.dstrf import dstrf
-    from strfviewer.commands.checkpoint_data import model_with_data
+    from strfviewer.commands.checkpoint_data import find_stimulus, model_with_data
     from strfviewer.commands.export import pick_neuron
     from strfviewer.io.exports import write_npz
 
     _check(args)
+    args.data = data_source(args)
     model, _axes, _meta, dataset, notes = model_with_data(args.checkpoint, args.data, args.device,
                                                           args.model_args)
-    try:
-        stimulus = dataset.stimulus(args.stimulus)
-    except KeyError:
-        names = [s.name for s in dataset.stimuli]
-        raise ValueError(f"--stimulus {args.stimulus!r}: no stimulus of that name in {args.data} (stimuli: "
-                         f"{', '.join(names[:6])}{', ...' if len(names) > 6 else ''})") from None
+    stimulus = find_stimulus(dataset, args.stimulus, args.data)
     texts = args.neuron or [str(i) for i in range(dataset.n_neurons)]
     neurons = [pick_neuron(t, dataset.neuron_names, None) for t in texts]
     T = args.frames or default_gradmap_T(model, dt_ms=dataset.dt_ms)

@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 
 from strfviewer.commands.data_options import add_reader_options, data_source
-from strfviewer.commands.options import add_threads_option
+from strfviewer.commands.options import add_compute_options
 from strfviewer.commands.gradmap import (READOUT_CHOICES, add_map_choice, add_model_arg_option, channel_names,
                                          compute_maps)
 
@@ -48,9 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_map_choice(p)
     p.add_argument("--dpi", type=float, default=300.0, help="PNG resolution (default: %(default)s)")
     p.add_argument("--size", metavar="W,H", default="9,5.5", help="figure size in inches (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
-    add_threads_option(p)
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_compute_options(p)
     add_model_arg_option(p)
     p.set_defaults(run=run)
 
@@ -102,7 +100,7 @@ def _gradmap_bands(model, metadata: dict, dataset) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from strfviewer.commands.checkpoint_data import model_with_data
+    from strfviewer.commands.checkpoint_data import check_output_suffix, find_stimulus, model_with_data
     from strfviewer.fit.run import predict, score
     from strfviewer.io import exports
 
@@ -117,10 +115,10 @@ def run(args: argparse.Namespace) -> int:
                          f"{size[1] * args.dpi:.0f} pixels is more than {MAX_FIGURE_PIXELS // 10**6} M; "
                          "lower one of them")
     check_device(args.device)
-    if args.figure:  # check the format before any slow work
-        suffix = Path(args.figure).suffix.lower().lstrip(".")
-        if suffix not in ("png", "svg", "pdf"):
-            raise ValueError(f"--figure {args.figure}: unknown format {suffix!r} (use .png, .svg or .pdf)")
+    for option, path, suffixes in (("--figure", args.figure, (".png", ".svg", ".pdf")), ("--csv", args.csv, (".csv",)),
+                                   ("--npz", args.npz, (".npz",))):
+        if path:  # the format and folder before any slow work
+            check_output_suffix(path, option, suffixes)
     args.data = data_source(args)
     model, _axes, metadata, dataset, notes = model_with_data(args.checkpoint, args.data, args.device,
                                                              args.model_args)
@@ -149,10 +147,7 @@ def run(args: argparse.Namespace) -> int:
         test = metrics.get("test")
         neuron = pick_neuron(args.neuron, dataset.neuron_names, None if test is None else np.asarray(test.cc_norm))
         stimulus = args.stimulus or next((s.name for s in dataset.stimuli_in("test")), dataset.stimuli[0].name)
-        try:
-            dataset.stimulus(stimulus)
-        except KeyError:
-            raise ValueError(f"--stimulus {stimulus!r}: no stimulus of that name in {args.data}") from None
+        find_stimulus(dataset, stimulus, args.data)
         from strfviewer.gui.exporting import figures  # Qt only for figures
 
         figures.ensure_app()

@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from strfviewer.commands.options import add_threads_option
+from strfviewer.commands.options import add_compute_options
 
 READOUT_CHOICES = ("last", "mean", "peak")
 
@@ -59,9 +59,7 @@ def add_model_arguments(p: argparse.ArgumentParser, frames_help: str) -> None:
                         "attention models)")
     p.add_argument("--readout", choices=READOUT_CHOICES, default="last",
                    help="response value maximised: last frame, mean over time, or peak (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or mps (default: %(default)s)")
-    add_threads_option(p)
-    p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    add_compute_options(p, quiet_help="no progress or summary on stderr")
     add_model_arg_option(p)
 
 
@@ -164,16 +162,17 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.commands import waveform_gradmap
     from strfviewer.io.exports import results_arrays, write_npz
 
+    from strfviewer.commands.checkpoint_data import check_output_suffix
     from strfviewer.commands.options import check_device, check_number
     from strfviewer.data.limits import MAX_ANALYSIS_FRAMES
 
     check_device(args.device)
+    check_output_suffix(args.out, "--out", (".npz",))
     waveform_gradmap.check_arguments(args)
     if args.waveform:
         return waveform_gradmap.run(args)
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"-T {args.frames}: needs at least one frame")
-    check_device(args.device)
     check_number(args.frames, "-T", low=1, high=MAX_ANALYSIS_FRAMES)
     model, axes, _metadata = load_model(args.checkpoint, args.device, args.model_args)
     maps, per_channel, notes = compute_maps(model, args.frames, args.readout, args.per_channel, axes.dt_ms)

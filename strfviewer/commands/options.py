@@ -121,3 +121,11 @@ def threads_for(args) -> int:
     if value < 1:
         raise ValueError(f"--threads {value}: needs at least 1 thread")
     return int(value)
+
+
+def add_compute_options(p, quiet_help: str = "print nothing on success") -> None:
+    """``--device`` (default cpu), ``--threads N`` and ``--quiet`` of a command that runs a saved model
+    (gradmap, dream, export, tuning, compare, dstrf)."""
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or mps (default: %(default)s)")
+    add_threads_option(p)
+    p.add_argument("--quiet", action="store_true", help=quiet_help)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 from strfviewer.runs.history import RunHistory, default_history_path
 from strfviewer.runs.summary import distinguishing_settings, summarize
@@ -53,7 +54,25 @@ def _export_trackers(args: argparse.Namespace, records) -> None:
         print(f"exported {written} run(s) to {name} at {folder}{note}")
 
 
+def _check(args: argparse.Namespace) -> None:
+    from strfviewer.commands.checkpoint_data import check_output_suffix
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit {args.limit}: expected at least 1 run")
+    if args.csv:
+        check_output_suffix(args.csv, "--csv", (".csv",))
+    actions = [option for option, given in (("--delete", args.delete is not None), ("--csv", args.csv),
+                                            ("--export-tensorboard/--export-mlflow",
+                                             args.export_tensorboard or args.export_mlflow),
+                                            ("--summary", args.summary)) if given]
+    if len(actions) > 1:
+        raise ValueError(f"{actions[0]} and {actions[1]} cannot be combined: give one of them per call")
+    if args.history and not Path(args.history).expanduser().exists():   # reading must not create a database
+        raise ValueError(f"--history {args.history}: no such run history (fit with --history to start one)")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check(args)
     with RunHistory(args.history) as h:
         if args.delete is not None:
             r = h.get(args.delete)

@@ -23,7 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_threads_option(p, help="torch threads per trial (default: the cores split between the local workers; "
                                "1 per Ray task)", in_this_process=False)
     p.add_argument("--address", help="run on a Ray cluster: 'auto', 'ray://host:10001', or 'local' to start one here")
-    p.add_argument("--history", help=f"run history database (default {default_history_path()})")
+    p.add_argument("--history", help=f"run history database (default {default_history_path()}, or "
+                                     "$STRFVIEWER_HISTORY)")
     p.add_argument("--checkpoints", help="folder for the trials' checkpoints (default: runs/ beside the history)")
     p.add_argument("--dry-run", action="store_true", help="list the trials and exit")
     p.add_argument("--force", action="store_true",

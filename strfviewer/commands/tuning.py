@@ -18,6 +18,8 @@ import sys
 
 import numpy as np
 
+from strfviewer.commands.data_options import add_data_option, data_source
+from strfviewer.commands.options import add_compute_options
 from strfviewer.commands.gradmap import READOUT_CHOICES, add_map_choice, add_model_arg_option
 
 
@@ -27,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "modulations of every neuron's gradmap, one CSV row per neuron.")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint folder (or Hugging Face repo id)")
     p.add_argument("--out", required=True, metavar="FILE.csv", help="output CSV")
-    p.add_argument("--data", metavar="DATA", help="data folder, NPZ file or 'demo': adds cc_norm (test stimuli)")
+    add_data_option(p, "data folder, NWB file, sorter folder, NPZ file or 'demo': adds cc_norm (test stimuli)")
     p.add_argument("--jackknife", action="store_true",
                    help="significance by jackknife over the training stimuli (needs --data): metrics on the "
                         "significant pixels, bootstrap intervals")
@@ -37,8 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="bootstrap samples for the intervals with --jackknife (default: %(default)s)")
     p.add_argument("--readout", choices=READOUT_CHOICES, default="last", help="gradmap readout (default: %(default)s)")
     add_map_choice(p)
-    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_compute_options(p)
     add_model_arg_option(p)
     p.set_defaults(run=run)
 
@@ -108,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.io.exports import write_table_csv
 
     _check(args)
+    args.data = data_source(args)
     notes = []
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     if args.data:

@@ -34,32 +34,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """``ValueError`` for waveform options without ``--waveform``, or ``--waveform`` without its data."""
+    """``ValueError`` for waveform options without ``--waveform``, spectrogram-gradmap options with it, or
+    ``--waveform`` without its data or with a ``--wav-dir`` that is a file."""
     given = [opt for opt, value in (("--data", args.data), ("--stimulus", args.stimulus), ("--at-ms", args.at_ms),
                                     ("--neurons", args.neurons), ("--wav-dir", args.wav_dir)) if value is not None]
+    if args.reduce != "last":
+        given.append("--reduce")
     if not args.waveform:
         if given:
             raise ValueError(f"{given[0]} applies to waveform gradmaps: add --waveform")
         return
+    spectrogram_only = [opt for opt, value in (("-T", args.frames), ("--per-channel/--raw", args.per_channel))
+                        if value is not None] + (["--readout"] if args.readout != "last" else [])
+    if spectrogram_only:
+        raise ValueError(f"{spectrogram_only[0]} applies to spectrogram gradmaps, not to --waveform (there: --at-ms "
+                         "and --reduce)")
     missing = [opt for opt, value in (("--data", args.data), ("--stimulus", args.stimulus)) if not value]
     if missing:
         raise ValueError(f"--waveform needs {' and '.join(missing)} (the stimulus around which to take the maps)")
+    if args.wav_dir and Path(args.wav_dir).expanduser().exists() and not Path(args.wav_dir).expanduser().is_dir():
+        raise ValueError(f"--wav-dir {args.wav_dir}: is a file, not a folder")
 
 
 def stimulus_audio(data: str, name: str, metadata, front_end):
     """The stimulus ``name`` of ``data`` at the front-end's rate, ``(n_frames * hop,)``; one-line errors."""
     import math
 
-    from strfviewer.commands.checkpoint_data import load_for_checkpoint
+    from strfviewer.commands.checkpoint_data import find_stimulus, load_for_checkpoint
     from strfviewer.data.waveforms import framed_audio, require_audio
 
     dataset, _notes = load_for_checkpoint(data, metadata)
     require_audio(dataset, "--waveform")
-    names = [s.name for s in dataset.stimuli]
-    if name not in names:
-        raise ValueError(f"--stimulus {name!r}: no such stimulus in {data} (stimuli: {', '.join(names[:8])}"
-                         f"{', ...' if len(names) > 8 else ''})")
-    stim = dataset.stimulus(name)
+    stim = find_stimulus(dataset, name, data)
     rate, hop = int(front_end.sample_rate), int(front_end.hop)
     n_samples = len(stim.waveform) * rate / float(stim.sample_rate)
     if n_samples < hop:

@@ -9,14 +9,27 @@ from typing import Dict, Iterable, List
 
 from strfviewer.runs.history import RunRecord
 
-#: request fields that vary between repeats of one configuration and so do not define it
-_NOT_CONFIG = ("seed", "device")
+#: request fields that vary between repeats of one configuration (or only how it reports) and so do not define it
+_NOT_CONFIG = ("seed", "device", "progress_interval_s")
+
+
+def _request_defaults() -> dict:
+    """The :class:`~strfviewer.fit.run.FitRequest` defaults: a sweep trial records only the fields its file sets,
+    a ``strfviewer fit`` run every field, so both are completed with these before they are compared."""
+    import dataclasses
+
+    from strfviewer.fit.run import FitRequest
+
+    return {f.name: f.default for f in dataclasses.fields(FitRequest)
+            if f.default is not dataclasses.MISSING and f.name != "spec"}
 
 
 def config_key(record: RunRecord) -> str:
-    """Canonical JSON of a run's configuration without its seed, device and dataset."""
+    """Canonical JSON of a run's configuration without its seed, device and dataset (fit settings left out of
+    the record count with their default values)."""
     cfg = dict(record.config)
-    request = {k: v for k, v in (cfg.get("request") or {}).items() if k not in _NOT_CONFIG}
+    recorded = cfg.get("request") or {}
+    request = {k: v for k, v in {**_request_defaults(), **recorded}.items() if k not in _NOT_CONFIG}
     return json.dumps({"spec": cfg.get("spec") or {}, "request": request}, sort_keys=True)
 
 
@@ -64,7 +77,10 @@ def _flat_config(config) -> dict:
             return {}
     flat = {}
     for part in ("spec", "request"):
-        for key, value in ((config or {}).get(part) or {}).items():
+        values = (config or {}).get(part) or {}
+        if part == "request":   # settings a record leaves out have their default values
+            values = {k: v for k, v in {**_request_defaults(), **values}.items() if k != "progress_interval_s"}
+        for key, value in values.items():
             if part == "request" and key == "spec":
                 continue  # the same spec again
             if isinstance(value, dict):
