@@ -337,3 +337,14 @@ def test_a_fit_interrupted_by_closing_the_app_is_recorded_cancelled(qtbot, windo
     window.close()
     (r,) = _history_rows(history_path)
     assert r.status == "cancelled" and "closed" in r.error
+
+
+def test_the_kernel_column_names_the_kernel_a_run_was_built_with():
+    """A Linear run recorded without a kernel name shows 'full', as the runs table and the Model dock do (QA)."""
+    from strfviewer.gui.history.history_panel import display
+    from strfviewer.runs.history import RunRecord
+
+    assert display(RunRecord(id=1, status="done", config={}, family="Linear", kernel=None), "Kernel") == "full"
+    assert display(RunRecord(id=2, status="done", config={}, family="Linear", kernel="gaussian"),
+                   "Kernel") == "gaussian"
+    assert display(RunRecord(id=3, status="done", config={}, family="StateNet", kernel=None), "Kernel") == "—"

@@ -60,8 +60,12 @@ def display(record: RunRecord, column: str) -> str:
         return record.status
     if column == "Model":
         return model_label(record)
-    if column == "Kernel":
-        return record.kernel or ""
+    if column == "Kernel":  # named as the runs table and the Model dock name it ("full" when none was chosen)
+        from types import SimpleNamespace
+
+        from strfviewer.models.factory import kernel_shown
+
+        return kernel_shown(SimpleNamespace(kernel=record.kernel, family=record.family)) if record.family else ""
     if column == "Prefilter":
         return record.prefilter or "none"
     if column == "Seed":
