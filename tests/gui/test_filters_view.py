@@ -45,6 +45,10 @@ def test_filters_view_shows_the_learned_filterbank_and_exports(window, qtbot, tm
     assert len(curves) == 2 * 8
     x, y = view.centre_plot.getPlotItem().listDataItems()[0].getData()
     np.testing.assert_allclose(10 ** y, fb.center_hz, rtol=1e-6)  # a log axis holds log10 values
+    # both frequency axes carry the same 1-2-5 labels, not a label at every minor tick (QA)
+    for axis in (view.response_plot.getAxis("bottom"), view.centre_plot.getAxis("left")):
+        labels = [text for _, text in axis._tickLevels[0]]
+        assert labels and all(text.rstrip("k")[0] in "125" for text in labels), labels
 
     feature = exporting.install(window)
     assert feature.targets()["view:filters"] == "Filters view"

@@ -168,6 +168,7 @@ class FiltersView(QWidget):
                  for e in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
                  for v in (10.0 ** e, 2 * 10.0 ** e, 5 * 10.0 ** e) if lo <= v <= hi]
         self.response_plot.getAxis("bottom").setTicks([ticks, []])
+        self.centre_plot.getAxis("left").setTicks([ticks, []])  # the centre +- bandwidth plot: same labels
 
     def title(self) -> str:
         return f"Filterbank of {self.filterbank.frontend}" if self.filterbank is not None else "Filterbank"
