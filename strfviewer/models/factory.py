@@ -159,9 +159,13 @@ def supports_kernel(family: str) -> bool:
 def kernel_shown(spec) -> str:
     """The kernel a model of ``spec`` is built with, for display: its kernel's name, ``'full'`` when none is
     named (the family's own full STRF convolution), ``'—'`` for a family without an STRF convolution."""
-    if getattr(spec, "kernel", None):
-        return str(spec.kernel)
-    family = getattr(spec, "family", None)
+    return kernel_label(getattr(spec, "family", None), getattr(spec, "kernel", None))
+
+
+def kernel_label(family: Optional[str], kernel: Optional[str]) -> str:
+    """:func:`kernel_shown` from the family and kernel names (e.g. a run history row)."""
+    if kernel:
+        return str(kernel)
     try:
         return "full" if family and supports_kernel(family) else "—"
     except (KeyError, ValueError):  # a family this version does not know

@@ -23,6 +23,7 @@ from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QMenu, QPushButton, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
+from strfviewer.models.factory import kernel_label
 from strfviewer.runs.history import RunHistory, RunRecord
 from strfviewer.runs.summary import ConfigSummary, distinguishing_settings, summarize
 
@@ -61,11 +62,7 @@ def display(record: RunRecord, column: str) -> str:
     if column == "Model":
         return model_label(record)
     if column == "Kernel":  # named as the runs table and the Model dock name it ("full" when none was chosen)
-        from types import SimpleNamespace
-
-        from strfviewer.models.factory import kernel_shown
-
-        return kernel_shown(SimpleNamespace(kernel=record.kernel, family=record.family)) if record.family else ""
+        return kernel_label(record.family, record.kernel) if record.family else ""
     if column == "Prefilter":
         return record.prefilter or "none"
     if column == "Seed":
