@@ -151,6 +151,7 @@ def run_app(argv: Optional[List[str]] = None) -> int:
     app.setWindowIcon(app_icon())
 
     from strfviewer.gui.main_window import MainWindow
+    from strfviewer.gui.window.teardown import delete_qt_objects
 
     settings = QSettings(args.settings, QSettings.IniFormat) if args.settings else QSettings()
     window = MainWindow(settings=settings)
@@ -158,4 +159,7 @@ def run_app(argv: Optional[List[str]] = None) -> int:
     window.show()
     start_session(window, args.path)
     _install_exit_timers(app, window, args.quit_after, args.screenshot)
-    return int(app.exec())
+    code = int(app.exec())
+    delete_qt_objects(app, window)
+    return code
+

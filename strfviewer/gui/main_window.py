@@ -431,9 +431,9 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
         if any(getattr(self, "_sizes_pending", ([], []))):
-            QTimer.singleShot(0, self._apply_default_sizes)
+            QTimer.singleShot(0, self, self._apply_default_sizes)
         if self._pending_splitters:
-            QTimer.singleShot(0, self._restore_splitters)
+            QTimer.singleShot(0, self, self._restore_splitters)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         if self._dropped_path(event.mimeData()):

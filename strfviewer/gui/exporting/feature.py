@@ -364,5 +364,5 @@ def install(window) -> ExportFeature:
     action.triggered.connect(lambda _checked=False: feature.open_dialog())
     feature.hook_context_menus()
     feature.hook_table_menus()
-    QTimer.singleShot(0, feature.hook_context_menus)  # plots of feature packs installed after this one
+    QTimer.singleShot(0, window, feature.hook_context_menus)  # plots of feature packs installed after this one
     return feature

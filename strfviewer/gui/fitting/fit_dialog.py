@@ -433,7 +433,7 @@ class FitDialog(QDialog):
             editors[option.name] = editor
             self.model_form.insertRow(row, option.display_label, editor)
             row += 1
-        QTimer.singleShot(0, self.fit_height)  # once the removed rows are gone from the layout
+        QTimer.singleShot(0, self, self.fit_height)  # once the removed rows are gone from the layout
 
     def fit_height(self) -> None:
         """Shrink to the rows shown: switching to a family with fewer options (StateNet -> Linear) left a gap."""

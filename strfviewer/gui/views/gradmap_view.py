@@ -341,7 +341,7 @@ class GradmapView(QWidget):
             self.colorbar = _diverging_colorbar()
             self.colorbar.setImageItem(self.images)
             self.single.addItem(self.colorbar, row=1, col=C)
-            QTimer.singleShot(0, self._balance_channels)
+            QTimer.singleShot(0, self, self._balance_channels)
         dt = float(ds.dt_ms)
         for c in range(C):
             self.images[c].setImage(maps[c], autoLevels=False)
@@ -356,7 +356,7 @@ class GradmapView(QWidget):
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
         if watched is self.single and event.type() == QEvent.Type.Resize:
-            QTimer.singleShot(0, self._balance_channels)
+            QTimer.singleShot(0, self, self._balance_channels)
         return False
 
     def _balance_channels(self) -> None:

@@ -437,7 +437,7 @@ class NeuronTableView(QWidget):
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize and not self._squeeze_due:
             self._squeeze_due = True  # once per burst of resizes, after them (no resize feedback loop)
-            QTimer.singleShot(0, self._squeeze_after_resize)
+            QTimer.singleShot(0, self, self._squeeze_after_resize)
         return False
 
     def _squeeze_after_resize(self) -> None:
