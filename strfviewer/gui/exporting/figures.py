@@ -45,12 +45,18 @@ def format_of(path: PathLike, fmt: Optional[str] = None) -> str:
 
 
 def ensure_app() -> QApplication:
-    """The running ``QApplication``, or a new one (offscreen when there is no display) for headless use."""
+    """The running ``QApplication``, or a new one (offscreen when there is no display) for headless use; a new
+    one deletes its Qt objects in a safe order at exit (:mod:`strfviewer.gui.window.teardown`)."""
     app = QApplication.instance()
     if app is None:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         app = QApplication(["strfviewer"])
+        import atexit
+
+        from strfviewer.gui.window.teardown import delete_qt_objects
+
+        atexit.register(delete_qt_objects, app)  # runs before PySide's own clean-up (registered earlier)
     return app
 
 
