@@ -340,7 +340,7 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
     # ================================================================================================
     def _connect_session(self) -> None:
         """The window's own subscriptions (title, status bar); views subscribe in :meth:`add_view`."""
-        handlers = {"dataset": self._on_dataset, "runs": self._on_runs_or_results,
+        handlers = {"dataset": self._on_dataset, "runs": self._on_runs,
                     "results": self._on_runs_or_results, "run": self._on_runs_or_results}
         self.qt_session.follow(self, handlers, lambda dependency, payload: handlers[dependency](payload))
 
@@ -365,9 +365,14 @@ class MainWindow(WindowIOMixin, WindowSettingsMixin, QMainWindow):
         # with it, which made "strfviewer — demo population — strfviewer"
         self.setWindowTitle(f"{dataset.name or dataset.source} — strfviewer")
         self.update_status_labels()
+        QTimer.singleShot(0, self, self.widen_left_docks)  # after the table has its new rows
 
     def _on_runs_or_results(self, _payload) -> None:
         self.update_status_labels()
+
+    def _on_runs(self, payload) -> None:
+        self.update_status_labels()
+        QTimer.singleShot(0, self, self.widen_left_docks)  # a new run's cc_norm column
 
     # ================================================================================================
     # navigation

@@ -5,6 +5,7 @@ the central width (at 800 x 600 it shrank to about 100 px), and in a large windo
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
 pytest.importorskip("pytestqt")
 
@@ -81,4 +82,33 @@ def test_the_window_does_not_get_smaller_than_the_layout_allows(qtbot, settings)
     win = _window(qtbot, settings, (800, 600))
     assert (win.width(), win.height()) == MIN_WINDOW_SIZE
     assert win.plots_splitter.width() >= TIME_COLUMN_MIN_WIDTH
+    win.close()
+
+
+def test_left_docks_widen_for_a_new_run_unless_the_user_sized_them(qtbot, settings):
+    """A run added after the first layout brings a cc_norm column: the neuron table's dock widens to show it (up
+    to its cap), but a width the user dragged to is kept (QA: the demo's cc_norm column sat behind the scroll
+    bar at 1260 px)."""
+    from strfviewer.gui.window.layout_settings import left_dock_width
+
+    ds = make_dataset(n_neurons=6)
+    win = MainWindow(session=Session(ds), settings=settings)
+    qtbot.addWidget(win)
+    win.resize(1260, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    dock, view = win.docks["neurons"], win.views["neurons"]
+    qtbot.waitUntil(lambda: getattr(win, "_left_auto_width", None) not in (None, "pending"), timeout=5000)
+    for seed in (2, 3):
+        win.session.add_run(make_run(ds, name=f"StateNet GRU run {seed}", seed=seed))
+    wanted = left_dock_width(win.width(), view.preferred_width())
+    assert wanted > dock.width() + 10  # the new column needs room: the test covers a widening
+    qtbot.waitUntil(lambda: abs(dock.width() - wanted) <= 2, timeout=5000)
+    # the user drags the docks narrower: later runs leave that width alone
+    left = [d for d in win.docks.values() if win.dockWidgetArea(d) == win.dockWidgetArea(dock)]
+    win.resizeDocks(left, [300] * len(left), Qt.Horizontal)
+    qtbot.waitUntil(lambda: abs(dock.width() - 300) <= 2, timeout=5000)
+    win.session.add_run(make_run(ds, name="another run", seed=4))
+    qtbot.wait(100)
+    assert abs(dock.width() - 300) <= 2
     win.close()

@@ -140,6 +140,7 @@ class WindowSettingsMixin:
             neurons = getattr(self, "views", {}).get("neurons")
             wanted = neurons.preferred_width() if hasattr(neurons, "preferred_width") else 0
             self.resizeDocks(left, [left_dock_width(self.width(), wanted)] * len(left), Qt.Horizontal)
+            self._note_left_auto_width(left[0])
         if bottom:
             self.resizeDocks(bottom, [max(180, self.height() // 4)], Qt.Vertical)
             front = getattr(self, "_front_dock", None)
@@ -148,6 +149,39 @@ class WindowSettingsMixin:
         width = max(400, self.main_splitter.width())
         time_column = max(TIME_COLUMN_MIN_WIDTH, int(width * TIME_COLUMN_SHARE))
         self.main_splitter.setSizes([time_column, max(1, width - time_column)])
+
+    def widen_left_docks(self) -> None:
+        """Give the neuron table the width its columns now need (a new dataset's names, a new run's cc_norm
+        column), up to :func:`left_dock_width`'s cap, unless the user has dragged the docks to a width of their
+        own since the app last set it: they stay as the user left them."""
+        neurons = getattr(self, "views", {}).get("neurons")
+        dock = getattr(self, "docks", {}).get("neurons")
+        if dock is None or not hasattr(neurons, "preferred_width") or dock.isFloating() or not dock.isVisible():
+            return
+        if self.dockWidgetArea(dock) != Qt.LeftDockWidgetArea:
+            return
+        auto = getattr(self, "_left_auto_width", None)
+        if auto == "pending":  # a resize of ours is being applied
+            pass
+        elif auto is None:  # never sized by the app: a layout restored from the settings is the user's
+            if getattr(self, "_restored_state", False):
+                return
+        elif abs(dock.width() - auto) > 2:  # the user's own width
+            return
+        target = left_dock_width(self.width(), neurons.preferred_width())
+        if target <= dock.width():
+            return
+        left = [d for d in self.docks.values()
+                if self.dockWidgetArea(d) == Qt.LeftDockWidgetArea and not d.isFloating()]
+        self.resizeDocks(left, [target] * len(left), Qt.Horizontal)
+        self._note_left_auto_width(dock)
+
+    def _note_left_auto_width(self, dock) -> None:
+        """Remember the width the layout gives ``dock`` once it has applied a resize (next event-loop pass)."""
+        from PySide6.QtCore import QTimer
+
+        self._left_auto_width = "pending"
+        QTimer.singleShot(0, self, lambda: setattr(self, "_left_auto_width", dock.width()))
 
     def _restore_splitters(self) -> None:
         pending, self._pending_splitters = self._pending_splitters, {}
