@@ -46,3 +46,16 @@ def test_parse_assignments_nests_dotted_keys_and_names_bad_items():
         with pytest.raises(ValueError, match="--model-arg"):
             parse_assignments(bad, "--model-arg", dotted=True)
     assert parse_assignments(["a.b=1"], "--hyper") == {"a.b": 1}  # not dotted: the key as written
+
+
+def test_model_arg_reaches_compare(tmp_path, capsys):
+    """compare opens both checkpoints with the constructor arguments given (QA: it had no --model-arg)."""
+    ckpt = str(FIXTURES / "linear_adaptrans")
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())
+    kernel_size = manifest["fixtures"]["linear_adaptrans"]["modules"]["prefiltering"]["kernel_size"]
+    argv = ["compare", ckpt, ckpt, "--data", "demo", "--out", str(tmp_path / "c.csv")]
+    assert main(argv) == 2
+    assert "--model-arg prefiltering.kernel_size=" in capsys.readouterr().err
+    assert main(argv + ["--model-arg", f"prefiltering.kernel_size={kernel_size}"]) == 2
+    err = capsys.readouterr().err
+    assert "--model-arg" not in err and "neurons" in err and len(err.strip().splitlines()) == 1  # it opened

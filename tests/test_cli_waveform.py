@@ -89,6 +89,8 @@ def test_at_ms_and_reduce(wave_ckpt, tmp_path):
     (["--waveform", "--data", "demo"], "--waveform needs --stimulus"),
     (["--stimulus", "song01"], "--stimulus applies to waveform gradmaps: add --waveform"),
     (["--reduce", "sum"], "--reduce applies to waveform gradmaps: add --waveform"),
+    (["--units", "3"], "--units applies to waveform gradmaps: add --waveform"),
+    (["--waveform", "--data", "demo", "--stimulus", "song01", "--clusters", "good"], "not to the demo"),
     (["--waveform", "--data", "demo", "--stimulus", "song01", "--readout", "peak"],
      "--readout applies to spectrogram gradmaps, not to --waveform"),
     (["--waveform", "--data", "demo", "--stimulus", "song01", "-T", "5"], "-T applies to spectrogram gradmaps"),

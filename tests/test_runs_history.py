@@ -240,3 +240,24 @@ def test_summary_groups_a_sweep_trial_with_the_same_cli_fit(tmp_path):
         s = summarize(h.runs())
     assert [x.n_runs for x in s] == [1, 2]
     assert distinguishing_settings(s) == ["epochs=30", "epochs=20"]
+
+
+def test_summary_separates_spectrogram_settings_but_not_the_cells_statistics(tmp_path):
+    """Runs whose spectrograms were made differently (64 vs 34 bands) are two configurations, named by the
+    setting that differs; the z-score statistics of each cell's data do not split a configuration (QA: --summary
+    grouped different spectrogram settings together)."""
+    from strfviewer.runs.summary import distinguishing_settings
+
+    def frontend(bands, mean):
+        return {"n_bands": bands, "dt_ms": 5.0, "scale": "mel",
+                "normalization": {"kind": "zscore", "mean": [mean] * bands, "std": [1.0] * bands}}
+
+    spec = {"family": "Linear", "T": 15}
+    with RunHistory(tmp_path / "h.sqlite") as h:
+        for data, bands, mean, v in (("d1", 34, -6.0, 0.5), ("d2", 34, -4.0, 0.6), ("d1", 64, -6.0, 0.8)):
+            rid = h.start_run({"spec": spec, "request": {"seed": 0}, "frontend": frontend(bands, mean)},
+                              dataset_hash=data)
+            h.finish_run(rid, metrics=_metrics([v]))
+        s = summarize(h.runs())
+    assert [x.n_runs for x in s] == [1, 2] and s[1].n_datasets == 2
+    assert distinguishing_settings(s) == ["spectrogram.n_bands=64", "spectrogram.n_bands=34"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from strfviewer.commands.data_options import add_data_option, data_source
+from strfviewer.commands.gradmap import add_model_arg_option
 from strfviewer.commands.options import add_compute_options
 from strfviewer.analysis.compare import DEFAULT_Z
 
@@ -37,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=DEFAULT_Z, metavar="Z",
                    help="|z| above which a neuron differs beyond its noise (default: %(default)s)")
     add_compute_options(p)
+    add_model_arg_option(p)
     p.set_defaults(run=run)
 
 
@@ -69,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     _check(args)
     args.data = data_source(args)
-    model_a, _, _, data_a, notes = model_with_data(args.checkpoint_a, args.data, args.device)
-    model_b, _, _, data_b, notes_b = model_with_data(args.checkpoint_b, args.data, args.device)
+    model_a, _, _, data_a, notes = model_with_data(args.checkpoint_a, args.data, args.device, args.model_args)
+    model_b, _, _, data_b, notes_b = model_with_data(args.checkpoint_b, args.data, args.device, args.model_args)
     notes += [n for n in notes_b if n not in notes]
     if list(data_a.neuron_names) != list(data_b.neuron_names):
         raise ValueError(f"{args.checkpoint_a} and {args.checkpoint_b}: the data load with different neurons")

@@ -9,6 +9,11 @@ from __future__ import annotations
 import argparse
 
 
+#: (option, attribute) of every reader option
+READER_OPTIONS = (("--units", "units"), ("--stimulus-column", "stimulus_column"), ("--intervals", "intervals"),
+                  ("--events", "events"), ("--clusters", "clusters"))
+
+
 def add_reader_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("lab recordings (NWB files, phy/Kilosort folders; docs/data-formats.md)")
     g.add_argument("--units", metavar="IDS", help="NWB: unit ids or names, comma-separated (default: every unit)")

@@ -17,12 +17,15 @@ import re
 import sys
 from pathlib import Path
 
+from strfviewer.commands.data_options import READER_OPTIONS, add_data_option, data_source
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("waveform gradmaps (models fitted on raw audio)")
     g.add_argument("--waveform", action="store_true",
                    help="the gradient w.r.t. the audio samples of --stimulus (the receptive field as a sound)")
-    g.add_argument("--data", metavar="DATA", help="data holding the stimulus (cell folder, NPZ with audio, 'demo')")
+    add_data_option(p, "waveform gradmaps: data holding the stimulus (cell folder, NWB file, sorter folder, NPZ "
+                       "with audio, 'demo')")
     g.add_argument("--stimulus", metavar="NAME", help="stimulus around which the maps are taken")
     g.add_argument("--at-ms", type=float, metavar="T",
                    help="time in the stimulus (ms) of the response differentiated (default: each neuron's "
@@ -38,6 +41,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     ``--waveform`` without its data or with a ``--wav-dir`` that is a file."""
     given = [opt for opt, value in (("--data", args.data), ("--stimulus", args.stimulus), ("--at-ms", args.at_ms),
                                     ("--neurons", args.neurons), ("--wav-dir", args.wav_dir)) if value is not None]
+    given += [option for option, attribute in READER_OPTIONS if getattr(args, attribute, None) is not None]
     if args.reduce != "last":
         given.append("--reduce")
     if not args.waveform:
@@ -106,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from strfviewer.io.exports import write_npz
     from strfviewer.models.frontend_args import band_centres_hz
 
+    args.data = data_source(args)
     model, axes, metadata = load_model(args.checkpoint, args.device, args.model_args)
     try:
         front_end = front_end_of(model)

@@ -24,13 +24,29 @@ def _request_defaults() -> dict:
             if f.default is not dataclasses.MISSING and f.name != "spec"}
 
 
+def spectrogram_settings(frontend) -> dict:
+    """The spectrogram settings of a run's recorded ``frontend`` (bands, frame, range, scale, ...), without the
+    statistics it computed from the data (the z-score means and standard deviations): runs whose spectrograms
+    were made differently are different configurations, runs on other cells with the same settings are not."""
+    settings = {}
+    for key, value in (frontend or {}).items() if isinstance(frontend, dict) else ():
+        if key == "normalization" and isinstance(value, dict):
+            value = value.get("kind")
+        settings[key] = value
+    return settings
+
+
 def config_key(record: RunRecord) -> str:
     """Canonical JSON of a run's configuration without its seed, device and dataset (fit settings left out of
-    the record count with their default values)."""
+    the record count with their default values; the spectrogram settings without the data's statistics)."""
     cfg = dict(record.config)
     recorded = cfg.get("request") or {}
     request = {k: v for k, v in {**_request_defaults(), **recorded}.items() if k not in _NOT_CONFIG}
-    return json.dumps({"spec": cfg.get("spec") or {}, "request": request}, sort_keys=True)
+    key = {"spec": cfg.get("spec") or {}, "request": request}
+    spectrogram = spectrogram_settings(cfg.get("frontend"))
+    if spectrogram:
+        key["spectrogram"] = spectrogram
+    return json.dumps(key, sort_keys=True)
 
 
 @dataclass
@@ -69,13 +85,17 @@ def summarize(records: Iterable[RunRecord]) -> List[ConfigSummary]:
 
 def _flat_config(config) -> dict:
     """``{"T": 15, "method": "sgd", "hyper.hidden_size": 32, ...}`` from a configuration
-    ``{"spec": {...}, "request": {...}}`` (or its JSON, a summary's configuration key)."""
+    ``{"spec": {...}, "request": {...}, "spectrogram": {...}}`` (or its JSON, a summary's configuration key; a
+    record's raw ``frontend`` is read as its spectrogram settings); spectrogram settings as ``spectrogram.KEY``."""
     if isinstance(config, str):
         try:
             config = json.loads(config)
         except ValueError:
             return {}
     flat = {}
+    spectrogram = (config or {}).get("spectrogram") or spectrogram_settings((config or {}).get("frontend"))
+    for key, value in spectrogram.items():
+        flat[f"spectrogram.{key}"] = value
     for part in ("spec", "request"):
         values = (config or {}).get(part) or {}
         if part == "request":   # settings a record leaves out have their default values
