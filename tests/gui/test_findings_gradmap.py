@@ -57,6 +57,30 @@ def test_significance_outlines_the_pixel_that_drives_the_responses(qtbot, settin
     win.close()
 
 
+def test_significance_outlines_every_tile_of_the_grid(qtbot, settings):
+    """Grid mode: each tile gets its neuron's outline over the lags it shows (QA: single-neuron mode only)."""
+    win = findings_window(qtbot, settings, lambda d: fitted_run(d))
+    view = win.views["gradmap"]
+    qtbot.waitUntil(lambda: view.displayed is not None, timeout=10000)
+    view.k_spin.setValue(4)
+    view.grid_box.setChecked(True)
+    view.significance_box.setChecked(True)
+    qtbot.waitUntil(lambda: view.shown_mask is not None and len(view.grid_contours) == len(view.grid_plots) > 1,
+                    timeout=20000)
+    mask = view.significance().mask()
+    for i, n in enumerate(view.grid_neurons):
+        item = view.grid_contours[i]
+        assert item.isVisible() and item.scene() is view.grid_plots[i].scene()
+        expected = mask_outline(mask[n, 0], float(view.lags[0]) - win.session.dataset.dt_ms / 2,
+                                win.session.dataset.dt_ms)
+        assert len(item.xData) == len(expected[0]) > 0  # one channel: the tile is the neuron's own map
+    assert np.array_equal(view.shown_mask, mask[win.session.neuron])
+    assert "in the 4 tiles" in view.busy.text()
+    view.significance_box.setChecked(False)
+    assert not any(item.isVisible() for item in view.grid_contours) and view.shown_mask is None
+    win.close()
+
+
 def test_significance_by_refitting_can_be_cancelled(qtbot, settings):
     win = findings_window(qtbot, settings, lambda d: fitted_run(d, method="sgd", epochs=1))
     session = win.session

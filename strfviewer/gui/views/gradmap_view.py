@@ -102,9 +102,10 @@ class GradmapView(QWidget):
         self.significance_box.setToolTip(
             "Significance (jackknife): outline the pixels whose |z| = |estimate / jackknife error| exceeds 2\n"
             "(leave one training stimulus out: closed form for ridge-fitted Linear runs, one refit per stimulus\n"
-            "otherwise, in the background; uncheck to cancel). Single-neuron view only.")
+            "otherwise, in the background; uncheck to cancel); in the grid, on every tile.")
         self.significance_box.toggled.connect(self._significance_toggled)
         self.contours: List[pg.PlotCurveItem] = []  # one significance outline per channel plot
+        self.grid_contours: List[pg.PlotCurveItem] = []  # one per grid tile
         self.shown_mask: Optional[np.ndarray] = None  # (C, F, T) outlined for the selected neuron
         self.k_spin = QSpinBox()
         self.k_spin.setRange(1, 64)
@@ -277,6 +278,7 @@ class GradmapView(QWidget):
         self.busy.setToolTip(self.busy.text())
         if grid:
             self._draw_grid(run, arr)
+            self._draw_grid_significance(run, arr.shape[-1])
         else:
             self._draw_single(arr[s.neuron])
             self._draw_significance(run)
@@ -294,6 +296,7 @@ class GradmapView(QWidget):
         for widget in (self.single, self.grid):
             widget.clear()
         self.images, self.plots, self.grid_images, self.grid_plots, self.grid_neurons = [], [], [], [], []
+        self.grid_contours = []
         self.contours, self.shown_mask = [], None
         target = self.grid if self.grid_box.isChecked() else self.single
         target.addLabel(text, color="#444")
@@ -396,7 +399,7 @@ class GradmapView(QWidget):
         if self.grid_neurons != neurons or len(self.grid_images) != len(neurons):
             self._grid_content = None
             self.grid.clear()
-            self.grid_plots, self.grid_images = [], []
+            self.grid_plots, self.grid_images, self.grid_contours = [], [], []
             cols = int(np.ceil(np.sqrt(len(neurons))))
             rows = int(np.ceil(len(neurons) / max(1, cols)))
             for i, n in enumerate(neurons):
@@ -472,19 +475,19 @@ class GradmapView(QWidget):
             return None
         return run.cache.get(significance_key(self.cache_key(run)))
 
-    def _draw_significance(self, run) -> None:
-        """Outline the selected neuron's significant pixels (|z| > 2) when asked; start the jackknife if needed."""
+    def _significance_result(self, run, hide):
+        """The run's significance of the maps shown, or ``None`` (outlines ``hide``-den) when it is off or still
+        running (the jackknife is started here when it has not been)."""
         from strfviewer.gui.findings.significance_job import significance_job, significance_key
 
-        self.shown_mask = None
         if not self.significance_box.isChecked():
-            for item in self.contours:
+            for item in hide:
                 item.hide()
-            return
+            return None
         key = self.cache_key(run)
         result = run.cache.get(significance_key(key))
         if result is None:
-            for item in self.contours:
+            for item in hide:
                 item.hide()
             error = self.jobs.request(run, significance_key(key),
                                       significance_job(run, self.session.dataset, key, run.cache[key]),
@@ -492,6 +495,27 @@ class GradmapView(QWidget):
             self.busy.setText(f"significance failed: {error}" if error else
                               "significance: jackknife running… (uncheck to cancel)")
             self.busy.setToolTip(self.busy.text())
+        return result
+
+    def _show_significance_note(self, result, mask: np.ndarray, where: str = "") -> None:
+        note = (f"significant (|z| > {result.threshold:g}, {result.how}){where}: {int(mask.sum())} of {mask.size} "
+                "pixels")
+        self.busy.setText(note if not self.busy.text() else self.busy.text() + "; " + note)
+        self.busy.setToolTip(self.busy.text())
+
+    @staticmethod
+    def _outline(plot, item: pg.PlotCurveItem, x: np.ndarray, y: np.ndarray) -> None:
+        if item.scene() is not plot.scene() or item.parentItem() is not plot.getViewBox().childGroup:
+            plot.addItem(item)
+        item.setData(x, y, connect="pairs")
+        item.setZValue(5)
+        item.show()
+
+    def _draw_significance(self, run) -> None:
+        """Outline the selected neuron's significant pixels (|z| > 2) when asked; start the jackknife if needed."""
+        self.shown_mask = None
+        result = self._significance_result(run, self.contours)
+        if result is None:
             return
         mask = result.mask()[self.session.neuron]
         if mask.shape != tuple(self.displayed.shape):
@@ -502,16 +526,36 @@ class GradmapView(QWidget):
         while len(self.contours) < len(self.plots):
             self.contours.append(pg.PlotCurveItem(pen=SIGNIFICANCE_PEN, connect="pairs"))
         for c, plot in enumerate(self.plots):
-            item = self.contours[c]
-            if item.scene() is not plot.scene() or item.parentItem() is not plot.getViewBox().childGroup:
-                plot.addItem(item)
-            x, y = mask_outline(mask[c], float(self.lags[0]) - dt / 2, dt)
-            item.setData(x, y, connect="pairs")
-            item.setZValue(5)
-            item.show()
-        note = f"significant (|z| > {result.threshold:g}, {result.how}): {int(mask.sum())} of {mask.size} pixels"
-        self.busy.setText(note if not self.busy.text() else self.busy.text() + "; " + note)
-        self.busy.setToolTip(self.busy.text())
+            self._outline(plot, self.contours[c], *mask_outline(mask[c], float(self.lags[0]) - dt / 2, dt))
+        self._show_significance_note(result, mask)
+
+    def _draw_grid_significance(self, run, T: int) -> None:
+        """Outline each grid tile's significant pixels (its channels side by side, as the tile shows them, over
+        the lags shown); the selected neuron's mask is ``shown_mask``."""
+        self.shown_mask = None
+        result = self._significance_result(run, self.grid_contours)
+        if result is None:
+            return
+        masks = result.mask()  # (N, C, F, T)
+        if masks.ndim != 4 or masks.shape[-1] != T or masks.shape[0] <= max(self.grid_neurons, default=0):
+            self.busy.setText(f"significance: mask {masks.shape} does not match the maps")
+            return
+        N, C, F, _ = masks.shape
+        visible = masks[..., T - self._visible_frames(T):]
+        dt = float(self.session.dataset.dt_ms)
+        start = float(self.lags[T - visible.shape[-1]]) - dt / 2
+        gap = np.zeros((F, 1), dtype=bool)  # the NaN column between channels
+        while len(self.grid_contours) < len(self.grid_plots):
+            self.grid_contours.append(pg.PlotCurveItem(pen=SIGNIFICANCE_PEN, connect="pairs"))
+        for i, n in enumerate(self.grid_neurons):
+            parts = []
+            for c in range(C):
+                parts += ([gap] if c else []) + [visible[n, c]]
+            self._outline(self.grid_plots[i], self.grid_contours[i], *mask_outline(np.concatenate(parts, axis=1),
+                                                                                   start, dt))
+        self.shown_mask = visible[self.session.neuron]
+        shown = visible[self.grid_neurons]
+        self._show_significance_note(result, shown, f" in the {len(self.grid_neurons)} tiles")
 
     def _job_progress(self, run_id: int, what, text: str) -> None:
         run = self.session.current_run
