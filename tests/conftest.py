@@ -44,3 +44,20 @@ def _collect_qt_garbage_in_the_main_thread(request):
         import gc
 
         gc.collect()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Delete what Qt objects the tests left (closed windows' widgets, plots never placed) in a safe order while
+    Python is whole: PySide's own clean-up at interpreter exit destroys them in no fixed order and can crash
+    (``strfviewer.gui.window.teardown``), which would turn a green run into a SIGSEGV exit."""
+    import sys
+
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:
+        from strfviewer.gui.window.teardown import delete_qt_objects
+
+        delete_qt_objects(app)
