@@ -93,7 +93,9 @@ def write_output(out: Path, outcome, dataset, request, data_hash: Optional[str] 
         "dt_ms": float(dataset.dt_ms), "spec": spec.to_dict(), "fit": request.to_dict(),
         "metrics": metrics, "neuron_names": list(dataset.neuron_names),
         "dataset": {"source": str(dataset.source), "name": dataset.name, "split": outcome.split,
-                    "hash": data_hash or _source_hash(dataset)},
+                    "hash": data_hash or _source_hash(dataset),
+                    "response_kind": getattr(dataset, "response_kind", "counts"),
+                    "response_unit": getattr(dataset, "response_unit", "spikes")},
     }
     try:
         with atomic_dir(out) as tmp:
