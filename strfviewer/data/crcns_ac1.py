@@ -159,20 +159,18 @@ class _Cell:
 
 
 def _wehr_trial(path: Path, sounds: Mapping[str, _Sound], stimuli_dir: Path):
-    """``(description, mV segment from onset, sf)`` of a natural-sound trial file, ``None`` for other trials."""
+    """``(description, mV segment from onset, sf)`` of a natural-sound trial file; ``None`` for other trials
+    (a file's first trigger says what it is, as for deepSTRF) and for triggers without time, description or
+    duration."""
     mat = _loadmat(path)
     triggers = mat.get("triggers")
-    trigger = None
-    for t in ([] if triggers is None else np.atleast_1d(np.asarray(triggers, dtype=object)).ravel()):
-        if (_text(_field(t, "type")) or "").lower() in NATURAL_TRIGGERS:
-            trigger = t
-            break
-    if trigger is None:
+    first = None if triggers is None else next(iter(np.atleast_1d(np.asarray(triggers, dtype=object)).ravel()), None)
+    if first is None or (_text(_field(first, "type")) or "").lower() not in NATURAL_TRIGGERS:
         return None
-    description = _text(_field(trigger, "param", "description"))
-    onset, duration = _number(_field(trigger, "time")), _number(_field(trigger, "param", "duration"))
+    description = _text(_field(first, "param", "description"))
+    onset, duration = _number(_field(first, "time")), _number(_field(first, "param", "duration"))
     if description is None or onset is None or duration is None:
-        raise DataError(path, None, "the natural-sound trigger needs time, param.description and param.duration")
+        return None
     if description not in sounds:
         raise DataError(path, None, f"its trigger names the sound {description!r}, which no file under "
                                     f"{stimuli_dir} describes")
@@ -268,7 +266,8 @@ def load_ac1(folder: Path, options: Optional[Mapping[str, str]] = None, frontend
         warnings.append(f"{sum(rejected.values())} of {sum(verdicts.values())} repeats left out by the clean-up ("
                         + ", ".join(f"{n} {r}" for r, n in rejected.items()) + ")")
     if skipped:
-        warnings.append(f"{skipped} trial files without a natural-sound trigger (tones, ...) were skipped")
+        warnings.append(f"{skipped} trial files without a natural-sound trigger (tones, ...; or one without "
+                        "time, description or duration) were skipped")
     if len(neurons) < len(found):
         left = [c.name for c in found if c not in neurons]
         warnings.append(f"{len(left)} cells without a natural-sound repeat were left out: {', '.join(left[:5])}")
