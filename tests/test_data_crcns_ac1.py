@@ -137,6 +137,13 @@ def test_no_results_folder(tmp_path):
     assert "wehr" in _one_line(exc) and "no Results folder" in _one_line(exc)
 
 
+def test_an_unextracted_download(tmp_path):
+    (tmp_path / "crcns-ac1.zip").write_bytes(b"PK")
+    with pytest.raises(DataError) as exc:
+        load(tmp_path)
+    assert "crcns-ac1.zip is not extracted: unzip" in _one_line(exc)
+
+
 def test_a_trial_without_response(tmp_path):
     from scipy.io import savemat
 

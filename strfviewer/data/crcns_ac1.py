@@ -42,6 +42,8 @@ EXPERIMENTERS = ("wehr", "asari")
 AC1_OPTIONS = ("experimenter",) + CLEANUP_OPTIONS
 WEHR_STIMULUS_FOLDERS = ("fragments", "category1", "category2", "category3")
 NATURAL_TRIGGERS = ("naturalsound", "nauralsound", "natural")
+#: deepSTRF's download of the Wehr subset, extracted into ``crcns-ac1/`` beside it
+ARCHIVE = "crcns-ac1.zip"
 _SESSION = re.compile(r"^(\d{8})-([^-]+)-(.+)$")
 
 
@@ -69,7 +71,9 @@ def asari_roots(folder: Path) -> List[Path]:
 
 
 def is_ac1_folder(folder: Path) -> bool:
-    return folder.is_dir() and (wehr_root(folder) is not None or bool(asari_roots(folder)))
+    """A folder with an extracted AC1 subset, or deepSTRF's ``crcns-ac1.zip`` (refused with a hint)."""
+    return folder.is_dir() and (wehr_root(folder) is not None or bool(asari_roots(folder))
+                                or (folder / ARCHIVE).is_file())
 
 
 # --- reading .mat files -------------------------------------------------------------------------------------
@@ -234,6 +238,9 @@ def load_ac1(folder: Path, options: Optional[Mapping[str, str]] = None, frontend
                                       "A1 and MGB); use experimenter=wehr")
     cleanup = ResponseCleanup.from_options(options, folder)
     root = wehr_root(folder)
+    if root is None and (folder / ARCHIVE).is_file():
+        raise DataError(folder, None, f"{ARCHIVE} is not extracted: unzip {ARCHIVE} -d crcns-ac1 (strfviewer reads "
+                                      "the extracted crcns-ac1/wehr/ folder)")
     if root is None:
         raise DataError(folder, None, "no CRCNS AC1 Wehr folder (crcns-ac1/wehr/Results and Stimuli) inside")
     results, stimuli_dir = root / "Results", root / "Stimuli"
