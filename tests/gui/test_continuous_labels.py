@@ -50,3 +50,11 @@ def test_the_fit_child_receives_the_response_kind(dataset):
 
     sent = _without_audio(dataset)
     assert (sent.response_kind, sent.response_unit) == ("continuous", "mV")
+
+
+def test_a_run_saved_from_the_app_records_the_response_kind(dataset):
+    from strfviewer.gui.fitting.runs_table import run_checkpoint_metadata
+    from tests.gui.conftest import make_run
+
+    meta = run_checkpoint_metadata(make_run(dataset), dataset)
+    assert (meta["dataset"]["response_kind"], meta["dataset"]["response_unit"]) == ("continuous", "mV")
