@@ -349,5 +349,6 @@ class Session:
         label = ds.name or ds.source or "dataset"
         neurons = "1 neuron" if ds.n_neurons == 1 else f"{ds.n_neurons} neurons"
         stimuli = "1 stimulus" if len(ds.stimuli) == 1 else f"{len(ds.stimuli)} stimuli"
+        unit = f", responses in {ds.response_unit}" if getattr(ds, "is_continuous", False) else ""
         return (f"{label}: {neurons}, {stimuli} "
-                f"({counts[0]}/{counts[1]}/{counts[2]}), {ds.n_freqs} bands, {ds.dt_ms:g} ms")
+                f"({counts[0]}/{counts[1]}/{counts[2]}), {ds.n_freqs} bands, {ds.dt_ms:g} ms{unit}")

@@ -1,4 +1,4 @@
-"""Command-line options of the readers of lab recordings (NWB files, spike-sorter folders).
+"""Command-line options of the readers of lab recordings (NWB files, spike-sorter folders, CRCNS AC1).
 
 They turn into a data source string (``PATH?units=3,5``, :mod:`strfviewer.data.sources`), which the
 dataset records as its ``source``: reopening it later (history, checkpoints) reads the same data.
@@ -27,6 +27,26 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
                         "optional offset_s) (default: events.csv in the folder)")
     g.add_argument("--clusters", metavar="IDS|LABELS",
                    help="sorter folder: cluster ids or labels (good, mua, all), comma-separated (default: good)")
+    a = parser.add_argument_group("CRCNS AC1 membrane potentials (docs/data-formats.md; defaults as deepSTRF's)")
+    a.add_argument("--experimenter", choices=("wehr", "asari"),
+                   help="CRCNS AC1 subset (default: wehr; asari is not read yet)")
+    a.add_argument("--cleanup", choices=("on", "off"),
+                   help="CRCNS AC1: remove each trace's baseline and reject bad repeats (default: on)")
+    for flag, metavar, text in _AC1_NUMBERS:
+        a.add_argument(flag, type=float, metavar=metavar, help=f"CRCNS AC1: {text}")
+
+
+#: the numeric clean-up options of CRCNS AC1 (flag, metavar, help); the reader option is the flag's name
+_AC1_NUMBERS = (
+    ("--baseline-median-ms", "MS", "running median of the baseline removed from each trace (default: 100)"),
+    ("--baseline-gauss-ms", "MS", "Gaussian sigma smoothing that baseline (default: 10)"),
+    ("--max-abs-mv", "MV", "a repeat reaching |V| above this after baseline removal is saturated (default: 150)"),
+    ("--step-mv", "MV", "size of a baseline step (default: 30)"),
+    ("--max-step-fraction", "F", "a repeat with more than this share of samples on a step is left out "
+                                 "(default: 0.005)"),
+    ("--min-repeat-r", "R", "a repeat correlating less than this with the median of the others (3 repeats or "
+                            "more) is left out; 0 turns the test off (default: 0.05)"),
+)
 
 
 def add_data_option(parser: argparse.ArgumentParser, help: str, required: bool = False) -> None:
@@ -47,17 +67,21 @@ def data_source(args: argparse.Namespace, attribute: str = "data"):
     options = {"units": getattr(args, "units", None), "stimulus_column": getattr(args, "stimulus_column", None),
                "table": getattr(args, "intervals", None),
                "events": str(Path(events).expanduser().resolve()) if events else None,
-               "clusters": getattr(args, "clusters", None)}
+               "clusters": getattr(args, "clusters", None), "experimenter": getattr(args, "experimenter", None),
+               "cleanup": getattr(args, "cleanup", None)}
+    for flag, _, _ in _AC1_NUMBERS:
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        options[flag[2:].replace("-", "_")] = None if value is None else f"{value:g}"
     given = any(v is not None for v in options.values())
     if getattr(args, attribute) is None:
         if given:
-            raise ValueError(f"--units / --stimulus-column / --intervals / --events / --clusters apply to the data: "
+            raise ValueError(f"reader options (--units, --events, --cleanup, ...) apply to the data: "
                              f"give --{attribute.replace('_', '-')}")
         return None
     data = str(getattr(args, attribute))
     if not given:
         return data
     if data.strip().lower() == "demo":
-        raise ValueError("--units / --stimulus-column / --intervals / --events / --clusters apply to NWB files "
-                         "and spike-sorter folders, not to the demo")
+        raise ValueError("reader options (--units, --events, --cleanup, ...) apply to NWB files, spike-sorter "
+                         "and CRCNS AC1 folders, not to the demo")
     return with_options(data, options)

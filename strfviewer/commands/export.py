@@ -2,7 +2,8 @@
 
 * ``--figure FILE.png|svg|pdf``: the one-neuron figure (stimulus spectrogram, PSTH recorded vs predicted,
   gradmap) as the app draws it; Qt is imported only for this option (offscreen when there is no display).
-* ``--csv FILE``: per-neuron metrics (cc, cc_max, cc_norm per split, spike counts), one row per neuron.
+* ``--csv FILE``: per-neuron metrics (cc, cc_max, cc_norm per split, spike counts ``n_spikes``;
+  ``mean_<unit>`` for continuous responses such as mV), one row per neuron.
 * ``--npz FILE``: predictions and recorded PSTHs of every stimulus and the gradmaps of every neuron, with
   ``freqs_hz``, ``lags_ms``, ``dt_ms``, ``neuron_names``, ``channels`` (layout in ``docs/exports.md``).
 
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.csv:
         written.append(exports.write_metrics_csv(args.csv, dataset.neuron_names, metrics,
-                                                 extra={"n_spikes": exports.spike_counts(dataset)}))
+                                                 extra=exports.response_extra(dataset)))
     if args.npz:
         recorded = {s.name: s.psth() for s in dataset.stimuli}
         written.append(exports.write_results_npz(

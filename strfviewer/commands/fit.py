@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Fit an encoding model to DATA and write the checkpoint and metrics.json to --out. "
                     "DATA is a cell folder (stimK.wav + spikeK), a population folder, a CRCNS AA1/AA2 "
                     "download, an NWB file, a phy/Kilosort folder (with --events), a deepSTRF benchmark "
-                    "download (NS1, NAT4), an NPZ file or 'demo'. Spectrograms are z-scored per band.")
+                    "download (NS1, NAT4), a CRCNS AC1 download (membrane potentials, Wehr), an NPZ file or "
+                    "'demo'. Spectrograms are z-scored per band.")
     p.add_argument("data", metavar="DATA", help="cell / population folder, NWB file, sorter folder, NPZ file or 'demo'")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoint + metrics.json)")
     p.add_argument("--overwrite", action="store_true",
@@ -84,7 +85,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="stimuli (or chunks) per optimisation step; auto: about 32 steps per epoch, i.e. 1 "
                         "stimulus per step on datasets of up to 32 training stimuli (default: auto)")
     t.add_argument("--loss", choices=("auto", "mse", "poisson"), default="auto",
-                   help="loss on the trial mean; auto = Poisson for recurrent models, MSE otherwise "
+                   help="loss on the trial mean; auto = Poisson for recurrent models, MSE otherwise and for continuous "
+                        "responses (mV) "
                         "(default: %(default)s)")
     t.add_argument("--metric", choices=("sp", "split_half"), default="sp",
                    help="noise ceiling: signal power (Schoppe 2016) or split-half (Hsu 2004) (default: %(default)s)")
@@ -294,7 +296,8 @@ def run(args: argparse.Namespace) -> int:
     quiet = args.quiet
     if not quiet:
         print(f"{dataset.name or dataset.source}: {dataset.n_neurons} neuron(s), {len(dataset.stimuli)} stimuli, "
-              f"F={dataset.n_freqs}, dt={dataset.dt_ms:g} ms (loaded in {time.perf_counter() - t0:.1f} s)",
+              f"F={dataset.n_freqs}, dt={dataset.dt_ms:g} ms, responses in {dataset.response_label} "
+              f"(loaded in {time.perf_counter() - t0:.1f} s)",
               file=sys.stderr)
         for w in dataset.warnings:
             print(f"warning: {w}", file=sys.stderr)

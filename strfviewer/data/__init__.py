@@ -1,6 +1,7 @@
 """strfviewer.data (engine, Qt-free): recordings on disk -> spectrograms and binned trial responses.
 
-Entry points: :func:`load` (any source: ``"demo"``, cell / population folders, CRCNS AA1 / AA2, NPZ),
+Entry points: :func:`load` (any source: ``"demo"``, cell / population folders, CRCNS AA1 / AA2 / AC1, NS1, NAT4,
+NWB, NPZ),
 :func:`save_npz`, :class:`SpectrogramConfig` / :func:`compute_spectrogram`, :func:`make_demo`,
 :func:`default_split`; bad input raises :class:`DataError`.
 """

@@ -5,7 +5,8 @@ Shapes (per stimulus ``s``):
 * ``spec``       ``(1, F, T_s)``  float32 spectrogram (log-compressed, F bands, dt_ms per frame)
 * ``responses``  ``(N, R, T_s)``  float32 spike counts per bin and trial (or rates); ``NaN`` where a neuron
   was not recorded for that stimulus, where a trial does not exist (ragged trial counts) or where a bin is
-  masked. Metrics ignore NaN entries.
+  masked. Metrics ignore NaN entries. A dataset whose ``response_kind`` is ``"continuous"`` holds a signed
+  signal instead (e.g. the membrane potential, mean mV per bin; ``response_unit`` names the unit).
 * ``waveform``   ``(T_audio,)``   float32 mono audio at ``sample_rate`` Hz, optional (kept for playback and
   waveform-domain models)
 * ``spike_times`` optional, where the source has them (spike-time files; not the demo, not counts-only NPZ):
@@ -25,6 +26,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 SPLITS = ("train", "val", "test")
+#: what ``responses`` hold: spike counts per bin (or rates, non-negative) or a continuous signed signal
+RESPONSE_KINDS = ("counts", "continuous")
+#: the unit a dataset of each kind states when its reader names none
+DEFAULT_RESPONSE_UNITS = {"counts": "spikes", "continuous": "a.u."}
 
 #: spike times of one stimulus: per neuron, ``None`` or one array of times (ms) per trial
 SpikeTimes = List[Optional[List[np.ndarray]]]
@@ -72,6 +77,11 @@ class NeuralDataset:
     ``SPLITS``; ``frontend`` holds the parameters of the spectrogram front-end that produced ``spec``
     (they are stored with checkpoints so a model knows its input); ``neuron_metadata`` has one dict per
     neuron (e.g. brain region from CRCNS AA2 tables).
+
+    ``response_kind`` (:data:`RESPONSE_KINDS`): ``"counts"`` (the default: spike counts per bin, or rates) or
+    ``"continuous"`` (a signed signal such as the membrane potential, mean per bin); ``response_unit`` its unit
+    (``"spikes"``, ``"mV"``; :data:`DEFAULT_RESPONSE_UNITS` when empty). A continuous dataset is fitted with
+    MSE and no output calibration (:func:`strfviewer.fit.run.effective_loss`) and labelled in its unit.
     """
 
     stimuli: List[Stimulus]
@@ -84,8 +94,13 @@ class NeuralDataset:
     source: str = ""  # path (or "demo") it was loaded from
     name: str = ""
     warnings: List[str] = field(default_factory=list)  # things a loader fixed and the user should know
+    response_kind: str = "counts"
+    response_unit: str = ""
 
     def __post_init__(self) -> None:
+        if self.response_kind not in RESPONSE_KINDS:
+            raise ValueError(f"response_kind must be one of {RESPONSE_KINDS}, not {self.response_kind!r}")
+        self.response_unit = str(self.response_unit or DEFAULT_RESPONSE_UNITS[self.response_kind])
         self.validate()
 
     # --- shape facts -------------------------------------------------------------------------------
@@ -101,6 +116,17 @@ class NeuralDataset:
     def has_spike_times(self) -> bool:
         """True when some stimulus keeps spike times beside its counts."""
         return any(s.spike_times is not None for s in self.stimuli)
+
+    @property
+    def is_continuous(self) -> bool:
+        """True when the responses are a continuous signed signal (e.g. mV), not spike counts."""
+        return self.response_kind == "continuous"
+
+    @property
+    def response_label(self) -> str:
+        """Axis label of one response bin: ``"spikes / bin"`` for counts, the unit (``"mV"``, a mean per bin)
+        for a continuous signal."""
+        return self.response_unit if self.is_continuous else f"{self.response_unit} / bin"
 
     def duration_ms(self, stimulus: Stimulus) -> float:
         return stimulus.n_frames * float(self.dt_ms)

@@ -65,7 +65,8 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
     """Load a dataset from ``path``.
 
     ``path`` is ``"demo"`` (the built-in synthetic population), a cell folder (``stimK.wav`` + ``spikeK``),
-    a population folder (a folder of cell folders), a CRCNS AA1 or AA2 download, or an ``.npz`` file in
+    a population folder (a folder of cell folders), a CRCNS AA1 or AA2 download, a deepSTRF NS1 / NAT4 download,
+    a CRCNS AC1 download (membrane potentials, :mod:`strfviewer.data.crcns_ac1`), or an ``.npz`` file in
     strfviewer's binned format (``docs/data-formats.md``).
 
     * ``frontend``: spectrogram settings, a :class:`SpectrogramConfig` or its dict (default settings when
@@ -80,7 +81,8 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
     * ``pre_onset``: ``'error'`` or ``'drop'`` for negative spike times; default ``'error'`` for cell and
       population folders, ``'drop'`` (counted in ``dataset.warnings``) for CRCNS downloads, whose spike
       files include spontaneous activity before the stimulus.
-    * ``cells`` / ``stim_types``: restrict a CRCNS download to these cell folders / stimulus types.
+    * ``cells`` / ``stim_types``: restrict a CRCNS download to these cell folders / stimulus types (AC1: session
+      folders).
 
     The demo is always z-scored with its own train statistics (its true STRFs are defined on that
     input); ``split`` and ``smoothing_ms`` still apply to it.
@@ -108,6 +110,9 @@ def load(path: Union[str, "os.PathLike[str]"], frontend: Optional[SpectrogramCon
             raise DataError(p, None, "not a dataset: expected a folder, an .npz or .nwb file, a NAT4 .tgz or 'demo'")
     if not p.exists():
         raise DataError(p, None, "no such file or folder")
+    ac1 = _load_ac1(p, source, frontend, device, use_cache, cells)
+    if ac1 is not None:
+        return finish_dataset(ac1, split, smoothing_ms, normalize, stats=stats)
     benchmark = _load_benchmark(p, source, cells)
     if benchmark is not None:
         return finish_dataset(benchmark, split, smoothing_ms, normalize, keep_split=True, stats=stats)
@@ -164,6 +169,17 @@ def _is_nat4(p: Path) -> bool:
     from strfviewer.data.benchmarks import nat4_recording
 
     return nat4_recording(p) is not None
+
+
+def _load_ac1(p: Path, source: DataSource, frontend, device, use_cache, cells) -> Optional[NeuralDataset]:
+    """A CRCNS AC1 download (membrane potentials, read with the given front-end), ``None`` for other paths."""
+    from strfviewer.data import crcns_ac1
+
+    if not crcns_ac1.is_ac1_folder(p):
+        return None
+    _refuse_options(source, crcns_ac1.AC1_OPTIONS, "a CRCNS AC1 folder")
+    return crcns_ac1.load_ac1(p, source.options, frontend, device=device, use_cache=use_cache,
+                              cells=list(cells) if cells else None, source=str(source))
 
 
 def _load_benchmark(p: Path, source: DataSource, cells) -> Optional[NeuralDataset]:

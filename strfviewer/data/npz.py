@@ -10,7 +10,8 @@ Keys (``S`` stimuli, ``N`` neurons, ``R`` trials, ``F`` bands, ``T`` the longest
   ``1..F``, with a warning), ``stim_names (S,)`` str, ``neuron_names (N,)`` str, ``split (S,)`` str of
   train/val/test, ``waveforms (S, T_audio)`` float32 + ``n_samples (S,)`` + ``sample_rate`` scalar,
   ``frontend_json``, ``stim_metadata_json``, ``neuron_metadata_json``, ``warnings_json`` (JSON strings),
-  ``format`` ("strfviewer-binned-v1").
+  ``format`` ("strfviewer-binned-v1"), ``response_kind`` str (``counts``, the default, or ``continuous``:
+  ``responses`` then hold a signed signal such as mV) and ``response_unit`` str (``spikes``, ``mV``).
 * optional spike times (all three or none; files without them load with ``spike_times = None``):
   ``spike_n_trials (S, N)`` int, the number of trials with spike times of each (stimulus, neuron), ``-1``
   where there are none; ``spike_trial_sizes (M,)`` int, the number of spikes of each of those trials, in
@@ -31,7 +32,7 @@ from typing import Dict, List, Optional, Union
 import numpy as np
 
 from strfviewer.data import limits
-from strfviewer.data.dataset import SPLITS, NeuralDataset, SpikeTimes, Stimulus
+from strfviewer.data.dataset import RESPONSE_KINDS, SPLITS, NeuralDataset, SpikeTimes, Stimulus
 from strfviewer.data.errors import DataError
 from strfviewer.data.spikes import frame_index
 
@@ -66,6 +67,8 @@ def save_npz(dataset: NeuralDataset, path: Union[str, Path]) -> Path:
         "neuron_metadata_json": np.array(json.dumps(dataset.neuron_metadata, default=_jsonable)),
         "warnings_json": np.array(json.dumps(dataset.warnings)),
         "name": np.array(dataset.name),
+        "response_kind": np.array(dataset.response_kind),
+        "response_unit": np.array(dataset.response_unit),
     }
     waves = [s.waveform for s in dataset.stimuli]
     rates = {s.sample_rate for s in dataset.stimuli}
@@ -305,11 +308,15 @@ def _dataset_from_arrays(data: Dict[str, np.ndarray], path: Path) -> NeuralDatas
         stimuli.append(Stimulus(names[i], spec[i : i + 1, :, :t].copy(), responses[i, :, :, :t].copy(),
                                 waves[i], rate, dict(stim_meta[i]), spike_times=spike_times[i]))
     frontend = _json(data, "frontend_json", path, {})
+    kind = str(data["response_kind"][()]) if "response_kind" in data else "counts"
+    if kind not in RESPONSE_KINDS:
+        raise DataError(path, None, f"'response_kind' is {kind!r}, expected one of {', '.join(RESPONSE_KINDS)}")
     try:
         return NeuralDataset(stimuli, neuron_names, freqs, dt_ms, split=split, frontend=frontend,
                              neuron_metadata=neuron_meta,
                              source=str(path), name=str(data["name"][()]) if "name" in data else path.stem,
-                             warnings=warnings)
+                             warnings=warnings, response_kind=kind,
+                             response_unit=str(data["response_unit"][()]) if "response_unit" in data else "")
     except ValueError as exc:
         raise DataError(path, None, str(exc)) from None
 

@@ -20,6 +20,11 @@ def _where(dataset) -> str:
     return str(dataset.source or dataset.name or "<dataset>")
 
 
+def _unit(dataset) -> str:
+    """The unit of one response bin (``spikes / bin``, ``mV``)."""
+    return str(getattr(dataset, "response_label", "spikes / bin"))
+
+
 def check_finite(dataset) -> None:
     """:class:`DataError` naming the stimulus (and band, frame) of the first NaN or infinite spectrogram
     value, or of an infinite response."""
@@ -54,8 +59,10 @@ def fit_data_problems(dataset) -> Tuple[Dict[str, str], Optional[str]]:
         if values.size == 0:
             unusable[name] = "no response recorded in the training stimuli"
         elif values.max() == values.min():
-            unusable[name] = ("no spike in the training stimuli" if values.max() == 0
-                              else f"a constant response ({values.max():g}) in the training stimuli")
+            silent = values.max() == 0 and not getattr(dataset, "is_continuous", False)
+            unusable[name] = ("no spike in the training stimuli" if silent
+                              else f"a constant response ({values.max():g} {_unit(dataset)}) in the training "
+                                   "stimuli")
     if len(unusable) == dataset.n_neurons:
         reasons = sorted(set(unusable.values()))
         return unusable, f"no neuron has a usable response ({'; '.join(reasons)}): there is nothing to fit"

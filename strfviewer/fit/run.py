@@ -68,7 +68,8 @@ class FitRequest:
     70/15/15 when it has none), three fractions, ``{stimulus: part}`` or ``{part: [stimuli]}``.
     ``loss`` on the trial mean: ``"mse"``, ``"poisson"`` or ``"auto"`` (Poisson for recurrent models, whose
     non-negative output it suits and which it takes off their initial plateau, and for the
-    :data:`POISSON_FAMILIES` with a softplus output; MSE for every other model);
+    :data:`POISSON_FAMILIES` with a softplus output; MSE for every other model, and for every model on a
+    dataset of continuous responses, ``NeuralDataset.response_kind``, where Poisson is refused);
     ``metric_method`` ``"sp"`` or ``"split_half"``;
     ``warm_start`` start SGD of Linear/LinearNonlinear from the ridge solution, and NRF/DNet's hidden units
     from its leading components (:mod:`strfviewer.fit.hidden_start`); ``num_threads`` CPU
@@ -319,14 +320,27 @@ def is_recurrent(model: nn.Module) -> bool:
     return any(isinstance(m, nn.RNNBase) or getattr(type(m), "CARRIES_STATE", False) for m in model.modules())
 
 
-def effective_loss(model: nn.Module, request: FitRequest) -> str:
-    """The loss a request means for a model (``"auto"`` resolved, see :class:`FitRequest`)."""
+def effective_loss(model: nn.Module, request: FitRequest, dataset=None) -> str:
+    """The loss a request means for a model (``"auto"`` resolved, see :class:`FitRequest`) on ``dataset``:
+    always MSE for a dataset of continuous responses (a signed signal such as mV, which a Poisson likelihood
+    cannot describe); ``ValueError`` when the request asks for Poisson on one."""
+    check_loss_fits_data(request, dataset)
     if request.loss != "auto":
         return request.loss
+    if getattr(dataset, "is_continuous", False):
+        return "mse"
     if is_recurrent(model):
         return "poisson"
     family = getattr(request.spec, "family", None)
     return "poisson" if family in POISSON_FAMILIES and _non_negative_output(model) else "mse"
+
+
+def check_loss_fits_data(request: FitRequest, dataset) -> None:
+    """``ValueError`` when the request's loss cannot describe the dataset's responses: Poisson on continuous
+    (signed) responses."""
+    if getattr(dataset, "is_continuous", False) and request.loss == "poisson":
+        raise ValueError(f"dataset {dataset.name or dataset.source!r}: the Poisson loss needs spike counts, its "
+                         f"responses are continuous ({dataset.response_unit}); use loss 'mse' or 'auto'")
 
 
 def _non_negative_output(model: nn.Module) -> bool:
@@ -401,6 +415,7 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     from strfviewer.data.usability import check_fit_data
 
     data_warnings = check_fit_data(dataset)  # DataError when there is nothing to fit
+    check_loss_fits_data(request, dataset)
     set_random_seed(int(request.seed))
     spec = request.spec
     details: Dict[str, Any] = {"data_warnings": data_warnings} if data_warnings else {}
@@ -430,8 +445,9 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
                 _warm_start(model, fit_data, request, details, threads)
             elif request.warm_start and spec.family in HIDDEN_STRF_FAMILIES:
                 _warm_start_hidden(model, fit_data, request, details, threads)
-            loss = effective_loss(model, request)
-            if request.calibrate and loss == "poisson":
+            loss = effective_loss(model, request, dataset)
+            details["loss"] = loss
+            if request.calibrate and loss == "poisson":  # never for continuous responses (loss is MSE)
                 from strfviewer.fit.calibrate import calibrate_output
 
                 with torch_threads(threads):

@@ -6,7 +6,9 @@ exception, a full disk, a killed process) leaves any previous file at the same p
 File layouts (documented for users in ``docs/exports.md``):
 
 * metrics CSV: one row per neuron, columns ``neuron, name`` then ``<split>_cc, <split>_cc_max,
-  <split>_cc_norm`` for each split present (``train``, ``val``, ``test``), then any extra per-neuron columns.
+  <split>_cc_norm`` for each split present (``train``, ``val``, ``test``), then any extra per-neuron columns
+  (the app and ``strfviewer export`` add :func:`response_column`: ``n_spikes``, or ``mean_mV`` for a continuous
+  dataset).
   NaN (undefined) is written as an empty cell.
 * results NPZ (``numpy.load(path)`` works without ``allow_pickle``):
 
@@ -24,6 +26,7 @@ import csv
 import io
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
@@ -126,6 +129,44 @@ def spike_counts(dataset) -> List[float]:
     for stim in dataset.stimuli:
         total += np.nansum(stim.responses, axis=(1, 2))
     return [float(v) for v in total]
+
+
+def mean_responses(dataset) -> List[float]:
+    """Mean response ``(N,)`` of each neuron over all stimuli, trials and bins (NaN entries ignored; NaN for
+    a neuron without any value)."""
+    total, count = np.zeros(dataset.n_neurons), np.zeros(dataset.n_neurons)
+    for stim in dataset.stimuli:
+        total += np.nansum(stim.responses, axis=(1, 2))
+        count += np.isfinite(stim.responses).sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [float(v) for v in np.where(count > 0, total / np.maximum(count, 1), np.nan)]
+
+
+@dataclass(frozen=True)
+class ResponseColumn:
+    """The per-neuron response summary of a dataset: ``column`` (CSV name), ``header`` (table), ``tip`` and
+    ``values (N,)``: total spikes for counts, the mean in the dataset's unit (``mean_mV``) for continuous
+    responses, whose sum means nothing."""
+
+    column: str
+    header: str
+    tip: str
+    values: List[float]
+
+
+def response_column(dataset) -> ResponseColumn:
+    """:class:`ResponseColumn` of ``dataset`` (see there)."""
+    if getattr(dataset, "is_continuous", False):
+        unit = dataset.response_unit
+        return ResponseColumn(f"mean_{unit}", f"mean\n{unit}", f"mean response ({unit}) over all stimuli, trials "
+                                                              "and bins", mean_responses(dataset))
+    return ResponseColumn("n_spikes", "spikes", "spikes over all stimuli and trials", spike_counts(dataset))
+
+
+def response_extra(dataset) -> Dict[str, List[float]]:
+    """The metrics CSV's response column of ``dataset`` (``n_spikes`` or ``mean_<unit>``) as ``extra``."""
+    col = response_column(dataset)
+    return {col.column: col.values}
 
 
 def write_metrics_csv(path: PathLike, neuron_names: Sequence[str], metrics: Mapping[str, Any],

@@ -68,6 +68,13 @@ def _source_hash(dataset) -> Optional[str]:
         return None
 
 
+def response_record(dataset) -> dict:
+    """What the dataset's responses are, for a checkpoint's ``dataset`` metadata: ``{"response_kind":
+    "counts" | "continuous", "response_unit": "spikes" | "mV" | ...}``."""
+    return {"response_kind": getattr(dataset, "response_kind", "counts"),
+            "response_unit": getattr(dataset, "response_unit", "spikes")}
+
+
 def write_output(out: Path, outcome, dataset, request, data_hash: Optional[str] = None) -> Path:
     """Checkpoint + ``metrics.json`` into ``out``, atomically; refuses a folder holding other files.
 
@@ -93,7 +100,7 @@ def write_output(out: Path, outcome, dataset, request, data_hash: Optional[str] 
         "dt_ms": float(dataset.dt_ms), "spec": spec.to_dict(), "fit": request.to_dict(),
         "metrics": metrics, "neuron_names": list(dataset.neuron_names),
         "dataset": {"source": str(dataset.source), "name": dataset.name, "split": outcome.split,
-                    "hash": data_hash or _source_hash(dataset)},
+                    "hash": data_hash or _source_hash(dataset), **response_record(dataset)},
     }
     try:
         with atomic_dir(out) as tmp:

@@ -224,7 +224,7 @@ class ExportFeature(QObject):
         if s.dataset is None or run is None or not run.get_metrics():
             raise ValueError("the current run has no metrics yet")
         return exports.write_metrics_csv(path, s.dataset.neuron_names, run.get_metrics(),
-                                         extra={"n_spikes": exports.spike_counts(s.dataset)})
+                                         extra=exports.response_extra(s.dataset))
 
     def export_runs(self, path) -> Path:
         return exports.write_runs_summary_csv(path, self.session.runs)

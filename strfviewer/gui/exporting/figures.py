@@ -297,7 +297,8 @@ def save_widgets(widgets: Sequence[QWidget], path: PathLike, fmt: Optional[str] 
 class FigurePanels:
     """Everything the one-neuron figure shows (plain arrays; units in the names).
 
-    ``spec (F, T)`` spectrogram of the stimulus; ``recorded (R, T)`` spike counts per trial (NaN = missing);
+    ``spec (F, T)`` spectrogram of the stimulus; ``recorded (R, T)`` responses per trial (NaN = missing) in ``response_label``
+    (``spikes / bin``, ``mV``);
     ``predictions`` label -> ``(T,)`` predicted response; ``gradmap (C, F, T_lag)`` excitation positive,
     ``lags_ms (T_lag,)`` oldest first; ``scores`` label -> ``(cc, cc_norm)`` on this stimulus.
     """
@@ -315,6 +316,7 @@ class FigurePanels:
     channel_names: Tuple[str, ...] = ()
     scores: Dict[str, Tuple[float, float]] = field(default_factory=dict)
     gradmap_freqs_hz: Optional[np.ndarray] = None
+    response_label: str = "spikes / bin"
 
     def gradmap_bands_hz(self) -> np.ndarray:
         """Band centres (Hz) of the gradmap's frequency axis: its own when given, else the spectrogram's."""
@@ -354,7 +356,7 @@ def panels_for(dataset, neuron: int, stimulus: str, predictions: Optional[Dict[s
     return FigurePanels(str(dataset.neuron_names[int(neuron)]), stim.name, np.asarray(stim.spec[0], np.float32),
                         np.asarray(dataset.freqs_hz, float), float(dataset.dt_ms), recorded, preds, grad,
                         None if grad is None else dataset.lags_ms(grad.shape[-1]), gradmap_title, names, scores,
-                        bands)
+                        bands, getattr(dataset, "response_label", "spikes / bin"))
 
 
 def _scores(recorded: np.ndarray, prediction: np.ndarray) -> Tuple[float, float]:
@@ -466,7 +468,7 @@ def build_figure(panels: FigurePanels, width_in: float = 9.0, height_in: float =
     widget.legend = layout.addLabel(legend_html(entries), row=3, col=0, color="k", size=f"{FONT_PT - 1}pt",
                                     justify="left")
     psth.setLabel("bottom", "time (ms)")
-    psth.setLabel("left", "spikes / bin")
+    psth.setLabel("left", panels.response_label)
     _style(psth)
 
     # C: gradmap channels + colour bar

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QMen
 
 from strfviewer.fit.metrics import cc_norm_note
 from strfviewer.gui.window.qt_session import QtSession, qt_session_of
+from strfviewer.io.fit_output import response_record
 from strfviewer.session import Run, Session
 
 #: text colour of the Status cell (the tooltip gives the reason)
@@ -450,7 +451,7 @@ def run_checkpoint_metadata(run: Run, dataset) -> dict:
     if dataset is not None:
         meta.update(frontend=dict(dataset.frontend or {}), freqs_hz=[float(f) for f in dataset.freqs_hz],
                     dt_ms=float(dataset.dt_ms), neuron_names=list(dataset.neuron_names),
-                    dataset={"source": str(dataset.source), "name": dataset.name})
+                    dataset={"source": str(dataset.source), "name": dataset.name, **response_record(dataset)})
     waveform = waveform_frontend_record(run)
     if waveform is not None:  # fitted on raw audio: the model's own front-end and band centres, as the CLI saves
         meta.update(waveform)

@@ -158,7 +158,7 @@ class CompareView(LazyView):
                 self.nl_curve.setData([lo, hi], [lo, hi])  # identity: the model's output is its prediction
             plot.setTitle(f"{name}: {run.name} has no output nonlinearity", size="8pt")
             plot.setLabel("bottom", "predicted")
-        plot.setLabel("left", "recorded (trial mean)")
+        plot.setLabel("left", f"recorded (trial mean, {getattr(ds, 'response_label', 'spikes / bin')})")
         plot.autoRange()
 
     # --- CSV ------------------------------------------------------------------------------------------

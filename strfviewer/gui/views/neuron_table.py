@@ -1,4 +1,4 @@
-"""Neuron table: name, number of spikes, cc_max, one test cc_norm column per run and the tuning of the current
+"""Neuron table: name, number of spikes (the mean in mV for a continuous dataset), cc_max, one test cc_norm column per run and the tuning of the current
 run (best frequency, bandwidth, latency, separability, best modulations; hidden until the "Tuning" button or
 the header's right-click menu shows them); sortable, filterable, keyboard navigable; the current row is the
 session's selected neuron. The tuning is computed in a worker when a run's model arrives
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLin
 from strfviewer.fit.metrics import cc_norm_note
 from strfviewer.gui.views.registry import ViewSpec, register_view
 from strfviewer.gui.views.table_keys import RowHomeEnd
+from strfviewer.io.exports import response_column
 
 SORT_ROLE = Qt.UserRole + 1
 FIXED_COLUMNS = ("#", "neuron", "spikes", "cc_max")
@@ -53,12 +54,6 @@ TUNING_COLUMNS = (
 )
 
 
-def spike_counts(dataset) -> np.ndarray:
-    """Total count per neuron ``(N,)`` over every stimulus, trial and bin (NaN entries ignored)."""
-    total = np.zeros(dataset.n_neurons)
-    for s in dataset.stimuli:
-        total += np.nansum(s.responses, axis=(1, 2))
-    return total
 
 
 def data_ceiling(dataset) -> np.ndarray:
@@ -101,6 +96,7 @@ class NeuronTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.session = session
         self.spikes = np.zeros(0)
+        self.response_header, self.response_tip = "spikes", "spikes over all stimuli and trials"
         self.cc_max = np.zeros(0)
         self.run_values: List[tuple] = []  # (run, (N,) cc_norm or None)
         self.tuning = None  # RunTuning of the current run, once computed
@@ -122,7 +118,9 @@ class NeuronTableModel(QAbstractTableModel):
             self.spikes = np.zeros(0)
             self.cc_max = np.zeros(0)
         else:
-            self.spikes = spike_counts(ds)
+            column = response_column(ds)  # total spikes, or the mean mV of a continuous dataset
+            self.spikes = np.asarray(column.values, dtype=np.float64)
+            self.response_header, self.response_tip = column.header, column.tip
             self.cc_max = data_ceiling(ds)
         self._collect_runs()
         self.endResetModel()
@@ -161,6 +159,8 @@ class NeuronTableModel(QAbstractTableModel):
             return None
         tuning = self.tuning_column(section)
         if role == Qt.DisplayRole:
+            if section == 2:
+                return self.response_header
             if section < len(FIXED_COLUMNS):
                 return FIXED_COLUMNS[section]
             if tuning is not None:
@@ -168,7 +168,7 @@ class NeuronTableModel(QAbstractTableModel):
             run = self.run_values[section - len(FIXED_COLUMNS)][0]
             return f"cc_norm\n{header_name(self.session.run_label(run))}"
         if role == Qt.ToolTipRole:
-            tips = {0: "index in the dataset", 1: "neuron name", 2: "spikes over all stimuli and trials",
+            tips = {0: "index in the dataset", 1: "neuron name", 2: self.response_tip,
                     3: "noise ceiling of the test stimuli (from the trials)"}
             if section in tips:
                 return tips[section]
@@ -223,7 +223,7 @@ class NeuronTableModel(QAbstractTableModel):
                 if not math.isfinite(v):
                     return "–"
                 if index.column() == 2:
-                    return f"{v:.0f}"
+                    return f"{v:.0f}" if self.response_header == "spikes" else f"{v:.2f}"
                 tuning = self.tuning_column(index.column())
                 if tuning is not None:
                     return tuning.fmt.format(v)

@@ -124,6 +124,17 @@ class PSTHView(TimePlotMixin, QWidget):
             self.raster_ticks.setData(bins * float(ds.dt_ms), trials + 1.0)
         self.raster.setYRange(0.5, resp.shape[0] + 0.5, padding=0)
 
+    def _follow_response_kind(self, ds) -> None:
+        """The y label says the dataset's unit (``spikes / bin``, ``mV``); continuous responses have no spikes
+        to draw as a raster, so its box is turned off and disabled for them."""
+        label = getattr(ds, "response_label", "spikes / bin")
+        if self.plot.getAxis("left").labelText != label:
+            self.plot.setLabel("left", label)
+        continuous = bool(getattr(ds, "is_continuous", False))
+        if continuous and self.raster_box.isChecked():
+            self.raster_box.setChecked(False)
+        self.raster_box.setEnabled(not continuous)
+
     def _show_slot(self, k: int, name, x=None, y=None) -> None:
         """Curve ``k`` shows ``(x, y)`` labelled ``name`` in the legend; ``name=None`` hides it."""
         curve = self._slots[k]
@@ -163,6 +174,7 @@ class PSTHView(TimePlotMixin, QWidget):
             set_placeholder(self.plot, NO_DATA_TEXT)
             return
         set_placeholder(self.plot, None)
+        self._follow_response_kind(ds)
         n = s.neuron
         resp = np.asarray(stim.responses[n], dtype=np.float64)  # (R, T)
         T = resp.shape[-1]
