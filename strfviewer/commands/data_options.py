@@ -9,11 +9,6 @@ from __future__ import annotations
 import argparse
 
 
-#: (option, attribute) of every reader option
-READER_OPTIONS = (("--units", "units"), ("--stimulus-column", "stimulus_column"), ("--intervals", "intervals"),
-                  ("--events", "events"), ("--clusters", "clusters"))
-
-
 def add_reader_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("lab recordings (NWB files, phy/Kilosort folders; docs/data-formats.md)")
     g.add_argument("--units", metavar="IDS", help="NWB: unit ids or names, comma-separated (default: every unit)")
@@ -47,6 +42,13 @@ _AC1_NUMBERS = (
     ("--min-repeat-r", "R", "a repeat correlating less than this with the median of the others (3 repeats or "
                             "more) is left out; 0 turns the test off (default: 0.05)"),
 )
+
+
+#: (option, attribute) of every reader option
+READER_OPTIONS = ((("--units", "units"), ("--stimulus-column", "stimulus_column"), ("--intervals", "intervals"),
+                   ("--events", "events"), ("--clusters", "clusters"), ("--experimenter", "experimenter"),
+                   ("--cleanup", "cleanup"))
+                  + tuple((flag, flag[2:].replace("-", "_")) for flag, _, _ in _AC1_NUMBERS))
 
 
 def add_data_option(parser: argparse.ArgumentParser, help: str, required: bool = False) -> None:
