@@ -258,6 +258,38 @@ def test_linear_recurrence_scan_matches_the_loop():
         assert torch.allclose(linear_recurrence_scan(a, b, block=block), torch.stack(states, 1), atol=1e-5)
 
 
+def test_linear_recurrence_scan_gradients_are_the_loops():
+    """The scan's own backward (the adjoint recurrence) gives autograd-through-the-loop's gradients, for a decay
+    broadcast over a channel axis too (PCEN's smoother), and works under batched vector-Jacobian products."""
+    from strfviewer.models.ssm import linear_recurrence_scan
+
+    def loop(a, b):
+        h, states = torch.zeros_like(b[:, 0]), []
+        for t in range(b.shape[1]):
+            h = a[:, t] * h + b[:, t]
+            states.append(h)
+        return torch.stack(states, 1)
+
+    torch.manual_seed(0)
+    a = torch.rand(2, 37, 3, 4, dtype=torch.double, requires_grad=True)
+    b = torch.randn(2, 37, 3, 4, dtype=torch.double, requires_grad=True)
+    g = torch.randn(2, 37, 3, 4, dtype=torch.double)
+    for block in (16, 4, 64):
+        got = torch.autograd.grad(linear_recurrence_scan(a, b, block=block), (a, b), g)
+        want = torch.autograd.grad(loop(a, b), (a, b), g)
+        for x, y in zip(got, want):
+            assert torch.allclose(x, y, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda a, b: linear_recurrence_scan(a, b, block=8), (a[:1, :20], b[:1, :20]))
+    s = torch.rand(1, 1, 4, dtype=torch.double, requires_grad=True)      # one decay per channel, expanded
+    got = torch.autograd.grad(linear_recurrence_scan(s.expand(2, 37, 4), b[..., 0, :]), s, g[..., 0, :])[0]
+    want = torch.autograd.grad(loop(s.expand(2, 37, 4), b[..., 0, :]), s, g[..., 0, :])[0]
+    assert got.shape == s.shape and torch.allclose(got, want, atol=1e-10)
+    grads = torch.randn(5, 2, 37, 3, 4, dtype=torch.double)
+    batched = torch.autograd.grad(linear_recurrence_scan(a, b), b, grads, is_grads_batched=True)[0]
+    for i in range(5):
+        assert torch.allclose(batched[i], torch.autograd.grad(loop(a, b), b, grads[i])[0], atol=1e-10)
+
+
 def test_lmu_layer_matches_its_cell_step_by_step():
     from strfviewer.models.ssm import LMU
 
