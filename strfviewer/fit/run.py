@@ -390,7 +390,7 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
     problems = request.problems()
     if problems:
         raise ValueError("invalid fit request: " + "; ".join(problems))
-    from strfviewer.models.factory import build_model
+    from strfviewer.models.factory import build_model, settle_kernel_options
 
     t0 = time.perf_counter()
     cancel = cancel or threading.Event()
@@ -430,6 +430,9 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
                 _warm_start(model, fit_data, request, details, threads)
             elif request.warm_start and spec.family in HIDDEN_STRF_FAMILIES:
                 _warm_start_hidden(model, fit_data, request, details, threads)
+            chosen = settle_kernel_options(model)  # e.g. the Gaussian count "auto" left to the warm start
+            if chosen:
+                details["kernel_chosen"] = chosen
             loss = effective_loss(model, request)
             if request.calibrate and loss == "poisson":
                 from strfviewer.fit.calibrate import calibrate_output
@@ -473,6 +476,11 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
         message = f"{message}; no ridge warm start (it would not fit in memory)"
     elif str(details.get("warm_start", "")).startswith("cold start"):
         message = f"{message}; {details['warm_start']}"
+    if details.get("kernel_chosen"):
+        chosen = ", ".join(f"{k}={v}" for k, v in details["kernel_chosen"].items())
+        how = ("chosen automatically" if str(details.get("warm_start", "")).startswith("ridge")
+               else "(automatic: no warm start to choose from)")
+        message = f"{message}; kernel {chosen} {how}"
     if "test" in metrics:
         message = f"{message}; test mean cc_norm {metrics['test'].mean_cc_norm:.3f}"
     from strfviewer.fit.outcome_checks import fit_warnings
