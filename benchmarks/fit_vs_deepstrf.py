@@ -1,7 +1,7 @@
 """Fitting quality and speed at defaults: strfviewer's ``run_fit`` vs deepSTRF 0.1.0's ``Fitter``, same arrays.
 
 Rows: every family (Linear, LinearNonlinear, NetworkReceptiveField, DNet, ConvNet2D, Transformer, StateNet with
-GRU, LSTM, LMU and Mamba) and Linear with each of the three kernels (full, separable, Gaussian mixture with 8
+GRU, LSTM, RNN (an Elman RNN), LMU and Mamba) and Linear with each of the three kernels (full, separable, Gaussian mixture with 8
 Gaussians as deepSTRF's STRF-parameterisation notebook uses, and at each side's default count: strfviewer's
 ``"auto"``, deepSTRF's 1), on two datasets: the STRFlab cell
 (``../shared/data/strflab-auditory``: one neuron, 20 songs, 10 trials) and the demo population (12 LN neurons
@@ -63,6 +63,7 @@ ROWS = {
     "Transformer": {"family": "Transformer"},
     "StateNet GRU": {"family": "StateNet", "rnn_type": "GRU"},
     "StateNet LSTM": {"family": "StateNet", "rnn_type": "LSTM"},
+    "StateNet RNN": {"family": "StateNet", "rnn_type": "RNN"},
     "StateNet LMU": {"family": "StateNet", "rnn_type": "LMU"},
     "StateNet Mamba": {"family": "StateNet", "rnn_type": "Mamba"},
 }
