@@ -1,8 +1,9 @@
 """Fitting quality and speed at defaults: strfviewer's ``run_fit`` vs deepSTRF 0.1.0's ``Fitter``, same arrays.
 
 Rows: every family (Linear, LinearNonlinear, NetworkReceptiveField, DNet, ConvNet2D, Transformer, StateNet with
-GRU, LSTM, LMU and Mamba) and Linear with each of the three kernels (full, separable, Gaussian mixture with 8
-Gaussians as deepSTRF's STRF-parameterisation notebook uses), on two datasets: the STRFlab cell
+GRU, LSTM, RNN (an Elman RNN), LMU and Mamba) and Linear with each of the three kernels (full, separable, Gaussian mixture with 8
+Gaussians as deepSTRF's STRF-parameterisation notebook uses, and at each side's default count: strfviewer's
+``"auto"``, deepSTRF's 1), on two datasets: the STRFlab cell
 (``../shared/data/strflab-auditory``: one neuron, 20 songs, 10 trials) and the demo population (12 LN neurons
 with known STRFs). Both loaded by strfviewer (F = 34 bands, dt = 5 ms, per-band z-scored, split 14 / 3 / 3);
 deepSTRF reads exactly these arrays from a temporary ``.npz`` in a worker under its own interpreter
@@ -54,6 +55,7 @@ ROWS = {
     "Linear (full)": {"family": "Linear"},
     "Linear (separable)": {"family": "Linear", "kernel": "separable"},
     "Linear (gaussian K=8)": {"family": "Linear", "kernel": "gaussian", "K": 8},
+    "Linear (gaussian auto)": {"family": "Linear", "kernel": "gaussian"},  # deepSTRF: its default, 1 Gaussian
     "LinearNonlinear": {"family": "LinearNonlinear"},
     "NetworkReceptiveField": {"family": "NetworkReceptiveField"},
     "DNet": {"family": "DNet"},
@@ -61,6 +63,7 @@ ROWS = {
     "Transformer": {"family": "Transformer"},
     "StateNet GRU": {"family": "StateNet", "rnn_type": "GRU"},
     "StateNet LSTM": {"family": "StateNet", "rnn_type": "LSTM"},
+    "StateNet RNN": {"family": "StateNet", "rnn_type": "RNN"},
     "StateNet LMU": {"family": "StateNet", "rnn_type": "LMU"},
     "StateNet Mamba": {"family": "StateNet", "rnn_type": "Mamba"},
 }
@@ -268,7 +271,8 @@ def run_ours(dataset, row: dict, epochs: int, seed: int, threads: int) -> dict:
     return {"curve": curve, "seconds": time.perf_counter() - clock["start"] - clock["excluded"],
             "epochs": outcome.history.n_epochs, "final": float(final) if np.isfinite(final) else None,
             "batch_size": outcome.details.get("batch_size"), "warm_start": outcome.details.get("warm_start"),
-            "stopped": outcome.history.stopped, "warnings": outcome.warnings}
+            "stopped": outcome.history.stopped, "warnings": outcome.warnings,
+            "kernel_chosen": outcome.details.get("kernel_chosen")}
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -289,11 +293,13 @@ def compare(name, theirs, ours) -> dict:
            "deepstrf_seconds": theirs["seconds"] if theirs else None, "ours_seconds": ours["seconds"],
            "deepstrf_reach_s": their_reach, "ours_reach_s": our_reach, "reach_ratio": ratio,
            "ours_epochs": ours["epochs"], "deepstrf_epochs": theirs["epochs"] if theirs else None,
-           "batch_size": ours["batch_size"], "warm_start": ours["warm_start"], "warnings": ours["warnings"]}
+           "batch_size": ours["batch_size"], "warm_start": ours["warm_start"], "warnings": ours["warnings"],
+           "kernel_chosen": ours.get("kernel_chosen")}
     print(f"  {name:<24} deepSTRF {fmt(target)} ({fmt(out['deepstrf_seconds'], '.1f')} s, "
           f"{out['deepstrf_epochs']} ep) | ours {fmt(ours['final'])} ({ours['seconds']:.1f} s, {ours['epochs']} ep, "
           f"batch {ours['batch_size']}) | reach {fmt(target)}: ours {fmt(our_reach, '.2f')} s vs "
-          f"{fmt(their_reach, '.2f')} s = {fmt(ratio, '.2f')}x", flush=True)
+          f"{fmt(their_reach, '.2f')} s = {fmt(ratio, '.2f')}x"
+          + (f" | chosen: {ours['kernel_chosen']}" if ours.get("kernel_chosen") else ""), flush=True)
     return out
 
 

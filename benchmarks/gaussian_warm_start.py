@@ -1,7 +1,7 @@
 """Gaussian-mixture kernel on the STRFlab cell: test cc_norm of SGD fits started from the ridge STRF (the kernel's
 ``init_from_strf``: the mixture fitted to it) and from a random initialisation (``--no-warm-start``).
 
-Usage: ``python benchmarks/gaussian_warm_start.py [CELL_FOLDER] [--K 1,3,6] [--seeds 0,1,2]``
+Usage: ``python benchmarks/gaussian_warm_start.py [CELL_FOLDER] [--K 1,3,6,auto] [--seeds 0,1,2]``
 (default folder: ``$STRFVIEWER_SHARED_DATA/strflab-auditory`` or ``/work/shared/data/strflab-auditory``).
 Prints one line per fit and the mean per setting; the ridge full-kernel fit is the reference.
 """
@@ -24,7 +24,7 @@ def main() -> None:
     default = Path(os.environ.get("STRFVIEWER_SHARED_DATA", "/work/shared/data")) / "strflab-auditory"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cell", nargs="?", default=str(default))
-    ap.add_argument("--K", default="1,3,6", help="numbers of Gaussians")
+    ap.add_argument("--K", default="1,3,6,auto", help="numbers of Gaussians ('auto': chosen at the warm start)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -33,7 +33,7 @@ def main() -> None:
     ridge = run_fit(data, FitRequest(spec=ModelSpec("Linear", T=15), method="ridge", num_threads=args.threads))
     print(f"ridge, full kernel: test cc_norm {ridge.metrics['test'].mean_cc_norm:.3f} "
           f"({time.perf_counter() - t0:.2f} s)")
-    for K in (int(k) for k in args.K.split(",")):
+    for K in (k if k == "auto" else int(k) for k in args.K.split(",")):
         for warm in (True, False):
             scores = []
             for seed in (int(s) for s in args.seeds.split(",")):

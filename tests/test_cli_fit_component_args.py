@@ -27,9 +27,19 @@ def test_kernel_arg_is_stored_in_config_json(tmp_path):
     assert meta["spec"]["kernel_kwargs"] == {"num_gaussians": 3}
 
 
+def test_kernel_arg_auto_stores_the_chosen_count(tmp_path):
+    out = tmp_path / "auto"
+    rc = main(["fit", "demo", "--model", "Linear", "--kernel", "gaussian", "--kernel-arg", "num_gaussians=auto",
+               "-T", "6", "--epochs", "1", "--device", "cpu", "--quiet", "--no-history", "--out", str(out)])
+    assert rc == 0
+    K = json.loads((out / "config.json").read_text())["kernel"]["kwargs"]["num_gaussians"]
+    assert isinstance(K, int) and 1 <= K <= 8
+    assert json.loads((out / "metadata.json").read_text())["spec"]["kernel_kwargs"] == {"num_gaussians": K}
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--kernel", "gaussian", "--kernel-arg", "num_gaussians=0"],
-     "kernel 'gaussian': num_gaussians must be an integer from 1 to 64, got 0"),
+     "kernel 'gaussian': num_gaussians must be an integer from 1 to 64 or auto, got 0"),
     (["--kernel", "gaussian", "--kernel-arg", "blobs=2"], "unknown kernel 'gaussian' option(s) blobs"),
     (["--kernel-arg", "num_gaussians=2"], "without a kernel"),
     (["--kernel", "gaussian", "--kernel-arg", "num_gaussians"], "--kernel-arg 'num_gaussians': expected KEY=VALUE"),
@@ -53,5 +63,5 @@ def test_help_lists_what_is_registered(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for kind in ("kernel", "prefilter", "activation"):
         assert ", ".join(registry.names(kind)) in text
-    assert "num_gaussians (an integer from 1 to 64, default 1)" in text
+    assert "num_gaussians (an integer from 1 to 64 or auto, default auto)" in text
     assert "{names:" not in text and "{options:" not in text

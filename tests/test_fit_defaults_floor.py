@@ -4,7 +4,8 @@ test cc_norm floor.
 The floors are about 80% of what these fits reached when the defaults were set (measured 2026-12-06, seed 0, one
 thread; docs/models.md, "Training defaults"), so platform noise passes and a regression of the defaults does not:
 the former batch size of 4, for one, gave NRF 0.567 and ConvNet2D 0.174 after two epochs, below their floors,
-and ConvNet2D with the MSE loss (0.357) would fall below its floor too.
+and ConvNet2D with the MSE loss (0.357) would fall below its floor too (its floor was raised from 0.45 when its
+learning rate became 2e-3).
 Two epochs (one for the slower LMU and Mamba cores) keep the whole file around 30 s on a busy 2-core machine.
 """
 
@@ -24,7 +25,7 @@ CASES = [
     ("LinearNonlinear", {}, 2, 0.85),  # 0.947
     ("NetworkReceptiveField", {}, 2, 0.70),  # 0.835
     ("DNet", {}, 2, 0.65),  # 0.776
-    ("ConvNet2D", {}, 2, 0.45),  # 0.580 (Poisson + calibration; 0.357 with MSE)
+    ("ConvNet2D", {}, 2, 0.53),  # 0.663 (lr 2e-3, Poisson + calibration; 0.580 at lr 1e-3, 0.357 with MSE)
     ("Transformer", {}, 2, 0.40),  # 0.527 (lr 2e-3; 0.412 at 1e-3)
     ("StateNet", {"rnn_type": "GRU"}, 2, 0.50),  # 0.640
     ("StateNet", {"rnn_type": "LSTM"}, 2, 0.60),  # 0.746

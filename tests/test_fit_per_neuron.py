@@ -103,6 +103,7 @@ def test_the_learning_rate_left_to_the_family(demo):
     from strfviewer.fit.run import learning_rate_for
 
     assert learning_rate_for(FitRequest(spec=ModelSpec("Transformer"))) == 2e-3
+    assert learning_rate_for(FitRequest(spec=ModelSpec("ConvNet2D"))) == 2e-3
     assert learning_rate_for(FitRequest(spec=ModelSpec("Linear"))) == 1e-3
     assert learning_rate_for(FitRequest(spec=ModelSpec("Transformer"), lr=5e-4)) == 5e-4
     assert FitRequest(lr=0).problems() and not FitRequest(lr=None).problems()

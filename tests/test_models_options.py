@@ -23,7 +23,7 @@ def test_every_registered_class_declares_its_options(kind):
 
 @pytest.mark.parametrize("spec, fragment", [
     (ModelSpec("Linear", kernel="gaussian", kernel_kwargs={"num_gaussians": 0}),
-     "kernel 'gaussian': num_gaussians must be an integer from 1 to 64, got 0"),
+     "kernel 'gaussian': num_gaussians must be an integer from 1 to 64 or auto, got 0"),
     (ModelSpec("Linear", kernel="gaussian", kernel_kwargs={"num_gaussians": 2.5}), "num_gaussians must be an integer"),
     (ModelSpec("Linear", kernel="gaussian", kernel_kwargs={"bias": False}), "bias set by the model"),
     (ModelSpec("Linear", prefilter="AdapTrans", prefilter_kwargs={"init_w": 0.0}), "init_w must be a number from"),
@@ -73,7 +73,7 @@ def test_help_and_tooltips_list_the_registry():
     tip = options.choices_tooltip("kernel", "STRF kernel")
     for name in registry.names("kernel"):
         assert f"• {name}: " in tip
-    assert "num_gaussians (an integer from 1 to 64, default 1)" in options.options_help("kernel")
+    assert "num_gaussians (an integer from 1 to 64 or auto, default auto)" in options.options_help("kernel")
 
 
 def test_a_class_without_options_gets_them_from_its_signature():

@@ -352,6 +352,25 @@ def build_model(spec: ModelSpec, n_freqs: Optional[int], n_neurons: int) -> nn.M
     return model
 
 
+def settle_kernel_options(model: nn.Module) -> Dict[str, Any]:
+    """Options the model's STRF kernel chose itself (its ``resolved_options()``: the Gaussian count of
+    ``num_gaussians="auto"``, set by the warm start), written where a saved or copied model is rebuilt from: the
+    kernel's and the model's ``init_kwargs`` and ``model.spec.kernel_kwargs``. Returns them (``{}``: none)."""
+    from strfviewer.models.kernels import CausalSTRFConv
+
+    kernel = next((m.kernel for m in model.modules() if isinstance(m, CausalSTRFConv)), None)
+    resolve = getattr(kernel, "resolved_options", None)
+    chosen = dict(resolve()) if callable(resolve) else {}
+    if not chosen:
+        return {}
+    described = (getattr(model, "init_kwargs", None) or {}).get("kernel")
+    if is_description(described):
+        described.setdefault("kwargs", {}).update(chosen)
+    if isinstance(getattr(model, "spec", None), ModelSpec):
+        model.spec.kernel_kwargs.update(chosen)
+    return chosen
+
+
 def copy_spec(spec: ModelSpec) -> ModelSpec:
     """A copy of ``spec`` whose option dicts are its own."""
     return dataclasses.replace(spec, **{name: dict(getattr(spec, name)) for name in _KWARGS_FIELDS})

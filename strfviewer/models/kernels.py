@@ -16,7 +16,7 @@ phrase saying what it kept. :func:`init_from_strf` calls it (``None`` when the k
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from strfviewer.models.capture import CapturesInitKwargs
+from strfviewer.models.mixture_fit import auto_mixture, fit_mixture, mixture_maps, unit_gaussians
 from strfviewer.models.options import Option
 from strfviewer.models.registry import register
 
@@ -126,21 +127,31 @@ class ParametricSTRF(CapturesInitKwargs, nn.Module):
     ``weight[o, i, g]``. Each Gaussian is normalised to unit sum over the grid before weighting.
     Parameters: ``P (2, C_out, C_in, K)``, ``SIG (2, C_out, C_in, K)``, ``weight (C_out, C_in, K)``,
     ``bias (C_out,)``.
+
+    ``num_gaussians="auto"`` (the default) starts with one Gaussian and lets the warm start choose ``K``
+    (:meth:`init_from_strf`: 1 to 8, see :mod:`strfviewer.models.mixture_fit`); the choice then replaces
+    ``"auto"`` in ``init_kwargs`` (:meth:`resolved_options`), so a saved model rebuilds with it.
     """
 
     SIGMA_FLOOR = 0.27
+    AUTO = "auto"
     NEURON_AXIS = {"P": 1, "SIG": 1}  # the output-channel axis (strfviewer.fit.per_neuron)
-    OPTIONS = (Option("num_gaussians", "int", 1, tooltip="Number of 2-D Gaussians that make up each STRF.",
-                      minimum=1, maximum=64, label="K (Gaussians)"),)
+    OPTIONS = (Option("num_gaussians", "int", "auto", tooltip="Number of 2-D Gaussians that make up each STRF; "
+                      "auto: the fewest (1 to 8) after which one more would add under 2.5% of the ridge STRFs' "
+                      "energy, chosen at the warm start.", minimum=1, maximum=64, label="K (Gaussians)",
+                      auto=True),)
 
-    def __init__(self, F: int, T: int, C_in: int, C_out: int, num_gaussians: int = 1, bias: bool = True):
+    def __init__(self, F: int, T: int, C_in: int, C_out: int, num_gaussians: Union[int, str] = "auto",
+                 bias: bool = True):
         super().__init__()
-        if num_gaussians < 1:
-            raise ValueError(f"num_gaussians must be >= 1, got {num_gaussians}")
-        self.F, self.T, self.C_in, self.C_out, self.G = F, T, C_in, C_out, num_gaussians
-        self.P = nn.Parameter(torch.empty(2, C_out, C_in, num_gaussians))
-        self.SIG = nn.Parameter(torch.ones(2, C_out, C_in, num_gaussians))
-        self.weight = nn.Parameter(torch.empty(C_out, C_in, num_gaussians))
+        self.auto = num_gaussians == self.AUTO
+        if not self.auto and (isinstance(num_gaussians, (str, bool)) or int(num_gaussians) < 1):
+            raise ValueError(f"num_gaussians must be >= 1 or 'auto', got {num_gaussians!r}")
+        K = 1 if self.auto else int(num_gaussians)
+        self.F, self.T, self.C_in, self.C_out, self.G = F, T, C_in, C_out, K
+        self.P = nn.Parameter(torch.empty(2, C_out, C_in, K))
+        self.SIG = nn.Parameter(torch.ones(2, C_out, C_in, K))
+        self.weight = nn.Parameter(torch.empty(C_out, C_in, K))
         with torch.no_grad():
             self.P[0].uniform_(0.0, float(F - 1))
             self.P[1].uniform_(0.0, float(T - 1))
@@ -150,18 +161,11 @@ class ParametricSTRF(CapturesInitKwargs, nn.Module):
 
     def gaussians(self) -> torch.Tensor:
         """Unit-mass Gaussians ``(C_out, C_in, K, F, T)``."""
-        dev, dt = self.P.device, self.P.dtype
-        f = torch.arange(self.F, device=dev, dtype=dt)
-        t = torch.arange(self.T, device=dev, dtype=dt)
-        sig = self.SIG.abs() + self.SIGMA_FLOOR
-        zf = (f[None, None, None, :] - self.P[0][..., None]) / sig[0][..., None]   # (O, I, K, F)
-        zt = (t[None, None, None, :] - self.P[1][..., None]) / sig[1][..., None]   # (O, I, K, T)
-        g = torch.exp(-0.5 * (zf[..., :, None] ** 2 + zt[..., None, :] ** 2))     # (O, I, K, F, T)
-        return g / (g.sum(dim=(-2, -1), keepdim=True) + 1e-7)
+        return unit_gaussians(self.P, self.SIG, self.F, self.T, self.SIGMA_FLOOR)
 
     def build_kernel(self, device=None) -> torch.Tensor:
         """Effective weight ``(C_out, C_in, F, T)``: the weighted sum of the Gaussians."""
-        k = torch.einsum("oikft,oik->oift", self.gaussians(), self.weight)
+        k = mixture_maps(self.P, self.SIG, self.weight, self.F, self.T, self.SIGMA_FLOOR)
         return k if device is None else k.to(device)
 
     def init_from_strf(self, strf: torch.Tensor, bias: Optional[torch.Tensor], steps: int = 300) -> str:
@@ -170,38 +174,41 @@ class ParametricSTRF(CapturesInitKwargs, nn.Module):
 
         Gaussians are placed greedily, each at the largest remaining value of the STRF (weight = that value
         times the Gaussian's mass at its peak, width one cell), then centres, widths and weights are refined
-        together by ``steps`` Adam steps on the squared error. Returns the share of the STRFs' energy the
+        together by ``steps`` Adam steps on the squared error (:func:`~strfviewer.models.mixture_fit.fit_mixture`).
+        With ``num_gaussians="auto"`` mixtures of 1, 2, ... (at most 8) Gaussians are fitted until one more adds
+        under 2.5% of the energy; the one before is kept (:func:`~strfviewer.models.mixture_fit.auto_mixture`): the
+        parameters are replaced by ones of that size. Returns the count and the share of the STRFs' energy the
         mixture explains."""
         target = strf.detach().to(self.P.dtype)
-        O, I, K = self.C_out, self.C_in, self.G
+        if self.auto:
+            chosen, tried = auto_mixture(target, self.SIGMA_FLOOR, steps=steps)
+        else:
+            chosen = tried = fit_mixture(target, self.G, self.SIGMA_FLOOR, steps=steps)
         with torch.no_grad():
-            residual = target.clone()
-            self.SIG.fill_(1.0)
-            self.weight.zero_()
-            peak_mass = None
-            for g in range(K):
-                flat = residual.abs().reshape(O, I, -1).argmax(dim=-1)                 # (O, I)
-                f_idx, t_idx = flat // self.T, flat % self.T
-                self.P[0, :, :, g] = f_idx.to(self.P.dtype)
-                self.P[1, :, :, g] = t_idx.to(self.P.dtype)
-                if peak_mass is None:  # mass at the peak of a unit-sum Gaussian of this width (interior cell)
-                    peak_mass = 1.0 / float(self.gaussians()[0, 0, 0].max())
-                value = residual.reshape(O, I, -1).gather(-1, flat[..., None])[..., 0]
-                self.weight[:, :, g] = value * peak_mass
-                residual = target - self.build_kernel()
-        params = [self.P, self.SIG, self.weight]
-        energy = float((target ** 2).sum()) or 1.0
-        with torch.enable_grad():
-            opt = torch.optim.Adam(params, lr=0.05)
-            for _ in range(int(steps)):
-                opt.zero_grad()
-                loss = ((self.build_kernel() - target) ** 2).sum() / energy
-                loss.backward()
-                opt.step()
-        with torch.no_grad():
+            if chosen.K != self.G:
+                self.G = chosen.K
+                self.P = nn.Parameter(chosen.P.clone())
+                self.SIG = nn.Parameter(chosen.SIG.clone())
+                self.weight = nn.Parameter(chosen.weight.clone())
+            else:
+                self.P.copy_(chosen.P)
+                self.SIG.copy_(chosen.SIG)
+                self.weight.copy_(chosen.weight)
             _copy_bias(self, bias)
-            explained = 1.0 - float(((self.build_kernel() - target) ** 2).sum()) / energy
-        return f"ridge STRF fitted by {K} Gaussian(s) ({100 * explained:.0f}% of its energy)"
+        said = f"ridge STRF fitted by {chosen.K} Gaussian(s) ({100 * chosen.explained:.0f}% of its energy)"
+        if self.auto:
+            shares = ", ".join(f"{100 * m.explained:.0f}" for m in tried)
+            said += f", K={chosen.K} chosen automatically (% of the energy for K=1..{len(tried)}: {shares})"
+            self.init_kwargs["num_gaussians"] = chosen.K
+        return said
+
+    def resolved_options(self) -> dict:
+        """The options this kernel settled itself: ``{"num_gaussians": K}`` when built with ``"auto"`` (before a
+        warm start: the 1 Gaussian it starts with), else ``{}``. Records ``K`` in ``init_kwargs``."""
+        if not self.auto:
+            return {}
+        self.init_kwargs["num_gaussians"] = self.G
+        return {"num_gaussians": self.G}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.build_kernel(), self.bias)

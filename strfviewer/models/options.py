@@ -22,6 +22,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from strfviewer.models import registry
 
 OPTION_KINDS = ("int", "float", "choice", "bool")
+#: the value of an option declared with ``auto=True`` that leaves it to the fit (e.g. the Gaussian count)
+AUTO = "auto"
 
 #: constructor arguments of each kind that the model (or the factory) fills in: never user options.
 #: A family's come from the data (bands, neurons) and from the spec's own fields (``T``, the kernel, prefilter,
@@ -54,6 +56,7 @@ class Option:
     minimum: Optional[float] = None
     maximum: Optional[float] = None
     label: str = ""
+    auto: bool = False
 
     @property
     def display_label(self) -> str:
@@ -61,7 +64,10 @@ class Option:
         return self.label or self.name.replace("_", " ").strip().capitalize()
 
     def range_text(self) -> str:
-        """What values are allowed, in words (``an integer from 1 to 64``, ``one of mel, erb``)."""
+        """What values are allowed, in words (``an integer from 1 to 64``, ``one of mel, erb``, ``... or auto``)."""
+        return f"{self._value_range_text()} or {AUTO}" if self.auto else self._value_range_text()
+
+    def _value_range_text(self) -> str:
         if self.kind == "bool":
             return "true or false"
         if self.kind == "choice":
@@ -79,7 +85,7 @@ class Option:
     def problem(self, value: Any) -> Optional[str]:
         """``None`` when ``value`` is allowed (``None`` always is: the default), else one line naming the
         option, the allowed values and the value given."""
-        if value is None:
+        if value is None or (self.auto and value == AUTO):
             return None
         bad = f"{self.name} must be {self.range_text()}, got {value!r}"
         if self.kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):

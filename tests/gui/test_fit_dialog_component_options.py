@@ -9,6 +9,7 @@ pytest.importorskip("pytestqt")
 
 from strfviewer.gui.fitting.fit_dialog import FitDialog  # noqa: E402
 from strfviewer.models import registry  # noqa: E402
+from strfviewer.models.options import AUTO  # noqa: E402
 
 from .conftest import make_dataset  # noqa: E402
 
@@ -63,3 +64,16 @@ def test_tooltips_and_labels_come_from_the_registry(qtbot, settings):
     assert label == "K (Gaussians)"
     _pick(dialog.family_box, "Transformer")
     assert dialog.model_form.labelForField(dialog._hyper_editors["n_heads"]).text() == "Attention heads"
+
+
+def test_gaussian_count_editor_offers_auto(qtbot, settings):
+    dialog = FitDialog(dataset=make_dataset(), settings=settings)
+    qtbot.addWidget(dialog)
+    _pick(dialog.kernel_box, "gaussian")
+    editor = dialog._kernel_editors["num_gaussians"]
+    assert editor.value() == AUTO and editor.editor.text() == AUTO          # the default: the fit chooses K
+    assert dialog.model_spec().kernel_kwargs == {"num_gaussians": AUTO} and dialog.reasons == []
+    editor.set_value(3)
+    assert dialog.model_spec().kernel_kwargs == {"num_gaussians": 3}
+    editor.editor.stepBy(-3)                                                  # below 1 Gaussian: back to auto
+    assert editor.value() == AUTO

@@ -53,6 +53,8 @@ _TRAINING_LABELS = {
 }
 #: training fields whose ``None`` (automatic) shows as this text at the spin box's minimum, 0
 _AUTO_FIELDS = {"batch_size": "auto", "lr": "auto", "frontend_lr": "same as lr"}
+#: what an option declared with ``auto=True`` holds when left to the fit (``strfviewer.models.options.AUTO``)
+AUTO_TEXT = "auto"
 #: training fields edited as floats (their default may be None: automatic)
 _FLOAT_FIELDS = ("lr", "frontend_lr", "weight_decay")
 #: training fields that only SGD uses (disabled for ridge)
@@ -146,6 +148,9 @@ class OptionEditor(QWidget):
             self.editor = QSpinBox()
             self.editor.setRange(int(option.minimum) if option.minimum is not None else 0,
                                  int(option.maximum) if option.maximum is not None else 1_000_000)
+            if getattr(option, "auto", False):  # one step below the minimum reads "auto" (the fit chooses)
+                self.editor.setMinimum(self.editor.minimum() - 1)
+                self.editor.setSpecialValueText(AUTO_TEXT)
             self.editor.valueChanged.connect(self.changed)
         elif kind == "float":
             self.editor = _float_box(option.minimum, option.maximum, option.default)
@@ -166,7 +171,12 @@ class OptionEditor(QWidget):
             return self.editor.isChecked()
         if isinstance(self.editor, QComboBox):
             return self.editor.currentData()
+        if self._shows_auto() and self.editor.value() == self.editor.minimum():
+            return AUTO_TEXT
         return self.editor.value()
+
+    def _shows_auto(self) -> bool:
+        return isinstance(self.editor, QSpinBox) and getattr(self.option, "auto", False)
 
     def set_value(self, value: Any) -> None:
         if value is None:
@@ -179,6 +189,8 @@ class OptionEditor(QWidget):
                 i = self.editor.findText(str(value))
             if i >= 0:
                 self.editor.setCurrentIndex(i)
+        elif self._shows_auto() and value == AUTO_TEXT:
+            self.editor.setValue(self.editor.minimum())
         elif isinstance(self.editor, QSpinBox):
             self.editor.setValue(int(value))
         else:
