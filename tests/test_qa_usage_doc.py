@@ -27,7 +27,7 @@ def test_the_walk_through_covers_every_headless_command():
 
 @pytest.mark.parametrize("line", _documented_commands())
 def test_documented_command_parses(line):
-    argv = shlex.split(line.replace("$CELL", "cell"))[1:]
+    argv = shlex.split(line.replace("$CELL", "cell"), comments=True)[1:]  # a shell comment may follow
     args = build_parser().parse_args(argv)  # argparse exits (a failure here) on an unknown option
     assert args.command == argv[0]
 
@@ -72,7 +72,7 @@ def test_every_fit_folder_a_line_reads_is_made_by_an_earlier_fit_line():
     (it once used fits/lin and fits/demo-gabor, which no line made)."""
     made = set()
     for line in _documented_commands():
-        argv = shlex.split(line.replace("$CELL", "cell"))[1:]
+        argv = shlex.split(line.replace("$CELL", "cell"), comments=True)[1:]  # a shell comment may follow
         args = build_parser().parse_args(argv)
         if args.command == "fit":
             made.add(args.out)

@@ -49,6 +49,12 @@ POISSON_FAMILIES = ("ConvNet2D",)
 #: 0/1/2, 2e-3 vs 1e-3: mean test 0.979 vs 0.971 (demo), 0.836 vs 0.820 (STRFlab cell), validation higher on both;
 #: 3e-3 was no better on test and MSE diverged there (docs/models.md, "Training defaults")
 FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3}
+#: StateNet cores trained otherwise than the rest: the learning rate, and whole stimuli instead of chunks.
+#: Mamba (STRFlab cell and demo, seeds 0-2, 20 epochs): chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole
+#: stimuli at 2e-3 0.792 / 0.908, about 30 % faster (its parallel scan pays per call, so fewer, longer
+#: sequences cost less) - docs/models.md, "Training defaults".
+CORE_LR = {"Mamba": 2e-3}
+UNCHUNKED_CORES = ("Mamba",)
 DEFAULT_LR = 1e-3
 #: optimisation steps per epoch the automatic batch size aims for (``batch_size=None``): stimuli (or chunks) per
 #: step = ceil(items / STEPS_PER_EPOCH). On the demo and the STRFlab cell (14 training stimuli: batch 1) every
@@ -77,7 +83,7 @@ class FitRequest:
     from its leading components (:mod:`strfviewer.fit.hidden_start`); ``num_threads`` CPU
     threads (default :func:`~strfviewer.fit.fitter.default_num_threads`: 1 on 2 cores, at most 4); ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored
     frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
-    (auto) chunks recurrent models (GRU/LSTM/RNN, LMU/Mamba/S4/S4D cores) with :data:`AUTO_CHUNK` and nothing
+    (auto) chunks recurrent models (GRU/LSTM/RNN, LMU/S4/S4D cores; not Mamba: :data:`UNCHUNKED_CORES`) with :data:`AUTO_CHUNK` and nothing
     else, 0 turns chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
     ``ridge_alphas`` absolute penalties for ridge (default: a grid); ``calibrate`` starts SGD with the
     readout's output nonlinearity placed at each neuron's mean rate (see :mod:`strfviewer.fit.calibrate`;
@@ -355,7 +361,7 @@ def chunking(model: nn.Module, request: FitRequest) -> Dict[str, Any]:
     """``chunk_frames`` / ``chunk_warmup`` for the Fitter from the request (see :class:`FitRequest`)."""
     frames = request.chunk_frames
     if frames is None:
-        if not is_recurrent(model):
+        if not is_recurrent(model) or _statenet_core(request) in UNCHUNKED_CORES:
             return {"chunk_frames": None, "chunk_warmup": 0}
         frames, auto_warmup = AUTO_CHUNK
         warmup = auto_warmup if request.chunk_warmup is None else request.chunk_warmup
@@ -386,7 +392,19 @@ def learning_rate_for(request: FitRequest) -> float:
     """The request's learning rate, or its family's default (:data:`FAMILY_LR`, else :data:`DEFAULT_LR`)."""
     if request.lr is not None:
         return float(request.lr)
-    return float(FAMILY_LR.get(getattr(request.spec, "family", None), DEFAULT_LR))
+    family = getattr(request.spec, "family", None)
+    core = _statenet_core(request)
+    if core in CORE_LR:
+        return float(CORE_LR[core])
+    return float(FAMILY_LR.get(family, DEFAULT_LR))
+
+
+def _statenet_core(request: FitRequest) -> Optional[str]:
+    """The recurrent core of a StateNet request (``"GRU"``, ``"Mamba"``, ...), ``None`` for other families."""
+    spec = getattr(request, "spec", None)
+    if getattr(spec, "family", None) != "StateNet":
+        return None
+    return str(getattr(spec, "rnn_type", None) or "GRU")
 
 
 def batch_size_for(model: nn.Module, stimuli, request: FitRequest) -> int:
