@@ -189,7 +189,7 @@ def linear_recurrence_scan(decay: torch.Tensor, drive: torch.Tensor, block: int 
     recurrence run backwards in time (``adj_t = grad_t + decay_{t+1} adj_{t+1}``; d drive = adj,
     d decay = adj * h_{t-1}), scanned the same way, instead of autograd through every step of the scan. On
     ``(4, L, 140, 16)`` (StateNet Mamba, 70 features), 2-core VM, one thread: forward + backward of a 400-step
-    sequence took 275 ms through autograd, 70 ms this way (``benchmarks/threads.py`` has the fit times).
+    sequence took 189 ms through autograd, 52 ms this way (fit times: docs/benchmarks.md, "StateNet Mamba").
     """
     if not (decay.requires_grad or drive.requires_grad) or not torch.is_grad_enabled():
         return _blocked_scan(decay, drive, block)
