@@ -66,6 +66,7 @@ ROWS = {
     "StateNet RNN": {"family": "StateNet", "rnn_type": "RNN"},
     "StateNet LMU": {"family": "StateNet", "rnn_type": "LMU"},
     "StateNet Mamba": {"family": "StateNet", "rnn_type": "Mamba"},
+    "StateNet S4": {"family": "StateNet", "rnn_type": "S4"},
 }
 
 

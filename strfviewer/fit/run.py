@@ -52,8 +52,10 @@ FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3}
 #: StateNet cores trained otherwise than the rest: the learning rate, and whole stimuli instead of chunks.
 #: Mamba (STRFlab cell and demo, seeds 0-2, 20 epochs): chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole
 #: stimuli at 2e-3 0.792 / 0.908, about 30 % faster (its parallel scan pays per call, so fewer, longer
-#: sequences cost less) - docs/models.md, "Training defaults".
-CORE_LR = {"Mamba": 2e-3}
+#: sequences cost less). S4 (deepSTRF's DPLR layer; chunks kept: whole stimuli took 3-5x longer), lr 1e-3 /
+#: 2e-3 / 3e-3: STRFlab 0.631 / 0.667 / 0.676 (validation 0.472 / - / 0.504), demo 0.844 / 0.896 / 0.917 -
+#: docs/models.md, "Training defaults".
+CORE_LR = {"Mamba": 2e-3, "S4": 3e-3}
 UNCHUNKED_CORES = ("Mamba",)
 DEFAULT_LR = 1e-3
 #: optimisation steps per epoch the automatic batch size aims for (``batch_size=None``): stimuli (or chunks) per
