@@ -55,7 +55,9 @@ FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3}
 #: sequences cost less). S4 (deepSTRF's DPLR layer; chunks kept: whole stimuli took 3-5x longer), lr 1e-3 /
 #: 2e-3 / 3e-3: STRFlab 0.631 / 0.667 / 0.676 (validation 0.472 / - / 0.504), demo 0.844 / 0.896 / 0.917 -
 #: docs/models.md, "Training defaults".
-CORE_LR = {"Mamba": 2e-3, "S4": 3e-3}
+#: LSTM, lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.815 / 0.830 / 0.850 (validation 0.697 / 0.722 / 0.751), demo 0.907 /
+#: 0.926 / 0.929 (validation 0.917 / 0.927 / 0.929).
+CORE_LR = {"Mamba": 2e-3, "S4": 3e-3, "LSTM": 3e-3}
 UNCHUNKED_CORES = ("Mamba",)
 DEFAULT_LR = 1e-3
 #: optimisation steps per epoch the automatic batch size aims for (``batch_size=None``): stimuli (or chunks) per
