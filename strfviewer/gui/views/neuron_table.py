@@ -398,8 +398,9 @@ class NeuronTableView(QWidget):
         cc_norm), frame and vertical scroll bar included."""
         table = self.table
         count = self.proxy.columnCount()
-        columns = sum(max(table.sizeHintForColumn(c), table.horizontalHeader().sectionSizeHint(c))
-                      for c in range(count))
+        header = table.horizontalHeader()
+        columns = sum(max(table.sizeHintForColumn(c), header.sectionSizeHint(c))
+                      for c in range(count) if not header.isSectionHidden(c))  # hidden tuning columns aside
         return columns + 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width() + 4
 
     def _squeeze_columns(self) -> None:
