@@ -1,6 +1,9 @@
-"""CRCNS AC1 (Asari, Wehr, Machens & Zador 2009): whole-cell membrane potential of rat auditory cortex to natural
-sounds, read from the files deepSTRF 0.1.0's downloader extracts (facts from its loader; see
-``docs/data-formats.md``). The **Wehr** subset (Machens, Wehr & Zador 2004) is read; the Asari subset is not yet.
+"""CRCNS AC1 (Asari, Wehr, Machens & Zador 2009): whole-cell membrane potential of rat auditory cortex (and
+cell-attached MGB recordings) to natural sounds, read from the files deepSTRF 0.1.0's downloader extracts (facts
+from its loader; see ``docs/data-formats.md``). Both subsets are read: **Wehr** (Machens, Wehr & Zador 2004;
+below) and **Asari** (Asari & Zador 2009; :mod:`strfviewer.data.crcns_ac1_asari`), one per dataset
+(``experimenter``), and of Asari one site per dataset (``site``): A1 whole-cell in mV, or MGB cell-attached as
+spikes per bin (:mod:`strfviewer.data.ac1_spikes`), never both.
 
 Layout (MATLAB v5 ``.mat``, read with ``scipy.io.loadmat``; the ``benchmarks`` extra), under ``crcns-ac1/wehr``
 (the folder given, its ``crcns-ac1/wehr`` or its ``wehr`` subfolder):
@@ -16,7 +19,8 @@ The dataset: one neuron per session, one stimulus per distinct sound heard (name
 shared across the cells; trials = that cell's repeats of the sound, cleaned
 (:mod:`strfviewer.data.ac1_cleanup`) and averaged in each ``dt_ms`` bin from the onset (mV); NaN where a cell
 did not hear a sound, where it has fewer repeats, and after a repeat's end. The audio is kept and goes through
-strfviewer's own front-end. ``response_kind="continuous"``, ``response_unit="mV"``.
+strfviewer's own front-end. ``response_kind="continuous"``, ``response_unit="mV"``; Asari MGB:
+``response_kind="counts"``, ``response_unit="spikes"`` (detected spikes, smoothed, per bin).
 """
 
 from __future__ import annotations
