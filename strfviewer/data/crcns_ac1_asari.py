@@ -33,6 +33,12 @@ from strfviewer.data.errors import DataError
 SITES = ("A1", "MGB")
 #: the recording type read at each site: A1 whole-cell (mV), MGB cell-attached (spikes)
 SITE_RECORDING = {"A1": "whole-cell", "MGB": "cell-attached"}
+
+
+def is_cell_attached(recording_type: str) -> bool:
+    """A recording whose trace holds the cell's spikes (``param.recording.type`` says attached, as deepSTRF
+    decides); any other (whole-cell) holds its membrane potential."""
+    return "attached" in recording_type.lower()
 NATURAL_TRIGGERS = ("naturalsound", "natural sound")
 RAMP_MS = 5.0
 _SEQUENCE = re.compile(r"Sequence\s+\d+\s*:\s*((?:\d+\s+)*\d+)", re.IGNORECASE)
@@ -179,7 +185,8 @@ def read_asari(roots: Sequence[Path], library: SegmentLibrary, site: str,
             skipped += _recording_repeats(path, cell, sequences[cell.name])
         if cell.metadata.get("site", "A1") != site:
             elsewhere.append(cell.name)
-        elif SITE_RECORDING[site] not in cell.metadata.get("recording_type", ""):
+        elif not cell.metadata.get("recording_type") or \
+                is_cell_attached(str(cell.metadata["recording_type"])) != (site == "MGB"):
             other_type.append(f"{cell.name} ({cell.metadata.get('recording_type') or 'type not stated'})")
         else:
             found.append(cell)
