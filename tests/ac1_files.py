@@ -97,3 +97,114 @@ def trial_struct(v_mv: np.ndarray, key: Tuple[str, int], onset_sample: int) -> d
 
 def trial_files(base: Path, session: str) -> List[Path]:
     return sorted((base / "crcns-ac1" / "wehr" / "Results" / session).glob("*.mat"))
+
+
+# --- the Asari subset -----------------------------------------------------------------------------------------
+"""Asari layout (as deepSTRF extracts it): ``crcns-ac1-asari-results-{1,2}/asari-results-{1,2}/<session>/*.mat``
+(long recordings, several ``triggers`` with ``Sequence k: a b c``) and ``crcns-ac1/asari/Stimuli/class6/<n>.mat``
+segments (``stimulus.sample``). Sessions in ``ASARI_CELLS``: two A1 whole-cell (mV; the second hears only one
+sequence and lists its segments in another order) and one MGB cell-attached (planted spikes, ``ASARI_SPIKES``)."""
+
+ASARI_STIM_SF = 8000
+ASARI_RESP_SF = 4000.0
+SEGMENT_MS = 200.0
+GAP_MS = 200.0
+SEGMENT_FILES = ("class6/1.mat", "class6/2.mat", "class6/3.mat")
+#: sequence name (the segment files spliced, joined by '+', without .mat) -> segment files
+SEQUENCES = {"class6/1+class6/2+class6/3": SEGMENT_FILES,
+             "class6/3+class6/1+class6/1": ("class6/3.mat", "class6/1.mat", "class6/1.mat")}
+#: session -> (results folder k, recording site, recording type, its param.stimulus list, sequences heard)
+ASARI_CELLS = {
+    "20050101-ha1-001": (1, "auditory cortex", "whole cell", SEGMENT_FILES, tuple(SEQUENCES)),
+    "20050102-ha1-002": (1, "auditory cortex", "whole cell", ("class6/3.mat", "class6/1.mat", "class6/2.mat"),
+                         ("class6/1+class6/2+class6/3",)),
+    "20050201-ha2-001": (2, "MGB (thalamus)", "cell attached", SEGMENT_FILES, tuple(SEQUENCES)),
+}
+ASARI_REPEATS = 2
+ASARI_PRE_MS = 100.0
+#: sequence -> planted spike times (ms from the sequence's onset) of the MGB cell
+ASARI_SPIKES = {"class6/1+class6/2+class6/3": (50.0, 130.0, 210.0, 330.0, 345.0, 470.0, 520.0),
+                "class6/3+class6/1+class6/1": (80.0, 260.0, 400.0)}
+SPIKE_MV = 3.0
+
+
+def segment_waveform(rel: str) -> np.ndarray:
+    """The samples of segment ``class6/<k>.mat``: a tone of its own frequency, amplitude 0.4."""
+    k = SEGMENT_FILES.index(rel)
+    t = np.arange(int(ASARI_STIM_SF * SEGMENT_MS / 1000.0)) / ASARI_STIM_SF
+    return 0.4 * np.sin(2 * np.pi * (500 + 700 * k) * t + 0.3)
+
+
+def sequence_duration_ms(name: str) -> float:
+    return SEGMENT_MS * len(SEQUENCES[name])
+
+
+def asari_response(name: str, t_s: np.ndarray) -> np.ndarray:
+    """The noise-free whole-cell response (mV) to a sequence at times ``t_s`` from its onset; 0 outside."""
+    k = list(SEQUENCES).index(name)
+    r = 4.0 * np.sin(2 * np.pi * (14 + 5 * k) * t_s + k) + 2.0 * np.sin(2 * np.pi * (29 + 3 * k) * t_s)
+    return np.where((t_s >= 0) & (t_s < sequence_duration_ms(name) / 1000.0), r, 0.0)
+
+
+def _struct_array(rows, fields):
+    out = np.zeros((1, len(rows)), dtype=[(f, object) for f in fields])
+    for i, row in enumerate(rows):
+        for f in fields:
+            out[0, i][f] = row[f]
+    return out
+
+
+def write_asari(base: Path, cells=None, seed: int = 0, tone_trigger: bool = True) -> Path:
+    """Write the Asari files under ``base`` (the download folder); returns ``base``. One recording file per
+    session holding every repeat: the sequences in turn, ``ASARI_REPEATS`` times, ``GAP_MS`` apart."""
+    from scipy.io import savemat
+
+    cells = ASARI_CELLS if cells is None else cells
+    stimuli = base / "crcns-ac1" / "asari" / "Stimuli"
+    for rel in SEGMENT_FILES:
+        path = stimuli / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        savemat(path, {"stimulus": {"sample": segment_waveform(rel), "param": {"sf": float(ASARI_STIM_SF)}}})
+    rng = np.random.default_rng(seed)
+    for session, (k, site, kind, listed, heard) in cells.items():
+        folder = base / f"crcns-ac1-asari-results-{k}" / f"asari-results-{k}" / session
+        folder.mkdir(parents=True, exist_ok=True)
+        plays = [name for _ in range(ASARI_REPEATS) for name in heard]
+        onsets_ms, t_ms = [], ASARI_PRE_MS
+        for name in plays:
+            onsets_ms.append(t_ms)
+            t_ms += sequence_duration_ms(name) + GAP_MS
+        n = int(ASARI_RESP_SF * t_ms / 1000.0)
+        t = np.arange(n) / ASARI_RESP_SF
+        attached = "attached" in kind
+        v = (-20.0 if attached else REST_MV + DRIFT_MV_PER_S * t) + (0.05 if attached else 0.8) * rng.standard_normal(n)
+        triggers = []
+        for i, (name, onset) in enumerate(zip(plays, onsets_ms)):
+            if attached:
+                for spike_ms in ASARI_SPIKES[name]:
+                    start = int(round((onset + spike_ms) * ASARI_RESP_SF / 1000.0))
+                    v[start: start + 4] += SPIKE_MV  # a 1 ms spike
+            else:
+                v += asari_response(name, t - onset / 1000.0)
+            positions = " ".join(str(listed.index(f) + 1) for f in SEQUENCES[name])
+            triggers.append({"type": "naturalsound", "time": float(int(round(onset * ASARI_RESP_SF / 1000.0)) + 1),
+                             "param": {"description": f"Sequence {list(SEQUENCES).index(name) + 1}:  {positions}",
+                                       "duration": sequence_duration_ms(name)}})
+        if tone_trigger:
+            triggers.append({"type": "tone", "time": 1.0, "param": {"description": "tone 4 kHz", "duration": 50.0}})
+        savemat(folder / f"{session}-001.mat", asari_recording(v, listed, site, kind, triggers))
+    return base
+
+
+def asari_recording(v_mv: np.ndarray, listed, site: str, kind: str, triggers) -> dict:
+    """The variables of one Asari recording file."""
+    return {"response": {"trace": (np.asarray(v_mv) / SCALE).astype(np.float64), "scale": SCALE,
+                         "sf": ASARI_RESP_SF},
+            "param": {"stimulus": _struct_array([{"file": f} for f in listed], ["file"]),
+                      "recording": {"site": site, "type": kind}},
+            "triggers": _struct_array(triggers, ["type", "time", "param"])}
+
+
+def asari_files(base: Path, session: str) -> List[Path]:
+    k = ASARI_CELLS[session][0]
+    return sorted((base / f"crcns-ac1-asari-results-{k}" / f"asari-results-{k}" / session).glob("*.mat"))

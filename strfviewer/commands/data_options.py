@@ -22,9 +22,12 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
                         "optional offset_s) (default: events.csv in the folder)")
     g.add_argument("--clusters", metavar="IDS|LABELS",
                    help="sorter folder: cluster ids or labels (good, mua, all), comma-separated (default: good)")
-    a = parser.add_argument_group("CRCNS AC1 membrane potentials (docs/data-formats.md; defaults as deepSTRF's)")
+    a = parser.add_argument_group("CRCNS AC1 recordings (docs/data-formats.md; defaults as deepSTRF's)")
     a.add_argument("--experimenter", choices=("wehr", "asari"),
-                   help="CRCNS AC1 subset (default: wehr; asari is not read yet)")
+                   help="CRCNS AC1 subset (default: the one the folder holds, wehr first)")
+    a.add_argument("--site", choices=("A1", "MGB"),
+                   help="CRCNS AC1 Asari: the cells read, A1 (whole-cell, mV) or MGB (cell-attached, spikes "
+                        "detected in the trace) (default: A1)")
     a.add_argument("--cleanup", choices=("on", "off"),
                    help="CRCNS AC1: remove each trace's baseline and reject bad repeats (default: on)")
     for flag, metavar, text in _AC1_NUMBERS:
@@ -47,7 +50,7 @@ _AC1_NUMBERS = (
 #: (option, attribute) of every reader option
 READER_OPTIONS = ((("--units", "units"), ("--stimulus-column", "stimulus_column"), ("--intervals", "intervals"),
                    ("--events", "events"), ("--clusters", "clusters"), ("--experimenter", "experimenter"),
-                   ("--cleanup", "cleanup"))
+                   ("--site", "site"), ("--cleanup", "cleanup"))
                   + tuple((flag, flag[2:].replace("-", "_")) for flag, _, _ in _AC1_NUMBERS))
 
 
@@ -70,7 +73,7 @@ def data_source(args: argparse.Namespace, attribute: str = "data"):
                "table": getattr(args, "intervals", None),
                "events": str(Path(events).expanduser().resolve()) if events else None,
                "clusters": getattr(args, "clusters", None), "experimenter": getattr(args, "experimenter", None),
-               "cleanup": getattr(args, "cleanup", None)}
+               "site": getattr(args, "site", None), "cleanup": getattr(args, "cleanup", None)}
     for flag, _, _ in _AC1_NUMBERS:
         value = getattr(args, flag[2:].replace("-", "_"), None)
         options[flag[2:].replace("-", "_")] = None if value is None else f"{value:g}"

@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Fit an encoding model to DATA and write the checkpoint and metrics.json to --out. "
                     "DATA is a cell folder (stimK.wav + spikeK), a population folder, a CRCNS AA1/AA2 "
                     "download, an NWB file, a phy/Kilosort folder (with --events), a deepSTRF benchmark "
-                    "download (NS1, NAT4), a CRCNS AC1 download (membrane potentials, Wehr), an NPZ file or "
-                    "'demo'. Spectrograms are z-scored per band.")
+                    "download (NS1, NAT4), a CRCNS AC1 download (Wehr or Asari: --experimenter, --site), an NPZ "
+                    "file or 'demo'. Spectrograms are z-scored per band.")
     p.add_argument("data", metavar="DATA", help="cell / population folder, NWB file, sorter folder, NPZ file or 'demo'")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoint + metrics.json)")
     p.add_argument("--overwrite", action="store_true",

@@ -1,6 +1,9 @@
-"""CRCNS AC1 (Asari, Wehr, Machens & Zador 2009): whole-cell membrane potential of rat auditory cortex to natural
-sounds, read from the files deepSTRF 0.1.0's downloader extracts (facts from its loader; see
-``docs/data-formats.md``). The **Wehr** subset (Machens, Wehr & Zador 2004) is read; the Asari subset is not yet.
+"""CRCNS AC1 (Asari, Wehr, Machens & Zador 2009): whole-cell membrane potential of rat auditory cortex (and
+cell-attached MGB recordings) to natural sounds, read from the files deepSTRF 0.1.0's downloader extracts (facts
+from its loader; see ``docs/data-formats.md``). Both subsets are read: **Wehr** (Machens, Wehr & Zador 2004;
+below) and **Asari** (Asari & Zador 2009; :mod:`strfviewer.data.crcns_ac1_asari`), one per dataset
+(``experimenter``), and of Asari one site per dataset (``site``): A1 whole-cell in mV, or MGB cell-attached as
+spikes per bin (:mod:`strfviewer.data.ac1_spikes`), never both.
 
 Layout (MATLAB v5 ``.mat``, read with ``scipy.io.loadmat``; the ``benchmarks`` extra), under ``crcns-ac1/wehr``
 (the folder given, its ``crcns-ac1/wehr`` or its ``wehr`` subfolder):
@@ -16,7 +19,8 @@ The dataset: one neuron per session, one stimulus per distinct sound heard (name
 shared across the cells; trials = that cell's repeats of the sound, cleaned
 (:mod:`strfviewer.data.ac1_cleanup`) and averaged in each ``dt_ms`` bin from the onset (mV); NaN where a cell
 did not hear a sound, where it has fewer repeats, and after a repeat's end. The audio is kept and goes through
-strfviewer's own front-end. ``response_kind="continuous"``, ``response_unit="mV"``.
+strfviewer's own front-end. ``response_kind="continuous"``, ``response_unit="mV"``; Asari MGB:
+``response_kind="counts"``, ``response_unit="spikes"`` (detected spikes, smoothed, per bin).
 """
 
 from __future__ import annotations
@@ -24,22 +28,26 @@ from __future__ import annotations
 import collections
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from strfviewer.data import limits
+from strfviewer.data import ac1_spikes, limits
+from strfviewer.data import crcns_ac1_asari as asari
 from strfviewer.data.ac1_cleanup import CLEANUP_OPTIONS, REJECTION_REASONS, ResponseCleanup, bin_mean, \
     clean_repeats
+from strfviewer.data.ac1_records import Cell, Sound, check_cells_found, check_sample_rate, loadmat, number, \
+    onset_segment, response_mv, struct_field, text
 from strfviewer.data.dataset import NeuralDataset, Stimulus
+from strfviewer.data.crcns_ac1_asari import SITES
 from strfviewer.data.errors import DataError
 from strfviewer.data.spectrogram import SpectrogramConfig
 
 EXPERIMENTERS = ("wehr", "asari")
 #: the reader options of an AC1 folder (``PATH?experimenter=wehr&cleanup=off``)
-AC1_OPTIONS = ("experimenter",) + CLEANUP_OPTIONS
+AC1_OPTIONS = ("experimenter", "site") + CLEANUP_OPTIONS
 WEHR_STIMULUS_FOLDERS = ("fragments", "category1", "category2", "category3")
 NATURAL_TRIGGERS = ("naturalsound", "nauralsound", "natural")
 #: deepSTRF's download of the Wehr subset, extracted into ``crcns-ac1/`` beside it
@@ -76,59 +84,9 @@ def is_ac1_folder(folder: Path) -> bool:
                                 or (folder / ARCHIVE).is_file())
 
 
-# --- reading .mat files -------------------------------------------------------------------------------------
-def _loadmat(path: Path) -> dict:
-    """A ``.mat`` file's variables (structs as attribute objects); size checked before reading."""
-    from strfviewer.data.benchmarks import _loadmat as loadmat
-
-    size = path.stat().st_size if path.is_file() else 0
-    if size > limits.MAX_ARCHIVE_MEMBER_BYTES:
-        raise DataError(path, None, f"{limits.size_text(size)} is larger than the "
-                                    f"{limits.size_text(limits.MAX_ARCHIVE_MEMBER_BYTES)} strfviewer reads of a .mat file")
-    return loadmat(path)
-
-
-def _field(struct, *names):
-    """``struct.a.b...``, ``None`` where a field is missing (a struct array of one is unwrapped)."""
-    for name in names:
-        if isinstance(struct, np.ndarray) and struct.dtype == object and struct.size == 1:
-            struct = struct.item()
-        struct = getattr(struct, name, None)
-        if struct is None:
-            return None
-    return struct
-
-
-def _text(value) -> Optional[str]:
-    if value is None:
-        return None
-    if isinstance(value, np.ndarray):
-        value = value.item() if value.size == 1 else "".join(str(v) for v in value.ravel())
-    return str(value).strip()
-
-
-def _number(value) -> Optional[float]:
-    try:
-        out = float(np.asarray(value, dtype=np.float64).ravel()[0])
-    except (TypeError, ValueError, IndexError):
-        return None
-    return out if np.isfinite(out) else None
-
-
-@dataclass
-class _Sound:
-    name: str
-    path: Path
-    folder: str
-    index: int
-    description: str
-    waveform: np.ndarray
-    sample_rate: float
-
-
-def _wehr_sounds(stimuli_dir: Path) -> Tuple[Dict[str, _Sound], List[str]]:
+def _wehr_sounds(stimuli_dir: Path) -> Tuple[Dict[str, Sound], List[str]]:
     """``{description: sound}`` of every ``Stimuli/<folder>/<index>.mat`` and warnings (repeated descriptions)."""
-    sounds: Dict[str, _Sound] = {}
+    sounds: Dict[str, Sound] = {}
     warnings: List[str] = []
     for folder in WEHR_STIMULUS_FOLDERS:
         sub = stimuli_dir / folder
@@ -136,60 +94,45 @@ def _wehr_sounds(stimuli_dir: Path) -> Tuple[Dict[str, _Sound], List[str]]:
             continue
         files = sorted((p for p in sub.glob("*.mat") if p.stem.isdigit()), key=lambda p: int(p.stem))
         for path in files:
-            stim = _loadmat(path).get("stimulus")
-            samples, sf = _field(stim, "samples"), _number(_field(stim, "param", "sf"))
-            description = _text(_field(stim, "param", "description"))
+            stim = loadmat(path).get("stimulus")
+            samples, sf = struct_field(stim, "samples"), number(struct_field(stim, "param", "sf"))
+            description = text(struct_field(stim, "param", "description"))
             if samples is None or sf is None or description is None:
                 raise DataError(path, None, "expected stimulus.samples, stimulus.param.sf and "
                                             "stimulus.param.description")
-            if not limits.MIN_SAMPLE_RATE <= sf <= limits.MAX_SAMPLE_RATE:
-                raise DataError(path, None, f"stimulus.param.sf is {sf:g} Hz, expected "
-                                            f"{limits.MIN_SAMPLE_RATE}-{limits.MAX_SAMPLE_RATE} Hz")
+            check_sample_rate(sf, path, "stimulus.param.sf")
             if description in sounds:
                 warnings.append(f"{path}: describes the same sound as {sounds[description].path} "
                                 f"({description!r}); the first is used")
                 continue
-            sounds[description] = _Sound(f"{folder}/{int(path.stem)}", path, folder, int(path.stem), description,
-                                         np.asarray(samples, dtype=np.float64).ravel(), sf)
+            sounds[description] = Sound(f"{folder}/{int(path.stem)}", description, path,
+                                        np.asarray(samples, dtype=np.float64).ravel(), sf,
+                                        {"folder": folder, "index": int(path.stem), "description": description})
     return sounds, warnings
 
 
-@dataclass
-class _Cell:
-    name: str
-    metadata: Dict[str, object]
-    repeats: Dict[str, List[np.ndarray]] = field(default_factory=dict)  # sound description -> raw mV segments
-    sf: float = 0.0
-
-
-def _wehr_trial(path: Path, sounds: Mapping[str, _Sound], stimuli_dir: Path):
+def _wehr_trial(path: Path, sounds: Mapping[str, Sound], stimuli_dir: Path):
     """``(description, mV segment from onset, sf)`` of a natural-sound trial file; ``None`` for other trials
     (a file's first trigger says what it is, as for deepSTRF) and for triggers without time, description or
     duration."""
-    mat = _loadmat(path)
+    mat = loadmat(path)
     triggers = mat.get("triggers")
     first = None if triggers is None else next(iter(np.atleast_1d(np.asarray(triggers, dtype=object)).ravel()), None)
-    if first is None or (_text(_field(first, "type")) or "").lower() not in NATURAL_TRIGGERS:
+    if first is None or (text(struct_field(first, "type")) or "").lower() not in NATURAL_TRIGGERS:
         return None
-    description = _text(_field(first, "param", "description"))
-    onset, duration = _number(_field(first, "time")), _number(_field(first, "param", "duration"))
+    description = text(struct_field(first, "param", "description"))
+    onset, duration = number(struct_field(first, "time")), number(struct_field(first, "param", "duration"))
     if description is None or onset is None or duration is None:
         return None
     if description not in sounds:
         raise DataError(path, None, f"its trigger names the sound {description!r}, which no file under "
                                     f"{stimuli_dir} describes")
-    response = mat.get("response")
-    trace, scale, sf = (_field(response, "trace"), _number(_field(response, "scale")),
-                        _number(_field(response, "sf")))
-    if response is None or trace is None or scale is None or sf is None or sf <= 0:
-        raise DataError(path, None, "expected a response struct with trace, scale (to mV) and sf (Hz)")
-    trace = np.asarray(trace, dtype=np.float64).ravel() * scale
-    start = max(0, int(onset) - 1)  # MATLAB samples count from 1
-    return description, trace[start: start + int(round(duration * sf / 1000.0))], sf
+    trace, sf = response_mv(mat.get("response"), path)
+    return description, onset_segment(trace, onset, duration, sf), sf
 
 
-def _wehr_cells(results: Path, sounds: Mapping[str, _Sound], stimuli_dir: Path,
-                cells: Optional[Sequence[str]]) -> Tuple[List[_Cell], int]:
+def _wehr_cells(results: Path, sounds: Mapping[str, Sound], stimuli_dir: Path,
+                cells: Optional[Sequence[str]]) -> Tuple[List[Cell], int]:
     """The sessions (cells) with their natural-sound repeats, and the number of other trial files skipped."""
     sessions = sorted(p for p in results.iterdir() if p.is_dir() and p.name[:4].isdigit())
     if not sessions:
@@ -200,43 +143,106 @@ def _wehr_cells(results: Path, sounds: Mapping[str, _Sound], stimuli_dir: Path,
             continue
         match = _SESSION.match(session.name)
         date, animal, penetration = match.groups() if match else (session.name[:8], "", "")
-        cell = _Cell(session.name, {"experimenter": "wehr", "session": session.name, "date": date,
-                                    "animal": animal, "penetration": penetration, "site": "A1",
-                                    "recording_type": "whole-cell", "cell_index": index})
+        cell = Cell(session.name, {"experimenter": "wehr", "session": session.name, "date": date,
+                                   "animal": animal, "penetration": penetration, "site": "A1",
+                                   "recording_type": "whole-cell", "cell_index": index})
         for path in sorted(session.glob("*.mat")):
             trial = _wehr_trial(path, sounds, stimuli_dir)
             if trial is None:
                 skipped += 1
                 continue
             description, segment, sf = trial
-            if cell.sf and sf != cell.sf:
-                raise DataError(path, None, f"response.sf is {sf:g} Hz, other trials of {session.name} have "
-                                            f"{cell.sf:g} Hz")
-            cell.sf = sf
-            cell.repeats.setdefault(description, []).append(segment)
+            cell.add(description, segment, sf, path)
         out.append(cell)
-    if cells is not None:
-        unknown = sorted(set(cells) - {c.name for c in out})
-        if unknown:
-            raise DataError(results, None, f"no session folder named {', '.join(unknown[:5])}")
+    check_cells_found(cells, [c.name for c in out], results)
     return out, skipped
 
 
 # --- the dataset --------------------------------------------------------------------------------------------
+@dataclass
+class _Read:
+    """What a subset's reader found: cells, ``{key: sound}``, files / triggers skipped and warnings."""
+
+    where: Path
+    cells: List[Cell]
+    sounds: Dict[str, Sound]
+    skipped: str
+    warnings: List[str]
+    name: str
+    rate: bool = False  # responses are spike trains detected in cell-attached traces (spikes per bin)
+
+
 def load_ac1(folder: Path, options: Optional[Mapping[str, str]] = None, frontend: Optional[SpectrogramConfig] = None,
              device=None, use_cache: bool = True, cells: Optional[Sequence[str]] = None,
              source: str = "") -> NeuralDataset:
-    """CRCNS AC1 as a dataset of membrane potentials (see the module docstring); ``options`` are the reader
-    options :data:`AC1_OPTIONS` (``experimenter``: ``wehr``, the default; the clean-up ones, see
+    """CRCNS AC1 as a dataset (see the module docstring); ``options`` are the reader options
+    :data:`AC1_OPTIONS` (``experimenter``: ``wehr`` or ``asari``, by default the one the folder holds, Wehr
+    first; ``site``: ``A1`` or ``MGB``, Asari only, default A1; the clean-up ones, see
     :class:`~strfviewer.data.ac1_cleanup.ResponseCleanup`), ``cells`` restrict to these session folders."""
     options = dict(options or {})
-    experimenter = options.get("experimenter", "wehr").strip().lower()
+    default = "asari" if wehr_root(folder) is None and asari_roots(folder) else "wehr"
+    experimenter = options.get("experimenter", default).strip().lower()
     if experimenter not in EXPERIMENTERS:
         raise DataError(folder, None, f"option experimenter={experimenter!r}: expected wehr or asari")
-    if experimenter == "asari":
-        raise DataError(folder, None, "the Asari subset of CRCNS AC1 is not read yet (spliced sequences, "
-                                      "A1 and MGB); use experimenter=wehr")
+    site = options.get("site", "A1").strip().upper()
+    if site not in SITES:
+        raise DataError(folder, None, f"option site={options['site']!r}: expected A1 or MGB")
+    if experimenter == "wehr" and site != "A1":
+        raise DataError(folder, None, "option site=MGB: the Wehr subset is all A1; MGB cells are in the Asari "
+                                      "subset (experimenter=asari)")
     cleanup = ResponseCleanup.from_options(options, folder)
+    cfg = frontend or SpectrogramConfig()
+    read = _read_asari(folder, site, cells) if experimenter == "asari" else _read_wehr(folder, cells)
+    warnings = read.warnings
+    verdicts: collections.Counter = collections.Counter()
+    binned: Dict[Tuple[str, str], List[np.ndarray]] = {}  # (cell, sound key) -> kept repeats, per bin
+    for cell in read.cells:
+        for key, raw in cell.repeats.items():
+            kept, why = clean_repeats(raw, cell.sf, cleanup, where=read.where / cell.name)
+            verdicts.update(why)
+            kept = [b for b in (_per_bin(t, cell.sf, cfg.dt_ms, cleanup, read, read.where / cell.name)
+                                for t in kept) if b.size]
+            if kept:
+                binned[(cell.name, key)] = kept
+    neurons = [c for c in read.cells if any((c.name, k) in binned for k in c.repeats)]
+    if not neurons:
+        raise DataError(read.where, None, "no cell has a natural-sound trial left" + (" after the clean-up" if
+                                                                                     verdicts else ""))
+    heard = [s for s in read.sounds.values() if any((c.name, s.key) in binned for c in neurons)]
+    stimuli, freqs_hz, rate = _stimuli(heard, neurons, binned, cfg, device, use_cache, warnings)
+    rejected = {r: verdicts[r] for r in REJECTION_REASONS if verdicts[r]}
+    if rejected:
+        warnings.append(f"{sum(rejected.values())} of {sum(verdicts.values())} repeats left out by the clean-up ("
+                        + ", ".join(f"{n} {r}" for r, n in rejected.items()) + ")")
+    if read.skipped:
+        warnings.append(read.skipped)
+    if len(neurons) < len(read.cells):
+        left = [c.name for c in read.cells if c not in neurons]
+        warnings.append(f"{len(left)} cells without a natural-sound repeat were left out: {', '.join(left[:5])}")
+    frontend_dict: Dict[str, object] = cfg.to_dict()
+    frontend_dict.update(sample_rate=int(rate), response_cleanup=cleanup.to_dict())
+    if read.rate:
+        frontend_dict["spike_detection"] = {"threshold_sigma": ac1_spikes.THRESHOLD_SIGMA,
+                                            "highpass_ms": ac1_spikes.HIGHPASS_MS,
+                                            "smooth_ms": ac1_spikes.SMOOTH_MS}
+    return NeuralDataset(stimuli=stimuli, neuron_names=[c.name for c in neurons], freqs_hz=freqs_hz,
+                         dt_ms=float(cfg.dt_ms), frontend=frontend_dict,
+                         neuron_metadata=[dict(c.metadata) for c in neurons], source=source or str(folder),
+                         name=read.name, warnings=warnings,
+                         response_kind="counts" if read.rate else "continuous",
+                         response_unit="spikes" if read.rate else "mV")
+
+
+def _per_bin(trace: np.ndarray, sf: float, dt_ms: float, cleanup: ResponseCleanup, read: _Read, where) -> np.ndarray:
+    """One kept repeat per ``dt_ms`` bin: the mean mV, or for a cell-attached cell the spikes detected in it
+    (:func:`strfviewer.data.ac1_spikes.spike_train` summed over each bin)."""
+    if not read.rate:
+        return bin_mean(trace, sf, dt_ms)
+    train = ac1_spikes.spike_train(trace, sf, cleanup.baseline_median_ms, cleanup.baseline_gauss_ms, where)
+    return bin_mean(train, sf, dt_ms) * (sf * dt_ms / 1000.0)
+
+
+def _read_wehr(folder: Path, cells: Optional[Sequence[str]]) -> _Read:
     root = wehr_root(folder)
     if root is None and (folder / ARCHIVE).is_file():
         raise DataError(folder, None, f"{ARCHIVE} is not extracted: unzip {ARCHIVE} -d crcns-ac1 (strfviewer reads "
@@ -248,46 +254,31 @@ def load_ac1(folder: Path, options: Optional[Mapping[str, str]] = None, frontend
         if not needed.is_dir():
             raise DataError(root, None, f"no {needed.name} folder: expected {needed.name}/ beside Results/ and "
                                         "Stimuli/ (the CRCNS AC1 Wehr layout)")
-    cfg = frontend or SpectrogramConfig()
     sounds, warnings = _wehr_sounds(stimuli_dir)
     if not sounds:
         raise DataError(stimuli_dir, None, f"no <index>.mat sound in {', '.join(WEHR_STIMULUS_FOLDERS)}")
     found, skipped = _wehr_cells(results, sounds, stimuli_dir, cells)
-    verdicts: collections.Counter = collections.Counter()
-    binned: Dict[Tuple[str, str], List[np.ndarray]] = {}  # (cell, description) -> kept repeats, mean mV per bin
-    for cell in found:
-        for description, raw in cell.repeats.items():
-            kept, why = clean_repeats(raw, cell.sf, cleanup, where=results / cell.name)
-            verdicts.update(why)
-            kept = [b for b in (bin_mean(t, cell.sf, cfg.dt_ms) for t in kept) if b.size]
-            if kept:
-                binned[(cell.name, description)] = kept
-    neurons = [c for c in found if any((c.name, d) in binned for d in c.repeats)]
-    if not neurons:
-        raise DataError(results, None, "no cell has a natural-sound trial left" + (" after the clean-up" if
-                                                                                  verdicts else ""))
-    heard = [s for s in sounds.values() if any((c.name, s.description) in binned for c in neurons)]
-    stimuli, freqs_hz, rate = _stimuli(heard, neurons, binned, cfg, device, use_cache, warnings)
-    rejected = {r: verdicts[r] for r in REJECTION_REASONS if verdicts[r]}
-    if rejected:
-        warnings.append(f"{sum(rejected.values())} of {sum(verdicts.values())} repeats left out by the clean-up ("
-                        + ", ".join(f"{n} {r}" for r, n in rejected.items()) + ")")
-    if skipped:
-        warnings.append(f"{skipped} trial files without a natural-sound trigger (tones, ...; or one without "
-                        "time, description or duration) were skipped")
-    if len(neurons) < len(found):
-        left = [c.name for c in found if c not in neurons]
-        warnings.append(f"{len(left)} cells without a natural-sound repeat were left out: {', '.join(left[:5])}")
-    frontend_dict: Dict[str, object] = cfg.to_dict()
-    frontend_dict.update(sample_rate=int(rate), response_cleanup=cleanup.to_dict())
-    return NeuralDataset(stimuli=stimuli, neuron_names=[c.name for c in neurons], freqs_hz=freqs_hz,
-                         dt_ms=float(cfg.dt_ms), frontend=frontend_dict,
-                         neuron_metadata=[dict(c.metadata) for c in neurons], source=source or str(folder),
-                         name="CRCNS AC1 (Wehr)", warnings=warnings, response_kind="continuous",
-                         response_unit="mV")
+    why = (f"{skipped} trial files without a natural-sound trigger (tones, ...; or one without time, description "
+           "or duration) were skipped") if skipped else ""
+    return _Read(results, found, sounds, why, warnings, "CRCNS AC1 (Wehr)")
 
 
-def _stimuli(heard: List[_Sound], neurons: List[_Cell], binned, cfg: SpectrogramConfig, device, use_cache,
+def _read_asari(folder: Path, site: str, cells: Optional[Sequence[str]]) -> _Read:
+    roots = asari_roots(folder)
+    if not roots:
+        raise DataError(folder, None, "no CRCNS AC1 Asari folder (asari-results-1/ or asari-results-2/, as "
+                                      "crcns-ac1-asari-results-{1,2}.zip extract) inside")
+    stimuli_dir = asari.stimuli_root(folder)
+    if stimuli_dir is None:
+        raise DataError(folder, None, "no crcns-ac1/asari/Stimuli folder: the Asari sequences are spliced from "
+                                      "its class<N>/<name>.mat segments (crcns-ac1.zip, extracted)")
+    found, sounds, skipped, warnings = asari.read_asari(roots, asari.SegmentLibrary(stimuli_dir), site, cells)
+    why = (f"{skipped} triggers that are not a natural-sound sequence (tones, ...; or one without time, "
+           "duration or a 'Sequence k: ...' description) were skipped") if skipped else ""
+    return _Read(roots[0], found, sounds, why, warnings, f"CRCNS AC1 (Asari, {site})", rate=site == "MGB")
+
+
+def _stimuli(heard: List[Sound], neurons: List[Cell], binned, cfg: SpectrogramConfig, device, use_cache,
              warnings: List[str]):
     """``(stimuli, freqs_hz, sample rate)``: each heard sound's spectrogram (common sample rate, audio in
     [-1, 1]) and the ``(N, R, T)`` responses of the cells that heard it."""
@@ -312,7 +303,7 @@ def _stimuli(heard: List[_Sound], neurons: List[_Cell], binned, cfg: Spectrogram
         audio = Audio(wave, rate, path=str(s.path), content_hash=digest)
         spec, freqs = spectrogram_of(audio, cfg, device=device, use_cache=use_cache)
         T = spec.shape[1]
-        per_cell = [binned.get((c.name, s.description), []) for c in neurons]
+        per_cell = [binned.get((c.name, s.key), []) for c in neurons]
         R = max(len(k) for k in per_cell)
         need = 4.0 * len(neurons) * R * T
         if need > limits.MAX_RESPONSE_BYTES:
@@ -323,7 +314,6 @@ def _stimuli(heard: List[_Sound], neurons: List[_Cell], binned, cfg: Spectrogram
         for n, kept in enumerate(per_cell):
             for r, values in enumerate(kept):
                 responses[n, r, : min(T, values.size)] = values[:T]
-        meta = {"folder": s.folder, "index": s.index, "description": s.description, "mat_path": str(s.path),
-                "duration_ms": audio.duration_ms}
+        meta = dict(s.metadata, mat_path=str(s.path), duration_ms=audio.duration_ms)
         stimuli.append(Stimulus(s.name, spec[None].astype(np.float32), responses, wave, rate, meta))
     return stimuli, np.asarray(freqs, dtype=np.float64), rate

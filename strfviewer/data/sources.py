@@ -9,7 +9,8 @@ dataset later reads the same units and presentations. Options (see ``docs/data-f
 * ``table``: the NWB intervals table holding the presentations (default: ``trials``, else the first that fits)
 * ``events``: a spike-sorter folder's stimulus events CSV (default: ``events.csv`` inside the folder)
 * ``clusters``: spike-sorter cluster ids, or labels such as ``good`` / ``mua`` / ``all`` (default: ``good``)
-* ``experimenter``: the CRCNS AC1 subset (``wehr``, the default; ``asari`` is not read yet)
+* ``experimenter``: the CRCNS AC1 subset (``wehr`` or ``asari``; default: the one the folder holds, Wehr first)
+* ``site``: the CRCNS AC1 Asari cells read (``A1``, whole-cell mV, the default; ``MGB``, cell-attached spikes)
 * ``cleanup`` (``on`` / ``off``), ``baseline_median_ms``, ``baseline_gauss_ms``, ``max_abs_mv``, ``step_mv``,
   ``max_step_fraction``, ``min_repeat_r``: the clean-up of CRCNS AC1 traces
   (:class:`strfviewer.data.ac1_cleanup.ResponseCleanup`)
@@ -26,8 +27,8 @@ from urllib.parse import parse_qsl, quote
 from strfviewer.data.errors import DataError
 
 #: reader options a source string may carry
-OPTIONS = ("units", "stimulus_column", "table", "events", "clusters", "experimenter", "cleanup", "baseline_median_ms",
-           "baseline_gauss_ms", "max_abs_mv", "step_mv", "max_step_fraction", "min_repeat_r")
+OPTIONS = ("units", "stimulus_column", "table", "events", "clusters", "experimenter", "site", "cleanup",
+           "baseline_median_ms", "baseline_gauss_ms", "max_abs_mv", "step_mv", "max_step_fraction", "min_repeat_r")
 
 
 @dataclass(frozen=True)
