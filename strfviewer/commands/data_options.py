@@ -34,6 +34,11 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
         a.add_argument(flag, type=float, metavar=metavar, help=f"CRCNS AC1: {text}")
 
 
+def _attribute(flag: str) -> str:
+    """argparse's attribute (and the reader option's name) for ``--flag-name``: ``flag_name``."""
+    return flag[2:].replace("-", "_")
+
+
 #: the numeric clean-up options of CRCNS AC1 (flag, metavar, help); the reader option is the flag's name
 _AC1_NUMBERS = (
     ("--baseline-median-ms", "MS", "running median of the baseline removed from each trace (default: 100)"),
@@ -51,7 +56,7 @@ _AC1_NUMBERS = (
 READER_OPTIONS = ((("--units", "units"), ("--stimulus-column", "stimulus_column"), ("--intervals", "intervals"),
                    ("--events", "events"), ("--clusters", "clusters"), ("--experimenter", "experimenter"),
                    ("--site", "site"), ("--cleanup", "cleanup"))
-                  + tuple((flag, flag[2:].replace("-", "_")) for flag, _, _ in _AC1_NUMBERS))
+                  + tuple((flag, _attribute(flag)) for flag, _, _ in _AC1_NUMBERS))
 
 
 def add_data_option(parser: argparse.ArgumentParser, help: str, required: bool = False) -> None:
@@ -75,8 +80,9 @@ def data_source(args: argparse.Namespace, attribute: str = "data"):
                "clusters": getattr(args, "clusters", None), "experimenter": getattr(args, "experimenter", None),
                "site": getattr(args, "site", None), "cleanup": getattr(args, "cleanup", None)}
     for flag, _, _ in _AC1_NUMBERS:
-        value = getattr(args, flag[2:].replace("-", "_"), None)
-        options[flag[2:].replace("-", "_")] = None if value is None else f"{value:g}"
+        name = _attribute(flag)
+        value = getattr(args, name, None)
+        options[name] = None if value is None else f"{value:g}"
     given = any(v is not None for v in options.values())
     if getattr(args, attribute) is None:
         if given:

@@ -53,10 +53,9 @@ FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3}
 #: Mamba (STRFlab cell and demo, seeds 0-2, 20 epochs): chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole
 #: stimuli at 2e-3 0.792 / 0.908, about 30 % faster (its parallel scan pays per call, so fewer, longer
 #: sequences cost less). S4 (deepSTRF's DPLR layer; chunks kept: whole stimuli took 3-5x longer), lr 1e-3 /
-#: 2e-3 / 3e-3: STRFlab 0.631 / 0.667 / 0.676 (validation 0.472 / - / 0.504), demo 0.844 / 0.896 / 0.917 -
-#: docs/models.md, "Training defaults".
+#: 2e-3 / 3e-3: STRFlab 0.631 / 0.667 / 0.676 (validation 0.472 / - / 0.504), demo 0.844 / 0.896 / 0.917.
 #: LSTM, lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.815 / 0.830 / 0.850 (validation 0.697 / 0.722 / 0.751), demo 0.907 /
-#: 0.926 / 0.929 (validation 0.917 / 0.927 / 0.929).
+#: 0.926 / 0.929 (validation 0.917 / 0.927 / 0.929). docs/models.md, "Training defaults".
 CORE_LR = {"Mamba": 2e-3, "S4": 3e-3, "LSTM": 3e-3}
 UNCHUNKED_CORES = ("Mamba",)
 DEFAULT_LR = 1e-3
@@ -393,14 +392,14 @@ def training_items(stimuli, chunks: Dict[str, Any]) -> int:
 
 
 def learning_rate_for(request: FitRequest) -> float:
-    """The request's learning rate, or its family's default (:data:`FAMILY_LR`, else :data:`DEFAULT_LR`)."""
+    """The request's learning rate, or its StateNet core's default (:data:`CORE_LR`), else its family's
+    (:data:`FAMILY_LR`), else :data:`DEFAULT_LR`."""
     if request.lr is not None:
         return float(request.lr)
-    family = getattr(request.spec, "family", None)
     core = _statenet_core(request)
     if core in CORE_LR:
         return float(CORE_LR[core])
-    return float(FAMILY_LR.get(family, DEFAULT_LR))
+    return float(FAMILY_LR.get(getattr(request.spec, "family", None), DEFAULT_LR))
 
 
 def _statenet_core(request: FitRequest) -> Optional[str]:

@@ -55,6 +55,16 @@ def _diverging_colorbar() -> pg.ColorBarItem:
     return bar
 
 
+def _side_by_side(maps: np.ndarray, gap) -> np.ndarray:
+    """One grid tile from a neuron's ``maps (C, F, T)``: the channels side by side, ``(F, C*T + C-1)``, with a
+    column of ``gap`` between neighbours (NaN for images, False for significance masks)."""
+    C, F, _ = maps.shape
+    parts = []
+    for c in range(C):
+        parts += ([np.full((F, 1), gap, dtype=maps.dtype)] if c else []) + [maps[c]]
+    return np.concatenate(parts, axis=1)
+
+
 class GradmapView(QWidget):
     """Attributes for inspection: ``displayed`` ``(C, F, T)`` as drawn (sign applied) for the selected
     neuron, ``images`` (one ``ImageItem`` per channel), ``grid_neurons`` (tile -> neuron index),
@@ -386,15 +396,7 @@ class GradmapView(QWidget):
         neurons = [int(i) for i in top_neurons(values, ds.n_neurons, self.k_spin.value())]
         N, C, F, T = arr.shape
         arr = arr[..., T - self._visible_frames(T):]
-        # channels side by side in one tile, separated by a NaN column
-        tiles = []
-        for n in neurons:
-            parts = []
-            for c in range(C):
-                if c:
-                    parts.append(np.full((F, 1), np.nan, dtype=np.float32))
-                parts.append(arr[n, c])
-            tiles.append(np.concatenate(parts, axis=1))
+        tiles = [_side_by_side(arr[n], np.float32(np.nan)) for n in neurons]
         self.displayed = arr[self.session.neuron]
         if self.grid_neurons != neurons or len(self.grid_images) != len(neurons):
             self._grid_content = None
@@ -540,19 +542,14 @@ class GradmapView(QWidget):
         if masks.ndim != 4 or masks.shape[-1] != T or masks.shape[0] <= max(self.grid_neurons, default=0):
             self.busy.setText(f"significance: mask {masks.shape} does not match the maps")
             return
-        N, C, F, _ = masks.shape
         visible = masks[..., T - self._visible_frames(T):]
         dt = float(self.session.dataset.dt_ms)
         start = float(self.lags[T - visible.shape[-1]]) - dt / 2
-        gap = np.zeros((F, 1), dtype=bool)  # the NaN column between channels
         while len(self.grid_contours) < len(self.grid_plots):
             self.grid_contours.append(pg.PlotCurveItem(pen=SIGNIFICANCE_PEN, connect="pairs"))
-        for i, n in enumerate(self.grid_neurons):
-            parts = []
-            for c in range(C):
-                parts += ([gap] if c else []) + [visible[n, c]]
-            self._outline(self.grid_plots[i], self.grid_contours[i], *mask_outline(np.concatenate(parts, axis=1),
-                                                                                   start, dt))
+        for i, n in enumerate(self.grid_neurons):  # the gap column between channels is never significant
+            tile = _side_by_side(visible[n], False)
+            self._outline(self.grid_plots[i], self.grid_contours[i], *mask_outline(tile, start, dt))
         self.shown_mask = visible[self.session.neuron]
         shown = visible[self.grid_neurons]
         self._show_significance_note(result, shown, f" in the {len(self.grid_neurons)} tiles")

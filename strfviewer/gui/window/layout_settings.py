@@ -118,7 +118,7 @@ class WindowSettingsMixin:
             spec = self.view_specs.get(name)
             if spec is not None and spec.area in DOCK_AREAS:  # a view's dock back in its own area
                 self.addDockWidget(DOCK_AREAS[spec.area], dock)
-        left = [d for d in self.docks.values() if self.dockWidgetArea(d) == Qt.LeftDockWidgetArea]
+        left = self._left_docks()
         group = [d for d in self.docks.values()
                  if self.dockWidgetArea(d) in (Qt.BottomDockWidgetArea, Qt.RightDockWidgetArea)]
         for dock in group:
@@ -132,6 +132,11 @@ class WindowSettingsMixin:
         self._sizes_pending = (left, group[:1])
         if self.isVisible():
             self._apply_default_sizes()
+
+    def _left_docks(self) -> list:
+        """The docks docked in the left area (neuron table, stimuli)."""
+        return [d for d in self.docks.values()
+                if self.dockWidgetArea(d) == Qt.LeftDockWidgetArea and not d.isFloating()]
 
     def _apply_default_sizes(self) -> None:
         left, bottom = getattr(self, "_sizes_pending", ([], []))
@@ -160,19 +165,13 @@ class WindowSettingsMixin:
             return
         if self.dockWidgetArea(dock) != Qt.LeftDockWidgetArea:
             return
-        auto = getattr(self, "_left_auto_width", None)
-        if auto == "pending":  # a resize of ours is being applied
-            pass
-        elif auto is None:  # never sized by the app: a layout restored from the settings is the user's
-            if getattr(self, "_restored_state", False):
-                return
-        elif abs(dock.width() - auto) > 2:  # the user's own width
-            return
+        auto = getattr(self, "_left_auto_width", None)  # None: never sized by the app; "pending": being sized
+        users = (getattr(self, "_restored_state", False) if auto is None  # a restored layout is the user's
+                 else auto != "pending" and abs(dock.width() - auto) > 2)  # dragged since the app sized it
         target = left_dock_width(self.width(), neurons.preferred_width())
-        if target <= dock.width():
+        if users or target <= dock.width():
             return
-        left = [d for d in self.docks.values()
-                if self.dockWidgetArea(d) == Qt.LeftDockWidgetArea and not d.isFloating()]
+        left = self._left_docks()
         self.resizeDocks(left, [target] * len(left), Qt.Horizontal)
         self._note_left_auto_width(dock)
 
