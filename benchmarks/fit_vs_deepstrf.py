@@ -295,7 +295,8 @@ def compare(name, theirs, ours) -> dict:
            "deepstrf_reach_s": their_reach, "ours_reach_s": our_reach, "reach_ratio": ratio,
            "ours_epochs": ours["epochs"], "deepstrf_epochs": theirs["epochs"] if theirs else None,
            "batch_size": ours["batch_size"], "warm_start": ours["warm_start"], "warnings": ours["warnings"],
-           "kernel_chosen": ours.get("kernel_chosen")}
+           "kernel_chosen": ours.get("kernel_chosen"),
+           "deepstrf_curve": theirs["curve"] if theirs else None, "ours_curve": ours["curve"]}
     print(f"  {name:<24} deepSTRF {fmt(target)} ({fmt(out['deepstrf_seconds'], '.1f')} s, "
           f"{out['deepstrf_epochs']} ep) | ours {fmt(ours['final'])} ({ours['seconds']:.1f} s, {ours['epochs']} ep, "
           f"batch {ours['batch_size']}) | reach {fmt(target)}: ours {fmt(our_reach, '.2f')} s vs "

@@ -54,6 +54,18 @@ def test_pad_batch_shapes_mask_and_target():
     np.testing.assert_allclose(b.target[0, 2, 0].numpy(), stims[0].responses[2].mean(axis=0), rtol=1e-6)
 
 
+def test_stimulus_batches_reuse_each_stimulus_trial_mean():
+    """Training batches take each stimulus's trial mean computed once: equal to pad_batch's own."""
+    stims = _stimuli([5, 3, 6, 2], seed=3)
+    stims[2].responses[1, 0, :3] = np.nan
+    batches = StimulusBatches(stims, batch_size=2, shuffle=True, seed=1)
+    for _ in range(2):
+        for b in batches:
+            fresh = pad_batch([s for name in b.names for s in stims if s.name == name])
+            assert torch.equal(b.target, fresh.target) and torch.equal(b.valid, fresh.valid)
+    assert all(m is not None for m in batches._means)
+
+
 def test_length_grouping_covers_every_stimulus_once_and_reduces_padding():
     lengths = [10, 50, 12, 48, 11, 52, 9, 49]
     rng = np.random.default_rng(0)

@@ -96,3 +96,31 @@ def test_without_a_warm_start_auto_keeps_one_gaussian(demo):
                                            num_threads=1, device="cpu"))
     assert out.model.spec.kernel_kwargs == {"num_gaussians": 1}
     assert "num_gaussians=1 (automatic: no warm start to choose from)" in out.message
+
+
+def test_sizes_fitted_together_equal_sizes_fitted_alone():
+    """fit_mixtures fits several sizes in one loop; each equals fit_mixture of that size alone."""
+    from strfviewer.models.mixture_fit import fit_mixture, fit_mixtures
+
+    F, T = 20, 9
+    maps = np.stack([_blob(F, T, 5, 2, 1.5, 1.0) - 0.6 * _blob(F, T, 13, 5, 2.0, 1.5),
+                     _blob(F, T, 10, 4, 2.5, 1.0) + 0.3 * _blob(F, T, 3, 7, 1.0, 1.0)])
+    target = torch.tensor(maps, dtype=torch.float32)[:, None]                       # (2, 1, F, T)
+    together = fit_mixtures(target, [1, 2, 3], floor=0.5, steps=60)
+    for K, mixture in zip([1, 2, 3], together):
+        alone = fit_mixture(target, K, floor=0.5, steps=60)
+        assert mixture.K == K and mixture.P.shape == alone.P.shape == (2, 2, 1, K)
+        assert abs(mixture.explained - alone.explained) < 1e-4
+        assert torch.allclose(mixture.P, alone.P, atol=1e-3) and torch.allclose(mixture.weight, alone.weight, atol=1e-3)
+    assert together[1].explained > together[0].explained > 0.3
+
+
+def test_mixture_maps_equal_the_sum_of_unit_gaussians():
+    from strfviewer.models.mixture_fit import mixture_maps, unit_gaussians
+
+    g = torch.Generator().manual_seed(0)
+    P = torch.rand(2, 3, 2, 4, generator=g) * 15
+    SIG = torch.randn(2, 3, 2, 4, generator=g)
+    weight = torch.randn(3, 2, 4, generator=g)
+    direct = torch.einsum("...kft,...k->...ft", unit_gaussians(P, SIG, 18, 11, 0.5), weight)
+    assert torch.allclose(mixture_maps(P, SIG, weight, 18, 11, 0.5), direct, atol=1e-6)

@@ -208,6 +208,20 @@ def test_locally_connected_matches_per_position_linear():
         assert torch.allclose(y[:, :, pos], expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("padding,dilation", [(0, 1), (2, 1), (1, 2)])
+def test_locally_connected_with_padding_and_dilation_matches_unfold(padding, dilation):
+    """The strided-view patches equal nn.Unfold's (the layer's definition) with padding and dilation too."""
+    torch.manual_seed(1)
+    lc = layers.LocallyConnected1d(input_size=17, in_channels=2, out_channels=3, kernel_size=4, stride=2,
+                                   padding=padding, dilation=dilation)
+    x = torch.randn(3, 2, 17)
+    patches = torch.nn.functional.unfold(x.unsqueeze(-1), (4, 1), dilation=(dilation, 1), padding=(padding, 0),
+                                         stride=(2, 1))
+    expected = torch.einsum("bml,oml->bol", patches, lc.weights) + lc.biases
+    assert lc(x).shape == expected.shape == (3, 3, lc.L)
+    assert torch.allclose(lc(x), expected, atol=1e-6)
+
+
 def test_exponential_decay_kernel_and_time_constant():
     dec = layers.LearnableExponentialDecay(3, kernel_size=20, init_tau=3.0, decay_input=True)
     with torch.no_grad():

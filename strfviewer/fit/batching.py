@@ -56,9 +56,18 @@ def frames_of(stimulus) -> int:
     return int(stimulus.responses.shape[-1])
 
 
-def pad_batch(stimuli: Sequence, pad_value: float = 0.0) -> Batch:
+def trial_mean(responses: np.ndarray):
+    """``(target (N, 1, L) float32, has (N, 1, L) bool)``: the mean over the finite trials of ``responses``
+    ``(N, R, L)``, 0 where no trial is finite, and where one is."""
+    finite = np.isfinite(responses)
+    count = finite.sum(axis=1, keepdims=True)
+    total = np.where(finite, responses, 0.0).sum(axis=1, keepdims=True)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32), count > 0
+
+
+def pad_batch(stimuli: Sequence, pad_value: float = 0.0, means: Optional[Sequence] = None) -> Batch:
     """Stack ``stimuli`` (objects with ``name``, ``spec (1, F, T_s)`` or a waveform ``(1, T_s * hop)``,
-    ``responses (N, R, T_s)``) into a Batch."""
+    ``responses (N, R, T_s)``) into a Batch; ``means`` their :func:`trial_mean` when already computed."""
     if not stimuli:
         raise ValueError("cannot build a batch from no stimuli")
     lengths = [frames_of(s) for s in stimuli]
@@ -71,6 +80,8 @@ def pad_batch(stimuli: Sequence, pad_value: float = 0.0) -> Batch:
     spec = np.full((B, *lead, T * step), pad_value if step == 1 else 0.0, dtype=np.float32)
     resp = np.full((B, N, R, T), np.nan, dtype=np.float32)
     mask = np.zeros((B, T), dtype=bool)
+    target = np.zeros((B, N, 1, T), dtype=np.float32)
+    valid = np.zeros((B, N, 1, T), dtype=bool)
     for b, (s, L) in enumerate(zip(stimuli, lengths)):
         if tuple(s.spec.shape) != (*lead, L * step) or s.responses.shape[0] != N:
             raise ValueError(f"stimulus {s.name!r}: input {s.spec.shape} / responses {s.responses.shape} do not "
@@ -78,11 +89,9 @@ def pad_batch(stimuli: Sequence, pad_value: float = 0.0) -> Batch:
         spec[b, ..., : L * step] = s.spec
         resp[b, :, : s.responses.shape[1], :L] = s.responses
         mask[b, :L] = True
-    finite = np.isfinite(resp)
-    count = finite.sum(axis=2, keepdims=True)
-    total = np.where(finite, resp, 0.0).sum(axis=2, keepdims=True)
-    valid = (count > 0) & mask[:, None, None, :]
-    target = np.where(valid, total / np.maximum(count, 1), 0.0).astype(np.float32)
+        mean, has = means[b] if means is not None else trial_mean(s.responses)
+        target[b, :, :, :L] = mean
+        valid[b, :, :, :L] = has
     return Batch(torch.from_numpy(spec), torch.from_numpy(resp), torch.from_numpy(mask),
                  torch.from_numpy(target), torch.from_numpy(valid),
                  [s.name for s in stimuli], lengths)
@@ -126,6 +135,7 @@ class StimulusBatches:
         self.lengths = [frames_of(s) for s in self.stimuli]
         self._rng = np.random.default_rng(seed) if shuffle else None
         self._cache: Optional[List[Batch]] = None
+        self._means: List[Optional[tuple]] = [None] * len(self.stimuli)  # trial means, computed once each
 
     def __len__(self) -> int:
         return -(-len(self.stimuli) // self.batch_size)
@@ -138,7 +148,12 @@ class StimulusBatches:
             yield from self._cache
             return
         for group in length_grouped_order(self.lengths, self.batch_size, self._rng, self.pool_batches):
-            yield pad_batch([self.stimuli[i] for i in group], self.pad_value)
+            yield pad_batch([self.stimuli[i] for i in group], self.pad_value, [self._mean(i) for i in group])
+
+    def _mean(self, i: int) -> tuple:
+        if self._means[i] is None:
+            self._means[i] = trial_mean(self.stimuli[i].responses)
+        return self._means[i]
 
     @property
     def n_frames(self) -> int:

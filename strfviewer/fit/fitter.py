@@ -24,6 +24,7 @@ from torch import nn
 
 from strfviewer.fit.batching import Batch, StimulusBatches, masked_loss, unpad_predictions
 from strfviewer.fit.masked_norm import masked_batchnorm
+from strfviewer.fit.optimizer import adamw
 from strfviewer.fit.metrics import NeuronMetrics, metrics_with_ceiling, noise_ceiling
 
 MONITORS = {"val_cc_norm": "max", "val_cc": "max", "val_loss": "min", "train_loss": "min"}
@@ -226,7 +227,7 @@ class Fitter:
             train = chunk_stimuli(train, chunk_frames, chunk_warmup)
         self.train_batches = StimulusBatches(train, batch_size, shuffle=True, seed=seed or 0)
         self.batch_size = batch_size
-        self.optimizer = optimizer or torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=weight_decay)
+        self.optimizer = optimizer or adamw(self.model.parameters(), lr=lr, weight_decay=weight_decay)
         self.max_epochs = int(max_epochs)
         self.patience = patience
         if monitor.startswith("val_") and not self.val_stimuli:

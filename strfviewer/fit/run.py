@@ -487,11 +487,12 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
         details["lr"] = learning_rate_for(request)
         optimizer = None
         if learnable:
+            from strfviewer.fit.optimizer import adamw
             from strfviewer.fit.waveform_mode import param_groups
 
             train, val = waveform.wave_stimuli(train), waveform.wave_stimuli(val)
-            optimizer = torch.optim.AdamW(param_groups(model.to(device), details["lr"], request.weight_decay,
-                                                       request.frontend_lr))
+            optimizer = adamw(param_groups(model.to(device), details["lr"], request.weight_decay,
+                                           request.frontend_lr), lr=details["lr"], weight_decay=request.weight_decay)
         with _spectrogram_stage(model, None if learnable else waveform):
             fitter = Fitter(model, train, val, optimizer=optimizer, device=device,
                             max_epochs=request.epochs, patience=request.patience or None, lr=details["lr"],
