@@ -42,3 +42,19 @@ def test_parameters_fusing_refuses_fall_back_to_plain_adamw():
     before = z.detach().clone()
     opt.step()
     assert not torch.equal(z.detach(), before)
+
+
+def test_default_learning_rates_line_names_every_rate_and_matches_learning_rate_for():
+    from strfviewer.fit.learning_rates import CORE_LR, FAMILY_LR, default_learning_rates
+    from strfviewer.fit.run import FitRequest, learning_rate_for
+    from strfviewer.models.factory import ModelSpec
+
+    line = default_learning_rates()
+    for core, rate in CORE_LR.items():
+        assert f"StateNet {core}" in line
+        assert learning_rate_for(FitRequest(spec=ModelSpec("StateNet", rnn_type=core))) == rate
+    for family, rate in FAMILY_LR.items():
+        assert family in line
+        assert learning_rate_for(FitRequest(spec=ModelSpec(family))) == rate
+    assert line.endswith("0.001 otherwise")
+    assert learning_rate_for(FitRequest(spec=ModelSpec("StateNet", rnn_type="RNN"))) == 0.001

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 
 from strfviewer.commands.data_options import add_reader_options, data_source
 from strfviewer.commands.options import add_threads_option
+from strfviewer.fit.learning_rates import default_learning_rates
 from strfviewer.io.fit_output import metrics_json, os_reason, write_output
 
 
@@ -79,7 +80,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--patience", type=int, default=10,
                    help="stop after this many epochs without a better validation cc_norm (0: never) (default: %(default)s)")
     t.add_argument("--lr", type=float, default=None,
-                   help="AdamW learning rate (default: the family's: 2e-3 for Transformer, 1e-3 otherwise)")
+                   help=f"AdamW learning rate (default: the family's: {default_learning_rates()})")
     t.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: %(default)s)")
     t.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|auto",
                    help="stimuli (or chunks) per optimisation step; auto: about 32 steps per epoch, i.e. 1 "

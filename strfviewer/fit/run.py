@@ -27,6 +27,7 @@ from strfviewer.fit.batching import StimulusBatches, unpad_predictions
 from strfviewer.fit.fitter import (FitHistory, Fitter, ProgressEvent, default_num_threads, set_random_seed,
                                    torch_threads)
 from strfviewer.fit.hidden_start import HIDDEN_STRF_FAMILIES
+from strfviewer.fit.learning_rates import CORE_LR, DEFAULT_LR, FAMILY_LR, default_learning_rates  # noqa: F401
 from strfviewer.fit.metrics import METHODS, NeuronMetrics, cc_norm_from_trials
 
 FIT_METHODS = ("sgd", "ridge")
@@ -43,22 +44,10 @@ LOSS_CHOICES = ("auto", "mse", "poisson")
 #: 0.949 vs 0.938 (demo) with a much faster start (0.26 vs 0.01 after one epoch on the STRFlab cell); NRF was
 #: mixed (0.664 vs 0.666, 0.893 vs 0.900) and keeps MSE (docs/models.md, "Training defaults")
 POISSON_FAMILIES = ("ConvNet2D",)
-#: AdamW learning rate when the request leaves it to the family (``lr=None``); every other family: DEFAULT_LR.
-#: Transformer, 40 epochs at 2e-3 vs 1e-3: test cc_norm 0.392 vs 0.313 (STRFlab cell), 0.785 vs 0.742 (demo),
-#: validation 0.312 vs 0.288 and 0.783 vs 0.752; 5e-4 was worse on both. ConvNet2D (Poisson), 40 epochs, seeds
-#: 0/1/2, 2e-3 vs 1e-3: mean test 0.979 vs 0.971 (demo), 0.836 vs 0.820 (STRFlab cell), validation higher on both;
-#: 3e-3 was no better on test and MSE diverged there (docs/models.md, "Training defaults")
-FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3}
-#: StateNet cores trained otherwise than the rest: the learning rate, and whole stimuli instead of chunks.
-#: Mamba (STRFlab cell and demo, seeds 0-2, 20 epochs): chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole
-#: stimuli at 2e-3 0.792 / 0.908, about 30 % faster (its parallel scan pays per call, so fewer, longer
-#: sequences cost less). S4 (deepSTRF's DPLR layer; chunks kept: whole stimuli took 3-5x longer), lr 1e-3 /
-#: 2e-3 / 3e-3: STRFlab 0.631 / 0.667 / 0.676 (validation 0.472 / - / 0.504), demo 0.844 / 0.896 / 0.917.
-#: LSTM, lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.815 / 0.830 / 0.850 (validation 0.697 / 0.722 / 0.751), demo 0.907 /
-#: 0.926 / 0.929 (validation 0.917 / 0.927 / 0.929). docs/models.md, "Training defaults".
-CORE_LR = {"Mamba": 2e-3, "S4": 3e-3, "LSTM": 3e-3}
+#: StateNet cores trained on whole stimuli instead of chunks. Mamba (STRFlab cell and demo, seeds 0-2, 20 epochs):
+#: chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole stimuli at 2e-3 0.792 / 0.908, about 30 % faster (its
+#: parallel scan pays per call, so fewer, longer sequences cost less); learning rates: fit/learning_rates.py
 UNCHUNKED_CORES = ("Mamba",)
-DEFAULT_LR = 1e-3
 #: optimisation steps per epoch the automatic batch size aims for (``batch_size=None``): stimuli (or chunks) per
 #: step = ceil(items / STEPS_PER_EPOCH). On the demo and the STRFlab cell (14 training stimuli: batch 1) every
 #: family reached a better test cc_norm in 40 epochs than at batch 4 (NRF 0.931 vs 0.893 on the demo, DNet

@@ -27,6 +27,7 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget)
 
+from strfviewer.fit.learning_rates import default_learning_rates
 from strfviewer.gui.fitting import frontend_slot
 
 SETTINGS_KEY = "fitting/last_choices"
@@ -37,8 +38,7 @@ _TRAINING_FIELDS = ("epochs", "patience", "lr", "frontend_lr", "weight_decay", "
 _TRAINING_LABELS = {
     "epochs": ("Max epochs", "Upper bound on passes over the training stimuli."),
     "patience": ("Patience (epochs)", "Stop after this many epochs without a better validation score."),
-    "lr": ("Learning rate", "AdamW step size. 'auto': the family's default (2e-3 for Transformer, 1e-3 "
-                            "otherwise)."),
+    "lr": ("Learning rate", f"AdamW step size. 'auto': the family's default ({default_learning_rates()})."),
     "frontend_lr": ("Front-end learning rate", "AdamW step size of a learnable waveform front-end's parameters "
                                                "(LEAF, SincNet, a learnable Gabor filterbank), often set lower "
                                                "than the model's so the filters move slowly. 'same as lr': the "
