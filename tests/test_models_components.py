@@ -308,14 +308,25 @@ def test_lmu_layer_matches_its_cell_step_by_step():
     from strfviewer.models.ssm import LMU
 
     torch.manual_seed(0)
-    lmu = LMU(5, 6, memory_size=8, theta=10)
+    lmu = LMU(5, 6, memory_size=8, theta=10, learn_a=True)
+    with torch.no_grad():
+        lmu.cell.e_m.normal_(0, 0.5)        # zero at init: the layer's rearranged step must not rely on it
     x = torch.randn(2, 9, 5)
     out, (h_last, m_last) = lmu(x)
     h, m = torch.zeros(2, 6), torch.zeros(2, 8)
+    stepped = []
     for t in range(9):
         h, m = lmu.cell(x[:, t], (h, m))
-        assert torch.allclose(out[:, t], h, atol=1e-6)
-    assert torch.allclose(m_last, m, atol=1e-6)
+        stepped.append(h)
+        assert torch.allclose(out[:, t], h, atol=1e-5)
+    assert torch.allclose(m_last, m, atol=1e-5) and torch.allclose(h_last, h, atol=1e-5)
+    params = list(lmu.parameters())
+    assert any(p is lmu.cell.A for p in params)
+    weights = torch.randn(2, 9, 6)
+    layer_grads = torch.autograd.grad((out * weights).sum(), params)
+    cell_grads = torch.autograd.grad((torch.stack(stepped, 1) * weights).sum(), params)
+    for p, a, b in zip(params, layer_grads, cell_grads):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), p.shape
 
 
 def test_legendre_discretisation_is_zero_order_hold():

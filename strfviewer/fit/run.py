@@ -46,8 +46,11 @@ LOSS_CHOICES = ("auto", "mse", "poisson")
 POISSON_FAMILIES = ("ConvNet2D",)
 #: StateNet cores trained on whole stimuli instead of chunks. Mamba (STRFlab cell and demo, seeds 0-2, 20 epochs):
 #: chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole stimuli at 2e-3 0.792 / 0.908, about 30 % faster (its
-#: parallel scan pays per call, so fewer, longer sequences cost less); learning rates: fit/learning_rates.py
-UNCHUNKED_CORES = ("Mamba",)
+#: parallel scan pays per call, so fewer, longer sequences cost less). LMU (seeds 0-2, 20 epochs): chunks 0.564 /
+#: 0.582 / 0.731 (STRFlab) and 0.866 / 0.816 / 0.761 (demo), whole stimuli 0.738 / 0.788 / 0.757 and 0.862 / 0.878
+#: / 0.883: its memory spans theta = 99 frames, which a chunk's 25 warm-up frames cut short. Learning rates:
+#: fit/learning_rates.py
+UNCHUNKED_CORES = ("Mamba", "LMU")
 #: optimisation steps per epoch the automatic batch size aims for (``batch_size=None``): stimuli (or chunks) per
 #: step = ceil(items / STEPS_PER_EPOCH). On the demo and the STRFlab cell (14 training stimuli: batch 1) every
 #: family reached a better test cc_norm in 40 epochs than at batch 4 (NRF 0.931 vs 0.893 on the demo, DNet
@@ -75,7 +78,7 @@ class FitRequest:
     from its leading components (:mod:`strfviewer.fit.hidden_start`); ``num_threads`` CPU
     threads (default :func:`~strfviewer.fit.fitter.default_num_threads`: 1 on 2 cores, at most 4); ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored
     frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
-    (auto) chunks recurrent models (GRU/LSTM/RNN, LMU/S4/S4D cores; not Mamba: :data:`UNCHUNKED_CORES`) with :data:`AUTO_CHUNK` and nothing
+    (auto) chunks recurrent models (GRU/LSTM/RNN, S4/S4D cores; not Mamba or LMU: :data:`UNCHUNKED_CORES`) with :data:`AUTO_CHUNK` and nothing
     else, 0 turns chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
     ``ridge_alphas`` absolute penalties for ridge (default: a grid); ``calibrate`` starts SGD with the
     readout's output nonlinearity placed at each neuron's mean rate (see :mod:`strfviewer.fit.calibrate`;
