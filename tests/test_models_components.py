@@ -268,8 +268,29 @@ def test_linear_recurrence_scan_matches_the_loop():
     for t in range(37):
         h = a[:, t] * h + b[:, t]
         states.append(h)
+    want = torch.stack(states, 1)
     for block in (16, 4, 64):  # blocks with a carried state, and one scan over the whole sequence
-        assert torch.allclose(linear_recurrence_scan(a, b, block=block), torch.stack(states, 1), atol=1e-5)
+        assert torch.allclose(linear_recurrence_scan(a, b, block=block), want, atol=1e-5)
+
+
+def test_both_scans_match_the_loop():
+    """The step-by-step scan (the CPU's) and the blocked parallel scan (other devices, functorch transforms) each
+    give the loop's states, for an expanded decay and one step too."""
+    from strfviewer.models.ssm import _blocked_scan, _sequential_scan
+
+    torch.manual_seed(1)
+    a, b = torch.rand(3, 41, 5), torch.randn(3, 41, 5)
+    h, states = torch.zeros(3, 5), []
+    for t in range(41):
+        h = a[:, t] * h + b[:, t]
+        states.append(h)
+    want = torch.stack(states, 1)
+    assert torch.allclose(_sequential_scan(a, b), want, atol=1e-5)
+    for block in (16, 4, 64):
+        assert torch.allclose(_blocked_scan(a, b, block), want, atol=1e-5)
+    decay = torch.rand(1, 1, 5).expand(3, 41, 5)
+    assert torch.allclose(_sequential_scan(decay, b), _blocked_scan(decay, b, 8), atol=1e-5)
+    assert torch.equal(_sequential_scan(a[:, :1], b[:, :1]), b[:, :1])
 
 
 def test_linear_recurrence_scan_gradients_are_the_loops():
