@@ -15,14 +15,14 @@ DEFAULT_LR = 1e-3
 #: 0/1/2, 2e-3 vs 1e-3: mean test 0.979 vs 0.971 (demo), 0.836 vs 0.820 (STRFlab cell), validation higher on both;
 #: 3e-3 was no better on test and MSE diverged there (docs/models.md, "Training defaults")
 FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3}
-#: StateNet cores' own rates. Mamba: whole stimuli at 2e-3 (see fit.run.UNCHUNKED_CORES). S4 (deepSTRF's DPLR
-#: layer; chunks kept: whole stimuli took 3-5x longer), lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.631 / 0.667 / 0.676 (validation 0.472 / - / 0.504), demo 0.844 / 0.896 / 0.917.
-#: LSTM, lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.815 / 0.830 / 0.850 (validation 0.697 / 0.722 / 0.751), demo 0.907 /
-#: 0.926 / 0.929 (validation 0.917 / 0.927 / 0.929). docs/models.md, "Training defaults".
-#: GRU, lr 1e-3 / 3e-3, seeds 0 / 1 / 2: STRFlab 0.832 / 0.801 / 0.837 vs 0.877 / 0.820 / 0.890, demo 0.924 / 0.929 /
-#: 0.924 vs 0.962 / 0.953 / 0.949 (2e-3: 0.858 and 0.957 on seed 0). RNN at 3e-3 was mixed (demo 0.929 vs 0.909,
-#: STRFlab 0.788 vs 0.798) and keeps 1e-3. LMU (whole stimuli, fit.run.UNCHUNKED_CORES), lr 1e-3 / 3e-3, seeds 0 / 1 / 2:
-#: STRFlab 0.738 / 0.788 / 0.757 vs 0.783 / 0.768 / 0.807, demo 0.862 / 0.878 / 0.883 vs 0.892 / 0.894 / 0.893 (2e-3,
+#: StateNet cores' own rates. Mamba: whole stimuli at 2e-3 (see fit.run.UNCHUNKED_CORES). S4 (deepSTRF's DPLR layer;
+#: chunks kept: whole stimuli took 3-5x longer), lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.631 / 0.667 / 0.676 (validation 0.472
+#: / - / 0.504), demo 0.844 / 0.896 / 0.917. LSTM, lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.815 / 0.830 / 0.850 (validation
+#: 0.697 / 0.722 / 0.751), demo 0.907 / 0.926 / 0.929 (validation 0.917 / 0.927 / 0.929). docs/models.md, "Training
+#: defaults". GRU, lr 1e-3 / 3e-3, seeds 0 / 1 / 2: STRFlab 0.832 / 0.801 / 0.837 vs 0.877 / 0.820 / 0.890, demo 0.924 /
+#: 0.929 / 0.924 vs 0.962 / 0.953 / 0.949 (2e-3: 0.858 and 0.957 on seed 0). RNN at 3e-3 was mixed (demo 0.929 vs 0.909,
+#: STRFlab 0.788 vs 0.798) and keeps 1e-3. LMU (whole stimuli, fit.run.UNCHUNKED_CORES), lr 1e-3 / 3e-3, seeds 0 / 1 /
+#: 2: STRFlab 0.738 / 0.788 / 0.757 vs 0.783 / 0.768 / 0.807, demo 0.862 / 0.878 / 0.883 vs 0.892 / 0.894 / 0.893 (2e-3,
 #: seed 1: 0.759 and 0.880).
 CORE_LR = {"GRU": 3e-3, "LMU": 3e-3, "Mamba": 2e-3, "S4": 3e-3, "LSTM": 3e-3}
 

@@ -27,7 +27,7 @@ from strfviewer.fit.batching import StimulusBatches, unpad_predictions
 from strfviewer.fit.fitter import (FitHistory, Fitter, ProgressEvent, default_num_threads, set_random_seed,
                                    torch_threads)
 from strfviewer.fit.hidden_start import HIDDEN_STRF_FAMILIES
-from strfviewer.fit.learning_rates import CORE_LR, DEFAULT_LR, FAMILY_LR, default_learning_rates  # noqa: F401
+from strfviewer.fit.learning_rates import CORE_LR, DEFAULT_LR, FAMILY_LR
 from strfviewer.fit.metrics import METHODS, NeuronMetrics, cc_norm_from_trials
 
 FIT_METHODS = ("sgd", "ridge")
@@ -45,11 +45,11 @@ LOSS_CHOICES = ("auto", "mse", "poisson")
 #: mixed (0.664 vs 0.666, 0.893 vs 0.900) and keeps MSE (docs/models.md, "Training defaults")
 POISSON_FAMILIES = ("ConvNet2D",)
 #: StateNet cores trained on whole stimuli instead of chunks. Mamba (STRFlab cell and demo, seeds 0-2, 20 epochs):
-#: chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole stimuli at 2e-3 0.792 / 0.908, about 30 % faster (its
-#: parallel scan pays per call, so fewer, longer sequences cost less). LMU (seeds 0-2, 20 epochs): chunks 0.564 /
-#: 0.582 / 0.731 (STRFlab) and 0.866 / 0.816 / 0.761 (demo), whole stimuli 0.738 / 0.788 / 0.757 and 0.862 / 0.878
-#: / 0.883: its memory spans theta = 99 frames, which a chunk's 25 warm-up frames cut short. Learning rates:
-#: fit/learning_rates.py
+#: chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole stimuli at 2e-3 0.792 / 0.908, about 30 % faster (with the
+#: blocked parallel scan of the time, which paid per call: fewer, longer sequences cost less). LMU (seeds 0-2, 20
+#: epochs): chunks 0.564 / 0.582 / 0.731 (STRFlab) and 0.866 / 0.816 / 0.761 (demo), whole stimuli 0.738 / 0.788 / 0.757
+#: and 0.862 / 0.878 / 0.883: its memory spans theta = 99 frames, which a chunk's 25 warm-up frames cut short. Learning
+#: rates: fit/learning_rates.py
 UNCHUNKED_CORES = ("Mamba", "LMU")
 #: optimisation steps per epoch the automatic batch size aims for (``batch_size=None``): stimuli (or chunks) per
 #: step = ceil(items / STEPS_PER_EPOCH). On the demo and the STRFlab cell (14 training stimuli: batch 1) every

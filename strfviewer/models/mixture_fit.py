@@ -6,8 +6,9 @@ the grid before weighting (:func:`unit_gaussians`).
 
 :func:`fit_mixture` places the Gaussians greedily, each at the largest remaining value of the STRF (width one
 cell), then refines centres, widths and weights together by Adam on the squared error. :func:`auto_mixture`
-chooses the size from the energy each explains (fitting several sizes at once, :func:`fit_mixtures`): the smallest ``K`` after which one more Gaussian adds less than
-:data:`AUTO_MIN_GAIN` of the STRFs' energy (docs/models.md, "Gaussian-mixture kernel: automatic K").
+chooses the size from the energy each explains (fitting several sizes at once, :func:`fit_mixtures`): the
+smallest ``K`` after which one more Gaussian adds less than :data:`AUTO_MIN_GAIN` of the STRFs' energy
+(docs/models.md, "Gaussian-mixture kernel: automatic K").
 """
 
 from __future__ import annotations
