@@ -53,11 +53,12 @@ def test_each_family_at_defaults_reaches_its_floor(demo, family, options, epochs
 
 def test_mamba_trains_on_whole_stimuli_at_its_own_learning_rate():
     """StateNet cores' defaults (docs/models.md, "Training defaults"): Mamba and LMU on whole stimuli, Mamba at lr
-    2e-3; S4, LSTM, GRU and LMU at lr 3e-3; RNN keeps 50-frame chunks and 1e-3; an explicit request wins."""
+    2e-3; S4, GRU and LMU at lr 3e-3, LSTM at 5e-3 with half the steps per epoch; RNN keeps 50-frame chunks and
+    1e-3; an explicit request wins."""
     from strfviewer.fit.run import AUTO_CHUNK, chunking, learning_rate_for
     from strfviewer.models.factory import build_model
 
-    for core, frames, lr in (("Mamba", None, 2e-3), ("S4", AUTO_CHUNK[0], 3e-3), ("LSTM", AUTO_CHUNK[0], 3e-3),
+    for core, frames, lr in (("Mamba", None, 2e-3), ("S4", AUTO_CHUNK[0], 3e-3), ("LSTM", AUTO_CHUNK[0], 5e-3),
                              ("GRU", AUTO_CHUNK[0], 3e-3), ("RNN", AUTO_CHUNK[0], 1e-3),
                              ("LMU", None, 3e-3)):
         spec = ModelSpec("StateNet", rnn_type=core)
@@ -68,3 +69,21 @@ def test_mamba_trains_on_whole_stimuli_at_its_own_learning_rate():
     spec = ModelSpec("StateNet", rnn_type="Mamba")
     request = FitRequest(spec=spec, chunk_frames=40, lr=5e-4)
     assert chunking(build_model(spec, 8, 2), request)["chunk_frames"] == 40 and learning_rate_for(request) == 5e-4
+
+
+def test_lstm_batches_aim_at_half_the_steps_per_epoch():
+    """StateNet LSTM's automatic batch gives about 16 steps per epoch (the other cores 32); an explicit batch wins."""
+    from strfviewer.fit.run import batch_size_for, chunking, training_items
+    from strfviewer.models.factory import build_model
+
+    train = load("demo").stimuli_in("train")
+    sizes = {}
+    for core in ("LSTM", "GRU"):
+        spec = ModelSpec("StateNet", rnn_type=core)
+        model = build_model(spec, train[0].spec.shape[-2], 2)
+        items = training_items(train, chunking(model, FitRequest(spec=spec)))
+        sizes[core] = batch_size_for(model, train, FitRequest(spec=spec))
+        assert sizes[core] == -(-items // (16 if core == "LSTM" else 32))
+    assert sizes["LSTM"] > sizes["GRU"]
+    spec = ModelSpec("StateNet", rnn_type="LSTM")
+    assert batch_size_for(build_model(spec, train[0].spec.shape[-2], 2), train, FitRequest(spec=spec, batch_size=2)) == 2

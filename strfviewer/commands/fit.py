@@ -83,8 +83,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"AdamW learning rate (default: the family's: {default_learning_rates()})")
     t.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: %(default)s)")
     t.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|auto",
-                   help="stimuli (or chunks) per optimisation step; auto: about 32 steps per epoch, i.e. 1 "
-                        "stimulus per step on datasets of up to 32 training stimuli (default: auto)")
+                   help="stimuli (or chunks) per optimisation step; auto: about 32 steps per epoch (StateNet LSTM: 16), "
+                        "i.e. 1 stimulus per step on datasets of up to 32 training stimuli (default: auto)")
     t.add_argument("--loss", choices=("auto", "mse", "poisson"), default="auto",
                    help="loss on the trial mean; auto = Poisson for recurrent models, MSE otherwise and for continuous "
                         "responses (mV) "

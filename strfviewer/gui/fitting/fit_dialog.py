@@ -46,7 +46,8 @@ _TRAINING_LABELS = {
                                                "SGD."),
     "weight_decay": ("Weight decay", "L2 penalty on the weights (AdamW-style decay)."),
     "batch_size": ("Batch size (stimuli)", "Stimuli (or chunks of a recurrent model's training stimuli) per "
-                                            "optimisation step. 'auto' aims at about 32 steps per epoch: one "
+                                            "optimisation step. 'auto' aims at about 32 steps per epoch (16 for "
+                                            "StateNet LSTM): one "
                                             "stimulus per step on datasets of up to 32 training stimuli. Lower it "
                                             "if the GPU runs out of memory."),
     "seed": ("Seed", "Random seed for weight initialisation and batch order (same seed, same fit)."),
