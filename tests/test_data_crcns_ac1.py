@@ -114,18 +114,14 @@ def test_a_ridge_fit_runs_with_mse_and_finite_cc(dataset):
 def test_cells_option_and_reader_options(download):
     one = load(download, use_cache=False, cells=["20020103-mw-3"], normalize=None)
     assert one.neuron_names == ["20020103-mw-3"] and [s.name for s in one.stimuli] == NAMES[2:]
-    with pytest.raises(DataError, match="no CRCNS AC1 Asari folder"):
-        load(f"{download}?experimenter=asari")
-    with pytest.raises(DataError, match="the Wehr subset is all A1"):
-        load(f"{download}?site=MGB")
-    with pytest.raises(DataError, match="site='V1': expected A1 or MGB"):
-        load(f"{download}?site=V1")
-    with pytest.raises(DataError, match="cleanup='maybe': expected on or off"):
-        load(f"{download}?cleanup=maybe")
-    with pytest.raises(DataError, match="baseline_median_ms='-1'"):
-        load(f"{download}?baseline_median_ms=-1")
-    with pytest.raises(DataError, match="option.*units.*do not apply to a CRCNS AC1 folder"):
-        load(f"{download}?units=3")
+    for query, message in (("experimenter=asari", "no CRCNS AC1 Asari folder"),
+                           ("site=MGB", "the Wehr subset is all A1"),
+                           ("site=V1", "site='V1': expected A1 or MGB"),
+                           ("cleanup=maybe", "cleanup='maybe': expected on or off"),
+                           ("baseline_median_ms=-1", "baseline_median_ms='-1'"),
+                           ("units=3", "option.*units.*do not apply to a CRCNS AC1 folder")):
+        with pytest.raises(DataError, match=message):
+            load(f"{download}?{query}")
 
 
 def _one_line(exc) -> str:
