@@ -20,6 +20,8 @@ from typing import Iterator, List, Optional, Sequence
 import numpy as np
 import torch
 
+from strfviewer.fit.metrics import trial_mean
+
 LOSSES = ("mse", "poisson")
 
 
@@ -56,18 +58,17 @@ def frames_of(stimulus) -> int:
     return int(stimulus.responses.shape[-1])
 
 
-def trial_mean(responses: np.ndarray):
-    """``(target (N, 1, L) float32, has (N, 1, L) bool)``: the mean over the finite trials of ``responses``
-    ``(N, R, L)``, 0 where no trial is finite, and where one is."""
-    finite = np.isfinite(responses)
-    count = finite.sum(axis=1, keepdims=True)
-    total = np.where(finite, responses, 0.0).sum(axis=1, keepdims=True)
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32), count > 0
+def target_of(responses: np.ndarray):
+    """``(target (N, 1, L) float32, has (N, 1, L) bool)``: :func:`~strfviewer.fit.metrics.trial_mean` of
+    ``responses`` ``(N, R, L)`` with 0 where no trial is finite, and where one is."""
+    mean = trial_mean(responses)[:, None, :]
+    has = np.isfinite(mean)
+    return np.where(has, mean, 0.0).astype(np.float32), has
 
 
 def pad_batch(stimuli: Sequence, pad_value: float = 0.0, means: Optional[Sequence] = None) -> Batch:
     """Stack ``stimuli`` (objects with ``name``, ``spec (1, F, T_s)`` or a waveform ``(1, T_s * hop)``,
-    ``responses (N, R, T_s)``) into a Batch; ``means`` their :func:`trial_mean` when already computed."""
+    ``responses (N, R, T_s)``) into a Batch; ``means`` their :func:`target_of` when already computed."""
     if not stimuli:
         raise ValueError("cannot build a batch from no stimuli")
     lengths = [frames_of(s) for s in stimuli]
@@ -89,7 +90,7 @@ def pad_batch(stimuli: Sequence, pad_value: float = 0.0, means: Optional[Sequenc
         spec[b, ..., : L * step] = s.spec
         resp[b, :, : s.responses.shape[1], :L] = s.responses
         mask[b, :L] = True
-        mean, has = means[b] if means is not None else trial_mean(s.responses)
+        mean, has = means[b] if means is not None else target_of(s.responses)
         target[b, :, :, :L] = mean
         valid[b, :, :, :L] = has
     return Batch(torch.from_numpy(spec), torch.from_numpy(resp), torch.from_numpy(mask),
@@ -152,7 +153,7 @@ class StimulusBatches:
 
     def _mean(self, i: int) -> tuple:
         if self._means[i] is None:
-            self._means[i] = trial_mean(self.stimuli[i].responses)
+            self._means[i] = target_of(self.stimuli[i].responses)
         return self._means[i]
 
     @property
