@@ -7,8 +7,9 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 
+from strfviewer.models.attention import CausalBias, encoder_layer_forward
 from strfviewer.models.base import AudioEncodingModel
-from strfviewer.models.layers import SinusoidalPositionalEncoding, build_causal_window_mask
+from strfviewer.models.layers import SinusoidalPositionalEncoding
 from strfviewer.models.readouts import LinearReadout
 from strfviewer.models.registry import register
 
@@ -59,12 +60,20 @@ class Transformer(AudioEncodingModel):
                                            dropout=0.1, batch_first=True)
         self.tsfm = nn.TransformerEncoder(layer, num_layers=n_layers, enable_nested_tensor=False)
         self.readout = LinearReadout(self.token_dim, self.N, activation=output_activation)
+        self._causal_bias = CausalBias()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tokens = self._tokens(x)                                        # (B, L, token_dim)
-        mask = build_causal_window_mask(tokens.shape[1], self.context_window, device=tokens.device)
-        y = self.tsfm(tokens, mask=mask)
-        return self.readout(y.transpose(1, 2))
+        bias = self._bias(tokens)
+        for layer in self.tsfm.layers:                                  # = self.tsfm(tokens, mask=causal mask)
+            tokens = encoder_layer_forward(layer, tokens, bias)
+        if self.tsfm.norm is not None:
+            tokens = self.tsfm.norm(tokens)
+        return self.readout(tokens.transpose(1, 2))
+
+    def _bias(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The additive causal (windowed) attention mask ``(L, L)`` for tokens ``(B, L, token_dim)``."""
+        return self._causal_bias(tokens.shape[1], self.context_window, tokens.device, tokens.dtype)
 
     def _tokens(self, x: torch.Tensor, offset: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Tokens ``(B, L, token_dim)`` of the input ``(B, 1, F, L)``, positions from ``offset`` ``(B,)``."""
@@ -80,11 +89,11 @@ class Transformer(AudioEncodingModel):
         """Each encoder layer's input tokens ``(B, L, token_dim)`` for the input ``(B, 1, F, L)``: what the
         frames before a window contribute to its attention (keys and values), see :meth:`forward_window`."""
         tokens = self._tokens(x)
-        mask = build_causal_window_mask(tokens.shape[1], self.context_window, device=tokens.device)
+        bias = self._bias(tokens)
         inputs = []
         for layer in self.tsfm.layers:
             inputs.append(tokens)
-            tokens = layer(tokens, src_mask=mask)
+            tokens = encoder_layer_forward(layer, tokens, bias)
         return tuple(inputs)
 
     def forward_window(self, x: torch.Tensor, past: Tuple[torch.Tensor, ...], first: torch.Tensor) -> torch.Tensor:
