@@ -171,43 +171,43 @@ def lagged_moments(features: Sequence[np.ndarray], targets: Sequence[np.ndarray]
     """Centred ``X'X`` and ``X'y`` of the lagged designs without building them (all bins valid).
 
     ``features``: per stimulus ``(K, L)`` (``K = C * F`` rows); ``targets``: ``(L, n)``. Column ``k * T + j``
-    of the design is row ``k`` of the features delayed by ``T - 1 - j`` frames (zeros before the start). A
-    block ``(j1, j2)`` of ``X'X`` is the full cross-product of the zero-padded features at lag ``j2 - j1``
-    minus the few products that run past the stimulus end, so the cost is ``2T - 1`` products of size
-    ``K x L x K`` instead of one of ``KT x L x KT``. Returns ``count, mean_x, mean_y, X'X, X'y`` (float64).
+    of the design is row ``k`` of the features delayed by ``T - 1 - j`` frames (zeros before the start). The
+    stimuli are laid end to end, each after ``T - 1`` zero frames, in one sequence ``Z`` ``(K, M)``: a block
+    ``(j1, j2)`` of ``X'X`` is then the full cross-product of ``Z`` at lag ``j2 - j1`` (the zeros keep stimuli
+    apart) minus the few products that run past a stimulus' end, and column ``j`` of ``X'y`` is ``Z`` from
+    frame ``j`` on times the targets placed at their rows. The cost is ``2T`` products of size ``K x M x K``
+    instead of one of ``KT x M x KT``, whatever the number of stimuli. Returns ``count, mean_x, mean_y, X'X,
+    X'y`` (float64).
     """
     K = features[0].shape[0]
     D = K * T
+    pad = T - 1
+    lengths = [int(f.shape[1]) for f in features]
+    starts = np.cumsum([0] + [L + pad for L in lengths[:-1]])            # each stimulus' first row in Z
+    rows = sum(L + pad for L in lengths)                                # design rows (incl. the gaps)
+    Z = torch.zeros(K, rows + pad, dtype=torch.float64)
+    Y = torch.zeros(rows, targets[0].shape[1] + 1, dtype=torch.float64)  # targets, then 1 on design rows
+    for feat, y, start, L in zip(features, targets, starts, lengths):
+        Z[:, start + pad:start + pad + L] = torch.from_numpy(np.asarray(feat, dtype=np.float64))
+        Y[start:start + L, :-1] = torch.from_numpy(np.asarray(y, dtype=np.float64))
+        Y[start:start + L, -1] = 1.0
+    count = int(sum(lengths))
+    # design column (k, j) at row u is Z[k, u + j]
+    xty_sx = torch.stack([Z[:, j:j + rows] @ Y for j in range(T)], dim=1)   # (K, T, n + 1)
+    xty, sx = xty_sx[..., :-1], xty_sx[..., -1]
+    sy = Y[:, :-1].sum(dim=0)
+    full = torch.stack([Z[:, :Z.shape[1] - d] @ Z[:, d:].T for d in range(T)])  # [d]: cross-products at lag d
+    # products with u >= L + m (past the end for column m of a stimulus): the last T - 1 frames of each
+    ends = torch.stack([Z[:, start + L:start + L + pad] for start, L in zip(starts, lengths)])  # (S, K, T - 1)
     xtx = torch.zeros(T, T, K, K, dtype=torch.float64)  # [j1, j2] blocks
-    xty = torch.zeros(K, T, targets[0].shape[1], dtype=torch.float64)
-    sx = torch.zeros(K, T, dtype=torch.float64)
-    sy = torch.zeros(targets[0].shape[1], dtype=torch.float64)
-    count = 0
-    full = torch.zeros(T, K, K, dtype=torch.float64)  # [d]: full cross-products at lag d
-    tails = torch.zeros(T, T, K, K, dtype=torch.float64)  # [d, m]: products past the end, u >= L + m
-    for feat, y in zip(features, targets):
-        x = torch.from_numpy(np.asarray(feat, dtype=np.float64))
-        L = x.shape[1]
-        M = L + T - 1
-        xp = torch.cat([torch.zeros(K, T - 1, dtype=torch.float64), x], dim=1)  # (K, M)
-        yt = torch.from_numpy(np.asarray(y, dtype=np.float64))
-        count += L
-        sy += yt.sum(dim=0)
-        total = x.sum(dim=1)
-        for j in range(T):
-            # design column (k, j) at row t is xp[k, t + j], t = 0..L-1
-            sx[:, j] += total - x[:, max(L - (T - 1 - j), 0):].sum(dim=1) if j < T - 1 else total
-            xty[:, j] += xp[:, j:j + L] @ yt
-        for d in range(T):
-            full[d] += xp[:, :M - d] @ xp[:, d:].T  # sum over u of xp[:, u] xp[:, u + d]'
-            # products with u >= j1 + L (past the end for column j1): reverse cumulative sums
-            n_tail = T - 1 - d
-            if n_tail > 0:
-                prods = torch.einsum("ku,lu->ukl", xp[:, L:L + n_tail], xp[:, L + d:L + d + n_tail])
-                tails[d][:n_tail] += prods.flip(0).cumsum(0).flip(0)  # [m]: sum over u >= L + m
-    for d in range(T):  # the sums over stimuli are assembled once
+    for d in range(T):
+        n_tail = pad - d
+        tail = torch.zeros(T, K, K, dtype=torch.float64)
+        if n_tail > 0:
+            prods = torch.einsum("sku,slu->ukl", ends[:, :, :n_tail], ends[:, :, d:d + n_tail])
+            tail[:n_tail] = prods.flip(0).cumsum(0).flip(0)  # [m]: sum over u >= L + m
         for j1 in range(T - d):
-            block = full[d] - tails[d][j1]
+            block = full[d] - tail[j1]
             xtx[j1, j1 + d] = block
             if d:
                 xtx[j1 + d, j1] = block.T
