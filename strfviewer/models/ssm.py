@@ -226,6 +226,15 @@ def _scan(decay: torch.Tensor, drive: torch.Tensor, block: int) -> torch.Tensor:
     return _blocked_scan(decay, drive, block)
 
 
+def _adjoint_scan(decay: torch.Tensor, grad: torch.Tensor, block: int) -> torch.Tensor:
+    """The adjoint states ``adj_t = grad_t + decay_{t+1} adj_{t+1}`` (``adj_{L-1} = grad_{L-1}``) along axis 1:
+    on the CPU one loop backwards in time, elsewhere the forward scan of the time-reversed sequences."""
+    if _plain_cpu(decay, grad):
+        return _sequential_scan(decay, grad, reverse=True)
+    following = torch.cat([decay[:, 1:], torch.zeros_like(decay[:, :1])], dim=1)   # decay_{t+1}
+    return _blocked_scan(following.flip(1), grad.flip(1), block).flip(1)
+
+
 def _plain_cpu(*tensors: torch.Tensor) -> bool:
     """True for ordinary CPU tensors, not wrapped by a functorch transform nor batched by autograd's
     ``is_grads_batched`` (where in-place writes into a fresh output tensor would be refused or mis-batched)."""
@@ -236,8 +245,9 @@ def _plain_cpu(*tensors: torch.Tensor) -> bool:
                for t in tensors)
 
 
-def _sequential_scan(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
+def _sequential_scan(decay: torch.Tensor, drive: torch.Tensor, reverse: bool = False) -> torch.Tensor:
     """The recurrence step after step along axis 1, time-major, each state written in place into the output.
+    ``reverse``: the adjoint recurrence instead, ``out_t = drive_t + decay_{t+1} out_{t+1}`` from the last step.
 
     On the CPU the per-step cost of this loop is below the extra work and copies of the parallel scan: 2.4 against
     8.6 ms for one 400-step ``(140, 16)`` sequence, 0.8 against 3.6 ms for four of 75 steps (2-core VM, one
@@ -247,10 +257,17 @@ def _sequential_scan(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
     a = decay.transpose(0, 1).to(dtype).contiguous()                  # (L, B, ...)
     b = drive.transpose(0, 1).to(dtype).contiguous()
     out = torch.empty_like(b)
-    if b.shape[0]:
+    L = b.shape[0]
+    if not L:
+        return out.transpose(0, 1)
+    if reverse:
+        out[L - 1] = b[L - 1]
+        for t in range(L - 2, -1, -1):
+            torch.addcmul(b[t], a[t + 1], out[t + 1], out=out[t])
+    else:
         out[0] = b[0]
-    for t in range(1, b.shape[0]):
-        torch.addcmul(b[t], a[t], out[t - 1], out=out[t])
+        for t in range(1, L):
+            torch.addcmul(b[t], a[t], out[t - 1], out=out[t])
     return out.transpose(0, 1)
 
 
@@ -290,11 +307,9 @@ class _LinearRecurrence(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         decay, hs = ctx.saved_tensors
-        decay = decay.expand_as(hs)
-        following = torch.cat([decay[:, 1:], torch.zeros_like(decay[:, :1])], dim=1)   # decay_{t+1}
-        adjoint = _scan(following.flip(1), grad.flip(1), ctx.block).flip(1)
-        previous = torch.cat([torch.zeros_like(hs[:, :1]), hs[:, :-1]], dim=1)          # h_{t-1}
-        return adjoint * previous, adjoint, None
+        adjoint = _adjoint_scan(decay.expand_as(hs), grad, ctx.block)
+        d_decay = torch.cat([torch.zeros_like(hs[:, :1]), adjoint[:, 1:] * hs[:, :-1]], dim=1)  # adj_t h_{t-1}
+        return d_decay, adjoint, None
 
 
 def _hillis_steele_scan(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
