@@ -9,7 +9,8 @@ core). :func:`encoder_layer_forward` takes an additive mask built once (:class:`
 :func:`dropout` draws its keep-or-drop decisions from 16-bit pieces of 64-bit random words (four decisions
 per draw): keep probability ``1 - 6554 / 65536`` (drop 0.10001 for ``p = 0.1``), kept values scaled by its
 inverse, so the expected output equals the input as with ``torch.nn.functional.dropout``. Measured on one
-core, ``(400, 400)`` weights: 0.45 ms vs 1.5 ms.
+core, ``(400, 400)`` weights, forward + backward: 0.48 ms vs 1.26 ms. The whole layer: a training step of the
+default Transformer on a 400-frame stimulus 5.1-5.6 ms instead of 8.5-9.9 ms (docs/benchmarks.md, "Fitting").
 """
 
 from __future__ import annotations
