@@ -26,7 +26,7 @@ time strfviewer needs to reach deepSTRF's final test cc_norm (from the start of 
 included) over the time deepSTRF needs to reach it (its first epoch at or above its own final score).
 
     python benchmarks/fit_vs_deepstrf.py [--data strflab,demo] [--only NAME ...] [--epochs 40]
-        [--recurrent-epochs 20] [--threads 1] [--json F]
+        [--recurrent-epochs 20] [--threads 1] [--seed 0 | --seeds 0,1,2] [--json F]
 
 Not a test: timings depend on the machine and its load (note it when recording figures).
 """
@@ -315,9 +315,45 @@ def markdown(results) -> str:
             reach = (f"{fmt(r['ours_reach_s'], '.2f')} / {fmt(r['deepstrf_reach_s'], '.2f')} s = "
                      f"{fmt(r['reach_ratio'], '.2f')}x" if r["ours_reach_s"] is not None else
                      f"not reached / {fmt(r['deepstrf_reach_s'], '.2f')} s")
-            lines.append(f"| {data} | {r['row']} | {r['deepstrf_epochs']} / {r['ours_epochs']} | "
+            seed = f" (seed {r['seed']})" if several_seeds(results) else ""
+            lines.append(f"| {data} | {r['row']}{seed} | {r['deepstrf_epochs']} / {r['ours_epochs']} | "
                          f"{fmt(r['deepstrf_final'])} | {fmt(r['ours_final'])} | {fmt(diff, '+.3f')} | {reach} |")
     return "\n".join(lines)
+
+
+def several_seeds(results) -> bool:
+    return len({r.get("seed") for rows in results.values() for r in rows}) > 1
+
+
+def seeds_markdown(results) -> str:
+    """One line per data set and row over its seeds: both finals per seed, the difference of their means, and the
+    time ratio per seed with its median ("n.r.": deepSTRF's final not reached; counted as worst in the median)."""
+    lines = ["| data | model | seeds | deepSTRF test cc_norm | ours | ours - deepSTRF (mean) | "
+             "time ratio (median) |", "|---|---|---|---|---|---|---|"]
+    for data, rows in results.items():
+        for name in dict.fromkeys(r["row"] for r in rows):
+            runs = [r for r in rows if r["row"] == name]
+            theirs = [r["deepstrf_final"] for r in runs]
+            ours = [r["ours_final"] for r in runs]
+            diff = (float(np.mean(ours)) - float(np.mean(theirs))) if None not in theirs + ours else None
+            ratios = [r["reach_ratio"] for r in runs]
+            median = float(np.median([np.inf if x is None else x for x in ratios]))
+            lines.append(f"| {data} | {name} | {' / '.join(str(r['seed']) for r in runs)} | "
+                         f"{' / '.join(fmt(x) for x in theirs)} | {' / '.join(fmt(x) for x in ours)} | "
+                         f"{fmt(diff, '+.3f')} | {' / '.join('n.r.' if x is None else f'{x:.2f}x' for x in ratios)} "
+                         f"({'n.r.' if not np.isfinite(median) else f'{median:.2f}x'}) |")
+    return "\n".join(lines)
+
+
+def parse_seeds(text: str) -> list:
+    """``"0,1,2"`` -> ``[0, 1, 2]``; a clear error for anything else."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SystemExit(f"--seeds: expected comma-separated integers such as 0,1,2, not {text!r}")
+    if not seeds:
+        raise SystemExit("--seeds: give at least one seed, e.g. 0,1,2")
+    return seeds
 
 
 def main(argv=None) -> int:
@@ -326,6 +362,8 @@ def main(argv=None) -> int:
     ap.add_argument("--strflab", default=str(DEFAULT_STRFLAB), help="the STRFlab cell folder")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", help="comma-separated seeds (e.g. 0,1,2; overrides --seed): every row runs once per "
+                    "seed, and a second table gives each row's per-seed finals, mean difference and median time ratio")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--recurrent-epochs", type=int, default=20, help="epoch budget of the StateNet rows")
     ap.add_argument("--deepstrf-python", default=DEFAULT_DEEPSTRF_PYTHON)
@@ -333,6 +371,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-deepstrf", action="store_true")
     ap.add_argument("--json", help="write all measurements here")
     args = ap.parse_args(argv)
+    seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
 
     import torch
 
@@ -343,7 +382,7 @@ def main(argv=None) -> int:
     if reason:
         print(f"deepSTRF skipped: {reason}")
     print(f"threads {args.threads}, cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, epochs "
-          f"{args.epochs} (StateNet {args.recurrent_epochs}), seed {args.seed}")
+          f"{args.epochs} (StateNet {args.recurrent_epochs}), seed(s) {', '.join(map(str, seeds))}")
     results = {}
     rows = args.only or list(ROWS)
     for data in [d.strip() for d in args.data.split(",") if d.strip()]:
@@ -359,7 +398,7 @@ def main(argv=None) -> int:
         print(f"\n{label}: {dataset.n_neurons} neuron(s), {len(dataset.stimuli)} stimuli, split train "
               f"{len(dataset.stimuli_in('train'))} / val {len(dataset.stimuli_in('val'))} / test "
               f"{len(dataset.stimuli_in('test'))}")
-        run_ours(dataset, ROWS["Linear (full)"], 1, args.seed, args.threads)  # warm-up of this process, untimed
+        run_ours(dataset, ROWS["Linear (full)"], 1, seeds[0], args.threads)  # warm-up of this process, untimed
         results[label] = []
         with tempfile.TemporaryDirectory(prefix="strfviewer-bench-") as tmp:
             npz = Path(tmp) / "arrays.npz"
@@ -367,15 +406,19 @@ def main(argv=None) -> int:
             for name in rows:
                 row = ROWS[name]
                 epochs = args.recurrent_epochs if row["family"] == "StateNet" else args.epochs
-                theirs = None
-                if not reason:
-                    try:
-                        theirs = run_deepstrf(args.deepstrf_python, npz, row, epochs, args.seed, args.threads)
-                    except RuntimeError as exc:
-                        print(f"  {name}: deepSTRF failed ({exc})")
-                ours = run_ours(dataset, row, epochs, args.seed, args.threads)
-                results[label].append(compare(name, theirs, ours))
+                for seed in seeds:  # the seeds of a row back to back: the same load on the VM
+                    theirs = None
+                    if not reason:
+                        try:
+                            theirs = run_deepstrf(args.deepstrf_python, npz, row, epochs, seed, args.threads)
+                        except RuntimeError as exc:
+                            print(f"  {name}: deepSTRF failed ({exc})")
+                    ours = run_ours(dataset, row, epochs, seed, args.threads)
+                    label_seed = name if len(seeds) == 1 else f"{name} (seed {seed})"
+                    results[label].append({**compare(label_seed, theirs, ours), "row": name, "seed": seed})
     print("\n" + markdown(results))
+    if len(seeds) > 1:
+        print("\n" + seeds_markdown(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
