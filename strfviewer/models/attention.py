@@ -49,7 +49,8 @@ def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
 class CausalBias:
     """Additive attention masks ``(L, L)`` (0 where query ``i`` may see key ``j``: ``j <= i`` and, with a
     ``window``, ``i - j < window``; ``-inf`` elsewhere), built once per window, device and dtype at the largest
-    length asked so far and handed out as top-left views (the mask depends only on ``i - j``)."""
+    length asked so far (rounded up to a multiple of 256 frames, no more: an ``(L, L)`` mask is as large as the
+    attention weights) and handed out as top-left views (the mask depends only on ``i - j``)."""
 
     def __init__(self) -> None:
         self._masks: Dict[Tuple[Optional[int], str, torch.dtype], torch.Tensor] = {}
@@ -58,7 +59,7 @@ class CausalBias:
         key = (window or None, str(device), dtype)
         mask = self._masks.get(key)
         if mask is None or mask.shape[0] < L:
-            size = max(L, 2 * mask.shape[0] if mask is not None else 512)
+            size = max(512, -(-L // 256) * 256)   # the next multiple of 256 frames: at most 255 rows to spare
             forbid = build_causal_window_mask(size, window, device=device)
             mask = torch.zeros(size, size, device=device, dtype=dtype).masked_fill_(forbid, float("-inf"))
             self._masks[key] = mask
