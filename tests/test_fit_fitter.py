@@ -82,6 +82,41 @@ def test_early_stopping_after_patience():
     assert "stopped early" in hist.message
 
 
+def _scripted_validation(fitter, scores):
+    """Make ``fitter`` see the validation cc_norm ``scores`` (starting weights first, then each epoch)."""
+    from strfviewer.fit.fitter import Evaluation
+    from strfviewer.fit.metrics import NeuronMetrics
+
+    seen = iter(scores)
+
+    def evaluate(batches, ceiling, stimuli):
+        value = next(seen)
+        metrics = NeuronMetrics(cc=np.array([value]), cc_max=np.array([1.0]), cc_norm=np.array([value]))
+        return Evaluation(loss=1.0 - value, metrics=metrics, predictions={})
+
+    fitter._evaluate = evaluate
+
+
+def test_a_better_start_does_not_stop_a_climbing_fit():
+    """Patience counts epochs without progress of training, not epochs below the starting weights: a warm start
+    that scores above the first epochs of a steadily improving fit does not end it (DNet on the STRFlab cell)."""
+    train, val, _ = _data()
+    climb = [0.40] + [0.28 + 0.01 * k for k in range(20)] + [0.47] * 6     # start, a 20-epoch climb past it, a plateau
+    f = _fitter(TinyLinear(), train, val, max_epochs=len(climb) - 1, patience=3)
+    _scripted_validation(f, climb)
+    hist = f.fit()
+    assert hist.stopped == "early_stopping" and hist.n_epochs == 23        # the plateau (epochs 21-23) ends it
+    assert hist.best_epoch == 20                                          # 0.47: the climb's top beat the start
+
+
+def test_the_start_is_kept_when_training_never_beats_it():
+    train, val, _ = _data()
+    f = _fitter(TinyLinear(), train, val, max_epochs=30, patience=3)
+    _scripted_validation(f, [0.9] + [0.5, 0.6, 0.6, 0.6, 0.6] + [0.0] * 30)
+    hist = f.fit()
+    assert hist.stopped == "early_stopping" and hist.n_epochs == 5 and hist.best_epoch == 0
+
+
 def test_cancel_is_honoured_within_one_step():
     train, val, _ = _data()
     model = TinyLinear()
