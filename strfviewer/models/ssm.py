@@ -187,17 +187,95 @@ class MambaBlock(nn.Module):
         A = -torch.exp(self.A_log)                                          # (ED, N)
         delta, Bm, Cm = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = F.softplus(F.linear(delta, self.dt_proj.weight) + self.dt_proj.bias)   # (B, L, ED)
+        if h0 is None:
+            y, hs = selective_scan(delta, A, Bm, Cm, x)                     # h_t = decay_t h_{t-1} + drive_t
+            return y + self.D * x, hs
+        # a short window re-run from a saved state: a plain loop is faster
         decay = torch.exp(delta.unsqueeze(-1) * A)                          # (B, L, ED, N)
         drive = (delta * x).unsqueeze(-1) * Bm.unsqueeze(2)                 # (B, L, ED, N)
-        if h0 is None:
-            hs = linear_recurrence_scan(decay, drive)                       # h_t = decay_t h_{t-1} + drive_t
-        else:                               # a short window re-run from a saved state: a plain loop is faster
-            h, states = h0, []
-            for t in range(decay.shape[1]):
-                h = decay[:, t] * h + drive[:, t]
-                states.append(h)
-            hs = torch.stack(states, dim=1)
-        return (hs @ Cm.unsqueeze(-1)).squeeze(-1) + self.D * x, hs
+        h, states = h0, []
+        for t in range(decay.shape[1]):
+            h = decay[:, t] * h + drive[:, t]
+            states.append(h)
+        hs = torch.stack(states, dim=1)
+        return torch.einsum("blen,bln->ble", hs, Cm) + self.D * x, hs       # C_t . h_t per channel
+
+
+def selective_scan(delta: torch.Tensor, A: torch.Tensor, Bm: torch.Tensor, Cm: torch.Tensor, u: torch.Tensor,
+                   block: int = 16) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Mamba's selective scan from the zero state: ``h_t = exp(delta_t A) h_{t-1} + delta_t u_t B_t``, ``y_t = h_t C_t``.
+
+    ``delta``, ``u`` ``(B, L, ED)``; ``A`` ``(ED, N)``; ``Bm``, ``Cm`` ``(B, L, N)``. Returns ``y`` ``(B, L, ED)`` and the
+    states ``hs`` ``(B, L, ED, N)``. The same values as building ``decay`` and ``drive`` and scanning them
+    (:func:`linear_recurrence_scan`); differentiated by :class:`_SelectiveScan`, whose backward takes each input's
+    gradient as one contraction of the ``(B, L, ED, N)`` adjoint instead of autograd's chain of broadcast products and
+    sums (a StateNet Mamba training step on a 400-frame stimulus: see docs/benchmarks.md, "Fitting").
+    """
+    if not any(t.requires_grad for t in (delta, A, Bm, Cm, u)) or not torch.is_grad_enabled():
+        decay = torch.exp(delta.unsqueeze(-1) * A)
+        hs = _scan(decay, (delta * u).unsqueeze(-1) * Bm.unsqueeze(2), block)
+        return torch.einsum("blen,bln->ble", hs, Cm), hs
+    return _SelectiveScan.apply(delta, A, Bm, Cm, u, block)
+
+
+class _SelectiveScan(torch.autograd.Function):
+    """``(y, hs) = selective_scan(delta, A, Bm, Cm, u)`` with a hand-written backward (first-order gradients,
+    ``vmap``-able like :class:`_LinearRecurrence`)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(delta, A, Bm, Cm, u, block):
+        decay = torch.exp(delta.unsqueeze(-1) * A)                          # (B, L, ED, N)
+        hs = _scan(decay, (delta * u).unsqueeze(-1) * Bm.unsqueeze(2), block)
+        return torch.einsum("blen,bln->ble", hs, Cm), hs
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        delta, A, Bm, Cm, u, block = inputs
+        ctx.block = block
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(delta, A, Bm, Cm, u, output[1])
+
+    @staticmethod
+    def backward(ctx, grad_y, grad_hs):
+        delta, A, Bm, Cm, u, hs = ctx.saved_tensors
+        decay = torch.exp(delta.unsqueeze(-1) * A)
+        g = None if grad_y is None else grad_y.unsqueeze(-1) * Cm.unsqueeze(2)   # dL/dh_t through y_t
+        if grad_hs is not None:
+            g = grad_hs if g is None else g + grad_hs
+        if g is None:
+            return None, None, None, None, None, None
+        adj = _adjoint_scan(decay, g, ctx.block)                            # dL/d drive_t, (B, L, ED, N)
+        # dL/d(delta_t A) = adj_t h_{t-1} decay_t (zero at t = 0: h_{-1} = 0)
+        log_grad = adj[:, 1:] * hs[:, :-1] * decay[:, 1:]
+        d_drive_scale = _contract("blen,bln->ble", adj, Bm)             # dL/d(delta_t u_t)
+        d_delta = d_drive_scale * u
+        d_delta = d_delta + torch.cat([torch.zeros_like(d_delta[:, :1]),
+                                       _contract("blen,en->ble", log_grad, A)], dim=1)
+        d_A = _contract("blen,ble->en", log_grad, delta[:, 1:])
+        d_Bm = _contract("blen,ble->bln", adj, delta * u)
+        d_Cm = None if grad_y is None else _contract("blen,ble->bln", hs, grad_y)
+        return d_delta, d_A, d_Bm, d_Cm, d_drive_scale * delta, None
+
+
+def _contract(spec: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``torch.einsum(spec, a, b)`` for two operands, the first holding every letter; as a broadcast product and a
+    sum where an operand is a legacy batched tensor (``autograd.grad(..., is_grads_batched=True)``), which has no
+    batching rule for ``einsum``."""
+    functorch = getattr(torch._C, "_functorch", None)
+    legacy = getattr(functorch, "is_legacy_batchedtensor", None)
+    if legacy is None or not (legacy(a) or legacy(b)):
+        return torch.einsum(spec, a, b)
+    inputs, out = spec.split("->")
+    la, lb = inputs.split(",")
+    b = b.permute([lb.index(c) for c in la if c in lb])
+    for i, c in enumerate(la):
+        if c not in lb:
+            b = b.unsqueeze(i)
+    product = (a * b).sum(dim=[i for i, c in enumerate(la) if c not in out])
+    kept = [c for c in la if c in out]
+    return product.permute([kept.index(c) for c in out])
 
 
 def linear_recurrence_scan(decay: torch.Tensor, drive: torch.Tensor, block: int = 16) -> torch.Tensor:
