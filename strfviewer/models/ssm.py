@@ -215,7 +215,8 @@ def selective_scan(delta: torch.Tensor, A: torch.Tensor, Bm: torch.Tensor, Cm: t
         decay = torch.exp(delta.unsqueeze(-1) * A)
         hs = _scan(decay, (delta * u).unsqueeze(-1) * Bm.unsqueeze(2), block)
         return torch.einsum("blen,bln->ble", hs, Cm), hs
-    return _SelectiveScan.apply(delta, A, Bm, Cm, u, block)
+    y, hs, _decay = _SelectiveScan.apply(delta, A, Bm, Cm, u, block)   # the decays: kept for the backward
+    return y, hs
 
 
 class _SelectiveScan(torch.autograd.Function):
@@ -228,19 +229,19 @@ class _SelectiveScan(torch.autograd.Function):
     def forward(delta, A, Bm, Cm, u, block):
         decay = torch.exp(delta.unsqueeze(-1) * A)                          # (B, L, ED, N)
         hs = _scan(decay, (delta * u).unsqueeze(-1) * Bm.unsqueeze(2), block)
-        return torch.einsum("blen,bln->ble", hs, Cm), hs
+        return torch.einsum("blen,bln->ble", hs, Cm), hs, decay
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         delta, A, Bm, Cm, u, block = inputs
         ctx.block = block
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(delta, A, Bm, Cm, u, output[1])
+        ctx.mark_non_differentiable(output[2])
+        ctx.save_for_backward(delta, A, Bm, Cm, u, output[1], output[2])
 
     @staticmethod
-    def backward(ctx, grad_y, grad_hs):
-        delta, A, Bm, Cm, u, hs = ctx.saved_tensors
-        decay = torch.exp(delta.unsqueeze(-1) * A)
+    def backward(ctx, grad_y, grad_hs, _grad_decay):
+        delta, A, Bm, Cm, u, hs, decay = ctx.saved_tensors
         g = None if grad_y is None else grad_y.unsqueeze(-1) * Cm.unsqueeze(2)   # dL/dh_t through y_t
         if grad_hs is not None:
             g = grad_hs if g is None else g + grad_hs
@@ -338,14 +339,15 @@ def _sequential_scan(decay: torch.Tensor, drive: torch.Tensor, reverse: bool = F
     L = b.shape[0]
     if not L:
         return out.transpose(0, 1)
+    a, b, states = a.unbind(0), b.unbind(0), out.unbind(0)       # views per step, taken once (not per index)
     if reverse:
-        out[L - 1] = b[L - 1]
+        states[L - 1].copy_(b[L - 1])
         for t in range(L - 2, -1, -1):
-            torch.addcmul(b[t], a[t + 1], out[t + 1], out=out[t])
+            torch.addcmul(b[t], a[t + 1], states[t + 1], out=states[t])
     else:
-        out[0] = b[0]
+        states[0].copy_(b[0])
         for t in range(1, L):
-            torch.addcmul(b[t], a[t], out[t - 1], out=out[t])
+            torch.addcmul(b[t], a[t], states[t - 1], out=states[t])
     return out.transpose(0, 1)
 
 
