@@ -282,6 +282,10 @@ class Fitter:
         start = time.perf_counter()
         best_state = self._snapshot()
         best_score = -math.inf if mode == "max" else math.inf
+
+        def better(score: float, than: float) -> bool:
+            return math.isfinite(score) and (score > than if mode == "max" else score < than)
+
         # patience counts epochs without progress of training itself: the best score of a trained epoch. The starting
         # weights still compete for the weights kept, but a warm start scoring above the first epochs of a climbing
         # fit (Adam's first steps move every weight by about lr) must not stop it: DNet on the STRFlab cell, seed 2,
@@ -342,14 +346,13 @@ class Fitter:
             epoch_times.append(record.seconds)
             history.epochs.append(record)
             score = self._score(record)
-            improved = math.isfinite(score) and (score > best_score if mode == "max" else score < best_score)
+            improved = better(score, best_score)
             if improved or (history.best_epoch is None and not math.isfinite(best_score)):
                 if improved:
                     best_score = score
                 best_state = self._snapshot()
                 history.best_epoch = epoch
-            progressed = math.isfinite(score) and (score > trained_best if mode == "max" else score < trained_best)
-            if progressed:
+            if better(score, trained_best):
                 trained_best = score
                 since_best = 0
             elif epoch > 1:  # a first epoch without a finite score starts the count

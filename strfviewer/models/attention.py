@@ -66,31 +66,47 @@ class CausalBias:
         return mask[:L, :L]
 
 
-def self_attention(attn: nn.MultiheadAttention, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """``attn(x, x, x, attn_mask=bias)`` for batch-first tokens ``x`` ``(B, L, d)``, ``bias`` ``(L, L)``
-    additive; dropout on the attention weights when ``attn`` is training. Returns ``(B, L, d)``."""
+def self_attention(attn: nn.MultiheadAttention, x: torch.Tensor, bias: torch.Tensor,
+                   context: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``attn(x, context, context, attn_mask=bias)`` for batch-first tokens: queries from ``x`` ``(B, L, d)``, keys
+    and values from ``context`` ``(B, S, d)`` (default: ``x`` itself); ``bias`` additive, ``(L, S)`` or
+    ``(B * heads, L, S)``; dropout on the attention weights when ``attn`` is training. Returns ``(B, L, d)``."""
     B, L, d = x.shape
     heads = attn.num_heads
-    qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(B, L, 3, heads, d // heads)
-    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)                      # each (B, heads, L, d_head)
-    scores = torch.baddbmm(bias.expand(B * heads, L, L), q.reshape(B * heads, L, -1),
-                           k.reshape(B * heads, L, -1).transpose(1, 2), alpha=1.0 / math.sqrt(d // heads))
+    width = d // heads
+    weight, in_bias = attn.in_proj_weight, attn.in_proj_bias
+    if context is None:
+        qkv = F.linear(x, weight, in_bias).view(B, L, 3, heads, width)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)                  # each (B, heads, L, width)
+    else:
+        q = F.linear(x, weight[:d], None if in_bias is None else in_bias[:d]).view(B, L, heads, width).transpose(1, 2)
+        kv = F.linear(context, weight[d:], None if in_bias is None else in_bias[d:])
+        k, v = kv.view(B, context.shape[1], 2, heads, width).permute(2, 0, 3, 1, 4).unbind(0)   # (B, heads, S, width)
+    S = k.shape[2]
+    scores = torch.baddbmm(bias.expand(B * heads, L, S), q.reshape(B * heads, L, width),
+                           k.reshape(B * heads, S, width).transpose(1, 2), alpha=1.0 / math.sqrt(width))
     weights = dropout(torch.softmax(scores, dim=-1), attn.dropout, attn.training)
-    out = torch.bmm(weights, v.reshape(B * heads, L, -1))                # (B * heads, L, d_head)
-    out = out.view(B, heads, L, -1).transpose(1, 2).reshape(B, L, d)
+    out = torch.bmm(weights, v.reshape(B * heads, S, width))              # (B * heads, L, width)
+    out = out.view(B, heads, L, width).transpose(1, 2).reshape(B, L, d)
     return attn.out_proj(out)
 
 
-def encoder_layer_forward(layer: nn.TransformerEncoderLayer, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def encoder_layer_forward(layer: nn.TransformerEncoderLayer, x: torch.Tensor, bias: torch.Tensor,
+                          before: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``layer(x, src_mask=bias)`` for a batch-first ``nn.TransformerEncoderLayer`` with one attention module
     (``_qkv_same_embed_dim``) and no key padding: tokens ``(B, L, d)`` in and out, dropouts as in training
-    when the layer is training (drawn by :func:`dropout`)."""
+    when the layer is training (drawn by :func:`dropout`). ``before`` ``(B, S, d)``: the layer's input tokens at
+    ``S`` earlier frames, which the queries attend to as well (keys and values ``[before, x]``; ``bias`` then
+    ``(L, S + L)`` or ``(B * heads, L, S + L)``)."""
     def feed_forward(h):
         h = dropout(layer.activation(layer.linear1(h)), layer.dropout.p, layer.training)
         return dropout(layer.linear2(h), layer.dropout2.p, layer.training)
 
-    def attend(h):
-        return dropout(self_attention(layer.self_attn, h, bias), layer.dropout1.p, layer.training)
+    def attend(h):                          # h: the queries' tokens, normalised as the layer does before attending
+        context = None
+        if before is not None:
+            context = torch.cat([layer.norm1(before) if layer.norm_first else before, h], dim=1)
+        return dropout(self_attention(layer.self_attn, h, bias, context), layer.dropout1.p, layer.training)
 
     if layer.norm_first:
         x = x + attend(layer.norm1(x))

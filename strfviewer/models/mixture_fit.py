@@ -125,9 +125,10 @@ def auto_mixture(target: torch.Tensor, floor: float, counts: Sequence[int] = AUT
     before it is chosen (the largest when every step gains that much). ``tried`` lists the sizes up to the
     first that gained too little."""
     counts = [int(k) for k in counts]
+    group = max(1, int(group))
     tried: List[Mixture] = []
-    for start in range(0, len(counts), max(1, int(group))):
-        for mixture in fit_mixtures(target, counts[start:start + max(1, int(group))], floor, steps=steps):
+    for start in range(0, len(counts), group):
+        for mixture in fit_mixtures(target, counts[start:start + group], floor, steps=steps):
             tried.append(mixture)
             if len(tried) > 1 and tried[-1].explained - tried[-2].explained < min_gain:
                 return tried[-2], tried

@@ -191,8 +191,7 @@ class MambaBlock(nn.Module):
             y, hs = selective_scan(delta, A, Bm, Cm, x)                     # h_t = decay_t h_{t-1} + drive_t
             return y + self.D * x, hs
         # a short window re-run from a saved state: a plain loop is faster
-        decay = torch.exp(delta.unsqueeze(-1) * A)                          # (B, L, ED, N)
-        drive = (delta * x).unsqueeze(-1) * Bm.unsqueeze(2)                 # (B, L, ED, N)
+        decay, drive = _decay_and_drive(delta, A, Bm, x)
         h, states = h0, []
         for t in range(decay.shape[1]):
             h = decay[:, t] * h + drive[:, t]
@@ -212,11 +211,14 @@ def selective_scan(delta: torch.Tensor, A: torch.Tensor, Bm: torch.Tensor, Cm: t
     sums (a StateNet Mamba training step on a 400-frame stimulus: see docs/benchmarks.md, "Fitting").
     """
     if not any(t.requires_grad for t in (delta, A, Bm, Cm, u)) or not torch.is_grad_enabled():
-        decay = torch.exp(delta.unsqueeze(-1) * A)
-        hs = _scan(decay, (delta * u).unsqueeze(-1) * Bm.unsqueeze(2), block)
-        return torch.einsum("blen,bln->ble", hs, Cm), hs
+        return _SelectiveScan.forward(delta, A, Bm, Cm, u, block)[:2]
     y, hs, _decay = _SelectiveScan.apply(delta, A, Bm, Cm, u, block)   # the decays: kept for the backward
     return y, hs
+
+
+def _decay_and_drive(delta: torch.Tensor, A: torch.Tensor, Bm: torch.Tensor, u: torch.Tensor):
+    """The selective scan's ``decay_t = exp(delta_t A)`` and ``drive_t = delta_t u_t B_t``, each ``(B, L, ED, N)``."""
+    return torch.exp(delta.unsqueeze(-1) * A), (delta * u).unsqueeze(-1) * Bm.unsqueeze(2)
 
 
 class _SelectiveScan(torch.autograd.Function):
@@ -227,8 +229,8 @@ class _SelectiveScan(torch.autograd.Function):
 
     @staticmethod
     def forward(delta, A, Bm, Cm, u, block):
-        decay = torch.exp(delta.unsqueeze(-1) * A)                          # (B, L, ED, N)
-        hs = _scan(decay, (delta * u).unsqueeze(-1) * Bm.unsqueeze(2), block)
+        decay, drive = _decay_and_drive(delta, A, Bm, u)
+        hs = _scan(decay, drive, block)
         return torch.einsum("blen,bln->ble", hs, Cm), hs, decay
 
     @staticmethod

@@ -110,9 +110,10 @@ class Transformer(AudioEncodingModel):
         forbid = (lag < 0)[None] | ((first.to(x.device)[:, None] - S + torch.arange(S + W, device=x.device)) < 0)[:, None]
         if self.context_window:
             forbid = forbid | (lag >= self.context_window)[None]       # (B, W, S + W): True = forbidden
-        mask = forbid.repeat_interleave(self.n_heads, dim=0)
+        bias = torch.zeros(forbid.shape, dtype=tokens.dtype, device=tokens.device).masked_fill_(forbid, float("-inf"))
+        bias = bias.repeat_interleave(self.n_heads, dim=0)              # (B * heads, W, S + W)
         for layer, before in zip(self.tsfm.layers, past):
-            tokens = _layer_with_past(layer, tokens, before, mask)
+            tokens = encoder_layer_forward(layer, tokens, bias, before)
         if self.tsfm.norm is not None:
             tokens = self.tsfm.norm(tokens)
         return self.readout(tokens.transpose(1, 2))
@@ -128,15 +129,3 @@ class Transformer(AudioEncodingModel):
         return (f"{self.n_layers} causal attention layer(s), {self.n_heads} head(s), {self.token_dim}-d tokens, "
                 f"attends to {window}")
 
-
-def _layer_with_past(layer: nn.TransformerEncoderLayer, x: torch.Tensor, before: torch.Tensor,
-                     mask: torch.Tensor) -> torch.Tensor:
-    """One encoder layer over the window tokens ``x`` ``(B, W, d)``, its queries also attending to the earlier
-    tokens ``before`` ``(B, S, d)`` (the layer's inputs there), under ``mask`` ``(B * heads, W, S + W)``."""
-    context = torch.cat([before, x], dim=1)
-    if layer.norm_first:
-        kv = layer.norm1(context)
-        x = x + layer.dropout1(layer.self_attn(layer.norm1(x), kv, kv, attn_mask=mask, need_weights=False)[0])
-        return x + layer._ff_block(layer.norm2(x))
-    x = layer.norm1(x + layer.dropout1(layer.self_attn(x, context, context, attn_mask=mask, need_weights=False)[0]))
-    return layer.norm2(x + layer._ff_block(x))
