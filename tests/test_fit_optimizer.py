@@ -58,3 +58,42 @@ def test_default_learning_rates_line_names_every_rate_and_matches_learning_rate_
         assert learning_rate_for(FitRequest(spec=ModelSpec(family))) == rate
     assert line.endswith("0.001 otherwise")
     assert learning_rate_for(FitRequest(spec=ModelSpec("StateNet", rnn_type="RNN"))) == 0.001
+
+
+def test_step_budget_text_and_batch_follow_the_constants(monkeypatch):
+    """The help texts' step budget is built from the constants the automatic batch uses, so changing one changes
+    both (they were once typed by hand and could drift)."""
+    from strfviewer.fit import step_budget
+    from strfviewer.fit.run import FitRequest, batch_size_for
+    from strfviewer.models.factory import ModelSpec, build_model
+
+    assert step_budget.default_step_budget() == "about 32 steps per epoch (StateNet LSTM: 16)"
+    monkeypatch.setattr(step_budget, "STEPS_PER_EPOCH", 8)
+    monkeypatch.setitem(step_budget.CORE_STEPS_PER_EPOCH, "GRU", 4)
+    assert step_budget.default_step_budget() == "about 8 steps per epoch (StateNet GRU: 4, StateNet LSTM: 16)"
+    assert step_budget.steps_per_epoch(None) == 8 and step_budget.steps_per_epoch("GRU") == 4
+    assert step_budget.steps_per_epoch("RNN") == 8
+
+    class _Stimulus:  # an item whose spectrogram has 10 frames (not chunked: the Linear family is not recurrent)
+        class spec:
+            shape = (1, 34, 10)
+
+    linear = build_model(ModelSpec("Linear", T=5), 34, 1)
+    assert batch_size_for(linear, [_Stimulus()] * 17, FitRequest(spec=ModelSpec("Linear", T=5))) == 3
+
+
+def test_loss_help_names_the_poisson_families_and_the_engine_uses_the_same_list():
+    from strfviewer.fit import loss_choice, run
+
+    assert run.POISSON_FAMILIES is loss_choice.POISSON_FAMILIES and run.LOSS_CHOICES is loss_choice.LOSS_CHOICES
+    text = loss_choice.default_loss_text()
+    assert all(family in text for family in loss_choice.POISSON_FAMILIES) and "recurrent" in text
+
+
+def test_help_modules_import_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; import strfviewer.fit.step_budget, strfviewer.fit.loss_choice, strfviewer.fit.learning_rates; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

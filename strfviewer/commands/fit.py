@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Optional
 from strfviewer.commands.data_options import add_reader_options, data_source
 from strfviewer.commands.options import add_threads_option
 from strfviewer.fit.learning_rates import default_learning_rates
+from strfviewer.fit.loss_choice import LOSS_CHOICES, default_loss_text
+from strfviewer.fit.step_budget import STEPS_PER_EPOCH, default_step_budget
 from strfviewer.io.fit_output import metrics_json, os_reason, write_output
 
 
@@ -83,12 +85,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"AdamW learning rate (default: the family's: {default_learning_rates()})")
     t.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: %(default)s)")
     t.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|auto",
-                   help="stimuli (or chunks) per optimisation step; auto: about 32 steps per epoch (StateNet LSTM: 16), "
-                        "i.e. 1 stimulus per step on datasets of up to 32 training stimuli (default: auto)")
-    t.add_argument("--loss", choices=("auto", "mse", "poisson"), default="auto",
-                   help="loss on the trial mean; auto = Poisson for recurrent models, MSE otherwise and for continuous "
-                        "responses (mV) "
-                        "(default: %(default)s)")
+                   help=f"stimuli (or chunks) per optimisation step; auto: {default_step_budget()}, i.e. 1 stimulus "
+                        f"per step on datasets of up to {STEPS_PER_EPOCH} training stimuli (default: auto)")
+    t.add_argument("--loss", choices=LOSS_CHOICES, default="auto",
+                   help=f"loss on the trial mean; auto: {default_loss_text()} (default: %(default)s)")
     t.add_argument("--metric", choices=("sp", "split_half"), default="sp",
                    help="noise ceiling: signal power (Schoppe 2016) or split-half (Hsu 2004) (default: %(default)s)")
     t.add_argument("--split", metavar="TRAIN,VAL,TEST",

@@ -28,6 +28,8 @@ from strfviewer.fit.fitter import (FitHistory, Fitter, ProgressEvent, default_nu
                                    torch_threads)
 from strfviewer.fit.hidden_start import HIDDEN_STRF_FAMILIES
 from strfviewer.fit.learning_rates import CORE_LR, DEFAULT_LR, FAMILY_LR
+from strfviewer.fit.loss_choice import LOSS_CHOICES, POISSON_FAMILIES
+from strfviewer.fit.step_budget import auto_batch_size, steps_per_epoch
 from strfviewer.fit.metrics import METHODS, NeuronMetrics, cc_norm_from_trials
 
 FIT_METHODS = ("sgd", "ridge")
@@ -38,12 +40,6 @@ WARM_START_FAMILIES = ("Linear", "LinearNonlinear")
 #: (scored frames, warm-up frames) of the automatic chunks for recurrent models: many short, cheap steps
 #: per epoch get a GRU past its initial plateau much sooner than one long sequence per step
 AUTO_CHUNK = (50, 25)
-LOSS_CHOICES = ("auto", "mse", "poisson")
-#: non-recurrent families that ``loss="auto"`` fits with the Poisson loss (and so the output calibration) when
-#: their readout ends in a non-negative softplus: ConvNet2D, 20 epochs, val cc_norm 0.665 vs 0.658 (STRFlab) and
-#: 0.949 vs 0.938 (demo) with a much faster start (0.26 vs 0.01 after one epoch on the STRFlab cell); NRF was
-#: mixed (0.664 vs 0.666, 0.893 vs 0.900) and keeps MSE (docs/models.md, "Training defaults")
-POISSON_FAMILIES = ("ConvNet2D",)
 #: StateNet cores trained on whole stimuli instead of chunks. Mamba (STRFlab cell and demo, seeds 0-2, 20 epochs):
 #: chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole stimuli at 2e-3 0.792 / 0.908, about 30 % faster (with the
 #: blocked parallel scan of the time, which paid per call: fewer, longer sequences cost less). LMU (seeds 0-2, 20
@@ -51,17 +47,6 @@ POISSON_FAMILIES = ("ConvNet2D",)
 #: and 0.862 / 0.878 / 0.883: its memory spans theta = 99 frames, which a chunk's 25 warm-up frames cut short. Learning
 #: rates: fit/learning_rates.py
 UNCHUNKED_CORES = ("Mamba", "LMU")
-#: optimisation steps per epoch the automatic batch size aims for (``batch_size=None``): stimuli (or chunks) per
-#: step = ceil(items / STEPS_PER_EPOCH). On the demo and the STRFlab cell (14 training stimuli: batch 1) every
-#: family reached a better test cc_norm in 40 epochs than at batch 4 (NRF 0.931 vs 0.893 on the demo, DNet
-#: 0.831 vs 0.732), and recurrent models' ~110 chunks of the STRFlab cell get batch 4, the batch measured best
-#: for StateNet (docs/models.md, "Training defaults").
-STEPS_PER_EPOCH = 32
-#: StateNet cores whose automatic batch aims at fewer, larger steps (with their own rate, fit/learning_rates.py).
-#: LSTM, 16 steps at lr 5e-3 (batch 6 on the demo, 7 on the STRFlab cell) vs 32 at 3e-3 (batch 3 / 4), 20 epochs,
-#: seeds 0 / 1 / 2: demo 0.946 / 0.947 / 0.935 vs 0.939 / 0.935 / 0.929, reaching deepSTRF's final in 0.96 / 0.84 /
-#: 1.06 s vs 1.24 / 0.92 / 1.31 s; STRFlab 0.831 / 0.819 / 0.854 vs 0.860 / 0.818 / 0.840 in about the same time
-CORE_STEPS_PER_EPOCH = {"LSTM": 16}
 
 
 @dataclass
@@ -71,7 +56,7 @@ class FitRequest:
     ``epochs`` max epochs; ``patience`` epochs without a better validation ``cc_norm`` before stopping
     (0 or ``None``: never); ``lr`` (AdamW; ``None``: the family's default, :func:`learning_rate_for`),
     ``weight_decay`` (AdamW); ``batch_size`` stimuli (or chunks) per step,
-    ``None`` = automatic (:func:`auto_batch_size`: about :data:`STEPS_PER_EPOCH` steps per epoch); ``seed``;
+    ``None`` = automatic (:func:`auto_batch_size`: about :data:`~strfviewer.fit.step_budget.STEPS_PER_EPOCH` steps per epoch); ``seed``;
     ``device`` ``"auto"``/``"cpu"``/``"cuda"``/``"mps"``; ``split`` ``None`` (the dataset's own split, or
     70/15/15 when it has none), three fractions, ``{stimulus: part}`` or ``{part: [stimuli]}``.
     ``loss`` on the trial mean: ``"mse"``, ``"poisson"`` or ``"auto"`` (Poisson for recurrent models, whose
@@ -375,11 +360,6 @@ def chunking(model: nn.Module, request: FitRequest) -> Dict[str, Any]:
     return {"chunk_frames": int(frames), "chunk_warmup": int(warmup)}
 
 
-def auto_batch_size(n_items: int, steps: int = STEPS_PER_EPOCH) -> int:
-    """Stimuli (or chunks) per step so that an epoch over ``n_items`` has about ``steps`` steps (at least 1)."""
-    return max(1, -(-int(n_items) // max(int(steps), 1)))
-
-
 def training_items(stimuli, chunks: Dict[str, Any]) -> int:
     """How many items an epoch iterates: the stimuli, or their chunks when ``chunks["chunk_frames"]`` is set."""
     frames = chunks.get("chunk_frames")
@@ -411,8 +391,7 @@ def batch_size_for(model: nn.Module, stimuli, request: FitRequest) -> int:
     """The request's batch size, or the automatic one for this model and these training stimuli."""
     if request.batch_size is not None:
         return int(request.batch_size)
-    steps = CORE_STEPS_PER_EPOCH.get(_statenet_core(request), STEPS_PER_EPOCH)
-    return auto_batch_size(training_items(stimuli, chunking(model, request)), steps)
+    return auto_batch_size(training_items(stimuli, chunking(model, request)), steps_per_epoch(_statenet_core(request)))
 
 
 def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressEvent], None]] = None,

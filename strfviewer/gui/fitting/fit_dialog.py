@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget)
 
 from strfviewer.fit.learning_rates import default_learning_rates
+from strfviewer.fit.step_budget import STEPS_PER_EPOCH, default_step_budget
 from strfviewer.gui.fitting import frontend_slot
 
 SETTINGS_KEY = "fitting/last_choices"
@@ -46,10 +47,9 @@ _TRAINING_LABELS = {
                                                "SGD."),
     "weight_decay": ("Weight decay", "L2 penalty on the weights (AdamW-style decay)."),
     "batch_size": ("Batch size (stimuli)", "Stimuli (or chunks of a recurrent model's training stimuli) per "
-                                            "optimisation step. 'auto' aims at about 32 steps per epoch (16 for "
-                                            "StateNet LSTM): one "
-                                            "stimulus per step on datasets of up to 32 training stimuli. Lower it "
-                                            "if the GPU runs out of memory."),
+                                            f"optimisation step. 'auto' aims at {default_step_budget()}: one "
+                                            f"stimulus per step on datasets of up to {STEPS_PER_EPOCH} training "
+                                            "stimuli. Lower it if the GPU runs out of memory."),
     "seed": ("Seed", "Random seed for weight initialisation and batch order (same seed, same fit)."),
 }
 #: training fields whose ``None`` (automatic) shows as this text at the spin box's minimum, 0
