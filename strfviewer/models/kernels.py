@@ -21,12 +21,12 @@ from typing import Optional, Union
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from strfviewer.models.capture import CapturesInitKwargs
 from strfviewer.models.mixture_fit import auto_mixture, fit_mixture, mixture_maps, unit_gaussians
 from strfviewer.models.options import Option
 from strfviewer.models.registry import register
+from strfviewer.models.strf_product import strf_conv
 
 
 def _init_bias(bias: Optional[nn.Parameter]) -> None:
@@ -56,6 +56,14 @@ class FullSTRF(CapturesInitKwargs, nn.Conv2d):
     def build_kernel(self, device=None) -> torch.Tensor:
         """The weight itself, ``(C_out, C_in, F, T)``."""
         return self.weight if device is None else self.weight.to(device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, F_in, T_in + T - 1) -> (B, C_out, F_in - F + 1, T_in)``: ``nn.Conv2d``'s function, as one
+        matrix product where that is cheaper (:mod:`strfviewer.models.strf_product`)."""
+        if self.padding_mode != "zeros" or self.stride != (1, 1) or self.dilation != (1, 1) or self.groups != 1 \
+                or self.padding != (0, 0):
+            return super().forward(x)
+        return strf_conv(x, self.weight, self.bias)
 
     @torch.no_grad()
     def init_from_strf(self, strf: torch.Tensor, bias: Optional[torch.Tensor]) -> str:
@@ -102,7 +110,7 @@ class SeparableSTRF(CapturesInitKwargs, nn.Module):
         return k if device is None else k.to(device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.build_kernel(), self.bias)
+        return strf_conv(x, self.build_kernel(), self.bias)
 
     @torch.no_grad()
     def init_from_strf(self, strf: torch.Tensor, bias: Optional[torch.Tensor]) -> str:
@@ -211,7 +219,7 @@ class ParametricSTRF(CapturesInitKwargs, nn.Module):
         return {"num_gaussians": self.G}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.build_kernel(), self.bias)
+        return strf_conv(x, self.build_kernel(), self.bias)
 
 
 class CausalSTRFConv(nn.Module):

@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from strfviewer.models.plain_tensors import plain_cpu
+
 
 # ---- Legendre Memory Unit ----------------------------------------------------------------------------
 
@@ -302,7 +304,7 @@ def linear_recurrence_scan(decay: torch.Tensor, drive: torch.Tensor, block: int 
 
 def _scan(decay: torch.Tensor, drive: torch.Tensor, block: int) -> torch.Tensor:
     """The recurrence's states by the faster method for where the tensors are (see :func:`linear_recurrence_scan`)."""
-    if _plain_cpu(decay, drive):
+    if plain_cpu(decay, drive):
         return _sequential_scan(decay, drive)
     return _blocked_scan(decay, drive, block)
 
@@ -310,20 +312,10 @@ def _scan(decay: torch.Tensor, drive: torch.Tensor, block: int) -> torch.Tensor:
 def _adjoint_scan(decay: torch.Tensor, grad: torch.Tensor, block: int) -> torch.Tensor:
     """The adjoint states ``adj_t = grad_t + decay_{t+1} adj_{t+1}`` (``adj_{L-1} = grad_{L-1}``) along axis 1:
     on the CPU one loop backwards in time, elsewhere the forward scan of the time-reversed sequences."""
-    if _plain_cpu(decay, grad):
+    if plain_cpu(decay, grad):
         return _sequential_scan(decay, grad, reverse=True)
     following = torch.cat([decay[:, 1:], torch.zeros_like(decay[:, :1])], dim=1)   # decay_{t+1}
     return _blocked_scan(following.flip(1), grad.flip(1), block).flip(1)
-
-
-def _plain_cpu(*tensors: torch.Tensor) -> bool:
-    """True for ordinary CPU tensors, not wrapped by a functorch transform nor batched by autograd's
-    ``is_grads_batched`` (where in-place writes into a fresh output tensor would be refused or mis-batched)."""
-    functorch = getattr(torch._C, "_functorch", None)
-    checks = [getattr(functorch, name, None) for name in
-              ("is_functorch_wrapped_tensor", "is_batchedtensor", "is_legacy_batchedtensor")]
-    return all(t.device.type == "cpu" and not any(check(t) for check in checks if check is not None)
-               for t in tensors)
 
 
 def _sequential_scan(decay: torch.Tensor, drive: torch.Tensor, reverse: bool = False) -> torch.Tensor:
