@@ -13,6 +13,12 @@ components (``U sqrt(s / s_0)``) plus a tenth of its random initialisation; the 
 Measured on the demo (12 neurons, 20 epochs, one seed): validation cc_norm after the first epoch 0.77 (NRF) and
 0.70 (DNet) against 0.62 and 0.45 from a cold start; seeding the hidden units alone, with a random readout, was
 no better than cold (0.47 / 0.28 after one epoch). See docs/models.md, "Training defaults".
+
+A readout without an output nonlinearity (DNet's) then gets each neuron's gain and offset by least squares on the
+training responses (:func:`match_readout_to_responses`): the loadings alone put DNet's start at several times the
+responses' mean, and its first epochs went into pulling it down (on the STRFlab cell the test score fell from
+0.45 to 0.33 before climbing, and a cold start climbed faster). With it, DNet at lr 2e-3 over six seeds of the
+STRFlab cell: test cc_norm 0.625 on average against 0.607 before and deepSTRF's 0.601.
 """
 
 from __future__ import annotations
@@ -77,3 +83,51 @@ def seed_hidden_units(model: nn.Module, ridge_strfs) -> Optional[str]:
         fc.weight.copy_((loadings.to(fc.weight) + 0.1 * fc.weight).to(fc.weight))
         return f"ridge components: {keep} of {H} hidden units and the readout"
     return f"ridge components: {keep} of {H} hidden units"
+
+
+@torch.no_grad()
+def match_readout_to_responses(model: nn.Module, stimuli) -> Optional[str]:
+    """Gain and offset of each neuron's linear readout fitted by least squares to its training responses.
+
+    For a model whose ``readout`` is a per-frame ``fc`` (``nn.Linear``, ``(N, H)``) with no output activation (DNet
+    by default): neuron ``n``'s prediction ``p`` on the training stimuli ``stimuli`` is regressed on its trial-mean
+    response ``y`` over the valid frames (``y ~ a p + c``), and ``fc`` becomes ``a W, a b + c`` for that neuron.
+    The seeded readout (loadings of about 1) otherwise starts several times above the responses' mean (DNet on the
+    STRFlab cell: mean prediction 0.44 against 0.07 spikes per bin), and the first epochs of squared-error descent
+    spend themselves pulling it down (docs/models.md). Returns what was done, or ``None`` when the model has another
+    readout or a neuron's prediction is constant.
+    """
+    from strfviewer.fit.batching import StimulusBatches
+
+    readout = getattr(model, "readout", None)
+    fc = getattr(readout, "fc", None)
+    activation = getattr(readout, "activation", None)
+    if not isinstance(fc, nn.Linear) or fc.bias is None or not isinstance(activation, (nn.Identity, type(None))):
+        return None
+    N = fc.weight.shape[0]
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(5, N, dtype=torch.float64)  # count, sum p, sum y, sum p^2, sum p y
+    try:
+        for batch in StimulusBatches(list(stimuli), 8, shuffle=False):
+            batch = batch.to(fc.weight.device)
+            p = model(batch.spec)[:, :, 0, :].double()                      # (B, N, T)
+            if p.shape[1] != N:
+                return None
+            valid = batch.valid[:, :, 0, :] & batch.mask[:, None, :]
+            w = valid.double()
+            p, y = torch.where(valid, p, 0.0), torch.where(valid, batch.target[:, :, 0, :].double(), 0.0)
+            sums += torch.stack([w.sum((0, 2)), p.sum((0, 2)), y.sum((0, 2)), (p * p).sum((0, 2)),
+                                 (p * y).sum((0, 2))]).cpu()
+    finally:
+        model.train(was_training)
+    count, sp, sy, spp, spy = sums
+    count = count.clamp(min=1)
+    var = spp - sp * sp / count
+    if not bool((var > 1e-12 * count).all()):
+        return None
+    gain = (spy - sp * sy / count) / var
+    offset = (sy - gain * sp) / count
+    fc.weight.mul_(gain[:, None].to(fc.weight))
+    fc.bias.copy_((gain * fc.bias.detach().double().cpu() + offset).to(fc.bias))
+    return "readout gain and offset fitted to the responses"

@@ -14,7 +14,10 @@ DEFAULT_LR = 1e-3
 #: validation 0.312 vs 0.288 and 0.783 vs 0.752; 5e-4 was worse on both. ConvNet2D (Poisson), 40 epochs, seeds
 #: 0/1/2, 2e-3 vs 1e-3: mean test 0.979 vs 0.971 (demo), 0.836 vs 0.820 (STRFlab cell), validation higher on both;
 #: 3e-3 was no better on test and MSE diverged there (docs/models.md, "Training defaults")
-FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3}
+#: DNet (hidden-unit start with its readout fitted to the responses, fit/hidden_start.py), 40 epochs, lr 1e-3 vs 2e-3:
+#: STRFlab cell seeds 0-5 0.608 / 0.614 / 0.627 / 0.637 / 0.612 / 0.626 vs 0.635 / 0.616 / 0.601 / 0.638 / 0.603 / 0.655,
+#: demo seeds 0-2 0.884 / 0.884 / 0.872 vs 0.892 / 0.890 / 0.879, reaching deepSTRF's final sooner on both
+FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3, "DNet": 2e-3}
 #: StateNet cores' own rates. Mamba: whole stimuli at 2e-3 (see fit.run.UNCHUNKED_CORES). S4 (deepSTRF's DPLR layer;
 #: chunks kept: whole stimuli took 3-5x longer), lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.631 / 0.667 / 0.676 (validation 0.472
 #: / - / 0.504), demo 0.844 / 0.896 / 0.917. LSTM, lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.815 / 0.830 / 0.850 (validation

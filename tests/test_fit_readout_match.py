@@ -1,0 +1,67 @@
+"""The hidden-unit start's readout fitted to the responses (fit/hidden_start.match_readout_to_responses)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from strfviewer.data import load
+from strfviewer.fit.batching import StimulusBatches
+from strfviewer.fit.hidden_start import match_readout_to_responses
+from strfviewer.fit.run import FitRequest, run_fit
+from strfviewer.models.factory import ModelSpec, build_model
+
+
+@pytest.fixture(scope="module")
+def demo_train():
+    data = load("demo")
+    return data, data.stimuli_in("train") if data.split else data.stimuli[:6]
+
+
+def _predictions_and_targets(model, stimuli):
+    p, y = [], []
+    model.eval()
+    with torch.no_grad():
+        for batch in StimulusBatches(stimuli, 4, shuffle=False):
+            valid = (batch.valid[:, :, 0, :] & batch.mask[:, None, :]).numpy()
+            p.append(model(batch.spec)[:, :, 0, :].numpy().transpose(1, 0, 2)[valid.transpose(1, 0, 2)]
+                     .reshape(model.readout.fc.weight.shape[0], -1))
+            y.append(batch.target[:, :, 0, :].numpy().transpose(1, 0, 2)[valid.transpose(1, 0, 2)]
+                     .reshape(model.readout.fc.weight.shape[0], -1))
+    return np.concatenate(p, axis=1), np.concatenate(y, axis=1)
+
+
+def test_gain_and_offset_are_the_least_squares_ones(demo_train):
+    """After matching, each neuron's prediction has the responses' mean and its residual is uncorrelated with it
+    (the normal equations of y ~ a p + c), where before the prediction sat far from the responses' scale."""
+    data, train = demo_train
+    torch.manual_seed(0)
+    model = build_model(ModelSpec("DNet", T=9), data.n_freqs, data.n_neurons)
+    before_p, y = _predictions_and_targets(model, train)
+    assert np.abs(before_p.mean(1) - y.mean(1)).max() > 0.05
+    said = match_readout_to_responses(model, train)
+    assert said == "readout gain and offset fitted to the responses"
+    p, y = _predictions_and_targets(model, train)
+    np.testing.assert_allclose(p.mean(1), y.mean(1), atol=1e-4)
+    residual = y - p
+    np.testing.assert_allclose((residual * (p - p.mean(1, keepdims=True))).mean(1), 0.0, atol=1e-5)
+    # the same scale as a least-squares fit of the untouched prediction
+    for n in range(len(y)):
+        a, c = np.polyfit(before_p[n], y[n], 1)
+        np.testing.assert_allclose(p[n], a * before_p[n] + c, atol=1e-4)
+
+
+def test_readouts_with_an_output_nonlinearity_are_left_alone(demo_train):
+    data, train = demo_train
+    model = build_model(ModelSpec("NetworkReceptiveField", T=9), data.n_freqs, data.n_neurons)
+    weight = model.readout.fc.weight.detach().clone()
+    assert match_readout_to_responses(model, train) is None
+    assert torch.equal(model.readout.fc.weight, weight)
+
+
+def test_dnet_fit_says_its_start_and_starts_at_the_responses_scale(demo_train):
+    data, _ = demo_train
+    out = run_fit(data, FitRequest(spec=ModelSpec("DNet", T=9), epochs=0, num_threads=1, device="cpu"))
+    assert out.details["warm_start"].endswith("readout gain and offset fitted to the responses")
+    assert out.metrics["val"].mean_cc_norm > 0.5
