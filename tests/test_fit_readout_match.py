@@ -65,3 +65,20 @@ def test_dnet_fit_says_its_start_and_starts_at_the_responses_scale(demo_train):
     out = run_fit(data, FitRequest(spec=ModelSpec("DNet", T=9), epochs=0, num_threads=1, device="cpu"))
     assert out.details["warm_start"].endswith("readout gain and offset fitted to the responses")
     assert out.metrics["val"].mean_cc_norm > 0.5
+
+
+def test_a_neuron_without_training_responses_keeps_its_readout(demo_train):
+    data, train = demo_train
+    torch.manual_seed(0)
+    model = build_model(ModelSpec("DNet", T=9), data.n_freqs, data.n_neurons)
+    import dataclasses
+
+    # responses (N, R, T): neuron 3 has no valid training frame
+    silent = [dataclasses.replace(s, responses=np.where(np.arange(s.responses.shape[0])[:, None, None] == 3, np.nan,
+                                                        s.responses)) for s in train]
+    weight = model.readout.fc.weight.detach().clone()
+    bias = model.readout.fc.bias.detach().clone()
+    said = match_readout_to_responses(model, silent)
+    assert said == f"readout gain and offset fitted to the responses of {data.n_neurons - 1} of {data.n_neurons} neurons"
+    assert torch.equal(model.readout.fc.weight[3], weight[3]) and model.readout.fc.bias[3] == bias[3]
+    assert not torch.equal(model.readout.fc.weight[0], weight[0])

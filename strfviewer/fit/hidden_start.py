@@ -94,8 +94,9 @@ def match_readout_to_responses(model: nn.Module, stimuli) -> Optional[str]:
     response ``y`` over the valid frames (``y ~ a p + c``), and ``fc`` becomes ``a W, a b + c`` for that neuron.
     The seeded readout (loadings of about 1) otherwise starts several times above the responses' mean (DNet on the
     STRFlab cell: mean prediction 0.44 against 0.07 spikes per bin), and the first epochs of squared-error descent
-    spend themselves pulling it down (docs/models.md). Returns what was done, or ``None`` when the model has another
-    readout or a neuron's prediction is constant.
+    spend themselves pulling it down (docs/models.md). A neuron without valid training frames, or whose prediction
+    is constant, keeps its readout. Returns what was done, or ``None`` when the model has another readout or no
+    neuron could be fitted.
     """
     from strfviewer.fit.batching import StimulusBatches
 
@@ -124,10 +125,13 @@ def match_readout_to_responses(model: nn.Module, stimuli) -> Optional[str]:
     count, sp, sy, spp, spy = sums
     count = count.clamp(min=1)
     var = spp - sp * sp / count
-    if not bool((var > 1e-12 * count).all()):
+    fitted = (var > 1e-12 * count) & (count >= 2)   # a neuron without valid frames or a flat prediction keeps its own
+    if not bool(fitted.any()):
         return None
-    gain = (spy - sp * sy / count) / var
-    offset = (sy - gain * sp) / count
+    gain = torch.where(fitted, (spy - sp * sy / count) / var.clamp(min=1e-300), 1.0)
+    offset = torch.where(fitted, (sy - gain * sp) / count, 0.0)
     fc.weight.mul_(gain[:, None].to(fc.weight))
     fc.bias.copy_((gain * fc.bias.detach().double().cpu() + offset).to(fc.bias))
-    return "readout gain and offset fitted to the responses"
+    if bool(fitted.all()):
+        return "readout gain and offset fitted to the responses"
+    return f"readout gain and offset fitted to the responses of {int(fitted.sum())} of {len(fitted)} neurons"
