@@ -8,7 +8,7 @@ import torch
 
 from strfviewer.data import load
 from strfviewer.fit.batching import StimulusBatches
-from strfviewer.fit.hidden_start import match_readout_to_responses
+from strfviewer.fit.hidden_start import match_readout_offset, match_readout_to_responses
 from strfviewer.fit.run import FitRequest, run_fit
 from strfviewer.models.factory import ModelSpec, build_model
 
@@ -52,18 +52,37 @@ def test_gain_and_offset_are_the_least_squares_ones(demo_train):
         np.testing.assert_allclose(p[n], a * before_p[n] + c, atol=1e-4)
 
 
-def test_readouts_with_an_output_nonlinearity_are_left_alone(demo_train):
+def test_readouts_with_an_output_nonlinearity_get_their_offset_only(demo_train):
+    """NRF (ParametricSoftplus output): the gain fit leaves it alone; the offset fit puts each neuron's mean
+    prediction at its mean response, through the softplus, and leaves the weights as they were."""
     data, train = demo_train
+    torch.manual_seed(0)
     model = build_model(ModelSpec("NetworkReceptiveField", T=9), data.n_freqs, data.n_neurons)
     weight = model.readout.fc.weight.detach().clone()
     assert match_readout_to_responses(model, train) is None
     assert torch.equal(model.readout.fc.weight, weight)
+    before, y = _predictions_and_targets(model, train)
+    assert np.abs(before.mean(1) - y.mean(1)).max() > 0.05
+    assert match_readout_offset(model, train) == "readout offset fitted to the responses' mean"
+    after, y = _predictions_and_targets(model, train)
+    np.testing.assert_allclose(after.mean(1), y.mean(1), atol=1e-4)
+    assert torch.equal(model.readout.fc.weight, weight)
 
 
-def test_dnet_fit_says_its_start_and_starts_at_the_responses_scale(demo_train):
+def test_offset_fit_leaves_linear_readouts_to_the_gain_fit(demo_train):
+    data, train = demo_train
+    model = build_model(ModelSpec("DNet", T=9), data.n_freqs, data.n_neurons)
+    bias = model.readout.fc.bias.detach().clone()
+    assert match_readout_offset(model, train) is None
+    assert torch.equal(model.readout.fc.bias, bias)
+
+
+@pytest.mark.parametrize("family,said", [("DNet", "readout gain and offset fitted to the responses"),
+                                         ("NetworkReceptiveField", "readout offset fitted to the responses' mean")])
+def test_hidden_unit_fits_say_how_their_readout_started(demo_train, family, said):
     data, _ = demo_train
-    out = run_fit(data, FitRequest(spec=ModelSpec("DNet", T=9), epochs=0, num_threads=1, device="cpu"))
-    assert out.details["warm_start"].endswith("readout gain and offset fitted to the responses")
+    out = run_fit(data, FitRequest(spec=ModelSpec(family, T=9), epochs=0, num_threads=1, device="cpu"))
+    assert out.details["warm_start"].endswith(said)
     assert out.metrics["val"].mean_cc_norm > 0.5
 
 

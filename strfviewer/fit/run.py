@@ -606,7 +606,8 @@ def _warm_start_hidden(model, dataset, request, details, threads) -> None:
 
     ``details["warm_start"]``: what was seeded, ``"cold start: ..."`` when the hidden kernel has no warm start,
     or ``"skipped: ..."`` when the ridge fit would not fit in memory."""
-    from strfviewer.fit.hidden_start import hidden_strf_conv, match_readout_to_responses, seed_hidden_units
+    from strfviewer.fit.hidden_start import (hidden_strf_conv, match_readout_offset, match_readout_to_responses,
+                                             seed_hidden_units)
     from strfviewer.fit.ridge import RidgeMemoryError, fit_ridge_details
     from strfviewer.models.factory import ModelSpec, build_model
 
@@ -630,8 +631,9 @@ def _warm_start_hidden(model, dataset, request, details, threads) -> None:
     ridge_conv = next(m for m in twin.modules() if isinstance(m, CausalSTRFConv))
     said = seed_hidden_units(model, ridge_conv.STRF_weight())
     if said:
-        with torch_threads(threads):
-            matched = match_readout_to_responses(model, dataset.stimuli_in("train"))
+        with torch_threads(threads):  # DNet: gain and offset (linear readout); NRF: offset through its softplus
+            matched = (match_readout_to_responses(model, dataset.stimuli_in("train"))
+                       or match_readout_offset(model, dataset.stimuli_in("train")))
         if matched:
             said = f"{said}; {matched}"
     details["warm_start"] = said or "cold start: the hidden kernel has no warm start"
