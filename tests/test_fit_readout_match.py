@@ -101,3 +101,19 @@ def test_a_neuron_without_training_responses_keeps_its_readout(demo_train):
     assert said == f"readout gain and offset fitted to the responses of {data.n_neurons - 1} of {data.n_neurons} neurons"
     assert torch.equal(model.readout.fc.weight[3], weight[3]) and model.readout.fc.bias[3] == bias[3]
     assert not torch.equal(model.readout.fc.weight[0], weight[0])
+
+
+def test_offset_fit_leaves_a_neuron_it_cannot_reach_alone(demo_train):
+    """A silent neuron (mean 0, under the softplus' positive baseline) would be pushed into the flat part of the
+    softplus, where it learns nothing: it keeps its offset while the others are fitted."""
+    import dataclasses
+
+    data, train = demo_train
+    torch.manual_seed(0)
+    model = build_model(ModelSpec("NetworkReceptiveField", T=9), data.n_freqs, data.n_neurons)
+    silent = [dataclasses.replace(s, responses=np.where(np.arange(s.responses.shape[0])[:, None, None] == 5, 0.0,
+                                                        s.responses)) for s in train]
+    bias = model.readout.fc.bias.detach().clone()
+    said = match_readout_offset(model, silent)
+    assert said == f"readout offset fitted to the responses' mean for {data.n_neurons - 1} of {data.n_neurons} neurons"
+    assert model.readout.fc.bias[5] == bias[5] and model.readout.fc.bias[0] != bias[0]

@@ -150,8 +150,10 @@ def match_readout_offset(model: nn.Module, stimuli, iterations: int = 60) -> Opt
     For a model whose ``readout`` is a per-frame ``fc`` (``nn.Linear``, ``(N, H)``) followed by ``activation``: with
     ``z`` neuron ``n``'s pre-activation on the valid training frames and ``y`` its trial-mean response, the shift
     ``d`` solving ``mean(activation(z + d)) = mean(y)`` is found by bisection (``iterations`` halvings of
-    ``[-20, 20]`` plus the pre-activation's spread) and added to ``fc.bias[n]``; the gain is left alone. Returns
-    what was done, or ``None`` when the model has another readout.
+    ``[-20, 20]`` plus the pre-activation's spread) and added to ``fc.bias[n]``; the gain is left alone. A neuron
+    whose mean response the activation cannot reach within that range (silent under the softplus' baseline, a
+    negative mean) keeps its offset. Returns what was done, or ``None`` when the model has another readout or no
+    neuron could be fitted.
     """
     from strfviewer.fit.batching import StimulusBatches
 
@@ -182,17 +184,22 @@ def match_readout_offset(model: nn.Module, stimuli, iterations: int = 60) -> Opt
         model.train(was_training)
     z, valid, y = torch.cat(zs), torch.cat(masks), torch.cat(targets)
     count = valid.sum(0)
-    fitted = count > 0
-    if not bool(fitted.any()):
-        return None
     goal = torch.where(valid, y, 0.0).sum(0) / count.clamp(min=1)                       # (N,)
     spread = float(torch.where(valid, z, 0.0).abs().max())
     lo = torch.full((N,), -20.0 - spread, dtype=z.dtype, device=z.device)
     hi = torch.full((N,), 20.0 + spread, dtype=z.dtype, device=z.device)
+
+    def mean_at(shift):
+        return torch.where(valid, activation((z + shift)[None])[0], 0.0).sum(0) / count.clamp(min=1)
+
+    # a goal the activation cannot reach (a silent neuron under the softplus' baseline, a negative mean in mV) would
+    # push the neuron into the flat part, where it gets no gradient: such neurons keep their offset
+    fitted = (count > 0) & (mean_at(lo) < goal) & (goal < mean_at(hi))
+    if not bool(fitted.any()):
+        return None
     for _ in range(iterations):
         mid = (lo + hi) / 2
-        mean = torch.where(valid, activation((z + mid)[None])[0], 0.0).sum(0) / count.clamp(min=1)
-        below = mean < goal
+        below = mean_at(mid) < goal
         lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
     shift = torch.where(fitted, (lo + hi) / 2, 0.0)
     fc.bias.add_(shift.to(fc.bias))
