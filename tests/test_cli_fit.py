@@ -14,6 +14,7 @@ def test_fit_demo_writes_checkpoint_and_metrics(tmp_path, capsys):
     assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "metadata.json", "metrics.json"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["seconds"] > 0
+    assert metrics["warm_start"] == "ridge"  # how SGD started (LN: the ridge STRFs)
     for part in ("test", "val"):
         assert len(metrics[part]["cc_norm"]) == 12 and len(metrics[part]["cc_max"]) == 12
         assert -1 <= metrics[part]["mean_cc_norm"] <= 1.5
@@ -77,3 +78,11 @@ def test_progress_bar_only_on_a_terminal():
     assert pipe.getvalue() == ""
     line = tty.getvalue()
     assert line.startswith("\r") and "epoch 2/4" in line and "eta 12s" in line and "#" * 7 in line
+
+
+def test_fit_records_how_the_hidden_units_and_readout_started(tmp_path):
+    out = tmp_path / "nrf"
+    assert main(["fit", "demo", "--model", "NetworkReceptiveField", "-T", "8", "--epochs", "1", "--device", "cpu",
+                 "--out", str(out), "--quiet"]) == 0
+    said = json.loads((out / "metrics.json").read_text())["warm_start"]
+    assert said.startswith("ridge components: 12 of 20 hidden units") and "readout offset fitted" in said

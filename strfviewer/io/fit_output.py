@@ -31,6 +31,8 @@ def metrics_json(outcome) -> Dict[str, Any]:
         out["best_epoch_per_neuron"] = list(per_neuron)
     if "batch_size" in (outcome.details or {}):
         out["batch_size"] = outcome.details["batch_size"]
+    if isinstance((outcome.details or {}).get("warm_start"), str):  # how SGD started, e.g. "ridge components: ..."
+        out["warm_start"] = outcome.details["warm_start"]
     out["seconds"] = round(float(outcome.seconds), 3)
     out["stopped"] = outcome.history.stopped
     out["message"] = outcome.message
