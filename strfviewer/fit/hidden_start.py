@@ -90,6 +90,47 @@ def seed_hidden_units(model: nn.Module, ridge_strfs) -> Optional[str]:
     return f"ridge components: {keep} of {H} hidden units"
 
 
+def _linear_readout(model: nn.Module):
+    """``(fc, activation)`` of a model whose ``readout`` is a per-frame ``fc`` (``nn.Linear`` with a bias) followed by
+    an output activation (``nn.Identity`` or ``None`` for none), else ``None``."""
+    readout = getattr(model, "readout", None)
+    fc = getattr(readout, "fc", None)
+    if not isinstance(fc, nn.Linear) or fc.bias is None:
+        return None
+    return fc, getattr(readout, "activation", None)
+
+
+@torch.no_grad()
+def _readout_frames(model: nn.Module, fc: nn.Linear, stimuli):
+    """The readout's pre-activation ``z`` (``fc``'s output), validity and trial-mean response on the frames of
+    ``stimuli``, each ``(M, N)`` (``M`` frames of all stimuli, padding included), or ``None`` when ``fc`` does not
+    map the frames to ``N`` neurons (``(B, T, N)``)."""
+    from strfviewer.fit.batching import StimulusBatches
+
+    N = fc.weight.shape[0]
+    captured = []
+    hook = fc.register_forward_hook(lambda mod, inp, out: captured.append(out.detach()))
+    was_training = model.training
+    model.eval()
+    zs, masks, targets = [], [], []
+    try:
+        for batch in StimulusBatches(list(stimuli), 8, shuffle=False):
+            batch = batch.to(fc.weight.device)
+            captured.clear()
+            model(batch.spec)
+            z = captured[-1] if captured else None
+            if z is None or z.dim() != 3 or z.shape[1:] != (batch.mask.shape[1], N):
+                return None
+            valid = (batch.valid[:, :, 0, :] & batch.mask[:, None, :]).transpose(1, 2)     # (B, T, N)
+            zs.append(z.reshape(-1, N))
+            masks.append(valid.reshape(-1, N))
+            targets.append(batch.target[:, :, 0, :].transpose(1, 2).reshape(-1, N))
+    finally:
+        hook.remove()
+        model.train(was_training)
+    return torch.cat(zs), torch.cat(masks), torch.cat(targets)
+
+
 @torch.no_grad()
 def match_readout_to_responses(model: nn.Module, stimuli) -> Optional[str]:
     """Gain and offset of each neuron's linear readout fitted by least squares to its training responses.
@@ -103,40 +144,25 @@ def match_readout_to_responses(model: nn.Module, stimuli) -> Optional[str]:
     is constant, keeps its readout. Returns what was done, or ``None`` when the model has another readout or no
     neuron could be fitted.
     """
-    from strfviewer.fit.batching import StimulusBatches
-
-    readout = getattr(model, "readout", None)
-    fc = getattr(readout, "fc", None)
-    activation = getattr(readout, "activation", None)
-    if not isinstance(fc, nn.Linear) or fc.bias is None or not isinstance(activation, (nn.Identity, type(None))):
+    readout = _linear_readout(model)
+    if readout is None or not isinstance(readout[1], (nn.Identity, type(None))):
         return None
-    N = fc.weight.shape[0]
-    was_training = model.training
-    model.eval()
-    sums = torch.zeros(5, N, dtype=torch.float64)  # count, sum p, sum y, sum p^2, sum p y
-    try:
-        for batch in StimulusBatches(list(stimuli), 8, shuffle=False):
-            batch = batch.to(fc.weight.device)
-            p = model(batch.spec)[:, :, 0, :].double()                      # (B, N, T)
-            if p.shape[1] != N:
-                return None
-            valid = batch.valid[:, :, 0, :] & batch.mask[:, None, :]
-            w = valid.double()
-            p, y = torch.where(valid, p, 0.0), torch.where(valid, batch.target[:, :, 0, :].double(), 0.0)
-            sums += torch.stack([w.sum((0, 2)), p.sum((0, 2)), y.sum((0, 2)), (p * p).sum((0, 2)),
-                                 (p * y).sum((0, 2))]).cpu()
-    finally:
-        model.train(was_training)
-    count, sp, sy, spp, spy = sums
-    count = count.clamp(min=1)
-    var = spp - sp * sp / count
+    fc = readout[0]
+    frames = _readout_frames(model, fc, stimuli)
+    if frames is None:
+        return None
+    p, valid, y = frames
+    p, y = torch.where(valid, p.double(), 0.0), torch.where(valid, y.double(), 0.0)
+    count = valid.sum(0).double().clamp(min=1)
+    sp, sy = p.sum(0), y.sum(0)
+    var = (p * p).sum(0) - sp * sp / count
     fitted = (var > 1e-12 * count) & (count >= 2)   # a neuron without valid frames or a flat prediction keeps its own
     if not bool(fitted.any()):
         return None
-    gain = torch.where(fitted, (spy - sp * sy / count) / var.clamp(min=1e-300), 1.0)
+    gain = torch.where(fitted, ((p * y).sum(0) - sp * sy / count) / var.clamp(min=1e-300), 1.0)
     offset = torch.where(fitted, (sy - gain * sp) / count, 0.0)
     fc.weight.mul_(gain[:, None].to(fc.weight))
-    fc.bias.copy_((gain * fc.bias.detach().double().cpu() + offset).to(fc.bias))
+    fc.bias.copy_((gain.to(fc.bias.device) * fc.bias.double() + offset.to(fc.bias.device)).to(fc.bias))
     if bool(fitted.all()):
         return "readout gain and offset fitted to the responses"
     return f"readout gain and offset fitted to the responses of {int(fitted.sum())} of {len(fitted)} neurons"
@@ -155,34 +181,15 @@ def match_readout_offset(model: nn.Module, stimuli, iterations: int = 60) -> Opt
     negative mean) keeps its offset. Returns what was done, or ``None`` when the model has another readout or no
     neuron could be fitted.
     """
-    from strfviewer.fit.batching import StimulusBatches
-
-    readout = getattr(model, "readout", None)
-    fc = getattr(readout, "fc", None)
-    activation = getattr(readout, "activation", None)
-    if not isinstance(fc, nn.Linear) or fc.bias is None or activation is None or isinstance(activation, nn.Identity):
+    readout = _linear_readout(model)
+    if readout is None or isinstance(readout[1], (nn.Identity, type(None))):
         return None
-    N = fc.weight.shape[0]
-    captured = []
-    hook = activation.register_forward_hook(lambda mod, inp, out: captured.append(inp[0].detach()))
-    was_training = model.training
-    model.eval()
-    zs, masks, targets = [], [], []
-    try:
-        for batch in StimulusBatches(list(stimuli), 8, shuffle=False):
-            batch = batch.to(fc.weight.device)
-            captured.clear()
-            model(batch.spec)
-            if not captured or captured[-1].dim() != 3 or captured[-1].shape[-1] != N:
-                return None
-            valid = (batch.valid[:, :, 0, :] & batch.mask[:, None, :]).transpose(1, 2)     # (B, T, N)
-            zs.append(captured[-1].reshape(-1, N))
-            masks.append(valid.reshape(-1, N))
-            targets.append(batch.target[:, :, 0, :].transpose(1, 2).reshape(-1, N))
-    finally:
-        hook.remove()
-        model.train(was_training)
-    z, valid, y = torch.cat(zs), torch.cat(masks), torch.cat(targets)
+    fc, activation = readout
+    frames = _readout_frames(model, fc, stimuli)
+    if frames is None:
+        return None
+    z, valid, y = frames
+    N = z.shape[1]
     count = valid.sum(0)
     goal = torch.where(valid, y, 0.0).sum(0) / count.clamp(min=1)                       # (N,)
     spread = float(torch.where(valid, z, 0.0).abs().max())

@@ -631,9 +631,9 @@ def _warm_start_hidden(model, dataset, request, details, threads) -> None:
     ridge_conv = next(m for m in twin.modules() if isinstance(m, CausalSTRFConv))
     said = seed_hidden_units(model, ridge_conv.STRF_weight())
     if said:
+        train = dataset.stimuli_in("train")
         with torch_threads(threads):  # DNet: gain and offset (linear readout); NRF: offset through its softplus
-            matched = (match_readout_to_responses(model, dataset.stimuli_in("train"))
-                       or match_readout_offset(model, dataset.stimuli_in("train")))
+            matched = match_readout_to_responses(model, train) or match_readout_offset(model, train)
         if matched:
             said = f"{said}; {matched}"
     details["warm_start"] = said or "cold start: the hidden kernel has no warm start"

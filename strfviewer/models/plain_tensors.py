@@ -12,11 +12,22 @@ from __future__ import annotations
 import torch
 
 
+_FUNCTORCH = getattr(torch._C, "_functorch", None)
+#: torch's tests for a tensor batched by ``is_grads_batched`` / wrapped or batched by a functorch transform (those
+#: this torch build has), looked up once: the fast paths ask at every forward step
+_LEGACY_BATCHED = getattr(_FUNCTORCH, "is_legacy_batchedtensor", None)
+_WRAPPED = [check for check in (getattr(_FUNCTORCH, name, None) for name in
+                                ("is_functorch_wrapped_tensor", "is_batchedtensor", "is_legacy_batchedtensor"))
+            if check is not None]
+
+
 def plain_cpu(*tensors: torch.Tensor) -> bool:
     """True for ordinary CPU tensors, not wrapped by a functorch transform nor batched by autograd's
     ``is_grads_batched``."""
-    functorch = getattr(torch._C, "_functorch", None)
-    checks = [getattr(functorch, name, None) for name in
-              ("is_functorch_wrapped_tensor", "is_batchedtensor", "is_legacy_batchedtensor")]
-    return all(t.device.type == "cpu" and not any(check(t) for check in checks if check is not None)
-               for t in tensors)
+    return all(t.device.type == "cpu" and not any(check(t) for check in _WRAPPED) for t in tensors)
+
+
+def legacy_batched(*tensors: torch.Tensor) -> bool:
+    """True when one of ``tensors`` is batched by autograd's ``is_grads_batched`` (a legacy batched tensor, which
+    has no batching rule for some operators, ``einsum`` among them)."""
+    return _LEGACY_BATCHED is not None and any(_LEGACY_BATCHED(t) for t in tensors)

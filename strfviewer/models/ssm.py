@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from strfviewer.models.plain_tensors import plain_cpu
+from strfviewer.models.plain_tensors import legacy_batched, plain_cpu
 
 
 # ---- Legendre Memory Unit ----------------------------------------------------------------------------
@@ -268,9 +268,7 @@ def _contract(spec: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``torch.einsum(spec, a, b)`` for two operands, the first holding every letter; as a broadcast product and a
     sum where an operand is a legacy batched tensor (``autograd.grad(..., is_grads_batched=True)``), which has no
     batching rule for ``einsum``."""
-    functorch = getattr(torch._C, "_functorch", None)
-    legacy = getattr(functorch, "is_legacy_batchedtensor", None)
-    if legacy is None or not (legacy(a) or legacy(b)):
+    if not legacy_batched(a, b):
         return torch.einsum(spec, a, b)
     inputs, out = spec.split("->")
     la, lb = inputs.split(",")
