@@ -26,7 +26,7 @@ from typing import List, Sequence
 import torch
 from torch import nn
 
-from strfviewer.fit.batching import StimulusBatches
+from strfviewer.fit.readout_frames import iter_readout_frames
 
 
 def _last_linear(module: nn.Module):
@@ -53,33 +53,18 @@ def calibrate_output(model: nn.Module, stimuli: Sequence, batch_size: int = 8, m
     if fc is None or fc.bias is None or not all(hasattr(act, a) for a in ("_raw_beta", "_raw_b")):
         return []
     non_negative = bool(getattr(act, "non_negative_output", True))
-    captured = []
-    hook = act.register_forward_hook(lambda mod, inp, out: captured.append(inp[0].detach()))
-    was_training = model.training
-    model.eval()
-    device = fc.weight.device
     n = act._raw_beta.numel()
-    pre_sum = torch.zeros(n, dtype=torch.float64)
-    pre_count = torch.zeros(n, dtype=torch.float64)
-    rate_sum = torch.zeros(n, dtype=torch.float64)
-    rate_count = torch.zeros(n, dtype=torch.float64)
-    try:
-        for batch in StimulusBatches(stimuli, batch_size, shuffle=False):
-            batch = batch.to(device)
-            captured.clear()
-            model(batch.spec)
-            x = captured[-1]  # (B, T, N): the activation sees neurons on the last axis
-            if x.dim() != 3 or x.shape[-1] != n or x.shape[1] != batch.mask.shape[1]:
-                return []
-            m = batch.mask[:, :, None].to(x.dtype)
-            pre_sum += (x * m).sum(dim=(0, 1)).double().cpu()
-            pre_count += m.sum(dim=(0, 1)).double().cpu().expand(n)
-            valid = batch.valid[:, :, 0, :].transpose(1, 2)  # (B, T, N)
-            rate_sum += torch.where(valid, batch.target[:, :, 0, :].transpose(1, 2), 0.0).sum(dim=(0, 1)).double().cpu()
-            rate_count += valid.sum(dim=(0, 1)).double().cpu()
-    finally:
-        hook.remove()
-        model.train(was_training)
+    if fc.weight.shape[0] != n:
+        return []
+    sums = torch.zeros(4, n, dtype=torch.float64)  # per neuron: frames, pre-activation, valid frames, responses
+    for frames in iter_readout_frames(model, fc, stimuli, batch_size):
+        if frames is None:  # the activation does not see (B, T, N)
+            return []
+        sums += torch.stack([frames.frame.sum(dim=(0, 1)).double(),
+                             torch.where(frames.frame, frames.z, 0.0).sum(dim=(0, 1)).double(),
+                             frames.valid.sum(dim=(0, 1)).double(),
+                             torch.where(frames.valid, frames.target, 0.0).sum(dim=(0, 1)).double()]).cpu()
+    pre_count, pre_sum, rate_count, rate_sum = sums
     has = (pre_count > 0) & (rate_count > 0)
     if not bool(has.any()):
         return []

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from strfviewer.fit.readout_frames import gather_readout_frames, iter_readout_frames
+
 #: families whose core starts with a hidden STRF convolution (``core[0]``)
 HIDDEN_STRF_FAMILIES = ("NetworkReceptiveField", "DNet")
 
@@ -101,37 +103,6 @@ def _linear_readout(model: nn.Module):
 
 
 @torch.no_grad()
-def _readout_frames(model: nn.Module, fc: nn.Linear, stimuli):
-    """The readout's pre-activation ``z`` (``fc``'s output), validity and trial-mean response on the frames of
-    ``stimuli``, each ``(M, N)`` (``M`` frames of all stimuli, padding included), or ``None`` when ``fc`` does not
-    map the frames to ``N`` neurons (``(B, T, N)``)."""
-    from strfviewer.fit.batching import StimulusBatches
-
-    N = fc.weight.shape[0]
-    captured = []
-    hook = fc.register_forward_hook(lambda mod, inp, out: captured.append(out.detach()))
-    was_training = model.training
-    model.eval()
-    zs, masks, targets = [], [], []
-    try:
-        for batch in StimulusBatches(list(stimuli), 8, shuffle=False):
-            batch = batch.to(fc.weight.device)
-            captured.clear()
-            model(batch.spec)
-            z = captured[-1] if captured else None
-            if z is None or z.dim() != 3 or z.shape[1:] != (batch.mask.shape[1], N):
-                return None
-            valid = (batch.valid[:, :, 0, :] & batch.mask[:, None, :]).transpose(1, 2)     # (B, T, N)
-            zs.append(z.reshape(-1, N))
-            masks.append(valid.reshape(-1, N))
-            targets.append(batch.target[:, :, 0, :].transpose(1, 2).reshape(-1, N))
-    finally:
-        hook.remove()
-        model.train(was_training)
-    return torch.cat(zs), torch.cat(masks), torch.cat(targets)
-
-
-@torch.no_grad()
 def match_readout_to_responses(model: nn.Module, stimuli) -> Optional[str]:
     """Gain and offset of each neuron's linear readout fitted by least squares to its training responses.
 
@@ -148,21 +119,24 @@ def match_readout_to_responses(model: nn.Module, stimuli) -> Optional[str]:
     if readout is None or not isinstance(readout[1], (nn.Identity, type(None))):
         return None
     fc = readout[0]
-    frames = _readout_frames(model, fc, stimuli)
-    if frames is None:
-        return None
-    p, valid, y = frames
-    p, y = torch.where(valid, p.double(), 0.0), torch.where(valid, y.double(), 0.0)
-    count = valid.sum(0).double().clamp(min=1)
-    sp, sy = p.sum(0), y.sum(0)
-    var = (p * p).sum(0) - sp * sp / count
+    sums = torch.zeros(5, fc.weight.shape[0], dtype=torch.float64)  # per neuron: frames, p, y, p p, p y
+    for frames in iter_readout_frames(model, fc, stimuli):
+        if frames is None:
+            return None
+        valid = frames.valid.reshape(-1, frames.valid.shape[-1])
+        p = torch.where(valid, frames.z.reshape(valid.shape).double(), 0.0)
+        y = torch.where(valid, frames.target.reshape(valid.shape).double(), 0.0)
+        sums += torch.stack([valid.sum(0).double(), p.sum(0), y.sum(0), (p * p).sum(0), (p * y).sum(0)]).cpu()
+    count, sp, sy, spp, spy = sums
+    count = count.clamp(min=1)
+    var = spp - sp * sp / count
     fitted = (var > 1e-12 * count) & (count >= 2)   # a neuron without valid frames or a flat prediction keeps its own
     if not bool(fitted.any()):
         return None
-    gain = torch.where(fitted, ((p * y).sum(0) - sp * sy / count) / var.clamp(min=1e-300), 1.0)
+    gain = torch.where(fitted, (spy - sp * sy / count) / var.clamp(min=1e-300), 1.0)
     offset = torch.where(fitted, (sy - gain * sp) / count, 0.0)
     fc.weight.mul_(gain[:, None].to(fc.weight))
-    fc.bias.copy_((gain.to(fc.bias.device) * fc.bias.double() + offset.to(fc.bias.device)).to(fc.bias))
+    fc.bias.copy_((gain * fc.bias.double().cpu() + offset).to(fc.bias))
     if bool(fitted.all()):
         return "readout gain and offset fitted to the responses"
     return f"readout gain and offset fitted to the responses of {int(fitted.sum())} of {len(fitted)} neurons"
@@ -185,7 +159,7 @@ def match_readout_offset(model: nn.Module, stimuli, iterations: int = 60) -> Opt
     if readout is None or isinstance(readout[1], (nn.Identity, type(None))):
         return None
     fc, activation = readout
-    frames = _readout_frames(model, fc, stimuli)
+    frames = gather_readout_frames(model, fc, stimuli)
     if frames is None:
         return None
     z, valid, y = frames
