@@ -325,24 +325,73 @@ def several_seeds(results) -> bool:
     return len({r.get("seed") for rows in results.values() for r in rows}) > 1
 
 
+def runs_by_row(results):
+    """``(data, row, runs)`` for every data set and row, rows in the order they first appear, runs in theirs."""
+    for data, rows in results.items():
+        for name in dict.fromkeys(r["row"] for r in rows):
+            yield data, name, [r for r in rows if r["row"] == name]
+
+
 def seeds_markdown(results) -> str:
     """One line per data set and row over its seeds: both finals per seed, the difference of their means, and the
     time ratio per seed with its median ("n.r.": deepSTRF's final not reached; counted as worst in the median)."""
     lines = ["| data | model | seeds | deepSTRF test cc_norm | ours | ours - deepSTRF (mean) | "
              "time ratio (median) |", "|---|---|---|---|---|---|---|"]
-    for data, rows in results.items():
-        for name in dict.fromkeys(r["row"] for r in rows):
-            runs = [r for r in rows if r["row"] == name]
-            theirs = [r["deepstrf_final"] for r in runs]
-            ours = [r["ours_final"] for r in runs]
-            diff = (float(np.mean(ours)) - float(np.mean(theirs))) if None not in theirs + ours else None
-            ratios = [r["reach_ratio"] for r in runs]
-            median = float(np.median([np.inf if x is None else x for x in ratios]))
-            lines.append(f"| {data} | {name} | {' / '.join(str(r['seed']) for r in runs)} | "
-                         f"{' / '.join(fmt(x) for x in theirs)} | {' / '.join(fmt(x) for x in ours)} | "
-                         f"{fmt(diff, '+.3f')} | {' / '.join('n.r.' if x is None else f'{x:.2f}x' for x in ratios)} "
-                         f"({'n.r.' if not np.isfinite(median) else f'{median:.2f}x'}) |")
+    for data, name, runs in runs_by_row(results):
+        theirs = [r["deepstrf_final"] for r in runs]
+        ours = [r["ours_final"] for r in runs]
+        diff = (float(np.mean(ours)) - float(np.mean(theirs))) if None not in theirs + ours else None
+        ratios = [r["reach_ratio"] for r in runs]
+        median = float(np.median([np.inf if x is None else x for x in ratios]))
+        lines.append(f"| {data} | {name} | {' / '.join(str(r['seed']) for r in runs)} | "
+                     f"{' / '.join(fmt(x) for x in theirs)} | {' / '.join(fmt(x) for x in ours)} | "
+                     f"{fmt(diff, '+.3f')} | {' / '.join('n.r.' if x is None else f'{x:.2f}x' for x in ratios)} "
+                     f"({'n.r.' if not np.isfinite(median) else f'{median:.2f}x'}) |")
     return "\n".join(lines)
+
+
+def summary_markdown(results) -> str:
+    """One line per data set and row over all its seeds: the two means and their difference, the runs where ours
+    ends below deepSTRF, the median time ratio and the runs above 1/2, and whether both targets of the row hold
+    (mean difference >= 0, median ratio <= 0.5)."""
+    lines = ["| data | model | seeds | deepSTRF mean | ours mean | ours - deepSTRF | runs below deepSTRF | "
+             "time ratio median | runs above 0.5x | both targets |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for data, name, runs in runs_by_row(results):
+        pairs = [(r["deepstrf_final"], r["ours_final"]) for r in runs]
+        if any(t is None or o is None for t, o in pairs):
+            continue
+        theirs, ours = float(np.mean([t for t, _ in pairs])), float(np.mean([o for _, o in pairs]))
+        ratios = [np.inf if r["reach_ratio"] is None else r["reach_ratio"] for r in runs]
+        median = float(np.median(ratios))
+        seeds = sorted(r["seed"] for r in runs)
+        span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else \
+            ", ".join(map(str, seeds))
+        met = "yes" if ours >= theirs and median <= 0.5 else "no"
+        lines.append(f"| {data} | {name} | {span} | {theirs:.3f} | {ours:.3f} | {ours - theirs:+.3f} | "
+                     f"{sum(o < t for t, o in pairs)} of {len(pairs)} | "
+                     f"{'n.r.' if not np.isfinite(median) else f'{median:.2f}x'} | "
+                     f"{sum(x > 0.5 for x in ratios)} of {len(ratios)} | {met} |")
+    return "\n".join(lines)
+
+
+def merge_runs(paths) -> dict:
+    """The measurements of several ``--json`` files, one per data set, row and seed (a later file's run of the
+    same row and seed replaces an earlier one's), in the order rows first appear; a clear error for a file that
+    is not such a measurement."""
+    merged = {}
+    for path in paths:
+        try:
+            results = json.loads(Path(path).read_text())
+            items = [(data, r["row"], int(r["seed"]), r) for data, rows in results.items() for r in rows]
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise SystemExit(f"--merge: {path} is not a file written by --json ({type(exc).__name__}: {exc})")
+        for data, row, seed, r in items:
+            merged.setdefault(data, {})[(row, seed)] = r
+    out = {}
+    for data, runs in merged.items():
+        order = list(dict.fromkeys(row for row, _ in runs))
+        out[data] = [runs[key] for row in order for key in sorted(k for k in runs if k[0] == row)]
+    return out
 
 
 def parse_seeds(text: str) -> list:
@@ -370,7 +419,14 @@ def main(argv=None) -> int:
     ap.add_argument("--only", choices=list(ROWS), action="append", help="rows to run (repeatable; default all)")
     ap.add_argument("--skip-deepstrf", action="store_true")
     ap.add_argument("--json", help="write all measurements here")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="run nothing: print the per-seed and summary tables "
+                    "of the measurements in these --json files together (a later file's run of a row and seed "
+                    "replaces an earlier one's)")
     args = ap.parse_args(argv)
+    if args.merge:
+        results = merge_runs(args.merge)
+        print(seeds_markdown(results) + "\n\n" + summary_markdown(results))
+        return 0
     seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
 
     import torch
@@ -418,7 +474,7 @@ def main(argv=None) -> int:
                     results[label].append({**compare(label_seed, theirs, ours), "row": name, "seed": seed})
     print("\n" + markdown(results))
     if len(seeds) > 1:
-        print("\n" + seeds_markdown(results))
+        print("\n" + seeds_markdown(results) + "\n\n" + summary_markdown(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
