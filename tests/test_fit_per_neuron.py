@@ -109,3 +109,27 @@ def test_the_learning_rate_left_to_the_family(demo):
     assert FitRequest(lr=0).problems() and not FitRequest(lr=None).problems()
     outcome = run_fit(demo, FitRequest(spec=ModelSpec("Transformer"), epochs=1, num_threads=1, device="cpu"))
     assert outcome.details["lr"] == 2e-3
+
+
+def test_linear_after_its_exact_ridge_start_fine_tunes_at_the_ridge_start_rate(demo):
+    """A full-kernel Linear under MSE starts SGD at the ridge solution and descends at RIDGE_START_LR; a start that
+    is not the optimum of what SGD descends (the separable kernel's rank-1 part, a trainable prefilter the ridge saw
+    untrained, the Poisson loss) keeps the family's rate, and an explicit rate wins over both."""
+    from strfviewer.fit.learning_rates import DEFAULT_LR, RIDGE_START_LR, default_learning_rates
+    from strfviewer.fit.run import learning_rate_for
+
+    assert RIDGE_START_LR < DEFAULT_LR and f"{RIDGE_START_LR:g} for Linear" in default_learning_rates()
+    assert learning_rate_for(FitRequest(spec=ModelSpec("Linear")), exact_start=True) == RIDGE_START_LR
+    assert learning_rate_for(FitRequest(spec=ModelSpec("Linear"), lr=2e-3), exact_start=True) == 2e-3
+
+    def fitted_lr(**kw):
+        request = FitRequest(epochs=1, num_threads=1, device="cpu", **kw)
+        outcome = run_fit(demo, request)
+        return outcome.details["lr"], outcome.details.get("warm_start")
+
+    assert fitted_lr(spec=ModelSpec("Linear")) == (RIDGE_START_LR, "ridge")
+    assert fitted_lr(spec=ModelSpec("Linear"), lr=1e-3) == (1e-3, "ridge")
+    assert fitted_lr(spec=ModelSpec("Linear", kernel="separable"))[0] == DEFAULT_LR
+    assert fitted_lr(spec=ModelSpec("Linear"), loss="poisson")[0] == DEFAULT_LR
+    assert fitted_lr(spec=ModelSpec("Linear", prefilter="AdapTrans")) == (DEFAULT_LR, "ridge")
+    assert fitted_lr(spec=ModelSpec("LinearNonlinear"))[0] == DEFAULT_LR

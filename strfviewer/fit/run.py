@@ -27,7 +27,7 @@ from strfviewer.fit.batching import StimulusBatches, unpad_predictions
 from strfviewer.fit.fitter import (FitHistory, Fitter, ProgressEvent, default_num_threads, set_random_seed,
                                    torch_threads)
 from strfviewer.fit.hidden_start import HIDDEN_STRF_FAMILIES
-from strfviewer.fit.learning_rates import CORE_LR, DEFAULT_LR, FAMILY_LR
+from strfviewer.fit.learning_rates import CORE_LR, DEFAULT_LR, FAMILY_LR, RIDGE_START_LR
 from strfviewer.fit.loss_choice import LOSS_CHOICES, POISSON_FAMILIES
 from strfviewer.fit.step_budget import auto_batch_size, steps_per_epoch
 from strfviewer.fit.metrics import METHODS, NeuronMetrics, cc_norm_from_trials
@@ -368,15 +368,28 @@ def training_items(stimuli, chunks: Dict[str, Any]) -> int:
     return sum(-(-int(s.spec.shape[-1]) // int(frames)) for s in stimuli)
 
 
-def learning_rate_for(request: FitRequest) -> float:
-    """The request's learning rate, or its StateNet core's default (:data:`CORE_LR`), else its family's
-    (:data:`FAMILY_LR`), else :data:`DEFAULT_LR`."""
+def learning_rate_for(request: FitRequest, exact_start: bool = False) -> float:
+    """The request's learning rate, or :data:`RIDGE_START_LR` after an ``exact_start`` (the closed-form optimum of
+    the loss SGD descends, see :func:`starts_at_optimum`), or its StateNet core's default (:data:`CORE_LR`), else its
+    family's (:data:`FAMILY_LR`), else :data:`DEFAULT_LR`."""
     if request.lr is not None:
         return float(request.lr)
+    if exact_start:
+        return float(RIDGE_START_LR)
     core = _statenet_core(request)
     if core in CORE_LR:
         return float(CORE_LR[core])
     return float(FAMILY_LR.get(getattr(request.spec, "family", None), DEFAULT_LR))
+
+
+def starts_at_optimum(model: nn.Module, family: str, details: Dict[str, Any]) -> bool:
+    """Whether SGD starts from the closed-form solution of the loss it descends: a Linear model whose whole kernel
+    took the ridge solution (``details["warm_start"] == "ridge"``, a full kernel) under the MSE loss, with nothing
+    trainable before its readout (no trainable prefilter or front-end, which the ridge saw untrained)."""
+    readout = getattr(model, "readout", None)
+    upstream = [p for name, p in model.named_parameters() if p.requires_grad and not name.startswith("readout.")]
+    return (family == "Linear" and readout is not None and not upstream and details.get("warm_start") == "ridge"
+            and details.get("loss") == "mse")
 
 
 def _statenet_core(request: FitRequest) -> Optional[str]:
@@ -461,7 +474,7 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
         train, val = fit_data.stimuli_in("train"), fit_data.stimuli_in("val")
         batch_size = batch_size_for(model, train, request)
         details["batch_size"] = batch_size
-        details["lr"] = learning_rate_for(request)
+        details["lr"] = learning_rate_for(request, exact_start=starts_at_optimum(model, spec.family, details))
         optimizer = None
         if learnable:
             from strfviewer.fit.optimizer import adamw
