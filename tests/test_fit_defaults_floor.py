@@ -53,13 +53,13 @@ def test_each_family_at_defaults_reaches_its_floor(demo, family, options, epochs
 
 def test_mamba_trains_on_whole_stimuli_at_its_own_learning_rate():
     """StateNet cores' defaults (docs/models.md, "Training defaults"): Mamba and LMU on whole stimuli, Mamba at lr
-    2e-3; S4, GRU and LMU at lr 3e-3, LSTM at 5e-3 with half the steps per epoch; RNN keeps 50-frame chunks and
-    1e-3; an explicit request wins."""
+    2e-3; S4, GRU and LMU at lr 3e-3, LSTM at 5e-3 with half the steps per epoch; RNN keeps 50-frame chunks at
+    2e-3; S4D 1e-3; an explicit request wins."""
     from strfviewer.fit.run import AUTO_CHUNK, chunking, learning_rate_for
     from strfviewer.models.factory import build_model
 
     for core, frames, lr in (("Mamba", None, 2e-3), ("S4", AUTO_CHUNK[0], 3e-3), ("LSTM", AUTO_CHUNK[0], 5e-3),
-                             ("GRU", AUTO_CHUNK[0], 3e-3), ("RNN", AUTO_CHUNK[0], 1e-3),
+                             ("GRU", AUTO_CHUNK[0], 3e-3), ("RNN", AUTO_CHUNK[0], 2e-3), ("S4D", AUTO_CHUNK[0], 1e-3),
                              ("LMU", None, 3e-3)):
         spec = ModelSpec("StateNet", rnn_type=core)
         model = build_model(spec, 8, 2)

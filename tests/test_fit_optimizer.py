@@ -57,7 +57,7 @@ def test_default_learning_rates_line_names_every_rate_and_matches_learning_rate_
         assert family in line
         assert learning_rate_for(FitRequest(spec=ModelSpec(family))) == rate
     assert line.endswith("0.001 otherwise")
-    assert learning_rate_for(FitRequest(spec=ModelSpec("StateNet", rnn_type="RNN"))) == 0.001
+    assert learning_rate_for(FitRequest(spec=ModelSpec("StateNet", rnn_type="S4D"))) == 0.001
 
 
 def test_step_budget_text_and_batch_follow_the_constants(monkeypatch):

@@ -23,13 +23,15 @@ FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3, "DNet": 2e-3}
 #: / - / 0.504), demo 0.844 / 0.896 / 0.917. LSTM, lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.815 / 0.830 / 0.850 (validation
 #: 0.697 / 0.722 / 0.751), demo 0.907 / 0.926 / 0.929 (validation 0.917 / 0.927 / 0.929). docs/models.md, "Training
 #: defaults". GRU, lr 1e-3 / 3e-3, seeds 0 / 1 / 2: STRFlab 0.832 / 0.801 / 0.837 vs 0.877 / 0.820 / 0.890, demo 0.924 /
-#: 0.929 / 0.924 vs 0.962 / 0.953 / 0.949 (2e-3: 0.858 and 0.957 on seed 0). RNN at 3e-3 was mixed (demo 0.929 vs 0.909,
-#: STRFlab 0.788 vs 0.798) and keeps 1e-3. LMU (whole stimuli, fit.run.UNCHUNKED_CORES), lr 1e-3 / 3e-3, seeds 0 / 1 /
+#: 0.929 / 0.924 vs 0.962 / 0.953 / 0.949 (2e-3: 0.858 and 0.957 on seed 0). RNN (an Elman RNN), seeds 0-11, mean test cc_norm
+#: minus deepSTRF's and median time to its final at lr 1e-3 / 2e-3 / 3e-3: demo +0.015 / +0.025 / +0.025, 0.56x (seeds
+#: 0-5) and 0.62x (6-11) / 0.38x and 0.35x / 0.38x and 0.31x; STRFlab cell +0.080 / +0.092 / +0.092, 0.38x and 0.33x /
+#: 0.26x and 0.16x / 0.24x and 0.15x, runs below deepSTRF 6 / 1 / 3 of 24 (a single seed had looked mixed). LMU (whole stimuli, fit.run.UNCHUNKED_CORES), lr 1e-3 / 3e-3, seeds 0 / 1 /
 #: 2: STRFlab 0.738 / 0.788 / 0.757 vs 0.783 / 0.768 / 0.807, demo 0.862 / 0.878 / 0.883 vs 0.892 / 0.894 / 0.893 (2e-3,
 #: seed 1: 0.759 and 0.880).
 #: LSTM then at 5e-3 with half the steps per epoch (fit.run.CORE_STEPS_PER_EPOCH): faster to deepSTRF's final on the
 #: demo, the same on the STRFlab cell.
-CORE_LR = {"GRU": 3e-3, "LMU": 3e-3, "Mamba": 2e-3, "S4": 3e-3, "LSTM": 5e-3}
+CORE_LR = {"GRU": 3e-3, "LMU": 3e-3, "Mamba": 2e-3, "S4": 3e-3, "LSTM": 5e-3, "RNN": 2e-3}
 #: Linear (full kernel, MSE) after its exact ridge start: SGD only fine-tunes the closed-form solution, and Adam's
 #: first steps at 1e-3 move every weight by about 1e-3 (the demo's test cc_norm 0.903 -> 0.83-0.85 after one epoch).
 #: Seeds 0-11, mean test cc_norm minus deepSTRF's at 1e-3 / 3e-4 / 1e-4: demo -0.001 / +0.002 / +0.002, STRFlab
