@@ -332,6 +332,16 @@ def runs_by_row(results):
             yield data, name, [r for r in rows if r["row"] == name]
 
 
+def median_ratio(runs) -> float:
+    """Median time ratio of ``runs``, a run that never reached deepSTRF's final counting as the worst (inf)."""
+    return float(np.median([np.inf if r["reach_ratio"] is None else r["reach_ratio"] for r in runs]))
+
+
+def ratio_text(ratio) -> str:
+    """``"0.45x"``, or ``"n.r."`` for a ratio that is None or infinite (deepSTRF's final not reached)."""
+    return "n.r." if ratio is None or not np.isfinite(ratio) else f"{ratio:.2f}x"
+
+
 def seeds_markdown(results) -> str:
     """One line per data set and row over its seeds: both finals per seed, the difference of their means, and the
     time ratio per seed with its median ("n.r.": deepSTRF's final not reached; counted as worst in the median)."""
@@ -341,12 +351,10 @@ def seeds_markdown(results) -> str:
         theirs = [r["deepstrf_final"] for r in runs]
         ours = [r["ours_final"] for r in runs]
         diff = (float(np.mean(ours)) - float(np.mean(theirs))) if None not in theirs + ours else None
-        ratios = [r["reach_ratio"] for r in runs]
-        median = float(np.median([np.inf if x is None else x for x in ratios]))
         lines.append(f"| {data} | {name} | {' / '.join(str(r['seed']) for r in runs)} | "
                      f"{' / '.join(fmt(x) for x in theirs)} | {' / '.join(fmt(x) for x in ours)} | "
-                     f"{fmt(diff, '+.3f')} | {' / '.join('n.r.' if x is None else f'{x:.2f}x' for x in ratios)} "
-                     f"({'n.r.' if not np.isfinite(median) else f'{median:.2f}x'}) |")
+                     f"{fmt(diff, '+.3f')} | {' / '.join(ratio_text(r['reach_ratio']) for r in runs)} "
+                     f"({ratio_text(median_ratio(runs))}) |")
     return "\n".join(lines)
 
 
@@ -361,16 +369,15 @@ def summary_markdown(results) -> str:
         if any(t is None or o is None for t, o in pairs):
             continue
         theirs, ours = float(np.mean([t for t, _ in pairs])), float(np.mean([o for _, o in pairs]))
-        ratios = [np.inf if r["reach_ratio"] is None else r["reach_ratio"] for r in runs]
-        median = float(np.median(ratios))
+        median = median_ratio(runs)
+        above = sum(r["reach_ratio"] is None or r["reach_ratio"] > 0.5 for r in runs)
         seeds = sorted(r["seed"] for r in runs)
         span = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else \
             ", ".join(map(str, seeds))
         met = "yes" if ours >= theirs and median <= 0.5 else "no"
         lines.append(f"| {data} | {name} | {span} | {theirs:.3f} | {ours:.3f} | {ours - theirs:+.3f} | "
                      f"{sum(o < t for t, o in pairs)} of {len(pairs)} | "
-                     f"{'n.r.' if not np.isfinite(median) else f'{median:.2f}x'} | "
-                     f"{sum(x > 0.5 for x in ratios)} of {len(ratios)} | {met} |")
+                     f"{ratio_text(median)} | {above} of {len(runs)} | {met} |")
     return "\n".join(lines)
 
 

@@ -123,10 +123,10 @@ def match_readout_to_responses(model: nn.Module, stimuli) -> Optional[str]:
     for frames in iter_readout_frames(model, fc, stimuli):
         if frames is None:
             return None
-        valid = frames.valid.reshape(-1, frames.valid.shape[-1])
-        p = torch.where(valid, frames.z.reshape(valid.shape).double(), 0.0)
-        y = torch.where(valid, frames.target.reshape(valid.shape).double(), 0.0)
-        sums += torch.stack([valid.sum(0).double(), p.sum(0), y.sum(0), (p * p).sum(0), (p * y).sum(0)]).cpu()
+        p = torch.where(frames.valid, frames.z.double(), 0.0)
+        y = torch.where(frames.valid, frames.target.double(), 0.0)
+        sums += torch.stack([frames.valid.sum(dim=(0, 1)).double(), p.sum(dim=(0, 1)), y.sum(dim=(0, 1)),
+                             (p * p).sum(dim=(0, 1)), (p * y).sum(dim=(0, 1))]).cpu()
     count, sp, sy, spp, spy = sums
     count = count.clamp(min=1)
     var = spp - sp * sp / count

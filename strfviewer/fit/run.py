@@ -386,9 +386,8 @@ def starts_at_optimum(model: nn.Module, family: str, details: Dict[str, Any]) ->
     """Whether SGD starts from the closed-form solution of the loss it descends: a Linear model whose whole kernel
     took the ridge solution (``details["warm_start"] == "ridge"``, a full kernel) under the MSE loss, with nothing
     trainable before its readout (no trainable prefilter or front-end, which the ridge saw untrained)."""
-    readout = getattr(model, "readout", None)
     upstream = [p for name, p in model.named_parameters() if p.requires_grad and not name.startswith("readout.")]
-    return (family == "Linear" and readout is not None and not upstream and details.get("warm_start") == "ridge"
+    return (family == "Linear" and not upstream and details.get("warm_start") == "ridge"
             and details.get("loss") == "mse")
 
 
