@@ -94,8 +94,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--split", metavar="TRAIN,VAL,TEST",
                    help="stimulus split fractions in natural name order (default: the dataset's, 70/15/15)")
     t.add_argument("--no-warm-start", action="store_true",
-                   help="do not start Linear/LinearNonlinear from the ridge STRFs (each kernel with a warm "
-                        "start keeps what it can of them; the fit's message says when a kernel starts cold)")
+                   help="start from the random initialisation: not Linear/LinearNonlinear from the ridge STRFs "
+                        "(each kernel with a warm start keeps what it can of them; the fit's message says when a "
+                        "kernel starts cold), NRF/DNet's hidden units from their leading components, or "
+                        "ConvNet2D's deeper convolutions with identity taps")
     t.add_argument("--no-calibrate", action="store_true",
                    help="do not place the output nonlinearity at each neuron's mean rate before SGD")
     t.add_argument("--chunk-frames", type=int, metavar="N",

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from strfviewer.fit.batching import StimulusBatches, unpad_predictions
+from strfviewer.fit.conv_start import IDENTITY_START_FAMILIES, add_identity_taps
 from strfviewer.fit.fitter import (FitHistory, Fitter, ProgressEvent, default_num_threads, set_random_seed,
                                    torch_threads)
 from strfviewer.fit.hidden_start import HIDDEN_STRF_FAMILIES
@@ -65,7 +66,8 @@ class FitRequest:
     dataset of continuous responses, ``NeuralDataset.response_kind``, where Poisson is refused);
     ``metric_method`` ``"sp"`` or ``"split_half"``;
     ``warm_start`` start SGD of Linear/LinearNonlinear from the ridge solution, and NRF/DNet's hidden units
-    from its leading components (:mod:`strfviewer.fit.hidden_start`); ``num_threads`` CPU
+    from its leading components (:mod:`strfviewer.fit.hidden_start`), ConvNet2D's deeper convolutions with an
+    identity tap (:mod:`strfviewer.fit.conv_start`); ``num_threads`` CPU
     threads (default :func:`~strfviewer.fit.fitter.default_num_threads`: 1 on 2 cores, at most 4); ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored
     frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
     (auto) chunks recurrent models (GRU/LSTM/RNN, S4/S4D cores; not Mamba or LMU: :data:`UNCHUNKED_CORES`) with :data:`AUTO_CHUNK` and nothing
@@ -457,6 +459,10 @@ def run_fit(dataset, request: FitRequest, progress: Optional[Callable[[ProgressE
                 _warm_start(model, fit_data, request, details, threads)
             elif request.warm_start and spec.family in HIDDEN_STRF_FAMILIES:
                 _warm_start_hidden(model, fit_data, request, details, threads)
+            elif request.warm_start and spec.family in IDENTITY_START_FAMILIES:
+                said = add_identity_taps(model)
+                if said:
+                    details["warm_start"] = said
             chosen = settle_kernel_options(model)  # e.g. the Gaussian count "auto" left to the warm start
             if chosen:
                 details["kernel_chosen"] = chosen
