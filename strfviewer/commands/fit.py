@@ -102,7 +102,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="do not place the output nonlinearity at each neuron's mean rate before SGD")
     t.add_argument("--chunk-frames", type=int, metavar="N",
                    help="train on chunks of N scored frames (truncated back-propagation through time); "
-                        "default: 50 for recurrent models, none otherwise; 0 turns it off")
+                        "default: 50 for recurrent models (StateNet S4: 100; Mamba and LMU: whole stimuli), "
+                        "none otherwise; 0 turns it off")
     t.add_argument("--chunk-warmup", type=int, metavar="N",
                    help="unscored context frames before each chunk (default: the model's reach, or 25)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 or mps (default: %(default)s)")

@@ -48,6 +48,11 @@ AUTO_CHUNK = (50, 25)
 #: and 0.862 / 0.878 / 0.883: its memory spans theta = 99 frames, which a chunk's 25 warm-up frames cut short. Learning
 #: rates: fit/learning_rates.py
 UNCHUNKED_CORES = ("Mamba", "LMU")
+#: StateNet cores whose automatic chunks are longer than :data:`AUTO_CHUNK` (scored frames, warm-up frames). S4
+#: (STRFlab cell, seeds 0-11, 20 epochs, mean test cc_norm minus deepSTRF's on the same arrays, runs below it):
+#: 50-frame chunks -0.016, 8 of 12; 100 +0.013, 3 of 12 (higher than 50 on 9 of the 12 seeds); 200 -0.002, 7 of 12.
+#: Its convolution kernel spans the whole sequence, which short chunks cut. Demo seeds 0-5: +0.084 against +0.080.
+CORE_CHUNK = {"S4": (100, 25)}
 
 
 @dataclass
@@ -70,7 +75,7 @@ class FitRequest:
     identity tap (:mod:`strfviewer.fit.conv_start`); ``num_threads`` CPU
     threads (default :func:`~strfviewer.fit.fitter.default_num_threads`: 1 on 2 cores, at most 4); ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored
     frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
-    (auto) chunks recurrent models (GRU/LSTM/RNN, S4/S4D cores; not Mamba or LMU: :data:`UNCHUNKED_CORES`) with :data:`AUTO_CHUNK` and nothing
+    (auto) chunks recurrent models (GRU/LSTM/RNN, S4/S4D cores; not Mamba or LMU: :data:`UNCHUNKED_CORES`) with :data:`AUTO_CHUNK` (S4: :data:`CORE_CHUNK`) and nothing
     else, 0 turns chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
     ``ridge_alphas`` absolute penalties for ridge (default: a grid); ``calibrate`` starts SGD with the
     readout's output nonlinearity placed at each neuron's mean rate (see :mod:`strfviewer.fit.calibrate`;
@@ -350,7 +355,7 @@ def chunking(model: nn.Module, request: FitRequest) -> Dict[str, Any]:
     if frames is None:
         if not is_recurrent(model) or _statenet_core(request) in UNCHUNKED_CORES:
             return {"chunk_frames": None, "chunk_warmup": 0}
-        frames, auto_warmup = AUTO_CHUNK
+        frames, auto_warmup = CORE_CHUNK.get(_statenet_core(request), AUTO_CHUNK)
         warmup = auto_warmup if request.chunk_warmup is None else request.chunk_warmup
         return {"chunk_frames": frames, "chunk_warmup": warmup}
     if frames == 0:
