@@ -51,7 +51,7 @@ UNCHUNKED_CORES = ("Mamba", "LMU")
 #: StateNet cores whose automatic chunks are longer than :data:`AUTO_CHUNK` (scored frames, warm-up frames). S4
 #: (STRFlab cell, seeds 0-11, 20 epochs, mean test cc_norm minus deepSTRF's on the same arrays, runs below it):
 #: 50-frame chunks -0.016, 8 of 12; 100 +0.013, 3 of 12 (higher than 50 on 9 of the 12 seeds); 200 -0.002, 7 of 12.
-#: Its convolution kernel spans the whole sequence, which short chunks cut. Demo seeds 0-5: +0.084 against +0.080.
+#: Its convolution kernel spans the whole sequence, which short chunks cut. Demo seeds 0-11: +0.083 (50: +0.080 on 0-5).
 CORE_CHUNK = {"S4": (100, 25)}
 
 
