@@ -4,12 +4,12 @@ A freshly initialised ConvNet2D (three ``Conv2d -> LayerNorm over channels -> Le
 random weights) sits for 3-13 epochs on a plateau before its convolutions learn features worth reading out: on
 the STRFlab cell its test cc_norm stays at 0.35-0.45, below a linear STRF's 0.56, for the first 4-6 epochs of
 strfviewer's fit and 4-13 of deepSTRF's (through three random layers the readout sees little of the spectrogram
-it could use; deep linear networks started small plateau alike). :func:`add_identity_taps` adds ``scale`` to each channel's own
-weight at the middle frequency tap and the current frame (the last time tap: the stack is causally padded) of
-every convolution after the first, on top of the random weights: each deeper layer starts as its input plus
-random features (the "delta" initialisation of deep convolutional networks), so at the start the readout sees
-the first layer's 3 x 9 features nearly as they are: after two epochs on the cell, test cc_norm 0.51-0.72 over
-seeds 0-5 against 0.34-0.40 from the random weights alone.
+it could use; deep linear networks started small plateau alike). :func:`add_identity_taps` adds ``scale`` to
+each channel's own weight at the middle frequency tap and the current frame (the last time tap: the stack is
+causally padded) of every convolution after the first, on top of the random weights: each deeper layer starts
+as its input plus random features (the "delta" initialisation of deep convolutional networks), so at the start
+the readout sees the first layer's 3 x 9 features nearly as they are: after two epochs on the cell, test cc_norm
+0.51-0.72 over seeds 0-5 against 0.34-0.40 from the random weights alone.
 
 Measured (docs/models.md, docs/benchmarks.md) against deepSTRF 0.1.0 on the same arrays, seeds 0-11: on the
 STRFlab cell the median time to deepSTRF's final score is 0.43x instead of 0.66x and the mean test cc_norm

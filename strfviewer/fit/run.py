@@ -72,11 +72,12 @@ class FitRequest:
     ``metric_method`` ``"sp"`` or ``"split_half"``;
     ``warm_start`` start SGD of Linear/LinearNonlinear from the ridge solution, and NRF/DNet's hidden units
     from its leading components (:mod:`strfviewer.fit.hidden_start`), ConvNet2D's deeper convolutions with an
-    identity tap (:mod:`strfviewer.fit.conv_start`); ``num_threads`` CPU
-    threads (default :func:`~strfviewer.fit.fitter.default_num_threads`: 1 on 2 cores, at most 4); ``chunk_frames``/``chunk_warmup`` train on chunks of that many scored
-    frames after that many context frames (truncated BPTT, see :mod:`strfviewer.fit.chunks`): ``None``
-    (auto) chunks recurrent models (GRU/LSTM/RNN, S4/S4D cores; not Mamba or LMU: :data:`UNCHUNKED_CORES`) with :data:`AUTO_CHUNK` (S4: :data:`CORE_CHUNK`) and nothing
-    else, 0 turns chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
+    identity tap (:mod:`strfviewer.fit.conv_start`); ``num_threads`` CPU threads (default
+    :func:`~strfviewer.fit.fitter.default_num_threads`: 1 on 2 cores, at most 4); ``chunk_frames``/``chunk_warmup``
+    train on chunks of that many scored frames after that many context frames (truncated BPTT, see
+    :mod:`strfviewer.fit.chunks`): ``None`` (auto) chunks recurrent models (GRU/LSTM/RNN, S4/S4D cores; not Mamba
+    or LMU: :data:`UNCHUNKED_CORES`) with :data:`AUTO_CHUNK` (S4: :data:`CORE_CHUNK`) and nothing else, 0 turns
+    chunking off; a ``None`` warm-up is the model's temporal reach minus one (25 frames when unbounded);
     ``ridge_alphas`` absolute penalties for ridge (default: a grid); ``calibrate`` starts SGD with the
     readout's output nonlinearity placed at each neuron's mean rate (see :mod:`strfviewer.fit.calibrate`;
     done with the Poisson loss only: with MSE the measured effect was the opposite, units died);
