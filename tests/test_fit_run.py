@@ -96,6 +96,15 @@ def test_chunking_policy():
     assert chunking(lin, FitRequest(chunk_frames=40)) == {"chunk_frames": 40, "chunk_warmup": 6}
 
 
+def test_the_cli_help_names_the_automatic_chunks_from_their_constants(monkeypatch):
+    import strfviewer.fit.chunks as chunks
+
+    assert chunks.default_chunking() == "50 for recurrent models (StateNet S4: 100; Mamba and LMU: whole stimuli)"
+    monkeypatch.setattr(chunks, "CORE_CHUNK", {"S4": (80, 25), "GRU": (60, 25)})
+    assert chunks.default_chunking() == ("50 for recurrent models (StateNet GRU: 60; StateNet S4: 80; Mamba and LMU: "
+                                         "whole stimuli)")
+
+
 def test_statenet_fit_runs_with_auto_chunks(demo):
     small = demo.with_split({s.name: ("train" if i < 4 else "val" if i < 6 else "test")
                              for i, s in enumerate(demo.stimuli[:8])})

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 
 from strfviewer.commands.data_options import add_reader_options, data_source
 from strfviewer.commands.options import add_threads_option
+from strfviewer.fit.chunks import default_chunking
 from strfviewer.fit.learning_rates import default_learning_rates
 from strfviewer.fit.loss_choice import LOSS_CHOICES, default_loss_text
 from strfviewer.fit.step_budget import STEPS_PER_EPOCH, default_step_budget
@@ -102,8 +103,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="do not place the output nonlinearity at each neuron's mean rate before SGD")
     t.add_argument("--chunk-frames", type=int, metavar="N",
                    help="train on chunks of N scored frames (truncated back-propagation through time); "
-                        "default: 50 for recurrent models (StateNet S4: 100; Mamba and LMU: whole stimuli), "
-                        "none otherwise; 0 turns it off")
+                        f"default: {default_chunking()}, none otherwise; 0 turns it off")
     t.add_argument("--chunk-warmup", type=int, metavar="N",
                    help="unscored context frames before each chunk (default: the model's reach, or 25)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 or mps (default: %(default)s)")

@@ -10,9 +10,33 @@ batch without padding, and many short chunks run in parallel where one long sequ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
+
+#: (scored frames, warm-up frames) of the automatic chunks for recurrent models: many short, cheap steps
+#: per epoch get a GRU past its initial plateau much sooner than one long sequence per step
+AUTO_CHUNK = (50, 25)
+#: StateNet cores trained on whole stimuli instead of chunks. Mamba (STRFlab cell and demo, seeds 0-2, 20 epochs):
+#: chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole stimuli at 2e-3 0.792 / 0.908, about 30 % faster (with the
+#: blocked parallel scan of the time, which paid per call: fewer, longer sequences cost less). LMU (seeds 0-2, 20
+#: epochs): chunks 0.564 / 0.582 / 0.731 (STRFlab) and 0.866 / 0.816 / 0.761 (demo), whole stimuli 0.738 / 0.788 / 0.757
+#: and 0.862 / 0.878 / 0.883: its memory spans theta = 99 frames, which a chunk's 25 warm-up frames cut short. Learning
+#: rates: fit/learning_rates.py
+UNCHUNKED_CORES = ("Mamba", "LMU")
+#: StateNet cores whose automatic chunks are longer than :data:`AUTO_CHUNK` (scored frames, warm-up frames). S4
+#: (STRFlab cell, seeds 0-11, 20 epochs, mean test cc_norm minus deepSTRF's on the same arrays, runs below it):
+#: 50-frame chunks -0.016, 8 of 12; 100 +0.013, 3 of 12 (higher than 50 on 9 of the 12 seeds); 200 -0.002, 7 of 12.
+#: Its convolution kernel spans the whole sequence, which short chunks cut. Demo seeds 0-11: +0.083 (50: +0.080 on 0-5).
+CORE_CHUNK: Dict[str, Tuple[int, int]] = {"S4": (100, 25)}
+
+
+def default_chunking() -> str:
+    """The automatic chunks in words (the CLI's help), from :data:`AUTO_CHUNK`, :data:`CORE_CHUNK` and
+    :data:`UNCHUNKED_CORES`."""
+    own = "; ".join([f"StateNet {core}: {frames}" for core, (frames, _) in sorted(CORE_CHUNK.items())]
+                    + [f"{' and '.join(UNCHUNKED_CORES)}: whole stimuli"])
+    return f"{AUTO_CHUNK[0]} for recurrent models ({own})"
 
 
 @dataclass

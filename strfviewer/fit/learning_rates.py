@@ -18,7 +18,7 @@ DEFAULT_LR = 1e-3
 #: STRFlab cell seeds 0-5 0.608 / 0.614 / 0.627 / 0.637 / 0.612 / 0.626 vs 0.635 / 0.616 / 0.601 / 0.638 / 0.603 / 0.655,
 #: demo seeds 0-2 0.884 / 0.884 / 0.872 vs 0.892 / 0.890 / 0.879, reaching deepSTRF's final sooner on both
 FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3, "DNet": 2e-3}
-#: StateNet cores' own rates. Mamba: whole stimuli at 2e-3 (see fit.run.UNCHUNKED_CORES). S4 (deepSTRF's DPLR layer;
+#: StateNet cores' own rates. Mamba: whole stimuli at 2e-3 (see fit.chunks.UNCHUNKED_CORES). S4 (deepSTRF's DPLR layer;
 #: chunks kept: whole stimuli took 3-5x longer), lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.631 / 0.667 / 0.676 (validation 0.472
 #: / - / 0.504), demo 0.844 / 0.896 / 0.917. LSTM, lr 1e-3 / 2e-3 / 3e-3: STRFlab 0.815 / 0.830 / 0.850 (validation
 #: 0.697 / 0.722 / 0.751), demo 0.907 / 0.926 / 0.929 (validation 0.917 / 0.927 / 0.929). docs/models.md, "Training
@@ -26,7 +26,7 @@ FAMILY_LR = {"Transformer": 2e-3, "ConvNet2D": 2e-3, "DNet": 2e-3}
 #: 0.929 / 0.924 vs 0.962 / 0.953 / 0.949 (2e-3: 0.858 and 0.957 on seed 0). RNN (an Elman RNN), seeds 0-11, mean test cc_norm
 #: minus deepSTRF's and median time to its final at lr 1e-3 / 2e-3 / 3e-3: demo +0.015 / +0.025 / +0.025, 0.56x (seeds
 #: 0-5) and 0.62x (6-11) / 0.38x and 0.35x / 0.38x and 0.31x; STRFlab cell +0.080 / +0.092 / +0.092, 0.38x and 0.33x /
-#: 0.26x and 0.16x / 0.24x and 0.15x, runs below deepSTRF 6 / 1 / 3 of 24 (a single seed had looked mixed). LMU (whole stimuli, fit.run.UNCHUNKED_CORES), lr 1e-3 / 3e-3, seeds 0 / 1 /
+#: 0.26x and 0.16x / 0.24x and 0.15x, runs below deepSTRF 6 / 1 / 3 of 24 (a single seed had looked mixed). LMU (whole stimuli, fit.chunks.UNCHUNKED_CORES), lr 1e-3 / 3e-3, seeds 0 / 1 /
 #: 2: STRFlab 0.738 / 0.788 / 0.757 vs 0.783 / 0.768 / 0.807, demo 0.862 / 0.878 / 0.883 vs 0.892 / 0.894 / 0.893 (2e-3,
 #: seed 1: 0.759 and 0.880).
 #: LSTM then at 5e-3 with half the steps per epoch (fit.run.CORE_STEPS_PER_EPOCH): faster to deepSTRF's final on the

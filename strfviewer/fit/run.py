@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from strfviewer.fit.batching import StimulusBatches, unpad_predictions
+from strfviewer.fit.chunks import AUTO_CHUNK, CORE_CHUNK, UNCHUNKED_CORES
 from strfviewer.fit.conv_start import IDENTITY_START_FAMILIES, add_identity_taps
 from strfviewer.fit.fitter import (FitHistory, Fitter, ProgressEvent, default_num_threads, set_random_seed,
                                    torch_threads)
@@ -38,21 +39,6 @@ DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 #: families whose readout is one STRF per neuron (a ridge solution is their warm start)
 RIDGE_FAMILIES = ("Linear",)
 WARM_START_FAMILIES = ("Linear", "LinearNonlinear")
-#: (scored frames, warm-up frames) of the automatic chunks for recurrent models: many short, cheap steps
-#: per epoch get a GRU past its initial plateau much sooner than one long sequence per step
-AUTO_CHUNK = (50, 25)
-#: StateNet cores trained on whole stimuli instead of chunks. Mamba (STRFlab cell and demo, seeds 0-2, 20 epochs):
-#: chunks at lr 1e-3 0.769 / 0.910 test cc_norm, whole stimuli at 2e-3 0.792 / 0.908, about 30 % faster (with the
-#: blocked parallel scan of the time, which paid per call: fewer, longer sequences cost less). LMU (seeds 0-2, 20
-#: epochs): chunks 0.564 / 0.582 / 0.731 (STRFlab) and 0.866 / 0.816 / 0.761 (demo), whole stimuli 0.738 / 0.788 / 0.757
-#: and 0.862 / 0.878 / 0.883: its memory spans theta = 99 frames, which a chunk's 25 warm-up frames cut short. Learning
-#: rates: fit/learning_rates.py
-UNCHUNKED_CORES = ("Mamba", "LMU")
-#: StateNet cores whose automatic chunks are longer than :data:`AUTO_CHUNK` (scored frames, warm-up frames). S4
-#: (STRFlab cell, seeds 0-11, 20 epochs, mean test cc_norm minus deepSTRF's on the same arrays, runs below it):
-#: 50-frame chunks -0.016, 8 of 12; 100 +0.013, 3 of 12 (higher than 50 on 9 of the 12 seeds); 200 -0.002, 7 of 12.
-#: Its convolution kernel spans the whole sequence, which short chunks cut. Demo seeds 0-11: +0.083 (50: +0.080 on 0-5).
-CORE_CHUNK = {"S4": (100, 25)}
 
 
 @dataclass
